@@ -1,0 +1,70 @@
+"""Database-side wiring that follows the models: privileges and audit triggers.
+
+Runs after every `migrate` (as the owner role), so a new table is granted to the
+application role and audited without anyone remembering to do it:
+
+* the application role gets SELECT/INSERT/UPDATE/DELETE on every table and
+  sequence, except the audit tables, which it may only SELECT;
+* the backup role gets SELECT on everything;
+* every table of the business apps gets the audit trigger, unless its model sets
+  `AUDIT = False` (high-churn technical tables such as the outbox).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connections
+
+AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "taskforge")
+AUDIT_TABLES = ("audit_log", "audit_log_archive")
+
+
+def audited_tables() -> list[str]:
+    tables = []
+    for model in apps.get_models(include_auto_created=True):
+        meta = model._meta
+        if meta.app_label not in AUDITED_APP_LABELS or not meta.managed or meta.proxy:
+            continue
+        if getattr(model, "AUDIT", True) is False:
+            continue
+        tables.append(meta.db_table)
+    return sorted(set(tables))
+
+
+def schema_sync(using: str = "default") -> None:
+    connection = connections[using]
+    app_role = connection.ops.quote_name(settings.DB_APP_ROLE)
+    backup_role = connection.ops.quote_name(settings.DB_BACKUP_ROLE)
+    existing = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [settings.DB_APP_ROLE])
+        has_app_role = cursor.fetchone() is not None and settings.DB_APP_ROLE != connection.settings_dict["USER"]
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [settings.DB_BACKUP_ROLE])
+        has_backup_role = cursor.fetchone() is not None
+        if has_app_role:
+            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {app_role}")
+            cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}")
+            cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}")
+            for table in AUDIT_TABLES:
+                if table in existing:
+                    cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {app_role}")
+        if has_backup_role:
+            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {backup_role}")
+            cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {backup_role}")
+            cursor.execute(f"GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {backup_role}")
+        for table in audited_tables():
+            if table not in existing:
+                continue
+            quoted = connection.ops.quote_name(table)
+            cursor.execute(
+                f"CREATE OR REPLACE TRIGGER audit_row AFTER INSERT OR UPDATE OR DELETE ON {quoted} "
+                "FOR EACH ROW EXECUTE FUNCTION audit_row()"
+            )
+
+
+def schema_sync_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    if connections[using].vendor == "postgresql" and using == "default":
+        schema_sync(using)

@@ -1,0 +1,205 @@
+"""Test harness: real PostgreSQL (as the application role), Redis, RabbitMQ and a
+document server of its own.
+
+* Each run gets its own names (TF_TEST_ID, default "main"): a test database, a Redis
+  key prefix and Celery queue names, so concurrent runs on one machine don't collide.
+* nx-27017 is started on a free port for the run; fixtures can stop and start it.
+* The test database is created and migrated as the OWNER role, then every test runs
+  as the APPLICATION role, so row-level security is in force as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from taskforge.testing.plugin import DOCSERVER, ROOT, TEST_ID, DocServer  # noqa: F401
+
+
+def _switch_default_user(user: str, password: str | None) -> None:
+    from django.db import connections
+
+    conn = connections["default"]
+    conn.close()
+    if hasattr(conn, "close_pool"):
+        conn.close_pool()
+    conn.settings_dict["USER"] = user
+    conn.settings_dict["PASSWORD"] = password or ""
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker):  # noqa: ANN001
+    """Create and migrate the test database as the owner; run the tests as the app role."""
+    from django.conf import settings
+    from django.test.utils import setup_databases, teardown_databases
+
+    app_user = settings.DATABASES["default"]["USER"]
+    app_password = settings.DATABASES["default"].get("PASSWORD")
+    owner = settings.DATABASE_OWNER
+    with django_db_blocker.unblock():
+        _switch_default_user(owner["USER"], owner.get("PASSWORD"))
+        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+        _switch_default_user(app_user, app_password)
+    yield
+    with django_db_blocker.unblock():
+        _switch_default_user(owner["USER"], owner.get("PASSWORD"))
+        try:
+            teardown_databases(db_cfg, verbosity=0)
+        finally:
+            _switch_default_user(app_user, app_password)
+
+
+@pytest.fixture(scope="session")
+def docserver() -> DocServer:
+    return DOCSERVER
+
+
+@pytest.fixture(autouse=True)
+def _clean_stores(request: pytest.FixtureRequest) -> None:
+    """Each test starts with empty content collections and no cached keys of this run."""
+    yield
+    if DOCSERVER.proc is None or DOCSERVER.proc.poll() is not None:
+        DOCSERVER.start()
+    from django.core.cache import cache
+
+    from taskforge.mongo import mongo_db
+
+    try:
+        db = mongo_db()
+        for name in db.list_collection_names():
+            db[name].delete_many({})
+    except Exception:  # noqa: BLE001 - a test may have left the server stopped
+        pass
+    cache.delete_pattern("*")
+
+
+KEEP_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+def truncate_all_as_owner() -> None:
+    """Empty every table of the test database as the owner (the app role may not truncate the audit log)."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connections
+
+    owner = settings.DATABASE_OWNER
+    conn = connections["default"]
+    conn.close()
+    with psycopg.connect(
+        host=owner.get("HOST") or None, port=owner.get("PORT") or None, user=owner["USER"],
+        password=owner.get("PASSWORD") or None, dbname=conn.settings_dict["NAME"], autocommit=True,
+    ) as pg:
+        rows = pg.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+        tables = [name for (name,) in rows if name not in KEEP_TABLES]
+        if tables:
+            pg.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker):  # noqa: ANN001
+    """Real commits (for worker processes, concurrency and live servers); emptied afterwards as the owner."""
+    with django_db_blocker.unblock():
+        try:
+            yield
+        finally:
+            truncate_all_as_owner()
+
+
+class CeleryWorker:
+    """A real `celery worker` process consuming this run's queues through RabbitMQ."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkdtemp(prefix=f"tf-worker-{TEST_ID}-")) / "worker.log"
+
+    def start(self, concurrency: int = 2) -> None:
+        prefix = os.environ["CELERY_QUEUE_PREFIX"]
+        queues = ",".join(f"{prefix}{q}" for q in ("default", "notifications", "sync", "backups"))
+        env = {**os.environ, "DJANGO_SETTINGS_PROFILE": "test"}
+        from django.conf import settings
+
+        # The worker talks to the test database, as the application role.
+        env["DATABASE_URL"] = _database_url(settings.DATABASES["default"])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "taskforge", "worker", "-Q", queues, "-c", str(concurrency),
+             "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"tf-{TEST_ID}@%h"],
+            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.log.exists() and b"ready." in self.log.read_bytes():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError("celery worker did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def kill(self, sig: int = 9) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+def _database_url(cfg: dict) -> str:
+    from urllib.parse import quote
+
+    auth = quote(cfg["USER"]) + (f":{quote(cfg['PASSWORD'])}" if cfg.get("PASSWORD") else "")
+    return f"postgres://{auth}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+
+
+def purge_queues() -> None:
+    from taskforge.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in app.conf.task_queues:
+            try:
+                queue.bind(conn.default_channel).purge()
+            except Exception:  # noqa: BLE001 - a queue that does not exist yet is empty
+                pass
+
+
+@pytest.fixture
+def celery_worker_proc(committed_db):  # noqa: ANN001
+    """A fresh worker process per test, on purged queues; stopped afterwards."""
+    purge_queues()
+    worker = CeleryWorker()
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        purge_queues()
+
+
+@pytest.fixture
+def make_user(db):  # noqa: ANN001
+    """Factory: make_user("traveller"|"staff"|"admin", email=None) -> User."""
+    from accounts.models import User
+
+    counter = {"n": 0}
+
+    def factory(role: str = "traveller", email: str | None = None, password: str = "correct-horse-battery", **extra):
+        counter["n"] += 1
+        email = email or f"{role}{counter['n']}-{time.monotonic_ns()}@example.com"
+        if role == "admin":
+            return User.objects.create_superuser(email, password, **extra)
+        return User.objects.create_user(email, password, role=role, **extra)
+
+    return factory

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Serve the site with gunicorn, a Celery worker and beat in the foreground.
+# Ctrl-C (or any one of them exiting) stops them all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8000}"
+export GUNICORN_BIND="${GUNICORN_BIND:-127.0.0.1:$PORT}"
+pids=()
+cleanup() { trap - INT TERM EXIT; echo; echo "stopping..."; kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; scripts/docserver.sh stop; }
+trap cleanup INT TERM EXIT
+
+.venv/bin/gunicorn -c deploy/gunicorn.conf.py taskforge.wsgi:application & pids+=($!)
+.venv/bin/celery -A taskforge worker -l INFO -Q "${CELERY_QUEUE_PREFIX:-}default,${CELERY_QUEUE_PREFIX:-}notifications,${CELERY_QUEUE_PREFIX:-}sync,${CELERY_QUEUE_PREFIX:-}backups" --concurrency 2 & pids+=($!)
+.venv/bin/celery -A taskforge beat -l INFO --schedule var/celerybeat-schedule & pids+=($!)
+
+sleep 2
+cat <<MSG
+
+  TaskForge is running at http://$GUNICORN_BIND/
+  Demo logins (password: demo-pass-2026):
+    admin     admin@taskforge.local
+    staff     sam@taskforge.local, kim@taskforge.local
+    traveller tara@example.com, theo@example.com
+  Ctrl-C stops the web server, the worker and beat.
+
+MSG
+wait -n "${pids[@]}"

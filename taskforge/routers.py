@@ -1,0 +1,80 @@
+"""Database router: relational models to PostgreSQL aliases.
+
+* writes always go to `default` (the primary);
+* reads go to `default` unless the caller opted into lag-tolerant reads with
+  `replica_reads()` and a `replica` alias is configured;
+* analytics models (app label `reports`) use the `reports` alias when configured;
+* relations across databases are refused.
+
+Content documents are not Django models: they are MongoEngine documents whose
+`meta["db_alias"]` names the MongoDB connection (taskforge/mongo.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.conf import settings
+
+_replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False)
+REPORTS_APP_LABELS = frozenset({"reports"})
+
+
+@contextmanager
+def replica_reads() -> Iterator[None]:
+    """Mark a block whose reads tolerate replication lag (catalogue lists, reports)."""
+    token = _replica_ok.set(True)
+    try:
+        yield
+    finally:
+        _replica_ok.reset(token)
+
+
+@contextmanager
+def primary_reads() -> Iterator[None]:
+    """Force reads to the primary, e.g. the page shown right after a write."""
+    token = _replica_ok.set(False)
+    try:
+        yield
+    finally:
+        _replica_ok.reset(token)
+
+
+def _configured(alias: str) -> bool:
+    return alias in settings.DATABASES
+
+
+def _database_of(model: Any) -> str:
+    if model._meta.app_label in REPORTS_APP_LABELS and _configured("reports"):
+        return "reports"
+    return "default"
+
+
+class DatabaseRouter:
+    """Routes by model and by the caller's read-consistency needs."""
+
+    def db_for_read(self, model: Any, **hints: Any) -> str:
+        home = _database_of(model)
+        if home == "default" and _replica_ok.get() and _configured("replica"):
+            return "replica"
+        return home
+
+    def db_for_write(self, model: Any, **hints: Any) -> str:
+        return _database_of(model)
+
+    def allow_relation(self, obj1: Any, obj2: Any, **hints: Any) -> bool | None:
+        # `replica` mirrors `default`, so objects read from either are one database.
+        def group(alias: str | None) -> str:
+            return "default" if alias in (None, "default", "replica") else alias
+
+        return group(obj1._state.db) == group(obj2._state.db)
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
+        if db == "replica":
+            return False  # a physical standby follows the primary's schema
+        if app_label in REPORTS_APP_LABELS:
+            return db == ("reports" if _configured("reports") else "default")
+        return db == "default"

@@ -1,0 +1,305 @@
+"""TaskForge settings, read from the environment.
+
+Defaults suit the local stack started by `make run`. A malformed value stops start-up
+with a message naming the variable (taskforge/env.py). Production is selected with
+DJANGO_SETTINGS_PROFILE=prod, which refuses insecure defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from taskforge.env import (
+    env_bool,
+    env_choice,
+    env_database,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+PROFILE = env_choice("DJANGO_SETTINGS_PROFILE", "dev", ("dev", "prod", "test"))
+PRODUCTION = PROFILE == "prod"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION:
+    SECRET_KEY = env_required("DJANGO_SECRET_KEY")
+    if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters in production.")
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
+else:
+    # Local/test only: a per-checkout key written by `make` into var/secret_key.
+    _key_file = BASE_DIR / "var" / "secret_key"
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+    if not SECRET_KEY:
+        if _key_file.exists():
+            SECRET_KEY = _key_file.read_text().strip()
+        else:
+            import secrets
+
+            _key_file.parent.mkdir(parents=True, exist_ok=True)
+            SECRET_KEY = secrets.token_urlsafe(64)
+            _key_file.write_text(SECRET_KEY)
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the site's host names in production.")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_rls",
+    "taskforge",
+    "accounts",
+    "audit",
+    "tasks",
+    "bookings",
+]
+
+MIDDLEWARE = [
+    "taskforge.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "taskforge.middleware.DatabaseContextMiddleware",
+]
+
+ROOT_URLCONF = "taskforge.urls"
+WSGI_APPLICATION = "taskforge.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "taskforge.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- PostgreSQL -------------------------------------------------------------
+# `default` connects as the application role (no BYPASSRLS, owns nothing).
+# Migrations run as the owner role, backups as the backup role; those URLs are
+# kept out of DATABASES so no query can be routed to them by accident.
+DB_POOL = env_bool("DB_POOL", True)
+DB_POOL_MIN = env_int("DB_POOL_MIN", 2, minimum=0)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 10, minimum=1)
+
+
+def _db(config: dict) -> dict:
+    config = {**config, "ENGINE": "django_rls.backends.postgresql"}
+    options = {"connect_timeout": 5, "application_name": "taskforge"}
+    if DB_POOL:
+        from taskforge.dbcontext import pool_reset
+
+        options["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX, "timeout": 10, "reset": pool_reset}
+        config["CONN_MAX_AGE"] = 0
+    else:
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+    config["OPTIONS"] = options
+    return config
+
+
+DATABASES = {"default": _db(env_database("DATABASE_URL", "postgres://taskforge_app@127.0.0.1:5432/taskforge"))}
+DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_taskforge")}
+for _alias, _var in (("replica", "DATABASE_REPLICA_URL"), ("reports", "DATABASE_REPORTS_URL")):
+    _cfg = env_database(_var, None)
+    if _cfg:
+        DATABASES[_alias] = _db(_cfg)
+        DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
+
+# `make`/bootstrap run migrations with DJANGO_DB_ROLE=owner: the default alias then
+# connects as the owner role. The site and the tests always run as the app role.
+DJANGO_DB_ROLE = env_choice("DJANGO_DB_ROLE", "app", ("app", "owner"))
+DATABASE_OWNER = env_database("DATABASE_OWNER_URL", "postgres://taskforge_owner@127.0.0.1:5432/taskforge")
+DATABASE_BACKUP = env_database("DATABASE_BACKUP_URL", "postgres://taskforge_backup@127.0.0.1:5432/taskforge")
+DATABASE_SUPERUSER = env_database("DATABASE_SUPERUSER_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+if DJANGO_DB_ROLE == "owner":
+    _test = DATABASES["default"]["TEST"]
+    DATABASES["default"] = {**_db(DATABASE_OWNER), "TEST": _test}
+DB_APP_ROLE = (env_database("DATABASE_URL", "postgres://taskforge_app@127.0.0.1:5432/taskforge") or {})["USER"]
+DB_OWNER_ROLE = DATABASE_OWNER["USER"]
+DB_BACKUP_ROLE = DATABASE_BACKUP["USER"]
+DATABASE_ROUTERS = ["taskforge.routers.DatabaseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+DJANGO_RLS = {"AUTO_ENABLE_RLS": True, "STRICT_MIGRATE_RLS": True, "RESET_CONTEXT_ON_CONNECT": False}
+
+# --- MongoDB (content documents, via MongoEngine) ----------------------------
+MONGODB_URI = env_url("MONGODB_URI", "mongodb://127.0.0.1:27017/taskforge", ("mongodb", "mongodb+srv"))
+MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 1500, minimum=100)
+
+# --- Redis: cache, sessions, counters ----------------------------------------
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "tf")
+_redis_options = {
+    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+    "SOCKET_CONNECT_TIMEOUT": 0.3,
+    "SOCKET_TIMEOUT": 0.3,
+    # A dead Redis degrades the site (cache misses) instead of failing requests.
+    "IGNORE_EXCEPTIONS": True,
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "TIMEOUT": 300,
+        "OPTIONS": _redis_options,
+    },
+}
+DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+# Sessions live in Redis, backed by PostgreSQL so a Redis restart signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600, minimum=60)
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Celery (RabbitMQ broker) -------------------------------------------------
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//", ("amqp", "amqps", "pyamqp"))
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+# A prefix keeps concurrent test runs (or several stacks on one broker) apart.
+CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+CELERY_TASK_DEFAULT_QUEUE = f"{CELERY_QUEUE_PREFIX}default"
+CELERY_TASK_DEFAULT_EXCHANGE = f"{CELERY_QUEUE_PREFIX}taskforge"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 2}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+
+# --- Auth ---------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# --- Email ----------------------------------------------------------------------
+_email_url = env_str("EMAIL_URL", "consolemail://")
+try:
+    import environ as _environ
+
+    vars().update(_environ.Env.email_url_config(_email_url))
+except Exception as _exc:  # noqa: BLE001 - any parse failure is a config error
+    raise ImproperlyConfigured(f"EMAIL_URL={_email_url!r} is not a valid email URL: {_exc}") from None
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TaskForge <noreply@taskforge.local>")
+
+# --- Files ------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Operations ----------------------------------------------------------------------
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
+BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+
+# --- i18n / time -----------------------------------------------------------------------
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Security ----------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_COOKIE_HTTPONLY = False
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging ---------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOG_JSON = env_bool("LOG_JSON", PRODUCTION)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "taskforge.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "taskforge.logging.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "json" if LOG_JSON else "plain",
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Celery queues, routes and beat schedule (code lives in taskforge/schedule.py).
+from taskforge.schedule import beat_schedule, celery_queues, celery_routes  # noqa: E402
+
+CELERY_TASK_QUEUES = celery_queues(CELERY_QUEUE_PREFIX)
+CELERY_TASK_ROUTES = celery_routes(CELERY_QUEUE_PREFIX)
+CELERY_BEAT_SCHEDULE = beat_schedule(backup_hour=BACKUP_HOUR)

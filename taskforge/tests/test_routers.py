@@ -1,0 +1,59 @@
+"""Router decisions: primary for writes, replica only for lag-tolerant reads, no cross-db relations."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from accounts.models import User
+from taskforge.routers import DatabaseRouter, primary_reads, replica_reads
+
+router = DatabaseRouter()
+
+
+def _model(app_label: str) -> SimpleNamespace:
+    return SimpleNamespace(_meta=SimpleNamespace(app_label=app_label))
+
+
+def _obj(db: str | None) -> SimpleNamespace:
+    return SimpleNamespace(_state=SimpleNamespace(db=db))
+
+
+def test_without_replica_everything_reads_and_writes_default(settings) -> None:  # noqa: ANN001
+    assert "replica" not in settings.DATABASES
+    with replica_reads():
+        assert router.db_for_read(User) == "default"
+    assert router.db_for_write(User) == "default"
+
+
+def test_replica_only_inside_replica_reads(settings) -> None:  # noqa: ANN001
+    settings.DATABASES = {**settings.DATABASES, "replica": dict(settings.DATABASES["default"])}
+    assert router.db_for_read(User) == "default"
+    with replica_reads():
+        assert router.db_for_read(User) == "replica"
+        assert router.db_for_write(User) == "default"
+        with primary_reads():
+            assert router.db_for_read(User) == "default"
+
+
+def test_reports_models_go_to_reports_when_configured(settings) -> None:  # noqa: ANN001
+    assert router.db_for_read(_model("reports")) == "default"
+    settings.DATABASES = {**settings.DATABASES, "reports": dict(settings.DATABASES["default"])}
+    assert router.db_for_read(_model("reports")) == "reports"
+    assert router.db_for_write(_model("reports")) == "reports"
+    assert router.allow_migrate("reports", "reports") is True
+    assert router.allow_migrate("default", "reports") is False
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "allowed"),
+    [("default", "default", True), ("default", "replica", True), (None, "default", True), ("default", "reports", False)],
+)
+def test_relations_across_databases_are_refused(a: str, b: str, allowed: bool) -> None:
+    assert router.allow_relation(_obj(a), _obj(b)) is allowed
+
+
+def test_nothing_migrates_on_the_replica() -> None:
+    assert router.allow_migrate("replica", "accounts") is False
+    assert router.allow_migrate("default", "accounts") is True

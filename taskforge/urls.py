@@ -1,0 +1,18 @@
+"""URL configuration. Each app owns its URL module."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from taskforge import health, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "taskforge.views.bad_request"
+handler403 = "taskforge.views.permission_denied"
+handler404 = "taskforge.views.page_not_found"
+handler500 = "taskforge.views.server_error"

@@ -80,3 +80,62 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_site_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class TeamRole(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    GUEST = "guest", "Guest"
+
+
+class Team(models.Model):
+    """A group of staff who share boards and tasks."""
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_team"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=TeamRole.choices, default=TeamRole.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_membership"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="accounts_membership_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=["admin", "member", "guest"]), name="accounts_membership_role_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "team"], name="accounts_membership_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class RolePermission(models.Model):
+    """Which permissions a team role holds in one team (editable by team admins)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="role_permissions")
+    role = models.CharField(max_length=16, choices=TeamRole.choices)
+    permission = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "accounts_role_permission"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "role", "permission"], name="accounts_role_permission_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.role} may {self.permission}"

@@ -10,6 +10,13 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Each app's urls.py defines full paths under its own prefixes:
+    # accounts: accounts/, teams/, invitations/; bookings: trips/, bookings/;
+    # tasks: tasks/, notifications/, dashboard/; audit: audit/, ops/.
+    path("", include(("accounts.urls", "accounts"))),
+    path("", include(("bookings.urls", "bookings"))),
+    path("", include(("tasks.urls", "tasks"))),
+    path("", include(("audit.urls", "audit"))),
 ]
 
 handler400 = "taskforge.views.bad_request"

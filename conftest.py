@@ -203,3 +203,97 @@ def make_user(db):  # noqa: ANN001
         return User.objects.create_user(email, password, role=role, **extra)
 
     return factory
+
+
+class LiveServer:
+    """A real gunicorn serving the site against the test database (as the app role)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"tf-live-{TEST_ID}-"))
+        self.mail_dir = self.workdir / "mail"
+        self.mail_dir.mkdir()
+        self.log = self.workdir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> None:
+        import urllib.request
+
+        from django.conf import settings
+
+        from taskforge.testing.plugin import _free_port
+
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "EMAIL_URL": f"filemail://{self.mail_dir}",
+            "SITE_URL": self.url,
+            **extra_env,
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "taskforge.wsgi:application", "-b", f"127.0.0.1:{self.port}",
+             "-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "60", "--graceful-timeout", "5"],
+            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise RuntimeError("live server did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def emails(self) -> list[str]:
+        """Bodies of the messages written by the file email backend, oldest first."""
+        files = sorted(self.mail_dir.glob("*"), key=lambda p: p.stat().st_mtime)
+        return [f.read_text(errors="replace") for f in files]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+@pytest.fixture
+def live_server_proc(committed_db):  # noqa: ANN001
+    """gunicorn on a free port against the committed test database; `.url`, `.emails()`."""
+    server = LiveServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser_page():  # noqa: ANN201
+    """A Playwright page in Debian's headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context()
+        context.set_default_timeout(15000)
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "taskforge.middleware.RequestIdMiddleware",
+    "taskforge.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -236,6 +237,12 @@ try:
 except Exception as _exc:  # noqa: BLE001 - any parse failure is a config error
     raise ImproperlyConfigured(f"EMAIL_URL={_email_url!r} is not a valid email URL: {_exc}") from None
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TaskForge <noreply@taskforge.local>")
+# Delivery (taskforge/mail.py): the SMTP timeout must stay well below the claim lease,
+# so a live sender never has its email taken over by a redelivered job.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
+EMAIL_SEND_LEASE_SECONDS = env_int("EMAIL_SEND_LEASE_SECONDS", 120, minimum=1)
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 6, minimum=1)
+EMAIL_SWEEP_MINUTES = env_int("EMAIL_SWEEP_MINUTES", 5, minimum=1)
 
 # --- Files ------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -244,6 +251,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # gunicorn serves static files through WhiteNoise (nginx does in deploy/); outside
 # production it reads them straight from the finders, so no collectstatic is needed.
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -261,10 +270,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Operations ----------------------------------------------------------------------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
 BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
+BACKUP_TIME_LIMIT_SECONDS = env_int("BACKUP_TIME_LIMIT_SECONDS", 6 * 3600, minimum=60)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 

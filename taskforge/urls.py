@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from taskforge import health, views
+from taskforge import health, metrics, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     # Each app's urls.py defines full paths under its own prefixes:
     # accounts: accounts/, teams/, invitations/; bookings: trips/, bookings/;

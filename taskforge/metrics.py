@@ -1,0 +1,180 @@
+"""Prometheus metrics: requests, latencies, SQL queries per request, queue depths,
+outbox lag and cache hit ratio.
+
+Per-process counters live in this process (gunicorn runs several workers; set
+PROMETHEUS_MULTIPROC_DIR for aggregated counters across workers, as prometheus_client
+documents). Gauges that describe shared state (queue depths, outbox lag, Redis hit
+ratio) are computed at scrape time from the source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter("taskforge_http_requests_total", "HTTP requests", ["method", "view", "status"], registry=REGISTRY)
+LATENCY = Histogram(
+    "taskforge_http_request_seconds", "Request latency", ["view"], registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5),
+)
+QUERIES = Histogram(
+    "taskforge_db_queries_per_request", "SQL queries per request", ["view"], registry=REGISTRY,
+    buckets=(0, 1, 2, 4, 6, 8, 10, 15, 20, 30, 50),
+)
+QUEUE_DEPTH = Gauge("taskforge_celery_queue_depth", "Messages waiting per Celery queue", ["queue"], registry=REGISTRY)
+OUTBOX_PENDING = Gauge("taskforge_outbox_pending", "Outbox events waiting to be applied", registry=REGISTRY)
+OUTBOX_DEAD = Gauge("taskforge_outbox_dead", "Outbox dead letters", registry=REGISTRY)
+OUTBOX_LAG = Gauge("taskforge_outbox_lag_seconds", "Outbox lag (commit to applied)", ["quantile"], registry=REGISTRY)
+OUTBOX_OLDEST = Gauge("taskforge_outbox_oldest_pending_seconds", "Age of the oldest pending event", registry=REGISTRY)
+CACHE_HIT_RATIO = Gauge("taskforge_cache_hit_ratio", "Redis keyspace hit ratio", registry=REGISTRY)
+
+
+class _QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+class MetricsMiddleware:
+    """Counts requests, latency and SQL queries per request, labelled by view name."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        counter = _QueryCounter()
+        started = time.perf_counter()
+        with connections["default"].execute_wrapper(counter):
+            response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = (match.view_name if match else "") or "unmatched"
+        LATENCY.labels(view).observe(time.perf_counter() - started)
+        QUERIES.labels(view).observe(counter.count)
+        REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        return response
+
+
+def queue_depths() -> dict[str, int | None]:
+    """Messages ready per queue, by passive declare (None when the broker can't be asked)."""
+    from taskforge.celery import app
+
+    depths: dict[str, int | None] = {}
+    try:
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            for queue in app.conf.task_queues:
+                try:
+                    _, count, _ = channel.queue_declare(queue=queue.name, passive=True)
+                    depths[queue.name] = count
+                except Exception:  # noqa: BLE001 - not declared yet: nobody published
+                    depths[queue.name] = 0
+                    channel = conn.channel()
+    except Exception:  # noqa: BLE001 - broker down
+        return {queue.name: None for queue in app.conf.task_queues}
+    return depths
+
+
+def outbox_figures() -> dict[str, Any]:
+    from datetime import timedelta
+
+    from django.db.models import Min
+    from django.utils import timezone
+
+    from taskforge.models import OutboxEvent, OutboxStatus
+
+    now = timezone.now()
+    pending = OutboxEvent.objects.filter(status=OutboxStatus.PENDING)
+    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
+    lags = sorted(
+        OutboxEvent.objects.filter(status=OutboxStatus.APPLIED, applied_at__gte=now - timedelta(hours=1))
+        .order_by("-applied_at")
+        .values_list("lag_ms", flat=True)[:10000]
+    )
+
+    def pct(p: float) -> float | None:
+        if not lags:
+            return None
+        return lags[min(len(lags) - 1, int(round(p * (len(lags) - 1))))] / 1000.0
+
+    return {
+        "pending": pending.count(),
+        "dead": OutboxEvent.objects.filter(status=OutboxStatus.DEAD).count(),
+        "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else 0.0,
+        "lag_p50": pct(0.50),
+        "lag_p95": pct(0.95),
+        "lag_p99": pct(0.99),
+    }
+
+
+def redis_figures() -> dict[str, Any]:
+    from django_redis import get_redis_connection
+
+    info = get_redis_connection("default").info()
+    hits, misses = info.get("keyspace_hits", 0), info.get("keyspace_misses", 0)
+    return {
+        "used_memory_bytes": info.get("used_memory"),
+        "hit_ratio": hits / (hits + misses) if hits + misses else None,
+        "connected_clients": info.get("connected_clients"),
+    }
+
+
+def _refresh_gauges() -> None:
+    for name, depth in queue_depths().items():
+        if depth is not None:
+            QUEUE_DEPTH.labels(name).set(depth)
+    try:
+        figures = outbox_figures()
+        OUTBOX_PENDING.set(figures["pending"])
+        OUTBOX_DEAD.set(figures["dead"])
+        OUTBOX_OLDEST.set(figures["oldest_pending_seconds"])
+        for q in ("p50", "p95", "p99"):
+            if figures[f"lag_{q}"] is not None:
+                OUTBOX_LAG.labels(q).set(figures[f"lag_{q}"])
+    except Exception:  # noqa: BLE001 - a scrape must answer even when the database is down
+        pass
+    try:
+        ratio = redis_figures()["hit_ratio"]
+        if ratio is not None:
+            CACHE_HIT_RATIO.set(ratio)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        return request.headers.get("Authorization", "") == f"Bearer {token}"
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus scrape endpoint: loopback only, or with METRICS_TOKEN as a bearer token."""
+    from django.http import Http404
+
+    if not _allowed(request):
+        raise Http404
+    _refresh_gauges()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry) + generate_latest(REGISTRY)
+    else:
+        body = generate_latest(REGISTRY)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,32 @@
+"""The Prometheus endpoint: allowed from loopback or with the token, 404 otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_metrics_from_loopback_cover_requests_queries_queues_outbox_and_cache(client: Client) -> None:
+    client.get("/")
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    body = response.content.decode()
+    for name in (
+        "taskforge_http_requests_total", "taskforge_http_request_seconds", "taskforge_db_queries_per_request",
+        "taskforge_celery_queue_depth", "taskforge_outbox_pending", "taskforge_cache_hit_ratio",
+    ):
+        assert name in body
+    assert 'view="home"' in body
+
+
+def test_metrics_refused_from_elsewhere_without_token(client: Client) -> None:
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 404
+
+
+def test_metrics_token(client: Client, settings) -> None:  # noqa: ANN001
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
+    ok = client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert ok.status_code == 200

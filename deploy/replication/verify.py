@@ -127,7 +127,9 @@ class _Runner:
         env.update(extra or {})
         return env
 
-    def run(self, args: list[str], *, env: dict[str, str] | None = None, what: str, timeout: float = COMMAND_TIMEOUT) -> str:
+    def run(
+        self, args: list[str], *, env: dict[str, str] | None = None, what: str, timeout: float = COMMAND_TIMEOUT
+    ) -> str:
         kwargs: dict[str, Any] = {}
         if self.as_postgres:
             kwargs.update(user="postgres", group="postgres", extra_groups=[])
@@ -198,7 +200,9 @@ class Verification:
     # --- setup -------------------------------------------------------------------------------
 
     def _prepare_base(self) -> None:
-        missing = [n for n in ("initdb", "pg_ctl", "pg_basebackup", "psql", "pg_dump") if not (self.pg_bin / n).exists()]
+        missing = [
+            n for n in ("initdb", "pg_ctl", "pg_basebackup", "psql", "pg_dump") if not (self.pg_bin / n).exists()
+        ]
         if missing:
             raise EnvironmentProblem(f"PostgreSQL binaries not found in {self.pg_bin}: {', '.join(missing)}")
         as_postgres = os.geteuid() == 0
@@ -256,15 +260,21 @@ class Verification:
         self.runner.run(
             [
                 str(self.pg_bin / "initdb"),
-                "--pgdata", str(cluster.datadir),
-                "--username", "postgres",
-                "--encoding", "UTF8",
-                "--locale", "C",
+                "--pgdata",
+                str(cluster.datadir),
+                "--username",
+                "postgres",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
                 # Sockets (trusted) for the superuser and this script. TCP is refused
                 # unless a line of pg_hba.taskforge.conf (put above these defaults by
                 # primary-init.sh) admits it: the replication role, with SCRAM.
-                "--auth-local", "trust",
-                "--auth-host", "reject",
+                "--auth-local",
+                "trust",
+                "--auth-host",
+                "reject",
                 "--no-sync",
             ],
             what=f"initdb ({cluster.name})",
@@ -275,19 +285,28 @@ class Verification:
         options = " ".join(
             shlex.quote(part)
             for part in (
-                "-p", str(cluster.port),
-                "-c", "listen_addresses=127.0.0.1",
-                "-c", f"unix_socket_directories={self.base / 'run'}",
-                "-c", "fsync=off",  # throw-away clusters: speed over durability
+                "-p",
+                str(cluster.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.base / 'run'}",
+                "-c",
+                "fsync=off",  # throw-away clusters: speed over durability
             )
         )
         self.runner.run(
             [
                 str(self.pg_bin / "pg_ctl"),
-                "--pgdata", str(cluster.datadir),
-                "--log", str(cluster.logfile),
-                "--wait", "--timeout", str(int(timeout)),
-                "-o", options,
+                "--pgdata",
+                str(cluster.datadir),
+                "--log",
+                str(cluster.logfile),
+                "--wait",
+                "--timeout",
+                str(int(timeout)),
+                "-o",
+                options,
                 *extra,
                 action,
             ],
@@ -387,8 +406,24 @@ class Verification:
             )
             if settings != {"wal_level": "logical", "archive_mode": "on"}:
                 raise VerificationError(f"primary.conf not in effect after restart: {settings}")
+            made = self._query(
+                primary,
+                PRIMARY_DB,
+                "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s AND slot_type = 'physical'),"
+                " (SELECT count(*) FROM pg_publication WHERE pubname = %s),"
+                " (SELECT count(*) FROM pg_roles WHERE rolname = %s AND rolreplication)",
+                (SLOT, PUBLICATION, REPLICATION_USER),
+            )[0]
+            if made != (1, 1, 1):
+                raise VerificationError(
+                    "primary-init.sql did not create the physical slot, publication and replication role "
+                    f"(found slot/publication/role: {made})"
+                )
             # What a migration would do: create an application table.
             self._query(primary, PRIMARY_DB, PROBE_DDL)
+        self.log(
+            f"primary up on port {primary.port}: wal_level=logical, archiving, slot {SLOT}, publication {PUBLICATION}"
+        )
 
         with self._step("standby"):
             self.runner.run(
@@ -404,6 +439,7 @@ class Verification:
                 what="deploy/postgres/standby-setup.sh",
             )
             self._start(standby)
+        self.log(f"standby up on port {standby.port}: cloned with pg_basebackup -R -S {SLOT}")
 
         with self._step("reports"):
             self._initdb(reports)
@@ -427,6 +463,7 @@ class Verification:
                 ),
                 what="deploy/postgres/reports-subscribe.sh",
             )
+        self.log(f"reports up on port {reports.port}: subscription {SUBSCRIPTION} to publication {PUBLICATION}")
         self.result["ports"] = {c.name: c.port for c in (primary, standby, reports)}
         return primary, standby, reports
 
@@ -455,7 +492,9 @@ class Verification:
         proofs["standby"] = f"row visible on the standby after {seconds:.2f}s (slot {SLOT} active, state {slot[0][1]})"
 
         # (b) logical replication into the reports database
-        seconds = self._poll("row in the reports database", lambda: bool(self._query(reports, REPORTS_DB, select, (token,))))
+        seconds = self._poll(
+            "row in the reports database", lambda: bool(self._query(reports, REPORTS_DB, select, (token,)))
+        )
         proofs["reports"] = f"row visible in the reports database after {seconds:.2f}s (subscription {SUBSCRIPTION})"
 
         # (c) the standby is read-only
@@ -470,17 +509,12 @@ class Verification:
         if not in_recovery:
             raise VerificationError("the standby is not in recovery")
 
-        # bonus: WAL archiving on the primary
+        # bonus: WAL archiving on the primary: the segment just completed reaches the archive
         assert self.base is not None
         archive = self.base / "archive"
-        self._query(primary, PRIMARY_DB, "SELECT pg_switch_wal()")
-        seconds = self._poll(
-            "an archived WAL segment",
-            lambda: self._query(primary, PRIMARY_DB, "SELECT archived_count FROM pg_stat_archiver")[0][0] > 0
-            and any(p.name.endswith(tuple("0123456789ABCDEF")) for p in archive.iterdir()),
-        )
-        count = sum(1 for _ in archive.iterdir())
-        proofs["wal_archive"] = f"primary archived WAL to the archive directory ({count} file(s), {seconds:.2f}s)"
+        segment = self._query(primary, PRIMARY_DB, "SELECT pg_walfile_name(pg_switch_wal())")[0][0]
+        seconds = self._poll(f"WAL segment {segment} in the archive", lambda: (archive / segment).is_file())
+        proofs["wal_archive"] = f"primary archived WAL segment {segment} via archive_command ({seconds:.2f}s)"
 
     # --- teardown --------------------------------------------------------------------------------
 
@@ -581,7 +615,6 @@ def run_verification(
         verification._prepare_base()
         log(f"building primary, standby and reports clusters under {verification.base}")
         clusters = verification.build()
-        log("clusters up on ports " + ", ".join(f"{k} {v}" for k, v in verification.result["ports"].items()))
         verification.prove(*clusters)
         verification.result["ok"] = True
     finally:

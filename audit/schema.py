@@ -4,7 +4,8 @@ Runs after every `migrate` (as the owner role), so a new table is granted to the
 application role and audited without anyone remembering to do it:
 
 * the application role gets SELECT/INSERT/UPDATE/DELETE on every table and
-  sequence, except the audit tables, which it may only SELECT;
+  sequence, except the audit tables (log, archive, chain head), which it may only
+  SELECT (and RLS shows them to admins only);
 * the backup role gets SELECT on everything;
 * every table of the business apps gets the audit trigger, unless its model sets
   `AUDIT = False` (high-churn technical tables such as the outbox).
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import connections
 
 AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "taskforge")
-AUDIT_TABLES = ("audit_log", "audit_log_archive")
+AUDIT_TABLES = ("audit_log", "audit_log_archive", "audit_chain_head")
 
 
 def audited_tables() -> list[str]:

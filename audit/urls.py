@@ -1,5 +1,11 @@
-"""URL routes of this app (included at the site root by taskforge/urls.py)."""
+"""URL routes of this app (included at the site root by taskforge/urls.py, namespace "audit")."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from audit import views
+
+urlpatterns = [
+    path("audit/", views.browser, name="browser"),
+    path("audit/entry/<int:entry_id>/", views.entry, name="entry"),
+    path("audit/history/<str:table>/<path:record_id>/", views.history, name="history"),
+]

@@ -1,0 +1,63 @@
+"""The audit browser's filter form."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
+from django.utils import timezone
+
+from audit.schema import audited_tables
+
+IDENT = RegexValidator(r"^[a-z][a-z0-9_]{0,127}$", "Use a table name such as accounts_user (lower case, digits, _).")
+OPERATIONS = [("", "any"), ("INSERT", "insert"), ("UPDATE", "update"), ("DELETE", "delete")]
+SOURCES = [("live", "live log"), ("archive", "archive")]
+
+
+class AuditFilterForm(forms.Form):
+    """Filters for /audit/. Every field is optional; bad values are form errors (400)."""
+
+    table = forms.CharField(required=False, max_length=128, validators=[IDENT])
+    record = forms.CharField(required=False, max_length=128, label="Record id")
+    user = forms.CharField(required=False, max_length=254, label="User (id or email)")
+    operation = forms.ChoiceField(required=False, choices=OPERATIONS)
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ChoiceField(required=False, choices=SOURCES, initial="live")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.table_suggestions = audited_tables()
+
+    def clean_user(self) -> int | None:
+        raw = (self.cleaned_data.get("user") or "").strip()
+        if not raw:
+            return None
+        if raw.isdigit():
+            return int(raw)
+        if "@" not in raw:
+            raise forms.ValidationError("Enter a user id (a number) or an email address.")
+        user = get_user_model().objects.filter(email__iexact=raw).only("pk").first()
+        if user is None:
+            raise forms.ValidationError(f"No user has the email address {raw}.")
+        return user.pk
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError("'From' must be on or before 'To'.")
+        data["source"] = data.get("source") or "live"
+        return data
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        """The dates as an aware [start, end) range in the site's time zone (end date inclusive)."""
+        tz = timezone.get_current_timezone()
+        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        return (
+            datetime.combine(start, time.min, tzinfo=tz) if start else None,
+            datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz) if end else None,
+        )

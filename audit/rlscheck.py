@@ -1,0 +1,354 @@
+"""Row-level security inventory and proofs (used by `manage.py check_rls` and the tests).
+
+"Protected" tables are the union of:
+
+* the tables of every model that subclasses django_rls `RLSModel` with policies;
+* every table in the public schema with row security switched on (a half-configured
+  table shows up here even if its model forgot the policies);
+* the expected list: audit_log, audit_log_archive, audit_chain_head, and the tables
+  of the bookings app's RLS models (a traveller's bookings) — listed explicitly so
+  that dropping RLS from the model is caught rather than silently unprotecting it.
+
+A table fails when it is missing, lacks ENABLE or FORCE ROW LEVEL SECURITY, or has no
+policy; the application role fails if it is a superuser, has BYPASSRLS or owns a
+protected table. The proofs then run real queries as the application role under
+no context, traveller, staff and admin contexts and check what each can see.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.conf import settings
+from django.db import DatabaseError, connection, models, transaction
+
+from taskforge.dbcontext import DbContext, db_context
+
+EXPECTED_PROTECTED = ("audit_log", "audit_log_archive", "audit_chain_head")
+
+
+@dataclass
+class Policy:
+    name: str
+    command: str
+    roles: str
+    using: str | None
+    check: str | None
+
+
+@dataclass
+class TableStatus:
+    """One protected table as the catalog describes it."""
+
+    table: str
+    reasons: list[str]
+    exists: bool = False
+    enabled: bool = False
+    forced: bool = False
+    owner: str = ""
+    policies: list[Policy] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        if not self.exists:
+            return ["table does not exist"]
+        found = []
+        if not self.enabled:
+            found.append("row level security is not ENABLEd")
+        if not self.forced:
+            found.append("row level security is not FORCEd (the owner would bypass it)")
+        if not self.policies:
+            found.append("no policy (with RLS on, nobody can see anything: or RLS was left half-configured)")
+        return found
+
+
+@dataclass
+class Proof:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class RlsReport:
+    tables: list[TableStatus]
+    role_problems: list[str]
+    proofs: list[Proof]
+
+    @property
+    def problems(self) -> list[str]:
+        found = [f"{t.table}: {p}" for t in self.tables for p in t.problems]
+        found += [f"application role: {p}" for p in self.role_problems]
+        found += [f"proof {p.name}: {p.detail}" for p in self.proofs if not p.ok]
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def rls_models() -> list[type[models.Model]]:
+    from django_rls.models import RLSModel
+
+    return [
+        model
+        for model in apps.get_models()
+        if issubclass(model, RLSModel) and getattr(model, "_rls_policies", None) and model._meta.managed
+    ]
+
+
+def protected_tables(extra: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """table -> why it is considered protected."""
+    found: dict[str, list[str]] = {}
+
+    def add(table: str, reason: str) -> None:
+        found.setdefault(table, [])
+        if reason not in found[table]:
+            found[table].append(reason)
+
+    for model in rls_models():
+        add(model._meta.db_table, f"RLSModel {model._meta.label}")
+        if model._meta.app_label == "bookings":
+            add(model._meta.db_table, "expected (bookings)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relrowsecurity"
+        )
+        for (table,) in cursor.fetchall():
+            add(table, "row security on in the database")
+    for table in (*EXPECTED_PROTECTED, *extra):
+        add(table, "expected")
+    return dict(sorted(found.items()))
+
+
+def table_status(table: str, reasons: list[str]) -> TableStatus:
+    status = TableStatus(table=table, reasons=reasons)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = %s",
+            [table],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return status
+        status.exists = True
+        status.enabled, status.forced, status.owner = row
+        cursor.execute(
+            "SELECT policyname, cmd, array_to_string(roles, ','), qual, with_check FROM pg_policies "
+            "WHERE schemaname = 'public' AND tablename = %s ORDER BY policyname",
+            [table],
+        )
+        status.policies = [Policy(*policy) for policy in cursor.fetchall()]
+    return status
+
+
+def role_problems(role: str | None = None) -> list[str]:
+    role = role or settings.DB_APP_ROLE
+    problems = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
+        row = cursor.fetchone()
+        if row is None:
+            return [f"role {role} does not exist"]
+        if row[0]:
+            problems.append(f"{role} is a superuser")
+        if row[1]:
+            problems.append(f"{role} has BYPASSRLS")
+        cursor.execute("SELECT current_user")
+        current = cursor.fetchone()[0]
+        if current != role:
+            problems.append(f"connected as {current}, not as the application role {role}: the proofs must run as it")
+    return problems
+
+
+# --- proofs ---------------------------------------------------------------------------
+
+
+def _count(sql: str, params: list | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return int(cursor.fetchone()[0])
+
+
+def _quote(table: str) -> str:
+    return connection.ops.quote_name(table)
+
+
+class _Rollback(Exception):
+    """Raised to undo a proof's probe rows."""
+
+
+def _ctx(role: str, user_id: str = "", tag: str = "") -> DbContext:
+    return DbContext(user_id=user_id, role=role, user_agent="check_rls proof", request_id=f"check-rls-{tag or role}")
+
+
+def _proof_no_context(tables: list[str]) -> list[Proof]:
+    proofs = []
+    with db_context(DbContext()):
+        for table in tables:
+            try:
+                with transaction.atomic():  # a savepoint: one unreadable table must not end the run
+                    visible = _count(f"SELECT count(*) FROM {_quote(table)}")  # noqa: S608 - catalog name
+            except DatabaseError as exc:
+                proofs.append(Proof(f"{table} without context", False, f"cannot query it: {str(exc).strip()}"))
+                continue
+            proofs.append(Proof(f"{table} without context", visible == 0, f"{visible} row(s) visible with no context"))
+    return proofs
+
+
+def _proof_audit_log() -> list[Proof]:
+    """Write a probe audit row (rolled back) and check who can see it."""
+    marker = f"rls-probe-{uuid.uuid4().hex}"
+    results: list[Proof] = []
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT audit_record_content('rls_probe', %s, 'INSERT', NULL, '{\"probe\": true}'::jsonb)", [marker]
+                )
+            probe = "SELECT count(*) FROM audit_log WHERE table_name = 'rls_probe' AND record_id = %s"
+            for label, ctx in (
+                ("none", DbContext()),
+                ("traveller", _ctx("traveller", "-101")),
+                ("staff", _ctx("staff", "-102")),
+                ("operator", _ctx("operator")),
+            ):
+                with db_context(ctx):
+                    mine, total = _count(probe, [marker]), _count("SELECT count(*) FROM audit_log")
+                results.append(
+                    Proof(
+                        f"audit_log as {label}",
+                        mine == 0 and total == 0,
+                        f"sees {total} audit row(s), probe visible: {bool(mine)} (expected none)",
+                    )
+                )
+            with db_context(_ctx("admin", "-103")):
+                seen = _count(probe, [marker])
+            results.append(Proof("audit_log as admin", seen == 1, f"probe row visible to admin: {seen} (expected 1)"))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return results
+
+
+def _user_fk(model: type[models.Model]) -> models.ForeignKey | None:
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    for f in model._meta.get_fields():
+        if isinstance(f, models.ForeignKey) and f.related_model is user_model and not f.null:
+            return f
+    return None
+
+
+def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
+    """Traveller-owned rows (bookings): each traveller sees exactly their own rows."""
+    fk = _user_fk(model)
+    table = _quote(model._meta.db_table)
+    name = model._meta.db_table
+    if fk is None:
+        return [Proof(f"{name} ownership", False, "no non-null foreign key to the user model to prove ownership with")]
+    column = connection.ops.quote_name(fk.column)
+    with db_context(_ctx("admin", "-103")):
+        total = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {column}, count(*) FROM {table} GROUP BY {column} ORDER BY count(*) DESC LIMIT 3"  # noqa: S608
+            )
+            owners = cursor.fetchall()
+    proofs = [Proof(f"{name} as admin", True, f"admin sees {total} row(s)")]
+    if not owners:
+        proofs.append(Proof(f"{name} as traveller", True, "no rows yet: ownership not exercised"))
+        return proofs
+    for owner_id, own_count in owners:
+        with db_context(_ctx("traveller", str(owner_id), f"owner-{owner_id}")):
+            visible = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [owner_id])  # noqa: S608
+        proofs.append(
+            Proof(
+                f"{name} as traveller {owner_id}",
+                visible == own_count and foreign == 0,
+                f"sees {visible} row(s), owns {own_count}, other people's visible: {foreign}",
+            )
+        )
+    with db_context(_ctx("traveller", "-104", "stranger")):
+        stranger = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+    proofs.append(Proof(f"{name} as a traveller with none", stranger == 0, f"sees {stranger} row(s) (expected 0)"))
+    with db_context(_ctx("staff", "-105")):
+        staff = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+    proofs.append(Proof(f"{name} as staff", staff <= total, f"staff sees {staff} of {total} row(s)"))
+    return proofs
+
+
+def _team_fk(model: type[models.Model]) -> models.ForeignKey | None:
+    try:
+        team_model = apps.get_model("accounts", "Team")
+    except LookupError:
+        return None
+    for f in model._meta.get_fields():
+        if isinstance(f, models.ForeignKey) and f.related_model is team_model:
+            return f
+    return None
+
+
+def _proof_team_rows(model: type[models.Model]) -> list[Proof]:
+    """Team-scoped rows (tasks): a staff member sees only rows of their own teams."""
+    fk = _team_fk(model)
+    if fk is None:
+        return []
+    name, table, column = model._meta.db_table, _quote(model._meta.db_table), connection.ops.quote_name(fk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.user_id, array_agg(m.team_id) FROM accounts_membership m "
+            "JOIN accounts_user u ON u.id = m.user_id WHERE u.role = 'staff' "
+            "GROUP BY m.user_id ORDER BY m.user_id LIMIT 3"
+        )
+        members = cursor.fetchall()
+    proofs = []
+    for user_id, team_ids in members:
+        with db_context(_ctx("staff", str(user_id), f"staff-{user_id}")):
+            outside = _count(
+                f"SELECT count(*) FROM {table} WHERE NOT ({column} = ANY(%s))",
+                [list(team_ids)],  # noqa: S608
+            )
+        proofs.append(
+            Proof(f"{name} as staff {user_id}", outside == 0, f"rows of other teams visible: {outside} (expected 0)")
+        )
+    with db_context(_ctx("traveller", "-106", "traveller-teams")):
+        traveller = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+    proofs.append(Proof(f"{name} as traveller", traveller == 0, f"a traveller with no team sees {traveller} row(s)"))
+    return proofs
+
+
+def isolation_proofs(tables: list[str]) -> list[Proof]:
+    proofs = _proof_no_context(tables)
+    if "audit_log" in tables:
+        proofs += _proof_audit_log()
+    for model in rls_models():
+        if model._meta.db_table not in tables:
+            continue
+        if model._meta.app_label == "bookings" and _user_fk(model) is not None:
+            proofs += _proof_owned_rows(model)
+        elif model._meta.app_label == "tasks":
+            proofs += _proof_team_rows(model)
+    return proofs
+
+
+def rls_report(*, extra_tables: tuple[str, ...] = (), prove: bool = True) -> RlsReport:
+    reasons = protected_tables(extra_tables)
+    tables = [table_status(table, why) for table, why in reasons.items()]
+    problems = role_problems()
+    problems += [f"owns protected table {t.table}" for t in tables if t.exists and t.owner == settings.DB_APP_ROLE]
+    proofs: list[Proof] = []
+    existing = [t.table for t in tables if t.exists]
+    if prove and not any("connected as" in p for p in problems):
+        proofs = isolation_proofs(existing)
+    return RlsReport(tables=tables, role_problems=problems, proofs=proofs)
+
+
+def visible_counts(tables: list[str] | None = None) -> dict[str, int]:
+    """Rows of each protected table visible under the current context (Celery/command probes)."""
+    names = tables or [t for t in protected_tables() if table_status(t, []).exists]
+    return {table: _count(f"SELECT count(*) FROM {_quote(table)}") for table in names}  # noqa: S608

@@ -26,6 +26,12 @@ def _switch_default_user(user: str, password: str | None) -> None:
     from django.db import connections
 
     conn = connections["default"]
+    raw = conn.connection
+    if getattr(conn, "pool", None) is not None and raw is not None:
+        # Close it here: returned to the pool, it is reset in a worker thread, and closing
+        # the pool right after can leave it open, so the test database cannot be dropped.
+        conn.connection = None
+        raw.close()
     conn.close()
     if hasattr(conn, "close_pool"):
         conn.close_pool()

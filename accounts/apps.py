@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The personal-data registries: accounts' own sections, then every app's
+        # `personal_data.py` (see accounts/export.py for the API).
+        from django.utils.module_loading import autodiscover_modules
+
+        import accounts.export  # noqa: F401
+
+        autodiscover_modules("personal_data")

@@ -63,7 +63,9 @@ def membership_role(user: Any, team_id: int) -> str | None:
     if team_id not in memo:
         from accounts.models import Membership
 
-        memo[team_id] = Membership.objects.filter(team_id=team_id, user_id=user.pk).values_list("role", flat=True).first()
+        memo[team_id] = (
+            Membership.objects.filter(team_id=team_id, user_id=user.pk).values_list("role", flat=True).first()
+        )
     return memo[team_id]
 
 

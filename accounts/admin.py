@@ -1,0 +1,183 @@
+"""Django admin: users, teams, memberships, role permissions (+ read-only security records)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from accounts.models import (
+    ErasureRecord,
+    Invitation,
+    LoginAttempt,
+    Membership,
+    RolePermission,
+    Team,
+    User,
+    UserSession,
+)
+from accounts.permissions import PERMISSIONS, permissions_invalidate
+
+
+def _admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    # One sign-in page for everyone, so the admin shares the brute-force protection.
+    target = request.GET.get("next") or reverse("admin:index")
+    return HttpResponseRedirect(reverse("accounts:login") + "?" + urlencode({"next": target}))
+
+
+admin.site.login = _admin_login  # type: ignore[method-assign]
+
+
+class UserCreationAdminForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "display_name", "role")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("A user with this email address already exists.")
+        return email
+
+
+class UserChangeAdminForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("team",)
+    fk_name = "user"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    ordering = ("email",)
+    list_display = ("email", "display_name", "role", "is_active", "email_verified", "date_joined", "last_login")
+    list_filter = ("role", "is_active", "email_verified", "is_staff", ("erased_at", admin.EmptyFieldListFilter))
+    search_fields = ("email", "display_name")
+    readonly_fields = ("date_joined", "last_login", "erased_at", "profile_version")
+    inlines = (MembershipInline,)
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Person", {"fields": ("display_name", "role", "email_verified")}),
+        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "erased_at", "profile_version")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "display_name", "role", "password1", "password2")}),
+    )
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.inlines if obj is not None else ()  # teams are added once the user exists
+
+
+class TeamMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+    fk_name = "team"
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_by", "created_at")
+    search_fields = ("name", "slug")
+    list_filter = ("created_at",)
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("created_by",)
+    inlines = (TeamMembershipInline,)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "team", "role", "joined_at")
+    list_filter = ("role", "team")
+    search_fields = ("user__email", "user__display_name", "team__name", "team__slug")
+    autocomplete_fields = ("user", "team")
+
+
+class RolePermissionForm(forms.ModelForm):
+    permission = forms.ChoiceField(choices=sorted(PERMISSIONS.items()))
+
+    class Meta:
+        model = RolePermission
+        fields = ("team", "role", "permission")
+
+
+@admin.register(RolePermission)
+class RolePermissionAdmin(admin.ModelAdmin):
+    form = RolePermissionForm
+    list_display = ("team", "role", "permission")
+    list_filter = ("role", "permission", "team")
+    search_fields = ("team__name", "team__slug", "permission")
+    autocomplete_fields = ("team",)
+
+    def save_model(self, request: HttpRequest, obj: RolePermission, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        permissions_invalidate(obj.team_id)
+
+    def delete_model(self, request: HttpRequest, obj: RolePermission) -> None:
+        team_id = obj.team_id
+        super().delete_model(request, obj)
+        permissions_invalidate(team_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        team_ids = set(queryset.values_list("team_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for team_id in team_ids:
+            permissions_invalidate(team_id)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ("email", "team", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at")
+    list_filter = ("role", "team", ("accepted_at", admin.EmptyFieldListFilter))
+    search_fields = ("email", "team__name")
+    exclude = ("token_hash",)
+
+
+@admin.register(LoginAttempt)
+class LoginAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "email", "succeeded", "reason", "ip", "user_agent")
+    list_filter = ("succeeded", "reason", "created_at")
+    search_fields = ("email", "ip")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ReadOnlyAdmin):
+    list_display = ("user", "browser", "ip", "created_at", "last_seen_at", "ended_at", "end_reason")
+    list_filter = ("end_reason", ("ended_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__email", "ip")
+    exclude = ("sid_hash",)
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(ReadOnlyAdmin):
+    list_display = ("erased_at", "user_id", "pseudonym", "requested_by")
+    search_fields = ("pseudonym", "user_id")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

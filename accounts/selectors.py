@@ -1,0 +1,213 @@
+"""Reads of the accounts app: profiles (cached), teams, members, sessions, invitations.
+
+Other apps use:
+* profile_get(user_id) -> dict | None: the profile (defaults if never saved), or None
+  while the document server is unavailable (show "details pending");
+* profile_preferences(user_id) -> dict: {"theme": "light"|"dark"|"system",
+  "channels": {"email": bool, "in_app": bool}, "email_cadence":
+  "immediate"|"hourly"|"daily"|"weekly"}; defaults when the profile is unavailable.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.documents import CADENCES, DEFAULT_PREFERENCES, THEMES, profile_collection
+from accounts.models import Invitation, Membership, Team, TeamRole, User, UserSession
+from accounts.permissions import membership_role, permission_has
+from accounts.presence import presence_active
+from taskforge.mongo import MongoUnavailable
+
+logger = logging.getLogger(__name__)
+
+PROFILE_CACHE_SECONDS = 3600
+# After the document server failed, skip it for a few seconds (per process): every page
+# reads the profile for its theme, and each attempt would otherwise wait for the timeout.
+MONGO_RETRY_SECONDS = 5.0
+_mongo_down_until = 0.0
+
+
+def profile_breaker_reset() -> None:
+    global _mongo_down_until
+    _mongo_down_until = 0.0
+
+
+def _profile_key(user_id: int) -> str:
+    return f"user:profile:{user_id}"
+
+
+def profile_invalidate(user_id: int) -> None:
+    cache.delete(_profile_key(user_id))
+
+
+def preferences_normalise(raw: Any) -> dict[str, Any]:
+    """Preferences with every key present and every value valid (unknown values -> default)."""
+    prefs = copy.deepcopy(DEFAULT_PREFERENCES)
+    if not isinstance(raw, dict):
+        return prefs
+    if raw.get("theme") in THEMES:
+        prefs["theme"] = raw["theme"]
+    if raw.get("email_cadence") in CADENCES:
+        prefs["email_cadence"] = raw["email_cadence"]
+    channels = raw.get("channels")
+    if isinstance(channels, dict):
+        for channel in ("email", "in_app"):
+            if isinstance(channels.get(channel), bool):
+                prefs["channels"][channel] = channels[channel]
+    return prefs
+
+
+def avatar_url(name: str) -> str:
+    return reverse("accounts:avatar", args=[name]) if name else ""
+
+
+def profile_from_document(user_id: int, doc: dict[str, Any] | None) -> dict[str, Any]:
+    doc = doc or {}
+    first, last = doc.get("first_name") or "", doc.get("last_name") or ""
+    return {
+        "user_id": user_id,
+        "exists": bool(doc) and not doc.get("deleted"),
+        "deleted": bool(doc.get("deleted")),
+        "version": int(doc.get("version") or 0),
+        "first_name": first,
+        "last_name": last,
+        "full_name": f"{first} {last}".strip(),
+        "bio": doc.get("bio") or "",
+        "avatar": doc.get("avatar") or "",
+        "avatar_url": avatar_url(doc.get("avatar") or ""),
+        "preferences": preferences_normalise(doc.get("preferences")),
+    }
+
+
+def profile_get(user_id: int) -> dict[str, Any] | None:
+    """The user's profile (cached in Redis for an hour), or None if the document server is down."""
+    global _mongo_down_until
+    key = _profile_key(user_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    if time.monotonic() < _mongo_down_until:
+        return None
+    try:
+        doc = profile_collection().find_one({"_id": int(user_id)})
+    except MongoUnavailable:
+        logger.warning("profile %s: document server unavailable", user_id)
+        _mongo_down_until = time.monotonic() + MONGO_RETRY_SECONDS
+        return None
+    profile = profile_from_document(int(user_id), doc)
+    cache.set(key, profile, PROFILE_CACHE_SECONDS)
+    return profile
+
+
+def profile_preferences(user_id: int) -> dict[str, Any]:
+    """The user's preferences; the defaults when the profile cannot be read right now."""
+    profile = profile_get(user_id)
+    return copy.deepcopy(profile["preferences"]) if profile else copy.deepcopy(DEFAULT_PREFERENCES)
+
+
+# --- teams ---------------------------------------------------------------------------
+
+
+def teams_for_user(user: User) -> QuerySet[Team]:
+    """Teams the user belongs to (all teams for a site admin), with member counts."""
+    qs = Team.objects.annotate(member_count=Count("memberships"))
+    if not user.is_site_admin:
+        qs = qs.filter(memberships__user=user)
+    return qs.order_by("name")
+
+
+def team_for_user(user: User, slug: str) -> Team:
+    """The team if the user may see it (member, or site admin); 404 for everyone else."""
+    team = Team.objects.filter(slug=slug).first()
+    if team is None or not (user.is_site_admin or membership_role(user, team.pk) is not None):
+        raise Http404("no such team")
+    return team
+
+
+def team_members(team: Team) -> list[dict[str, Any]]:
+    """Members with role and presence (active in the last 5 minutes), admins first."""
+    rows = list(
+        Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("role", "user__display_name", "user__email")
+    )
+    active = presence_active([m.user_id for m in rows])
+    order = {TeamRole.ADMIN: 0, TeamRole.MEMBER: 1, TeamRole.GUEST: 2}
+    rows.sort(key=lambda m: (order.get(m.role, 9), str(m.user).lower()))
+    return [
+        {
+            "membership": m,
+            "user": m.user,
+            "role": m.role,
+            "online": m.user_id in active,
+            "last_active": active.get(m.user_id),
+        }
+        for m in rows
+    ]
+
+
+def team_admin_count(team_id: int) -> int:
+    return Membership.objects.filter(team_id=team_id, role=TeamRole.ADMIN).count()
+
+
+def team_invitations_pending(team: Team) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        team=team, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def team_capabilities(user: User, team: Team) -> dict[str, bool]:
+    return {
+        "can_invite": permission_has(user, team.pk, "team.invite"),
+        "can_manage": permission_has(user, team.pk, "team.manage"),
+        "is_member": membership_role(user, team.pk) is not None,
+    }
+
+
+# --- sessions --------------------------------------------------------------------------
+
+
+def sessions_active_for_user(user: User) -> QuerySet[UserSession]:
+    """Sessions still signed in: not ended, not idle past the timeout, not past the absolute lifetime."""
+    now = timezone.now()
+    # last_seen is written at most once a minute, hence the minute of slack.
+    return UserSession.objects.filter(
+        user=user,
+        ended_at__isnull=True,
+        last_seen_at__gt=now - timedelta(seconds=settings.SESSION_IDLE_SECONDS + 60),
+        created_at__gt=now - timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS),
+    ).order_by("-last_seen_at")
+
+
+def invitation_by_token_hash(token_hash: str) -> Invitation | None:
+    return Invitation.objects.select_related("team", "invited_by").filter(token_hash=token_hash).first()
+
+
+def user_by_email(email: str) -> User | None:
+    return User.objects.filter(email__iexact=email.strip()).first()
+
+
+def memberships_for_user(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("team").order_by("team__name")
+
+
+def teams_where_last_admin(user: User) -> list[Team]:
+    """Teams the user administers alone (they cannot leave or erase their account yet)."""
+    admin_team_ids = Membership.objects.filter(user=user, role=TeamRole.ADMIN).values_list("team_id", flat=True)
+    return list(
+        Team.objects.filter(id__in=admin_team_ids)
+        .annotate(admins=Count("memberships", filter=Q(memberships__role=TeamRole.ADMIN)))
+        .filter(admins=1)
+        .order_by("name")
+    )

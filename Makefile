@@ -20,7 +20,8 @@ setup: venv services docserver db
 venv: .venv/.installed
 
 .venv/.installed: requirements.txt requirements.lock
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11)"; exit 1; }
+	PYTHON=$(PYTHON) scripts/ensure_services.sh venv
 	test -x $(PY) || $(PYTHON) -m venv .venv
 	$(PIP) install -q --disable-pip-version-check -r requirements.txt -c requirements.lock
 	touch $@

@@ -73,6 +73,10 @@ def permission_has(user: Any, team_id: int, permission: str) -> bool:
     """The one permission check: does `user` hold `permission` in team `team_id`?"""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
+    # Team permissions belong to active staff; a demoted or deactivated account keeps none,
+    # whatever memberships remain.
+    if not getattr(user, "is_active", False) or not getattr(user, "is_staff_member", False):
+        return False
     role = membership_role(user, team_id)
     if role is None:
         return False

@@ -3,9 +3,10 @@
 Runs after every `migrate` (as the owner role), so a new table is granted to the
 application role and audited without anyone remembering to do it:
 
-* the application role gets SELECT/INSERT/UPDATE/DELETE on every table and
-  sequence, except the audit tables (log, archive, chain head), which it may only
-  SELECT (and RLS shows them to admins only);
+* the application role gets SELECT on every table, and INSERT/UPDATE/DELETE only
+  on the tables of the site's models, never on the audit tables (log, archive, chain
+  head: SELECT only, and RLS shows them to admins only), django_migrations, content
+  types or permissions; it never gets TRUNCATE, and may not create temporary tables;
 * the backup role gets SELECT on everything;
 * every table of the business apps gets the audit trigger, unless its model sets
   `AUDIT = False` (high-churn technical tables such as the outbox).
@@ -17,10 +18,22 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
 AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "taskforge")
 AUDIT_TABLES = ("audit_log", "audit_log_archive", "audit_chain_head")
+# Written only by `migrate` (as the owner), read by the site.
+READ_ONLY_TABLES = frozenset({"django_migrations", "django_content_type", "auth_permission", *AUDIT_TABLES})
+
+
+def writable_tables() -> list[str]:
+    """Tables of the site's models that the application role may write."""
+    tables = {
+        model._meta.db_table
+        for model in apps.get_models(include_auto_created=True)
+        if model._meta.managed and not model._meta.proxy
+    }
+    return sorted(tables - READ_ONLY_TABLES)
 
 
 def audited_tables() -> list[str]:
@@ -46,12 +59,18 @@ def schema_sync(using: str = "default") -> None:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [settings.DB_BACKUP_ROLE])
         has_backup_role = cursor.fetchone() is not None
         if has_app_role:
-            cursor.execute(f"GRANT USAGE ON SCHEMA public TO {app_role}")
-            cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}")
-            cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}")
-            for table in AUDIT_TABLES:
-                if table in existing:
-                    cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {app_role}")
+            with transaction.atomic(using=using):
+                cursor.execute(f"GRANT USAGE ON SCHEMA public TO {app_role}")
+                cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {app_role}")
+                cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {app_role}")
+                for table in writable_tables():
+                    if table in existing:
+                        quoted = connection.ops.quote_name(table)
+                        cursor.execute(f"GRANT INSERT, UPDATE, DELETE ON {quoted} TO {app_role}")
+                cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}")
+                cursor.execute(
+                    "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$"
+                )
         if has_backup_role:
             cursor.execute(f"GRANT USAGE ON SCHEMA public TO {backup_role}")
             cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {backup_role}")

@@ -11,7 +11,7 @@ wait_port() { for _ in $(seq 1 "${2:-60}"); do port_open "$1" && return 0; sleep
 
 apt_install() {
   if ! is_root; then
-    say "missing: $* (install them, or run this as root to let the script install them)"; exit 1
+    say "missing: $* (install them, or run this as root to let the script install them)"; return 1
   fi
   say "installing $* from Debian packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -21,24 +21,26 @@ apt_install() {
 
 ensure_postgres() {
   if port_open 5432; then return 0; fi
-  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then apt_install postgresql postgresql-contrib; fi
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then apt_install postgresql postgresql-contrib || exit 1; fi
   say "starting PostgreSQL"
   local ver; ver=$(ls /etc/postgresql | sort -V | tail -1)
   if command -v pg_ctlcluster >/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
   fi
   wait_port 5432 30 || { say "PostgreSQL did not start (see /var/log/postgresql/)"; exit 1; }
-  # Local stack: trust on loopback, as on the CI machines.
+  # Local stack: trust on loopback for the project's roles (and the superuser that
+  # bootstrap_db uses), as on the CI machines. Production uses passwords in the URLs.
   local hba="/etc/postgresql/$ver/main/pg_hba.conf"
-  if is_root && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  local rule='host all postgres,taskforge_owner,taskforge_app,taskforge_backup 127.0.0.1/32 trust'
+  if is_root && ! grep -qF "$rule" "$hba" && ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    sed -i "1i $rule" "$hba"
     runuser -u postgres -- psql -qc 'SELECT pg_reload_conf()' >/dev/null
   fi
 }
 
 ensure_redis() {
   if port_open 6379; then return 0; fi
-  command -v redis-server >/dev/null || apt_install redis-server
+  command -v redis-server >/dev/null || apt_install redis-server || exit 1
   say "starting Redis"
   mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
@@ -48,10 +50,17 @@ ensure_redis() {
 
 ensure_rabbitmq() {
   if port_open 5672; then return 0; fi
-  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server || exit 1
   say "starting RabbitMQ"
   rabbitmq-server -detached || true
   wait_port 5672 90 || { say "RabbitMQ did not start"; exit 1; }
+}
+
+ensure_venv() {
+  # Debian's python3.X needs its -venv package before `python -m venv` works.
+  local py="${PYTHON:-python3.11}"
+  "$py" -c 'import ensurepip, venv' 2>/dev/null && return 0
+  apt_install "$("$py" -c 'import sys; print(f"python3.{sys.version_info.minor}-venv")')" || exit 1
 }
 
 ensure_chromium() {
@@ -66,8 +75,9 @@ for target in "${@:-postgres redis rabbitmq}"; do
       redis) ensure_redis ;;
       rabbitmq) ensure_rabbitmq ;;
       chromium) ensure_chromium ;;
+      venv) ensure_venv ;;
       *) say "unknown service $t"; exit 2 ;;
     esac
   done
 done
-say "PostgreSQL, Redis and RabbitMQ answer"
+say "ready: ${*:-postgres redis rabbitmq}"

@@ -13,7 +13,14 @@ trap cleanup INT TERM EXIT
 .venv/bin/celery -A taskforge worker -l INFO -Q "${CELERY_QUEUE_PREFIX:-}default,${CELERY_QUEUE_PREFIX:-}notifications,${CELERY_QUEUE_PREFIX:-}sync,${CELERY_QUEUE_PREFIX:-}backups" --concurrency 2 & pids+=($!)
 .venv/bin/celery -A taskforge beat -l INFO --schedule var/celerybeat-schedule & pids+=($!)
 
-sleep 2
+# Print the banner only once the site answers (or say why not).
+for _ in $(seq 1 60); do
+  if .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://$GUNICORN_BIND/healthz', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "gunicorn did not start (is port $PORT free?)"; exit 1; fi
+  sleep 0.5
+done
 cat <<MSG
 
   TaskForge is running at http://$GUNICORN_BIND/

@@ -62,8 +62,20 @@ def _values(ctx: DbContext) -> list[str]:
 def _apply_to_open_connections(ctx: DbContext) -> None:
     for conn in connections.all(initialized_only=True):
         if conn.vendor == "postgresql" and conn.connection is not None:
-            with conn.cursor() as cursor:
-                cursor.execute(_SET_SQL, _values(ctx))
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute(_SET_SQL, _values(ctx))
+            except Exception:  # noqa: BLE001
+                # A connection that cannot take the context must not be used with an old
+                # one: close it; the next query reconnects and gets the context on checkout.
+                _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - already broken
+        conn.connection = None
 
 
 def context_set(ctx: DbContext) -> object:
@@ -88,7 +100,7 @@ def context_reset(token: object) -> None:
                     cursor.execute(_SET_SQL, _values(ctx))
         except Exception:  # noqa: BLE001
             # A broken connection cannot carry context; make sure it is not reused.
-            conn.close()
+            _close_quietly(conn)
 
 
 @contextmanager
@@ -120,8 +132,10 @@ def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:
     if connection.vendor != "postgresql":
         return
     ctx = _current.get()
+    if ctx == EMPTY:
+        return  # a new connection, or one the pool's reset hook cleared: nothing to undo
     with connection.cursor() as cursor:
-        cursor.execute(_SET_SQL if ctx != EMPTY else _CLEAR_SQL, _values(ctx) if ctx != EMPTY else None)
+        cursor.execute(_SET_SQL, _values(ctx))
 
 
 connection_created.connect(_on_connection_created, dispatch_uid="taskforge_db_context")

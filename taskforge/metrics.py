@@ -9,6 +9,7 @@ ratio) are computed at scrape time from the source.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 import time
@@ -30,12 +31,18 @@ QUERIES = Histogram(
     "taskforge_db_queries_per_request", "SQL queries per request", ["view"], registry=REGISTRY,
     buckets=(0, 1, 2, 4, 6, 8, 10, 15, 20, 30, 50),
 )
-QUEUE_DEPTH = Gauge("taskforge_celery_queue_depth", "Messages waiting per Celery queue", ["queue"], registry=REGISTRY)
-OUTBOX_PENDING = Gauge("taskforge_outbox_pending", "Outbox events waiting to be applied", registry=REGISTRY)
-OUTBOX_DEAD = Gauge("taskforge_outbox_dead", "Outbox dead letters", registry=REGISTRY)
-OUTBOX_LAG = Gauge("taskforge_outbox_lag_seconds", "Outbox lag (commit to applied)", ["quantile"], registry=REGISTRY)
-OUTBOX_OLDEST = Gauge("taskforge_outbox_oldest_pending_seconds", "Age of the oldest pending event", registry=REGISTRY)
-CACHE_HIT_RATIO = Gauge("taskforge_cache_hit_ratio", "Redis keyspace hit ratio", registry=REGISTRY)
+# Scrape-time gauges describe shared state; they live apart from the per-process
+# families so the multiprocess output never repeats a family.
+_GAUGES = CollectorRegistry(auto_describe=True)
+QUEUE_DEPTH = Gauge("taskforge_celery_queue_depth", "Messages waiting per Celery queue", ["queue"], registry=_GAUGES)
+OUTBOX_PENDING = Gauge("taskforge_outbox_pending", "Outbox events waiting to be applied", registry=_GAUGES)
+OUTBOX_DEAD = Gauge("taskforge_outbox_dead", "Outbox dead letters", registry=_GAUGES)
+OUTBOX_LAG = Gauge("taskforge_outbox_lag_seconds", "Outbox lag (commit to applied)", ["quantile"], registry=_GAUGES)
+OUTBOX_OLDEST = Gauge("taskforge_outbox_oldest_pending_seconds", "Age of the oldest pending event", registry=_GAUGES)
+CACHE_HIT_RATIO = Gauge("taskforge_cache_hit_ratio", "Redis keyspace hit ratio", registry=_GAUGES)
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class _QueryCounter:
@@ -62,7 +69,9 @@ class MetricsMiddleware:
         view = (match.view_name if match else "") or "unmatched"
         LATENCY.labels(view).observe(time.perf_counter() - started)
         QUERIES.labels(view).observe(counter.count)
-        REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        # Client-chosen methods must not create unbounded label values.
+        method = request.method if request.method in _METHODS else "other"
+        REQUESTS.labels(method, view, str(response.status_code)).inc()
         return response
 
 
@@ -155,7 +164,7 @@ def _refresh_gauges() -> None:
 def _allowed(request: HttpRequest) -> bool:
     token = getattr(settings, "METRICS_TOKEN", "")
     if token:
-        return request.headers.get("Authorization", "") == f"Bearer {token}"
+        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:
@@ -170,11 +179,13 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         raise Http404
     _refresh_gauges()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several gunicorn workers: per-process families come from the multiprocess
+        # files (which include this process's), the scrape-time gauges from here.
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        body = generate_latest(registry) + generate_latest(REGISTRY)
+        body = generate_latest(registry) + generate_latest(_GAUGES)
     else:
-        body = generate_latest(REGISTRY)
+        body = generate_latest(REGISTRY) + generate_latest(_GAUGES)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 
 from taskforge.dbcontext import context_for_user, context_reset, context_set
 from taskforge.requestctx import request_id_var
@@ -41,6 +42,8 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
+        # Views answer htmx requests with partials: caches must key on the header.
+        patch_vary_headers(response, ("HX-Request",))
         return response
 
 

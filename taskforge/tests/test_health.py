@@ -76,3 +76,10 @@ def test_readyz_503_when_postgresql_unreachable(client: Client, django_db_blocke
             conn.settings_dict["PORT"] = original
     assert status == 503
     assert body["checks"]["postgresql"]["status"] == "failed"
+
+
+@pytest.mark.django_db
+def test_readyz_does_not_echo_exception_text(client: Client, settings) -> None:  # noqa: ANN001
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    body = client.get("/readyz").json()
+    assert body["checks"]["redis"]["error"].isidentifier()  # an exception class name, no host or message

@@ -30,3 +30,17 @@ def test_metrics_token(client: Client, settings) -> None:  # noqa: ANN001
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
     ok = client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret-token")
     assert ok.status_code == 200
+
+
+def test_client_chosen_methods_do_not_create_label_values(client: Client) -> None:
+    for i in range(5):
+        client.generic(f"BREW{i}", "/")
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "BREW" not in body
+    assert 'method="other"' in body
+
+
+def test_each_family_is_described_once(client: Client) -> None:
+    body = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    types = [line for line in body.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types))

@@ -26,3 +26,16 @@ def test_unknown_url_gets_the_styled_404(client: Client) -> None:
 def test_request_id_is_taken_from_a_well_formed_header_only(client: Client) -> None:
     assert client.get("/", HTTP_X_REQUEST_ID="abcdef123456")["X-Request-ID"] == "abcdef123456"
     assert client.get("/", HTTP_X_REQUEST_ID="bad id; drop")["X-Request-ID"] != "bad id; drop"
+
+
+@pytest.mark.django_db
+def test_responses_vary_on_the_htmx_header(client: Client) -> None:
+    assert "HX-Request" in client.get("/")["Vary"]
+
+
+def test_seed_demo_refuses_production(settings) -> None:  # noqa: ANN001
+    from django.core.management import CommandError, call_command
+
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="prod"):
+        call_command("seed_demo")

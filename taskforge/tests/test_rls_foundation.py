@@ -67,3 +67,21 @@ def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> Non
             [str(target.pk)],
         )
     assert row == {"u": admin.pk, "r": "admin", "ip": "203.0.113.9", "ua": "pytest", "rid": "req-12345678"}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["DELETE FROM django_migrations", "UPDATE django_content_type SET model = model",
+     "TRUNCATE accounts_team", "CREATE TEMP TABLE scratch (id int)"],
+)
+def test_application_role_cannot_touch_schema_bookkeeping_truncate_or_create_temp_tables(statement: str) -> None:
+    with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+
+
+def test_application_role_can_write_model_tables(make_user) -> None:  # noqa: ANN001
+    user = make_user("staff")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_user SET display_name = 'x' WHERE id = %s", [user.pk])
+        assert cursor.rowcount == 1

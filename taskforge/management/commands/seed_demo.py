@@ -16,6 +16,12 @@ class Command(BaseCommand):
     help = "Create demo users, teams, trips, bookings and tasks (safe to run again)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.conf import settings
+        from django.core.management.base import CommandError
+
+        if settings.PRODUCTION:
+            # Demo accounts have published passwords, one of them a superuser.
+            raise CommandError("seed_demo refuses to run with DJANGO_SETTINGS_PROFILE=prod.")
         # Seeding acts as a system admin so RLS lets it see what it creates.
         with db_context(DbContext(role="admin", user_agent="manage.py seed_demo")):
             for app in SEED_APPS:

@@ -1,0 +1,2 @@
+"""Benchmarks: one package per area (bench/<name>/__main__.py), each runnable on its own
+with `.venv/bin/python -m bench.<name>`; `.venv/bin/python -m bench` (make bench) runs them all."""

@@ -1,0 +1,1 @@
+"""Outbox relay benchmark: `.venv/bin/python -m bench.sync` (see __main__.py)."""

@@ -1,0 +1,88 @@
+"""The document server down: tasks are still created and the page says details are pending
+until the relay catches up. Task pages are cached (cache-aside, 5 minutes) and invalidated
+on every write."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from taskforge import outbox
+from taskforge.models import OutboxEvent
+from taskforge.outbox import relay_sweep
+from tasks.caching import TASK_PAGE_TTL, task_page_key
+from tasks.models import Task
+from tasks.tests.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+def test_task_created_while_documents_are_down_shows_details_pending_then_catches_up(
+    client,
+    crew,
+    docserver,
+    django_capture_on_commit_callbacks,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    client.force_login(crew.member)
+    docserver.stop()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):  # the fast path runs and fails
+            response = client.post(
+                reverse("tasks:new", args=[crew.team.id]),
+                {
+                    "title": "Written while down",
+                    "description": "The *details*",
+                    "status": "todo",
+                    "priority": "medium",
+                    "tags": "outage",
+                },
+            )
+        assert response.status_code == 302
+        with acting(crew.member):
+            task = Task.objects.get(title="Written while down")
+        page = client.get(reverse("tasks:detail", args=[task.id]))
+        assert page.status_code == 200
+        assert b"Written while down" in page.content and b"Details pending" in page.content
+        assert b"document server is unavailable" in page.content
+        assert OutboxEvent.objects.get(aggregate_id=str(task.id)).status == "pending"
+        assert client.get(reverse("tasks:board", args=[crew.team.id])).status_code == 200
+        assert client.get(reverse("tasks:edit", args=[task.id])).status_code == 200  # edits from the outbox state
+    finally:
+        docserver.start()
+    # Skip the relay's waiting (backoff and the pause after an outage) instead of sleeping it out.
+    OutboxEvent.objects.update(next_attempt_at="2000-01-01T00:00:00Z", locked_by="")
+    monkeypatch.setattr(outbox, "_unavailable_until", 0.0)
+    assert relay_sweep() >= 1
+    page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
+    assert "Details pending" not in page and "<em>details</em>" in page and "outage" in page
+
+
+def test_pending_relay_is_shown_even_when_the_server_is_up(client, crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(description="not applied yet")
+    client.force_login(crew.member)
+    assert b"still being synced" in client.get(reverse("tasks:detail", args=[task.id])).content
+    relay_sweep()
+    assert b"still being synced" not in client.get(reverse("tasks:detail", args=[task.id])).content
+
+
+def test_task_page_is_cached_and_invalidated_on_every_write(
+    client, crew, make_task, django_capture_on_commit_callbacks
+) -> None:  # noqa: ANN001, E501
+    task = make_task(description="first text")
+    relay_sweep()
+    client.force_login(crew.admin)
+    assert b"Served from cache" not in client.get(reverse("tasks:detail", args=[task.id])).content
+    assert 0 < cache.ttl(task_page_key(task.id)) <= TASK_PAGE_TTL
+    assert b"Served from cache" in client.get(reverse("tasks:detail", args=[task.id])).content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "a new comment"})
+    assert cache.get(task_page_key(task.id)) is None
+    page = client.get(reverse("tasks:detail", args=[task.id])).content
+    assert b"a new comment" in page and b"Served from cache" not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("tasks:move", args=[task.id]), {"status": "in_progress", "version": 1})
+    assert cache.get(task_page_key(task.id)) is None
+    page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
+    assert "In progress" in page and "status</span>: todo → in_progress" in page  # history from the audit log

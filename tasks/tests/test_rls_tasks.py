@@ -1,0 +1,119 @@
+"""Row-level security on task rows and the history function, checked at the database level
+from both sides (members see and write their team's rows; outsiders and empty contexts don't)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from taskforge.dbcontext import DbContext, db_context
+from tasks.tests.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+def _scalar(sql: str, params: list | None = None):  # noqa: ANN202
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()[0]
+
+
+def test_task_table_has_forced_row_level_security() -> None:
+    assert _scalar("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = 'tasks_task'")
+
+
+def test_members_see_their_team_tasks_and_nobody_else_does(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task()
+    sql = "SELECT count(*) FROM tasks_task WHERE id = %s"
+    for user in (crew.admin, crew.member, crew.guest):
+        with acting(user):
+            assert _scalar(sql, [task.id]) == 1
+    with acting(crew.outsider):
+        assert _scalar(sql, [task.id]) == 0
+    assert _scalar(sql, [task.id]) == 0  # no context at all
+    with db_context(DbContext(user_id=str(crew.outsider.pk), role="staff")):
+        assert _scalar("SELECT count(*) FROM tasks_task") == 0
+    with db_context(DbContext(role="admin")):  # site admins (Django admin, seeding, system jobs)
+        assert _scalar(sql, [task.id]) == 1
+
+
+def test_outsiders_cannot_write_rows_of_another_team(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task()
+    with acting(crew.outsider):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE tasks_task SET title = 'pwned' WHERE id = %s", [task.id])
+            assert cursor.rowcount == 0
+            cursor.execute("DELETE FROM tasks_task WHERE id = %s", [task.id])
+            assert cursor.rowcount == 0
+        with pytest.raises(Exception, match="row-level security"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO tasks_task (id, team_id, title, status, priority, created_at, updated_at, version) "
+                    "VALUES (%s, %s, 'x', 'todo', 'low', now(), now(), 1)",
+                    [uuid.uuid4(), crew.team.id],
+                )
+    with acting(crew.member):
+        assert _scalar("SELECT title FROM tasks_task WHERE id = %s", [task.id]) == "A task"
+        with connection.cursor() as cursor:  # and the member's own write goes through
+            cursor.execute("UPDATE tasks_task SET title = 'renamed' WHERE id = %s", [task.id])
+            assert cursor.rowcount == 1
+
+
+def test_the_database_refuses_an_assignee_outside_the_team(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task()
+    with acting(crew.admin), pytest.raises(IntegrityError, match="tasks_task_assignee_member_fk"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("UPDATE tasks_task SET assignee_id = %s WHERE id = %s", [crew.outsider.pk, task.id])
+
+
+def test_leaving_the_team_unassigns_the_member(crew, make_task) -> None:  # noqa: ANN001
+    from accounts.models import Membership
+    from tasks.models import Task
+
+    task = make_task(assignee_id=crew.member.pk)
+    Membership.objects.filter(team=crew.team, user=crew.member).delete()
+    with acting(crew.admin):
+        assert Task.objects.get(id=task.id).assignee_id is None
+
+
+def test_history_function_serves_members_only(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task()
+    sql = "SELECT count(*) FROM tasks_task_history(%s)"
+    with acting(crew.guest):
+        assert _scalar(sql, [str(task.id)]) >= 2  # the row INSERT and the detail INSERT
+        # ... without opening the audit log itself, and the caller's role is put back
+        assert _scalar("SELECT count(*) FROM audit_log") == 0
+        assert _scalar("SELECT current_setting('rls.role', true)") == "staff"
+    with acting(crew.outsider):
+        assert _scalar(sql, [str(task.id)]) == 0
+    assert _scalar(sql, [str(task.id)]) == 0  # no context
+
+
+def test_history_function_returns_only_that_tasks_rows(crew, make_task) -> None:  # noqa: ANN001
+    first = make_task(title="first")
+    second = make_task(title="second")
+    with acting(crew.member):
+        ids = {
+            r
+            for (r,) in _rows(
+                "SELECT DISTINCT new_values->>'title' FROM tasks_task_history(%s) WHERE table_name = 'tasks_task'",
+                [str(first.id)],
+            )
+        }
+    assert ids == {"first"}
+    assert second.id != first.id
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def test_history_function_is_for_the_application_role_only() -> None:
+    from audit.rlscheck import definer_functions
+
+    [history] = [f for f in definer_functions() if f.signature.startswith("tasks_task_history(")]
+    assert not history.public and history.app_role and not history.problem

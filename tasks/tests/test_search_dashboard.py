@@ -1,0 +1,115 @@
+"""Search (PostgreSQL projection kept in step by the outbox) and the dashboards
+(numbers cached in Redis, invalidated on task writes; server-rendered SVG)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from taskforge.outbox import relay_sweep
+from tasks import services
+from tasks.caching import dashboard_team_key, dashboard_user_key
+from tasks.models import Task
+from tasks.selectors import dashboard_team, tasks_search
+from tasks.tests.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+def _titles(user, q: str, **kw) -> list[str]:  # noqa: ANN001, ANN003
+    with acting(user):
+        return [t.title for t in tasks_search(user, q, **kw)]
+
+
+def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make_task) -> None:  # noqa: ANN001
+    make_task(title="Rotate database credentials", description="Use the vault")
+    make_task(title="Renew certificate", description="Before it expires on the load balancer")
+    make_task(title="Quarterly report", tags="billing")
+    make_task(actor=crew.outsider, team_id=crew.other.id, title="Rotate other team's keys")
+    relay_sweep()
+    assert _titles(crew.member, "rotate") == ["Rotate database credentials"]  # not the other team's
+    assert _titles(crew.member, "load balancer") == ["Renew certificate"]
+    assert _titles(crew.member, "billing") == ["Quarterly report"]
+    assert _titles(crew.member, "certificat") == ["Renew certificate"]  # stemming/trigram
+    assert _titles(crew.member, "credentails") == ["Rotate database credentials"]  # typo
+    assert _titles(crew.outsider, "rotate") == ["Rotate other team's keys"]
+    assert _titles(crew.member, "rotate", team_id=crew.other.id) == []
+
+
+def test_search_follows_edits_and_deletes(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(title="Alpha", description="first words")
+    relay_sweep()
+    with acting(crew.admin):
+        services.task_update(
+            actor=crew.admin,
+            task_id=task.id,
+            expected_version=1,
+            title="Alpha",
+            description="zebra stripes",
+            status="todo",
+            priority="low",
+            assignee_id=None,
+            due_at=None,
+            tags=[],
+            custom_fields={},
+        )
+    relay_sweep()
+    assert _titles(crew.member, "zebra") == ["Alpha"] and _titles(crew.member, "first") == []
+    with acting(crew.admin):
+        services.task_delete(actor=crew.admin, task_id=task.id)
+    relay_sweep()
+    assert _titles(crew.admin, "zebra") == []
+
+
+def test_search_page_escapes_user_text_in_snippets(client, crew, make_task) -> None:  # noqa: ANN001
+    make_task(title="XSS probe", description="danger <script>alert(1)</script> payload here")
+    relay_sweep()
+    client.force_login(crew.member)
+    html = client.get(reverse("tasks:search"), {"q": "payload"}).content.decode()
+    assert "XSS probe" in html and "<script>alert(1)</script>" not in html
+    assert "<mark>payload</mark>" in html
+    assert client.get(reverse("tasks:search"), {"q": "x", "team": "nope"}).status_code == 404
+
+
+def test_dashboard_numbers_are_cached_and_invalidated_on_task_writes(
+    client, crew, make_task, django_capture_on_commit_callbacks
+) -> None:  # noqa: ANN001, E501
+    now = timezone.now()
+    make_task(status="todo", priority="urgent", assignee_id=crew.member.pk, due_at=now - dt.timedelta(days=1))
+    make_task(status="done", priority="low")
+    with acting(crew.member):
+        numbers = dashboard_team(crew.team.id)
+    assert numbers["total"] == 2 and numbers["open"] == 1 and numbers["overdue"] == 1
+    assert dict(numbers["by_status"])["Done"] == 1 and dict(numbers["by_priority"])["Urgent"] == 1
+    assert dict(numbers["groups"]) == {"Mel Member": 1}
+    assert len(numbers["weekly"]) == 12 and numbers["weekly"][-1][1] == 2 and numbers["weekly"][-1][2] == 1
+    assert cache.get(dashboard_team_key(crew.team.id)) is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        make_task(status="todo", assignee_id=crew.member.pk)
+    assert cache.get(dashboard_team_key(crew.team.id)) is None
+    assert cache.get(dashboard_user_key(crew.member.pk)) is None
+    client.force_login(crew.member)
+    html = client.get(reverse("tasks:dashboard_team", args=[crew.team.id])).content.decode()
+    assert html.count('<svg class="chart"') == 4 and 'data-stat="total">3<' in html
+    mine = client.get(reverse("tasks:dashboard")).content.decode()
+    assert 'data-stat="open">2<' in mine and "Open tasks by team" in mine
+
+
+def test_dashboard_labels_are_escaped(client, crew, make_task) -> None:  # noqa: ANN001
+    crew.member.display_name = "<script>alert(1)</script>"
+    crew.member.save(update_fields=["display_name"])
+    make_task(assignee_id=crew.member.pk)
+    client.force_login(crew.admin)
+    html = client.get(reverse("tasks:dashboard_team", args=[crew.team.id])).content.decode()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_dashboard_of_another_team_is_404(client, crew) -> None:  # noqa: ANN001
+    client.force_login(crew.outsider)
+    assert client.get(reverse("tasks:dashboard_team", args=[crew.team.id])).status_code == 404
+    with acting(crew.outsider):
+        assert Task.objects.count() == 0

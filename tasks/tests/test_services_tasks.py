@@ -1,0 +1,216 @@
+"""Task writes: row + outbox in one transaction, optimistic locking, bad input refused whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+
+from taskforge.models import OutboxEvent
+from taskforge.outbox import relay_sweep
+from tasks import documents, services
+from tasks.models import Task, TaskSearch, TaskWatcher
+from tasks.tests.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts(crew) -> tuple[int, int, int]:  # noqa: ANN001
+    with acting(crew.admin):
+        return (
+            Task.objects.filter(team=crew.team).count(),
+            OutboxEvent.objects.count(),
+            TaskWatcher.objects.count(),
+        )
+
+
+def _update(task, actor, **changes):  # noqa: ANN001, ANN003, ANN202
+    fields = {
+        "title": task.title,
+        "description": "",
+        "status": task.status,
+        "priority": task.priority,
+        "assignee_id": task.assignee_id,
+        "due_at": task.due_at,
+        "tags": [],
+        "custom_fields": {},
+    }
+    fields.update(changes)
+    version = fields.pop("expected_version", task.version)
+    with acting(actor):
+        return services.task_update(actor=actor, task_id=task.id, expected_version=version, **fields)
+
+
+def test_create_writes_row_and_outbox_event_in_one_transaction(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(description="hello", tags="Ops, ops, db", assignee_id=crew.member.pk)
+    with acting(crew.admin):
+        event = OutboxEvent.objects.get(aggregate_type="task", aggregate_id=str(task.id))
+    assert event.version == 1 and event.status == "pending"
+    assert event.payload["description"] == "hello" and event.payload["tags"] == ["ops", "db"]
+    assert OutboxEvent.objects.filter(aggregate_type="notification").count() == 1  # assigned
+    relay_sweep()
+    doc = documents.details().find_one({"_id": str(task.id)})
+    assert doc["version"] == 1 and doc["tags"] == ["ops", "db"]
+    assert TaskSearch.objects.get(task_id=task.id).version == 1
+
+
+def test_stale_edit_is_refused_and_nothing_is_overwritten(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(title="original")
+    _update(task, crew.admin, title="first edit")  # version 1 -> 2
+    before = _counts(crew)
+    with pytest.raises(services.TaskStale, match="changed by someone else"):
+        _update(task, crew.admin, title="stale edit", expected_version=1)
+    with acting(crew.admin):
+        row = Task.objects.get(id=task.id)
+    assert (row.title, row.version) == ("first edit", 2)
+    assert _counts(crew) == before
+
+
+def test_stale_board_move_is_refused(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task()
+    with acting(crew.admin):
+        services.task_move(actor=crew.admin, task_id=task.id, status="in_progress", expected_version=1)
+        with pytest.raises(services.TaskStale):
+            services.task_move(actor=crew.admin, task_id=task.id, status="backlog", expected_version=1)
+        assert Task.objects.get(id=task.id).status == "in_progress"
+
+
+@pytest.mark.parametrize(("start", "target"), [("backlog", "done"), ("backlog", "in_review"), ("in_review", "todo")])
+def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task, start, target) -> None:  # noqa: ANN001
+    task = make_task(status=start)
+    before = _counts(crew)
+    with acting(crew.admin), pytest.raises(services.TaskInvalid, match="cannot move from"):
+        services.task_move(actor=crew.admin, task_id=task.id, status=target, expected_version=1)
+    with acting(crew.admin), pytest.raises(services.TaskInvalid, match="Unknown status"):
+        services.task_move(actor=crew.admin, task_id=task.id, status="nonsense", expected_version=1)
+    with acting(crew.admin):
+        assert Task.objects.get(id=task.id).status == start
+    assert _counts(crew) == before
+
+
+def test_assignee_outside_the_team_or_a_guest_is_refused(crew, make_task) -> None:  # noqa: ANN001
+    before = _counts(crew)
+    with pytest.raises(services.TaskInvalid, match="member of this team"):
+        make_task(assignee_id=crew.outsider.pk)
+    with pytest.raises(services.TaskInvalid, match="Guests cannot be assigned"):
+        make_task(assignee_id=crew.guest.pk)
+    with pytest.raises(services.TaskInvalid, match="not valid"):
+        make_task(assignee_id="abc")
+    assert _counts(crew) == before
+    task = make_task()
+    with pytest.raises(services.TaskInvalid, match="member of this team"):
+        _update(task, crew.admin, assignee_id=crew.outsider.pk)
+
+
+def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:  # noqa: ANN001
+    with acting(crew.admin):
+        services.custom_field_save(
+            actor=crew.admin, team_id=crew.team.id, key="estimate", label="Estimate", field_type="number", required=True
+        )
+        services.custom_field_save(
+            actor=crew.admin, team_id=crew.team.id, key="ship", label="Ship date", field_type="date"
+        )
+        services.custom_field_save(
+            actor=crew.admin, team_id=crew.team.id, key="area", label="Area", field_type="choice", choices="web\ndb"
+        )
+        services.custom_field_save(actor=crew.admin, team_id=crew.team.id, key="note", label="Note", field_type="text")
+    before = _counts(crew)
+    bad = [
+        ({"estimate": "lots"}, "cf_estimate"),
+        ({"estimate": "1", "ship": "31/02/2026"}, "cf_ship"),
+        ({"estimate": "1", "area": "mobile"}, "cf_area"),
+        ({"estimate": "nan"}, "cf_estimate"),
+        ({}, "cf_estimate"),  # required
+        ({"estimate": "1", "colour": "red"}, "cf_colour"),  # not a field of this team
+    ]
+    for values, key in bad:
+        with pytest.raises(services.TaskInvalid) as exc:
+            make_task(custom_fields=values)
+        assert key in exc.value.errors, (values, exc.value.errors)
+    assert _counts(crew) == before
+    task = make_task(custom_fields={"estimate": "2.5", "ship": "2026-03-01", "area": "db", "note": " hi "})
+    with acting(crew.admin):
+        payload = OutboxEvent.objects.get(aggregate_id=str(task.id)).payload
+    assert payload["custom_fields"] == {"estimate": 2.5, "ship": "2026-03-01", "area": "db", "note": "hi"}
+
+
+def test_custom_field_definitions_are_for_team_admins(crew) -> None:  # noqa: ANN001
+    with acting(crew.member), pytest.raises(PermissionDenied):
+        services.custom_field_save(actor=crew.member, team_id=crew.team.id, key="k", label="K", field_type="text")
+    with acting(crew.outsider), pytest.raises(services.TaskNotFound):
+        services.custom_field_save(actor=crew.outsider, team_id=crew.team.id, key="k", label="K", field_type="text")
+    with acting(crew.admin), pytest.raises(services.TaskInvalid) as exc:
+        services.custom_field_save(actor=crew.admin, team_id=crew.team.id, key="k", label="K", field_type="choice")
+    assert "choices" in exc.value.errors
+
+
+def test_bad_fields_are_reported_together(crew, make_task) -> None:  # noqa: ANN001
+    with pytest.raises(services.TaskInvalid) as exc:
+        make_task(title="  ", status="later", priority="whenever")
+    assert set(exc.value.errors) == {"title", "status", "priority"}
+    with pytest.raises(services.TaskInvalid, match="Invalid tag"):
+        make_task(tags="ok, <script>")
+
+
+def test_update_keeps_attachments_and_records_the_new_full_state(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(description="v1", tags="a")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with acting(crew.admin):
+        services.task_attachment_add(
+            actor=crew.admin, task_id=task.id, upload=SimpleUploadedFile("notes.txt", b"plain words\n")
+        )
+    _update(task, crew.admin, description="v2", tags=["b"], expected_version=2)
+    relay_sweep()
+    doc = documents.details().find_one({"_id": str(task.id)})
+    assert doc["version"] == 3 and doc["description"] == "v2" and doc["tags"] == ["b"]
+    assert [a["name"] for a in doc["attachments"]] == ["notes.txt"]
+
+
+def test_delete_leaves_a_versioned_tombstone_and_removes_comments(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(description="doomed")
+    relay_sweep()
+    with acting(crew.member):
+        services.comment_create(actor=crew.member, task_id=task.id, body="bye")
+    with acting(crew.admin):
+        services.task_delete(actor=crew.admin, task_id=task.id)
+        assert not Task.objects.filter(id=task.id).exists()
+    relay_sweep()
+    doc = documents.details().find_one({"_id": str(task.id)})
+    assert doc["deleted"] and doc["version"] == 2 and doc["description"] == ""
+    assert documents.comments().count_documents({"task_id": str(task.id)}) == 0
+    assert TaskSearch.objects.get(task_id=task.id).deleted is True
+
+
+def test_replayed_and_out_of_order_events_change_nothing(crew, make_task) -> None:  # noqa: ANN001
+    from tasks.sync import task_apply
+
+    task = make_task(description="v1")
+    _update(task, crew.admin, description="v2")
+    with acting(crew.admin):
+        first, second = OutboxEvent.objects.filter(aggregate_id=str(task.id)).order_by("version")
+    task_apply(second)
+    task_apply(first)  # older, arrives late
+    task_apply(second)  # replay
+    doc = documents.details().find_one({"_id": str(task.id)})
+    assert (doc["version"], doc["description"]) == (2, "v2")
+    assert TaskSearch.objects.get(task_id=task.id).body == "v2"
+
+
+def test_detail_state_comes_from_the_outbox_until_the_relay_applies_it(crew, make_task, docserver) -> None:  # noqa: ANN001
+    task = make_task(description="from the outbox")
+    docserver.stop()
+    try:
+        with acting(crew.admin):
+            assert services.task_detail_current(task)["description"] == "from the outbox"
+    finally:
+        docserver.start()
+
+
+def test_due_dates_are_stored_in_utc(crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(due_at=dt.datetime(2026, 5, 1, 9, 30))
+    with acting(crew.admin), connection.cursor() as cursor:
+        cursor.execute("SELECT due_at AT TIME ZONE 'UTC' FROM tasks_task WHERE id = %s", [task.id])
+        assert cursor.fetchone()[0] == dt.datetime(2026, 5, 1, 9, 30)

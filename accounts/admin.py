@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -124,20 +125,31 @@ class RolePermissionAdmin(admin.ModelAdmin):
     search_fields = ("team__name", "team__slug", "permission")
     autocomplete_fields = ("team",)
 
+    # The admin saves inside a transaction. Clearing the cached table there lets another
+    # request, which still sees the old rows, cache the old table again before the commit,
+    # where it would stay for an hour: clear it after the commit instead.
+
     def save_model(self, request: HttpRequest, obj: RolePermission, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        permissions_invalidate(obj.team_id)
+        _invalidate_on_commit({obj.team_id})
 
     def delete_model(self, request: HttpRequest, obj: RolePermission) -> None:
         team_id = obj.team_id
         super().delete_model(request, obj)
-        permissions_invalidate(team_id)
+        _invalidate_on_commit({team_id})
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         team_ids = set(queryset.values_list("team_id", flat=True))
         super().delete_queryset(request, queryset)
+        _invalidate_on_commit(team_ids)
+
+
+def _invalidate_on_commit(team_ids: set[int]) -> None:
+    def invalidate() -> None:
         for team_id in team_ids:
             permissions_invalidate(team_id)
+
+    transaction.on_commit(invalidate)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

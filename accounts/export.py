@@ -24,11 +24,20 @@ module of that name at start-up, see AccountsConfig.ready):
 Rules:
 * an exporter that cannot read its store (document server down) raises
   ExportUnavailable: the user gets "try again later" instead of a partial export;
-* an eraser must not leave the email, the names or free text written about the
-  person; keep what must be kept (accounting) with personal fields set to the
-  pseudonym / pseudo_email. Comments stay, shown under the pseudonym (the user's
-  display_name becomes the pseudonym, so views that print the author's display name
-  need nothing more; copies of the name stored elsewhere must be replaced);
+* an exporter returns what is ABOUT the person (their rows, their documents), never
+  other people's data they merely touched, and reads under the person's own database
+  context (see `elevated_read` for the one narrow exception);
+* an eraser finds the person's data BY ID (user_id, author_id, ... = subject.user_id),
+  never by searching other people's rows for the person's email or names: names are
+  self-chosen ("Confirmed", "Ops") and occur in other people's data. Inside a row or
+  document found by id, it may replace the person's names and email (see `scrub_text`);
+  keep what must be kept (accounting) with personal fields set to the pseudonym /
+  pseudo_email. Comments stay, shown under the pseudonym (the user's display_name
+  becomes the pseudonym, so views that print the author's display name need nothing
+  more; copies of the name stored in the person's own documents must be replaced);
+* an eraser runs inside the PostgreSQL transaction: MongoDB is written only after the
+  commit, through an outbox event (reads to plan the change are fine), so a rolled-back
+  erasure leaves MongoDB untouched and an outage delays the change instead of losing it;
 * the audit log is handled here (SQL functions accounts_audit_about_user and
   accounts_audit_pseudonymise); apps do not touch it.
 
@@ -40,7 +49,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +206,14 @@ def _sign_in_attempts_export(user: Any) -> list[dict[str, Any]]:
 
 
 def _audit_export(user: Any) -> list[dict[str, Any]]:
-    """Audit rows about the user, through the SECURITY DEFINER function (RLS keeps the table admin-only)."""
+    """Audit rows about the user, through the SECURITY DEFINER function (RLS keeps the table admin-only).
+
+    Rows ABOUT the person (their account, profile, and rows whose subject column is them:
+    their bookings, memberships, comments, ...) come with their values; rows they only
+    acted on (someone else's booking they edited) are metadata only: table, record id,
+    operation, time, and their own request's address and browser. Another actor's id,
+    address, browser and request id are never included (accounts migration 0005).
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, table_name, record_id, operation, old_values, new_values, user_id, actor_role,"
@@ -263,31 +281,98 @@ def _accounts_erase(subject: ErasureSubject) -> dict[str, int]:
 
 # --- sections for the bookings and tasks apps (until they register their own) --------------
 #
-# Reads run under an admin database context: the export is the person's right of access to
-# rows that reference them, which RLS would otherwise hide once they left a team.
+# Reads and writes run under the person's own database context: RLS already lets a
+# traveller read and update their own bookings, and staff all bookings. The one exception
+# is the task export (see elevated_read).
+
+# Keys of an outbox payload that hold a person's id: a payload with one of them equal to
+# the person's id is theirs to scrub (mirrors PERSON_REF_KEYS of accounts migration 0005).
+PERSON_REF_KEYS = (
+    "user_id",
+    "created_by_id",
+    "creator_id",
+    "assignee_id",
+    "author_id",
+    "invited_by_id",
+    "accepted_by_id",
+    "owner_id",
+    "traveller_id",
+    "customer_id",
+    "booked_by_id",
+    "actor_id",
+    "recipient_id",
+    "uploaded_by_id",
+)
+EMAIL_KEYS = ("email", "recipient", "contact_email", "user_email")
+NAME_KEYS = ("display_name", "first_name", "last_name", "full_name", "contact_name", "author_name", "actor_name")
+TEXT_KEYS = ("body", "bio", "message", "cancel_reason")
+ERASURE_CHUNK = 500  # documents per outbox event
 
 
-def _elevated() -> Any:
+@contextmanager
+def elevated_read() -> Iterator[None]:
+    """Read rows that reference the signed-in person but that RLS hides from them, such as
+    tasks of a team they have left (the tasks policy shows a team's tasks to its members only).
+
+    Why this is safe: the context keeps the person's user id and switches only the role to
+    "admin" for the block; the block is a savepoint set READ ONLY in the database, so any
+    INSERT, UPDATE or DELETE inside fails (no row, and no audit row with a borrowed role, can
+    be written), and the savepoint is rolled back at the end, which also undoes the READ
+    ONLY setting. Callers pass fixed queries filtered by the person's own id, taken from the
+    signed-in user, never from input; everything read must be materialised inside the block.
+    """
     from dataclasses import replace
+
+    from django.db import transaction
 
     from taskforge.dbcontext import context_current, db_context
 
-    return db_context(replace(context_current(), role="admin"))
+    with transaction.atomic():
+        try:
+            with db_context(replace(context_current(), role="admin")):
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL transaction_read_only = on")
+                yield
+        finally:
+            # After the context is restored (a block marked for rollback runs no more queries).
+            transaction.set_rollback(True)
 
 
-def _term_patterns(subject: ErasureSubject) -> list[str]:
-    import re
+def _term_patterns(subject: ErasureSubject) -> list[re.Pattern[str]]:
+    """The person's email and names as whole-word, case-insensitive patterns, longest first."""
+    terms = {t.strip() for t in [subject.email, *subject.names] if t and len(t.strip()) >= 3}
+    return [
+        re.compile(r"(?<![\w])" + re.escape(t) + r"(?![\w])", re.IGNORECASE)
+        for t in sorted(terms, key=len, reverse=True)
+    ]
 
-    terms = {t for t in [subject.email, *subject.names] if t and len(t) >= 3}
-    return [re.escape(t) for t in sorted(terms, key=len, reverse=True)]
 
+def scrub_text(text: str, subject: ErasureSubject) -> str:
+    """Replace the person's email and names (whole words) in a text that is theirs or about them.
 
-def _scrub_text(text: str, subject: ErasureSubject) -> str:
-    import re
-
+    Only for rows and documents found by the person's id: in anyone else's text the same
+    words may mean something else ("Confirmed Ops").
+    """
     for pattern in _term_patterns(subject):
-        text = re.sub(pattern, subject.pseudonym, text, flags=re.IGNORECASE)
+        text = pattern.sub(lambda _match: subject.pseudonym, text)  # the pseudonym is literal text
     return text
+
+
+def _scrub_payload(payload: dict[str, Any], subject: ErasureSubject) -> dict[str, Any]:
+    """Identity fields holding the person's own email or name, and their names in free text."""
+    emails = {subject.email.strip().lower()}
+    names = {n.strip().lower() for n in subject.names if n.strip()}
+    out = dict(payload)
+    for key, value in payload.items():
+        if not isinstance(value, str):
+            continue
+        if key in EMAIL_KEYS and value.strip().lower() in emails:
+            out[key] = subject.pseudo_email
+        elif key in NAME_KEYS and value.strip().lower() in names:
+            out[key] = subject.pseudonym
+        elif key in TEXT_KEYS:
+            out[key] = scrub_text(value, subject)
+    return out
 
 
 def _bookings_export(user: Any) -> list[dict[str, Any]] | None:
@@ -295,27 +380,27 @@ def _bookings_export(user: Any) -> list[dict[str, Any]] | None:
         from bookings.models import Booking
     except ImportError:
         return None
-    with _elevated():
-        return list(
-            Booking.objects.filter(user_id=user.pk)
-            .order_by("booking_date")
-            .values(
-                "id",
-                "trip_id",
-                "travel_date",
-                "travellers",
-                "unit_price_minor",
-                "total_minor",
-                "currency",
-                "status",
-                "payment_reference",
-                "refund_minor",
-                "cancel_reason",
-                "booking_date",
-                "confirmed_at",
-                "cancelled_at",
-            )
+    # The person's own context: RLS shows a traveller their own bookings (staff: all, filtered here).
+    return list(
+        Booking.objects.filter(user_id=user.pk)
+        .order_by("booking_date")
+        .values(
+            "id",
+            "trip_id",
+            "travel_date",
+            "travellers",
+            "unit_price_minor",
+            "total_minor",
+            "currency",
+            "status",
+            "payment_reference",
+            "refund_minor",
+            "cancel_reason",
+            "booking_date",
+            "confirmed_at",
+            "cancelled_at",
         )
+    )
 
 
 def _bookings_erase(subject: ErasureSubject) -> dict[str, int]:
@@ -325,13 +410,14 @@ def _bookings_erase(subject: ErasureSubject) -> dict[str, int]:
     except ImportError:
         return {}
     changed = 0
-    with _elevated():
-        for booking in Booking.objects.filter(user_id=subject.user_id).exclude(cancel_reason=""):
-            scrubbed = _scrub_text(booking.cancel_reason, subject)
-            if scrubbed != booking.cancel_reason:
-                Booking.objects.filter(pk=booking.pk).update(cancel_reason=scrubbed)
-                changed += 1
-        kept = Booking.objects.filter(user_id=subject.user_id).count()
+    # Under the person's own context (RLS: a traveller may update their own bookings), so
+    # the audit rows of these updates name the real actor and role.
+    for booking in Booking.objects.filter(user_id=subject.user_id).exclude(cancel_reason=""):
+        scrubbed = scrub_text(booking.cancel_reason, subject)
+        if scrubbed != booking.cancel_reason:
+            Booking.objects.filter(pk=booking.pk).update(cancel_reason=scrubbed)
+            changed += 1
+    kept = Booking.objects.filter(user_id=subject.user_id).count()
     return {"bookings_kept": kept, "bookings_scrubbed": changed}
 
 
@@ -350,7 +436,7 @@ def _tasks_export(user: Any) -> dict[str, Any] | None:
         from tasks.models import Task, TaskWatcher
     except ImportError:
         return None
-    with _elevated():
+    with elevated_read():  # tasks of teams they have left are theirs too; read-only, own id only
         tasks = [
             {
                 "id": str(t.id),
@@ -389,53 +475,79 @@ def _tasks_export(user: Any) -> dict[str, Any] | None:
 
 
 def _tasks_erase(subject: ErasureSubject) -> dict[str, int]:
-    """Own notifications go; comments stay under the pseudonym, with the person's name and
-    email taken out of comment and notification texts. MongoDB must be up (else the
-    whole erasure is refused, to be tried again)."""
+    """Own notifications go; own comments stay under the pseudonym with the person's names
+    and email taken out of them; notifications their actions caused lose their name.
+    Everything is found by id (author_id, user_id, actor_id); other people's comments are
+    left as written.
+
+    MongoDB is read here (to plan the change; down = the whole erasure is refused, to be
+    tried again) and written only after the commit, by the outbox event recorded here.
+    """
     try:
         from tasks import documents as task_documents
         from tasks.models import TaskWatcher
     except ImportError:
         return {}
+    from accounts.sync import ERASURE_AGGREGATE
+    from taskforge.outbox import outbox_record
+
     counts = {"watching": TaskWatcher.objects.filter(user_id=subject.user_id).delete()[0]}
 
-    def mongo() -> None:
-        counts["notifications_deleted"] = (
-            task_documents.notifications().delete_many({"user_id": subject.user_id}).deleted_count
-        )
-        counts["texts_scrubbed"] = 0
-        for collection, fields in (
-            (task_documents.comments(), ("body",)),
-            (task_documents.notifications(), ("title", "message")),
-        ):
-            for pattern in _term_patterns(subject):
-                query = {"$or": [{field: {"$regex": pattern, "$options": "i"}} for field in fields]}
-                for doc in collection.find(query):
-                    update = {f: _scrub_text(doc.get(f) or "", subject) for f in fields if doc.get(f)}
-                    collection.update_one({"_id": doc["_id"]}, {"$set": update})
-                    counts["texts_scrubbed"] += 1
+    def plan() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        comments = []
+        for doc in task_documents.comments().find({"author_id": subject.user_id}, {"body": 1}):
+            body = doc.get("body") or ""
+            scrubbed = scrub_text(body, subject)
+            if scrubbed != body:
+                comments.append({"id": doc["_id"], "set": {"body": scrubbed}})
+        caused = []
+        for doc in task_documents.notifications().find({"actor_id": subject.user_id}, {"message": 1}):
+            message = doc.get("message") or ""
+            scrubbed = scrub_text(message, subject)
+            if scrubbed != message:
+                caused.append({"id": doc["_id"], "set": {"message": scrubbed}})
+        own = len(list(task_documents.notifications().find({"user_id": subject.user_id}, {"_id": 1})))
+        return comments, caused, own
 
-    _mongo_or_unavailable(mongo)
+    comments, caused, own = _mongo_or_unavailable(plan)
+    chunks = max(1, -(-max(len(comments), len(caused)) // ERASURE_CHUNK))
+    for index in range(chunks):
+        window = slice(index * ERASURE_CHUNK, (index + 1) * ERASURE_CHUNK)
+        outbox_record(
+            aggregate_type=ERASURE_AGGREGATE,
+            aggregate_id=str(subject.user_id),
+            version=index + 1,
+            event_type="personal_data.erased",
+            # No personal data: ids, and texts that already had the person taken out.
+            payload={"user_id": subject.user_id, "comments": comments[window], "notifications": caused[window]},
+        )
+    counts.update(comments_scrubbed=len(comments), notifications_deleted=own, notifications_scrubbed=len(caused))
     return counts
 
 
 def _outbox_erase(subject: ErasureSubject) -> dict[str, int]:
-    """Outbox payloads (any app) that mention the person: the same scrub as the audit log."""
-    patterns = _term_patterns(subject)
-    if not patterns:
-        return {}
-    likes = [
-        "%" + t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        for t in {subject.email, *subject.names}
-        if t and len(t) >= 3
-    ]
-    with _elevated(), connection.cursor() as cursor:
+    """Outbox payloads (any app) that hold the person's id in a person-reference key: their
+    identity fields and their names in free text. Found by id, never by searching every
+    payload for the name. (The person's own profile events are emptied by account_erase.)"""
+    from accounts.sync import ERASURE_AGGREGATE
+    from taskforge.models import OutboxEvent
+
+    changed = 0
+    with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE outbox_event SET payload = accounts_jsonb_scrub(payload, %s, %s)"
-            " WHERE payload::text ILIKE ANY (%s)",
-            [patterns, subject.pseudonym, likes],
+            "SELECT id FROM outbox_event WHERE NOT (aggregate_type = 'profile' AND aggregate_id = %s)"
+            " AND aggregate_type <> %s"
+            " AND EXISTS (SELECT 1 FROM unnest(%s::text[]) AS k WHERE payload ->> k = %s)",
+            [str(subject.user_id), ERASURE_AGGREGATE, list(PERSON_REF_KEYS), str(subject.user_id)],
         )
-        return {"outbox_events": cursor.rowcount}
+        ids = [row[0] for row in cursor.fetchall()]
+    for event in OutboxEvent.objects.filter(pk__in=ids).only("pk", "payload"):
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        scrubbed = _scrub_payload(payload, subject)
+        if scrubbed != payload:
+            OutboxEvent.objects.filter(pk=event.pk).update(payload=scrubbed)
+            changed += 1
+    return {"outbox_events": changed}
 
 
 exporter_register("account", _account_export)

@@ -48,6 +48,72 @@ def window_retry_after(buckets: list[str], *, limit: int, window: int) -> int:
     return max(int(math.ceil(wait)), 1) if wait > 0 else 0
 
 
+# Count and add in one step (a Lua script runs atomically in Redis), so parallel requests
+# cannot all pass the check before any of them is counted. Returns the seconds to wait
+# (as a string: Redis truncates Lua numbers to integers), "0" when the member was added.
+_RESERVE_SCRIPT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local wait = 0
+for _, key in ipairs(KEYS) do
+    redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
+    local count = redis.call('ZCARD', key)
+    if count >= limit then
+        local oldest = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
+        local w = 1
+        if oldest[2] then
+            w = math.max(tonumber(oldest[2]) + window - now, 1)
+        end
+        if w > wait then
+            wait = w
+        end
+    end
+end
+if wait > 0 then
+    return tostring(wait)
+end
+for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, now, ARGV[4])
+    redis.call('EXPIRE', key, window + 60)
+end
+return '0'
+"""
+
+
+def window_reserve(buckets: list[str], *, limit: int, window: int) -> tuple[int, str]:
+    """Atomically: if every bucket has room, add one event to each and return (0, member);
+    otherwise add nothing and return (seconds to wait, "").
+
+    The member stands for an attempt in progress: left in place it counts as a failure;
+    `window_release` takes it out again (the attempt turned out not to be a failure).
+    Raises RedisUnavailable when Redis cannot answer.
+    """
+    now = time.time()
+    member = f"{now:.6f}:{secrets.token_hex(6)}"
+    client = redis_client()
+    answer = client.eval(
+        _RESERVE_SCRIPT, len(buckets), *[rkey(b) for b in buckets], f"{now:.6f}", window, limit, member
+    )
+    wait = float(answer.decode() if isinstance(answer, bytes) else answer)
+    if wait > 0:
+        return max(int(math.ceil(wait)), 1), ""
+    return 0, member
+
+
+def window_release(buckets: list[str], member: str) -> None:
+    """Take a reserved event out of the buckets again (quietly, if Redis is gone meanwhile)."""
+    if not member:
+        return
+    try:
+        pipe = redis_client().pipeline()
+        for bucket in buckets:
+            pipe.zrem(rkey(bucket), member)
+        pipe.execute()
+    except RedisUnavailable:
+        pass
+
+
 def window_add(buckets: list[str], *, window: int) -> None:
     now = time.time()
     pipe = redis_client().pipeline()

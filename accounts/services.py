@@ -47,7 +47,15 @@ from accounts.models import (
 )
 from accounts.permissions import DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permission_require, permissions_invalidate
 from accounts.presence import presence_forget
-from accounts.ratelimit import email_bucket, ip_bucket, throttle_hit, window_add, window_clear, window_retry_after
+from accounts.ratelimit import (
+    email_bucket,
+    ip_bucket,
+    throttle_hit,
+    window_clear,
+    window_release,
+    window_reserve,
+    window_retry_after,
+)
 from accounts.redisutil import RedisUnavailable
 from accounts.selectors import (
     preferences_normalise,
@@ -167,7 +175,8 @@ def user_register(*, email: str, password: str, first_name: str, last_name: str,
 
     A taken address gets the same answer (None instead of the user, which the view
     does not reveal) and its owner is told by email, so registration cannot be used
-    to find out who has an account.
+    to find out who has an account. It also takes as long: the password is hashed on
+    both paths (the hasher is most of the time a registration takes).
     """
     wait = throttle_hit(f"register:ip:{ip}", limit=20, window=3600)
     if wait:
@@ -187,20 +196,41 @@ def user_register(*, email: str, password: str, first_name: str, last_name: str,
             existing = user_by_email(email)  # registered concurrently
             if existing is None:
                 raise
+    else:
+        # The same work as creating the account would have done: without it a taken
+        # address answered in a fraction of the time and gave itself away.
+        make_password(password)
     with transaction.atomic():
         emails.account_exists_email(user_id=existing.pk, nonce=secrets.token_hex(8))
     return None
 
 
-def email_verify(*, token: str) -> User:
+def _verification_data(token: str) -> dict[str, Any]:
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
     except signing.SignatureExpired:
         raise Gone("This confirmation link has expired. Sign in to get a new one.") from None
     except signing.BadSignature:
         raise NotFound("This confirmation link is not valid.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise NotFound("This confirmation link is not valid.")
+    return data
+
+
+def email_verify_check(*, token: str) -> None:
+    """Is this a valid, unexpired link for a current address? Changes nothing (the link
+    page is a GET, which mail scanners and link previews fetch on their own)."""
+    data = _verification_data(token)
+    # The address is part of the token: a link for an old address confirms nothing.
+    if not User.objects.filter(pk=data["u"], is_active=True, email=data.get("e")).exists():
+        raise NotFound("This confirmation link is not valid.")
+
+
+def email_verify(*, token: str) -> User:
+    """Confirm the address (the POST of the link page's button)."""
+    data = _verification_data(token)
     with transaction.atomic():
-        user = User.objects.select_for_update().filter(pk=data.get("u"), is_active=True).first()
+        user = User.objects.select_for_update().filter(pk=data["u"], is_active=True).first()
         # The address is part of the token: a link for an old address confirms nothing.
         if user is None or user.email != data.get("e"):
             raise NotFound("This confirmation link is not valid.")
@@ -246,7 +276,10 @@ def _attempt_record(*, email: str, user: User | None, ip: str, user_agent: str, 
     )
 
 
-FAILURE_REASONS = ("bad_password", "unknown_email", "inactive")
+# "pending" is an attempt reserved under the PostgreSQL fallback whose password check has
+# not finished: it counts like a failure until it is resolved.
+PENDING = "pending"
+FAILURE_REASONS = ("bad_password", "unknown_email", "inactive", PENDING)
 
 
 def _retry_after_from_db(email: str, ip: str, *, limit: int, window: int) -> int:
@@ -276,11 +309,63 @@ def sign_in_retry_after(*, email: str, ip: str) -> int:
         return _retry_after_from_db(email, ip, limit=limit, window=window)
 
 
-def _failure_count(*, email: str, ip: str) -> None:
+@dataclass
+class Reservation:
+    """One password check, counted against the failure limit BEFORE the hasher runs.
+
+    Left alone it stays counted (the attempt failed); `release()` uncounts it (the
+    password was right). Under Redis it is a member of the sorted sets, under the
+    PostgreSQL fallback a LoginAttempt row with reason "pending".
+    """
+
+    buckets: list[str]
+    member: str = ""
+    attempt_id: int | None = None
+
+    def release(self) -> None:
+        if self.member:
+            window_release(self.buckets, self.member)
+        if self.attempt_id is not None:
+            LoginAttempt.objects.filter(pk=self.attempt_id, reason=PENDING).delete()
+
+    def fail(self, *, user: User | None, reason: str) -> None:
+        """Keep it counted as this failure (the PostgreSQL row gets its real reason)."""
+        if self.attempt_id is not None:
+            LoginAttempt.objects.filter(pk=self.attempt_id).update(user=user, reason=reason)
+
+
+def _advisory_key(value: str) -> int:
+    # A signed 64-bit key for pg_advisory_xact_lock, stable across processes.
+    return int.from_bytes(hashlib.sha256(f"taskforge.signin:{value}".encode()).digest()[:8], "big", signed=True)
+
+
+def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: int, window: int) -> tuple[int, int | None]:
+    """The Redis reservation's fallback: count and insert a pending attempt under advisory
+    locks on the address and the IP, so parallel requests are counted one after another."""
+    keys = sorted({_advisory_key(f"email:{email}"), _advisory_key(f"ip:{ip}")})
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for key in keys:  # always in the same order: no deadlock between two requests
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        wait = _retry_after_from_db(email, ip, limit=limit, window=window)
+        if wait:
+            return wait, None
+        row = LoginAttempt.objects.create(
+            email=email[:254], ip=_ip_or_none(ip), user_agent=user_agent[:512], succeeded=False, reason=PENDING
+        )
+    return 0, row.pk
+
+
+def attempt_reserve(*, email: str, ip: str, user_agent: str = "") -> tuple[int, Reservation | None]:
+    """Reserve one password check for this address and IP: (0, reservation) or (seconds to wait, None)."""
+    limit, window = settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    buckets = [email_bucket(email), ip_bucket(ip)]
     try:
-        window_add([email_bucket(email), ip_bucket(ip)], window=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        wait, member = window_reserve(buckets, limit=limit, window=window)
+        return (wait, None) if wait else (0, Reservation(buckets, member=member))
     except RedisUnavailable:
-        pass  # LoginAttempt rows are the fallback count
+        wait, attempt_id = _reserve_in_db(email=email, ip=ip, user_agent=user_agent, limit=limit, window=window)
+        return (wait, None) if wait else (0, Reservation(buckets, attempt_id=attempt_id))
 
 
 def credentials_check(*, email: str, password: str) -> tuple[User | None, str]:
@@ -297,23 +382,34 @@ def credentials_check(*, email: str, password: str) -> tuple[User | None, str]:
 
 
 def sign_in(request: HttpRequest, *, email: str, password: str) -> User:
-    """Check the credentials under the rate limit, then start a new session (new key, new index entry)."""
+    """Check the credentials under the rate limit, then start a new session (new key, new index entry).
+
+    The attempt is reserved (counted) before the password hasher runs and uncounted only
+    if the password was right, so parallel guesses cannot all slip under the limit.
+    """
     email = email_normalise(email)
     ip = client_ip(request)
     agent = request.META.get("HTTP_USER_AGENT", "")
-    wait = sign_in_retry_after(email=email, ip=ip)
-    if wait:
+    wait, reservation = attempt_reserve(email=email, ip=ip, user_agent=agent)
+    if wait or reservation is None:
         _attempt_record(email=email, user=None, ip=ip, user_agent=agent, succeeded=False, reason="rate_limited")
         minutes = max(1, (wait + 59) // 60)
         raise RateLimited(
             f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", retry_after=wait
         )
-    user, reason = credentials_check(email=email, password=password)
+    try:
+        user, reason = credentials_check(email=email, password=password)
+    except BaseException:
+        reservation.fail(user=None, reason="error")
+        raise
     if reason != "ok":
-        _failure_count(email=email, ip=ip)
-        _attempt_record(email=email, user=user, ip=ip, user_agent=agent, succeeded=False, reason=reason)
+        if reservation.attempt_id is not None:
+            reservation.fail(user=user, reason=reason)  # the pending row becomes this failure
+        else:
+            _attempt_record(email=email, user=user, ip=ip, user_agent=agent, succeeded=False, reason=reason)
         raise ServiceError(SIGN_IN_FAILED)
     assert user is not None
+    reservation.release()  # the right password is not a failure
     # Self-registered travellers confirm their address first; staff accounts come from
     # admins or from an emailed invitation.
     if user.role == Role.TRAVELLER and not user.email_verified:
@@ -364,6 +460,8 @@ def sessions_after_password_reset(user: User) -> int:
 
 def session_revoke(*, user: User, session_id: int, current_sid: str | None) -> bool:
     """Sign out one of the user's sessions (404 for someone else's). Returns True if it was the current one."""
+    if not 0 < session_id < 2**63:  # the URL takes any digits; the id column is a bigint
+        raise NotFound("No such session.")
     row = UserSession.objects.filter(pk=session_id, user=user, ended_at__isnull=True).first()
     if row is None:
         raise NotFound("No such session.")
@@ -496,8 +594,12 @@ def profile_theme_set(*, user: User, theme: str) -> dict[str, Any]:
 
 
 AVATAR_SIZE = (256, 256)
-AVATAR_MAX_PIXELS = 40_000_000
+# Decoding needs width x height x 4 bytes (RGBA) and more for the conversions: 16 MP is
+# about 64 MB per upload, and every camera photo fits. Checked from the header, before
+# any pixel is decoded.
+AVATAR_MAX_PIXELS = 16_000_000
 AVATAR_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
+TOO_MANY_PIXELS = "That picture has too many pixels: at most 16 megapixels (for example 4000 × 4000)."
 
 
 def avatar_dir() -> Path:
@@ -510,32 +612,33 @@ def _avatar_thumbnail(data: bytes) -> bytes:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     bad = ServiceError("That file is not an image we can use. Upload a JPEG, PNG, GIF or WebP picture.", field="avatar")
+    too_many = ServiceError(TOO_MANY_PIXELS, field="avatar")
     try:
-        with Image.open(BytesIO(data)) as probe:
+        with Image.open(BytesIO(data)) as probe:  # reads the header only
             if probe.format not in AVATAR_FORMATS:
                 raise bad
             width, height = probe.size
             if width * height > AVATAR_MAX_PIXELS:
-                raise ServiceError("That picture has too many pixels.", field="avatar")
+                raise too_many
             probe.verify()  # structure check; the image must be reopened afterwards
         with Image.open(BytesIO(data)) as image:
+            # JPEG can decode at 1/2, 1/4 or 1/8 scale: ask for the smallest that still
+            # covers twice the thumbnail, so a 16 MP photo costs a fraction of 64 MB.
+            image.draft("RGB", (AVATAR_SIZE[0] * 2, AVATAR_SIZE[1] * 2))
             image.load()
             image = ImageOps.exif_transpose(image)
-            image = image.convert("RGBA") if image.mode in ("RGBA", "LA", "P") else image.convert("RGB")
-            image.thumbnail(AVATAR_SIZE)
+            if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, 1-bit, 16-bit: resample in colour
+                image = image.convert("RGBA" if image.mode in ("P", "PA") else "RGB")
+            image.thumbnail(AVATAR_SIZE, reducing_gap=2.0)  # reduce() by whole factors first, then resample
+            image = image.convert("RGBA") if image.mode in ("RGBA", "LA") else image.convert("RGB")
             out = BytesIO()
             image.save(out, format="PNG", optimize=True)  # re-encoded: no metadata, no payload survives
             return out.getvalue()
     except ServiceError:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many from None  # past Pillow's own limit: far past ours
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise bad from None
 
 
@@ -813,12 +916,14 @@ def account_erase(request: HttpRequest, *, user: User, password: str) -> Erasure
     from accounts.export import ErasureSubject, ExportUnavailable, erasers_run
 
     ip = client_ip(request)
-    wait = sign_in_retry_after(email=user.email, ip=ip)
-    if wait:
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    wait, reservation = attempt_reserve(email=user.email, ip=ip, user_agent=agent)
+    if wait or reservation is None:
         raise RateLimited("Too many wrong passwords. Try again later.", retry_after=wait)
     if not user.check_password(password):
-        _failure_count(email=user.email, ip=ip)
+        reservation.fail(user=user, reason="bad_password")
         raise ServiceError("The password is incorrect.", field="password")
+    reservation.release()
     alone = teams_where_last_admin(user)
     if alone:
         raise Conflict(

@@ -1,8 +1,13 @@
-"""Outbox applier for profiles: PostgreSQL (User.profile_version + outbox row) -> MongoDB.
+"""Outbox appliers of the accounts app.
 
-The payload is the whole document at that version, so applying is idempotent and
-order-proof (mongo_upsert_versioned writes only newer versions). An erasure is a
-versioned tombstone: the personal fields are removed and `deleted` is set.
+* Profiles: PostgreSQL (User.profile_version + outbox row) -> MongoDB. The payload is the
+  whole document at that version, so applying is idempotent and order-proof
+  (mongo_upsert_versioned writes only newer versions). An erasure is a versioned
+  tombstone: the personal fields are removed and `deleted` is set.
+* Personal-data erasure of the task documents (recorded by accounts.export._tasks_erase
+  inside the erasure transaction): after the commit, the person's own notifications are
+  deleted and the texts found by id (their comments, notifications their actions caused)
+  get their already-scrubbed versions. Every step is idempotent.
 """
 
 from __future__ import annotations
@@ -40,3 +45,24 @@ def profile_apply(event: OutboxEvent) -> None:
     else:
         mongo_upsert_versioned(collection, user_id, event.version, profile_document_fields(payload))
     profile_invalidate(user_id)
+
+
+ERASURE_AGGREGATE = "personal_data_erasure"
+
+
+@outbox_handler(ERASURE_AGGREGATE)
+def erasure_apply(event: OutboxEvent) -> None:
+    try:
+        from tasks import documents as task_documents
+    except ImportError:
+        return
+    payload = event.payload or {}
+    user_id = int(payload["user_id"])
+    notifications = task_documents.notifications()
+    comments = task_documents.comments()
+    notifications.delete_many({"user_id": user_id})
+    # The id AND the person: a document re-used or re-assigned meanwhile is left alone.
+    for change in payload.get("comments") or []:
+        comments.update_one({"_id": change["id"], "author_id": user_id}, {"$set": change["set"]})
+    for change in payload.get("notifications") or []:
+        notifications.update_one({"_id": change["id"], "actor_id": user_id}, {"$set": change["set"]})

@@ -149,15 +149,24 @@ def register_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/register.html", {"form": form})
 
 
-@require_GET
+@never_cache
+@require_http_methods(["GET", "POST"])
 def verify_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows the link's page with a button; only the button's POST (with its CSRF token)
+    confirms. Mail scanners and link previews open links by themselves: a GET must not
+    confirm an address its owner never saw."""
     try:
-        services.email_verify(token=token)
+        if request.method == "POST":
+            services.email_verify(token=token)
+        else:
+            services.email_verify_check(token=token)
     except ServiceError as exc:
         return render(
             request, "accounts/verify.html", {"error": exc.message, "form": ResendVerificationForm()}, status=exc.status
         )
-    return render(request, "accounts/verify.html", {"verified": True})
+    if request.method == "POST":
+        return render(request, "accounts/verify.html", {"verified": True})
+    return render(request, "accounts/verify.html", {"confirm": True})
 
 
 @require_http_methods(["GET", "POST"])
@@ -361,7 +370,10 @@ def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from None
-        raise
+        rows = list(selectors.sessions_active_for_user(request.user))
+        current = request.session.get(SID_KEY)
+        context = {"sessions": rows, "current_hash": sid_hash(current) if current else "", "error": exc.message}
+        return render(request, "accounts/sessions.html", context, status=exc.status)
     if was_current:
         services.sign_out(request)
         return redirect("accounts:login")

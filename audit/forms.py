@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
@@ -15,6 +15,16 @@ from audit.schema import audited_tables
 IDENT = RegexValidator(r"^[a-z][a-z0-9_]{0,127}$", "Use a table name such as accounts_user (lower case, digits, _).")
 OPERATIONS = [("", "any"), ("INSERT", "insert"), ("UPDATE", "update"), ("DELETE", "delete")]
 SOURCES = [("live", "live log"), ("archive", "archive")]
+# Dates outside these years are typing mistakes, and near the ends of the calendar the
+# range arithmetic (the day after "To", time zones) overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+BIGINT_MAX = 2**63 - 1
+DATE_RANGE_MESSAGE = f"Enter a date between {MIN_YEAR} and {MAX_YEAR}."
+
+
+def year_in_range(value: date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="year_range")
 
 
 class AuditFilterForm(forms.Form):
@@ -24,8 +34,12 @@ class AuditFilterForm(forms.Form):
     record = forms.CharField(required=False, max_length=128, label="Record id")
     user = forms.CharField(required=False, max_length=254, label="User (id or email)")
     operation = forms.ChoiceField(required=False, choices=OPERATIONS)
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        required=False, label="From", validators=[year_in_range], widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", validators=[year_in_range], widget=forms.DateInput(attrs={"type": "date"})
+    )
     source = forms.ChoiceField(required=False, choices=SOURCES, initial="live")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -36,8 +50,15 @@ class AuditFilterForm(forms.Form):
         raw = (self.cleaned_data.get("user") or "").strip()
         if not raw:
             return None
-        if raw.isdigit():
-            return int(raw)
+        # isdecimal()+isascii(), not isdigit(): "²" is a digit that int() refuses.
+        if raw.isascii() and raw.isdecimal():
+            try:
+                value = int(raw)
+            except ValueError:
+                value = 0
+            if not 0 < value <= BIGINT_MAX:
+                raise forms.ValidationError(f"{raw[:30]} is not a user id.")
+            return value
         if "@" not in raw:
             raise forms.ValidationError("Enter a user id (a number) or an email address.")
         user = get_user_model().objects.filter(email__iexact=raw).only("pk").first()
@@ -51,13 +72,20 @@ class AuditFilterForm(forms.Form):
         if start and end and start > end:
             raise forms.ValidationError("'From' must be on or before 'To'.")
         data["source"] = data.get("source") or "live"
+        try:
+            self._time_range(start, end)
+        except (OverflowError, ValueError):  # a date the validators let through but the calendar cannot extend
+            raise forms.ValidationError(DATE_RANGE_MESSAGE) from None
         return data
 
-    def time_range(self) -> tuple[datetime | None, datetime | None]:
-        """The dates as an aware [start, end) range in the site's time zone (end date inclusive)."""
+    @staticmethod
+    def _time_range(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
         tz = timezone.get_current_timezone()
-        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
         return (
             datetime.combine(start, time.min, tzinfo=tz) if start else None,
             datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz) if end else None,
         )
+
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        """The dates as an aware [start, end) range in the site's time zone (end date inclusive)."""
+        return self._time_range(self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to"))

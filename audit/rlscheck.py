@@ -11,8 +11,10 @@
 
 A table fails when it is missing, lacks ENABLE or FORCE ROW LEVEL SECURITY, or has no
 policy; the application role fails if it is a superuser, has BYPASSRLS or owns a
-protected table. The proofs then run real queries as the application role under
-no context, traveller, staff and admin contexts and check what each can see.
+protected table; a SECURITY DEFINER function of the public schema fails if PUBLIC may
+execute it (it runs with its owner's rights, so that would hand them to every role).
+The proofs then run real queries as the application role under no context, traveller,
+staff and admin contexts and check what each can see.
 """
 
 from __future__ import annotations
@@ -72,15 +74,38 @@ class Proof:
 
 
 @dataclass
+class DefinerFunction:
+    """A SECURITY DEFINER function of the public schema and who may execute it."""
+
+    signature: str  # name(argtypes), as regprocedure prints it
+    owner: str
+    public: bool  # executable by PUBLIC, i.e. by every role of the cluster
+    app_role: bool  # executable by the application role (directly or through PUBLIC)
+    grantees: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        if self.public:
+            return (
+                f"function {self.signature} is SECURITY DEFINER and executable by PUBLIC "
+                f"(it runs as {self.owner}: REVOKE ALL ON FUNCTION ... FROM PUBLIC, grant EXECUTE to the roles that "
+                "need it)"
+            )
+        return None
+
+
+@dataclass
 class RlsReport:
     tables: list[TableStatus]
     role_problems: list[str]
     proofs: list[Proof]
+    functions: list[DefinerFunction] = field(default_factory=list)
 
     @property
     def problems(self) -> list[str]:
         found = [f"{t.table}: {p}" for t in self.tables for p in t.problems]
         found += [f"application role: {p}" for p in self.role_problems]
+        found += [f.problem for f in self.functions if f.problem]
         found += [f"proof {p.name}: {p.detail}" for p in self.proofs if not p.ok]
         return found
 
@@ -163,6 +188,40 @@ def role_problems(role: str | None = None) -> list[str]:
         if current != role:
             problems.append(f"connected as {current}, not as the application role {role}: the proofs must run as it")
     return problems
+
+
+def definer_functions(role: str | None = None) -> list[DefinerFunction]:
+    """Every SECURITY DEFINER function in the public schema, with its execute grants.
+
+    Such a function runs with its owner's rights (the owner of the tables, which RLS
+    binds only through FORCE and policies written for it), so EXECUTE on it is a grant of
+    those rights: PUBLIC must never hold it.
+    """
+    role = role or settings.DB_APP_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.oid::regprocedure::text, pg_get_userbyid(p.proowner),
+                   has_function_privilege('public', p.oid, 'EXECUTE'),
+                   CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)
+                        THEN has_function_privilege(%s, p.oid, 'EXECUTE') ELSE false END,
+                   COALESCE((SELECT array_agg(DISTINCT g.name ORDER BY g.name)
+                             FROM aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) AS a,
+                                  LATERAL (SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                                       ELSE pg_get_userbyid(a.grantee) END AS name) AS g
+                             WHERE a.privilege_type = 'EXECUTE'), '{}')
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'public' AND p.prosecdef
+            ORDER BY 1
+            """,
+            [role, role],
+        )
+        rows = cursor.fetchall()
+    return [DefinerFunction(sig, owner, public, app, list(grantees)) for sig, owner, public, app, grantees in rows]
+
+
+def definer_function_problems() -> list[str]:
+    return [f.problem for f in definer_functions() if f.problem]
 
 
 # --- proofs ---------------------------------------------------------------------------
@@ -345,7 +404,7 @@ def rls_report(*, extra_tables: tuple[str, ...] = (), prove: bool = True) -> Rls
     existing = [t.table for t in tables if t.exists]
     if prove and not any("connected as" in p for p in problems):
         proofs = isolation_proofs(existing)
-    return RlsReport(tables=tables, role_problems=problems, proofs=proofs)
+    return RlsReport(tables=tables, role_problems=problems, proofs=proofs, functions=definer_functions())
 
 
 def visible_counts(tables: list[str] | None = None) -> dict[str, int]:

@@ -97,24 +97,55 @@ def audit_seal_all(*, batch: int = SEAL_BATCH, max_batches: int = 10_000, using:
     return total
 
 
+class OwnerConnectionError(RuntimeError):
+    """The owner role (DATABASE_OWNER_URL) could not be reached."""
+
+
+def owner_connection(*, using: str = "default", application_name: str = "taskforge audit") -> Any:
+    """A psycopg connection as the owner role to the database `using` points at.
+
+    Only the owner may run audit_archive() (moving rows out of the live log is not something
+    the application role should be able to do), so retention connects as the owner the way
+    verify_audit connects as the backup role. Not autocommit: each call runs in its own
+    transaction (`with conn.transaction():`).
+    """
+    import psycopg
+
+    cfg = settings.DATABASE_OWNER
+    dbname = connections[using].settings_dict["NAME"]
+    try:
+        return psycopg.connect(
+            host=cfg.get("HOST") or None,
+            port=cfg.get("PORT") or None,
+            user=cfg["USER"],
+            password=cfg.get("PASSWORD") or None,
+            dbname=dbname,
+            connect_timeout=5,
+            application_name=application_name,
+        )
+    except psycopg.Error as exc:
+        raise OwnerConnectionError(f"cannot connect as the owner role (DATABASE_OWNER_URL) to {dbname}: {exc}") from exc
+
+
 def audit_archive_expired(
     *, days: int | None = None, batch: int = ARCHIVE_BATCH, max_batches: int = 100_000, using: str = "default"
 ) -> int:
     """Move sealed rows older than `days` (default AUDIT_RETENTION_DAYS) into audit_log_archive.
 
-    Seals first so old rows are not held back, then moves a prefix of the chain in
-    batches (each its own transaction). Returns the number of rows moved.
+    Seals first so old rows are not held back (as the application role), then moves a
+    prefix of the chain in batches, each its own transaction, as the owner role: PUBLIC
+    and the application role may not execute audit_archive(). Returns the number moved.
     """
     days = settings.AUDIT_RETENTION_DAYS if days is None else days
     if days < 1:
         raise ValueError("the retention period must be at least one day")
     audit_seal_all(using=using)
     moved = 0
-    for _ in range(max_batches):
-        with connections[using].cursor() as cursor:
-            cursor.execute("SELECT audit_archive(%s, %s)", [days, batch])
-            count = int(cursor.fetchone()[0])
-        moved += count
-        if count < batch:
-            break
+    with owner_connection(using=using, application_name="taskforge audit_retention") as conn:
+        for _ in range(max_batches):
+            with conn.transaction():
+                count = int(conn.execute("SELECT audit_archive(%s, %s)", [days, batch]).fetchone()[0])
+            moved += count
+            if count < batch:
+                break
     return moved

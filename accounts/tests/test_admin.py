@@ -50,12 +50,14 @@ def test_admins_create_staff_accounts_with_normalised_unique_emails(world) -> No
     assert again.status_code == 200 and b"already exists" in again.content
 
 
-def test_role_permission_edits_in_the_admin_take_effect(world) -> None:  # noqa: ANN001
+def test_role_permission_edits_in_the_admin_take_effect(world, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
     client = client_for(world.site_admin)
     assert not permission_has(world.guest, world.team.pk, "comment.create")
-    response = client.post(
-        "/admin/accounts/rolepermission/add/", {"team": world.team.pk, "role": "guest", "permission": "comment.create"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/accounts/rolepermission/add/",
+            {"team": world.team.pk, "role": "guest", "permission": "comment.create"},
+        )
     assert response.status_code == 302
     fresh = User.objects.get(pk=world.guest.pk)
     assert permission_has(fresh, world.team.pk, "comment.create")
@@ -71,3 +73,36 @@ def test_staff_without_admin_rights_are_kept_out(world) -> None:  # noqa: ANN001
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     onward = client.get(response["Location"])
     assert onward.status_code == 302 and onward["Location"].startswith("/accounts/login/?next=")
+
+
+def test_admin_permission_edits_clear_the_cache_after_the_commit(world, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    """Security review finding 8: clearing the team's cached permission table inside the
+    admin's transaction lets a concurrent reader cache the old table again before the
+    commit, and it then stays stale for an hour. The clear must run after the commit."""
+    from django.core.cache import cache
+
+    from accounts.permissions import _cache_key, team_role_permissions
+
+    client = client_for(world.site_admin)
+    old_table = {role: sorted(perms) for role, perms in team_role_permissions(world.team.pk).items()}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            "/admin/accounts/rolepermission/add/",
+            {"team": world.team.pk, "role": "guest", "permission": "comment.create"},
+        )
+        assert response.status_code == 302
+        # Before the commit, another request (which cannot see the new row yet) caches the old table.
+        cache.set(_cache_key(world.team.pk), old_table, 3600)
+    assert callbacks, "the cache must be cleared on commit"
+    for callback in callbacks:
+        callback()
+    assert permission_has(User.objects.get(pk=world.guest.pk), world.team.pk, "comment.create")
+    # deleting goes the same way
+    row = RolePermission.objects.get(team=world.team, role="guest", permission="comment.create")
+    stale = {role: sorted(perms) for role, perms in team_role_permissions(world.team.pk).items()}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert client.post(f"/admin/accounts/rolepermission/{row.pk}/delete/", {"post": "yes"}).status_code == 302
+        cache.set(_cache_key(world.team.pk), stale, 3600)
+    for callback in callbacks:
+        callback()
+    assert not permission_has(User.objects.get(pk=world.guest.pk), world.team.pk, "comment.create")

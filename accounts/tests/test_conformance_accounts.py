@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 
@@ -42,20 +41,25 @@ def _tombstone(col):  # noqa: ANN001, ANN202
 
 
 NOTES = [
-    {"_id": "n1", "user_id": 7, "title": "Hi", "message": "Ada Lovelace commented", "created_at": T0},
-    {"_id": "n2", "user_id": 8, "title": "ada.l@example.com", "message": "x", "created_at": T0},
-    {"_id": "n3", "user_id": 7, "title": "Other", "message": "nothing", "created_at": T0},
+    {"_id": "n1", "user_id": 7, "actor_id": 8, "title": "Hi", "message": "Ada Lovelace commented", "created_at": T0},
+    {"_id": "n2", "user_id": 8, "actor_id": 7, "title": "x", "message": "Bea commented", "created_at": T0},
+    {"_id": "n3", "user_id": 7, "actor_id": 9, "title": "Other", "message": "nothing", "created_at": T0},
+]
+COMMENTS = [
+    {"_id": "c1", "task_id": "t1", "author_id": 7, "body": "I am Ada", "mentions": [], "created_at": T0},
+    {"_id": "c2", "task_id": "t1", "author_id": 8, "body": "Thanks Ada", "mentions": [7], "created_at": T0},
 ]
 
 
-def _scrub(col):  # noqa: ANN001, ANN202
-    pattern = re.escape("ada lovelace")  # as accounts.export escapes the terms (here: "ada\\ lovelace")
-    query = {"$or": [{f: {"$regex": pattern, "$options": "i"}} for f in ("title", "message")]}
-    found = [d["_id"] for d in col.find(query)]
-    email = col.find_one({"title": {"$regex": re.escape("ADA.L@example.com"), "$options": "i"}})
-    col.update_one({"_id": "n1"}, {"$set": {"message": "Former user 1 commented"}})
-    deleted = col.delete_many({"user_id": 8}).deleted_count
-    return [found, deleted, email, list(col.find({}).sort("created_at", 1))]
+def _erasure_plan_and_apply(col):  # noqa: ANN001, ANN202
+    """accounts.export._tasks_erase reads by id; accounts.sync.erasure_apply writes by id."""
+    mine = list(col.find({"author_id": 7}, {"body": 1}))
+    caused = list(col.find({"actor_id": 7}, {"message": 1}))
+    own = [d["_id"] for d in col.find({"user_id": 7}, {"_id": 1})]
+    hit = col.update_one({"_id": "c1", "author_id": 7}, {"$set": {"body": "I am Former user 1"}}).modified_count
+    miss = col.update_one({"_id": "c2", "author_id": 7}, {"$set": {"body": "x"}}).modified_count
+    deleted = col.delete_many({"user_id": 7}).deleted_count
+    return [mine, caused, sorted(own), hit, miss, deleted, list(col.find({}).sort("_id", 1))]
 
 
 SHAPES = [
@@ -65,14 +69,20 @@ SHAPES = [
     Shape("profile tombstone with projection read", _tombstone, [PROFILE]),
     Shape("list all documents (erasure search)", lambda c: list(c.find({}).sort("_id", 1)), [PROFILE]),
     Shape("export: find by user sorted by time", lambda c: list(c.find({"user_id": 7}).sort("created_at", 1)), NOTES),
-    Shape("erasure: $or of escaped $regex, $set text, delete_many", _scrub, NOTES),
+    Shape("erasure by id: comments", _erasure_plan_and_apply, COMMENTS),
+    Shape("erasure by id: notifications", _erasure_plan_and_apply, NOTES),
 ]
 
 
-def test_the_erasure_search_shape_finds_what_it_should() -> None:
+def test_the_erasure_shapes_find_by_id_only() -> None:
+    nx_result, _ = conformance_compare(SHAPES[-2], mongo_db())
+    mine, caused, own, hit, miss, deleted, rest = nx_result[1]
+    assert [d["_id"] for d in mine] == ["c1"] and caused == [] and own == [] and (hit, miss, deleted) == (1, 0, 0)
+    assert [d["body"] for d in rest] == ["I am Former user 1", "Thanks Ada"]
     nx_result, _ = conformance_compare(SHAPES[-1], mongo_db())
-    found, deleted, email, _rest = nx_result[1]
-    assert found == ["n1"] and deleted == 1 and email["_id"] == "n2"
+    mine, caused, own, hit, miss, deleted, rest = nx_result[1]
+    assert [d["_id"] for d in caused] == ["n2"] and own == ["n1", "n3"] and deleted == 2
+    assert [d["_id"] for d in rest] == ["n2"]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

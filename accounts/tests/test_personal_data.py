@@ -310,7 +310,7 @@ def test_erasure_is_refused_whole_while_the_document_server_is_down(
         assert _pg_hits(term) == {} and _mongo_hits(term) == {}, term
 
 
-def test_task_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
+def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
     zed, world, django_capture_on_commit_callbacks
 ) -> None:  # noqa: ANN001, E501
     from tasks import documents as task_documents
@@ -354,7 +354,8 @@ def test_task_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
     pseudonym = ErasureRecord.objects.get(user_id=user.pk).pseudonym
     assert task_documents.comments().find_one({"_id": "c1"})["author_id"] == user.pk  # kept
     assert task_documents.comments().find_one({"_id": "c1"})["body"] == f"I am {pseudonym}, on it."
-    assert task_documents.comments().find_one({"_id": "c2"})["body"] == f"Thanks {pseudonym}!"
+    # Someone else's comment is theirs: found by id only, never searched for the name.
+    assert task_documents.comments().find_one({"_id": "c2"})["body"] == f"Thanks {FIRST} {LAST}!"
     assert task_documents.notifications().find_one({"_id": "n1"}) is None
     assert task_documents.notifications().find_one({"_id": "n2"})["message"] == f"{pseudonym} commented"
     assert User.objects.get(pk=user.pk).display_name == pseudonym  # how comments show their author

@@ -237,6 +237,42 @@ def test_a_decompression_bomb_is_refused(person) -> None:  # noqa: ANN001
     assert _avatars() == before
 
 
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (1-bit grey) with one tiny data chunk: the
+    kind of file that costs nothing to send and gigabytes to decode."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    data = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + data + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("width", "height"), [(5000, 4000), (60_000, 60_000), (1, 20_000_000)])
+def test_an_avatar_with_too_many_pixels_is_refused_before_decoding(person, width: int, height: int) -> None:  # noqa: ANN001
+    """16 megapixels at most (security review finding 6): the size is checked from the header."""
+    before = _avatars()
+    real = width * height <= 20_000_000 and width > 1  # small enough to draw; else only the header says so
+    data = _png((width, height), mode="1") if real else _png_header_only(width, height)
+    assert len(data) < 200_000  # small files: the pixels, not the bytes, are the problem
+    response = _upload(client_for(person), data)
+    assert response.status_code == 400
+    assert b"too many pixels" in response.content and b"16 megapixels" in response.content
+    person.refresh_from_db()
+    assert person.profile_version == 0 and _avatars() == before
+
+
+def test_a_large_but_allowed_picture_still_becomes_a_thumbnail() -> None:
+    from accounts.services import _avatar_thumbnail
+
+    thumbnail = _avatar_thumbnail(_png((3000, 3000), fmt="JPEG"))
+    with Image.open(io.BytesIO(thumbnail)) as image:
+        assert image.size == (256, 256)
+
+
 def test_an_empty_upload_is_a_400(person) -> None:  # noqa: ANN001
     response = client_for(person).post("/accounts/profile/avatar/", {})
     assert response.status_code == 400 and b"This field is required" in response.content

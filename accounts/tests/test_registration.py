@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core import signing
 from django.test import Client
 
@@ -70,11 +71,12 @@ def test_the_verification_link_confirms_the_address_once_valid(client: Client) -
     _register(client)
     user = User.objects.get(email="new.person@example.com")
     link = queued_link("verify_email", key="verify_url", user_id=user.pk)
-    response = client.get(link)
+    assert client.get(link).status_code == 200  # the page with the button
+    response = client.post(link)
     assert response.status_code == 200 and b"Email address confirmed" in response.content
     user.refresh_from_db()
     assert user.email_verified
-    assert client.get(link).status_code == 200  # clicking again is harmless
+    assert client.post(link).status_code == 200  # pressing again is harmless
 
 
 def test_a_forged_or_expired_verification_link_is_refused(client: Client, make_user, settings) -> None:  # noqa: ANN001
@@ -129,3 +131,59 @@ def test_signed_in_users_are_sent_away_from_registration(make_user) -> None:  # 
     client = client_for(make_user("traveller", email_verified=True))
     response = client.get("/accounts/register/")
     assert response.status_code == 302 and response["Location"] == "/accounts/profile/"
+
+
+# --- security review: timing (finding 5) and state-changing GETs (finding 9) --------------------
+
+
+class SlowHasher(PBKDF2PasswordHasher):
+    """About 150 ms per hash here: the production hasher's cost is what leaks, so the test
+    makes the hash the biggest part of the request, as it is in production."""
+
+    iterations = 400_000
+
+
+def test_registration_takes_as_long_for_a_taken_email_as_for_a_new_one(client: Client, make_user, settings) -> None:  # noqa: ANN001
+    import statistics
+    import time
+
+    settings.PASSWORD_HASHERS = ["accounts.tests.test_registration.SlowHasher"]
+    make_user("traveller", email="already@example.com")
+
+    def timed(email: str) -> float:
+        start = time.perf_counter()
+        response = _register(Client(), email=email)
+        assert response.status_code == 200 and b"Check your inbox" in response.content
+        return time.perf_counter() - start
+
+    timed("warm.up@example.com")
+    new = statistics.median(timed(f"fresh{i}@example.com") for i in range(3))
+    taken = statistics.median(timed("already@example.com") for _ in range(3))
+    ratio = max(new, taken) / min(new, taken)
+    assert ratio < 2.0, f"new address {new * 1000:.0f} ms, taken address {taken * 1000:.0f} ms"
+
+
+def test_opening_the_verification_link_changes_nothing_until_the_button_is_pressed(client: Client) -> None:
+    _register(client)
+    user = User.objects.get(email="new.person@example.com")
+    link = queued_link("verify_email", key="verify_url", user_id=user.pk)
+    page = client.get(link)  # what a mail scanner does
+    assert page.status_code == 200
+    assert b"Confirm my email address" in page.content and b'method="post"' in page.content
+    assert b"csrfmiddlewaretoken" in page.content
+    user.refresh_from_db()
+    assert not user.email_verified
+    # a POST without the CSRF token is refused
+    strict = Client(enforce_csrf_checks=True)
+    assert strict.post(link).status_code == 403
+    user.refresh_from_db()
+    assert not user.email_verified
+    response = client.post(link)
+    assert response.status_code == 200 and b"Email address confirmed" in response.content
+    user.refresh_from_db()
+    assert user.email_verified
+
+
+def test_a_bad_verification_link_is_refused_on_post_too(client: Client, make_user) -> None:  # noqa: ANN001
+    make_user("traveller")
+    assert client.post("/accounts/verify/not-a-token/").status_code == 404

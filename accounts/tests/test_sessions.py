@@ -119,6 +119,31 @@ def test_someone_elses_session_cannot_be_revoked(person, make_user) -> None:  # 
     assert me.get(f"/accounts/sessions/{their_row.pk}/revoke/").status_code == 405
 
 
+@pytest.mark.parametrize("session_id", ["99999999999999999999", "9223372036854775808", "0"])
+def test_an_out_of_range_session_id_is_a_404_not_a_500(person, session_id: str) -> None:  # noqa: ANN001
+    """Security review finding 10: bad input is a 4xx, never an error page."""
+    me = signed_in(person.email, FIREFOX)
+    response = me.post(f"/accounts/sessions/{session_id}/revoke/")
+    assert response.status_code == 404
+    assert me.get("/accounts/sessions/").status_code == 200  # still signed in
+
+
+def test_any_refusal_of_a_revocation_is_answered_with_its_own_4xx(person, monkeypatch) -> None:  # noqa: ANN001
+    """The view used to re-raise every refusal but a 404, i.e. answer a 500. No refusal other
+    than "no such session" exists today, so one is provoked (the only stand-in in this file)."""
+    from accounts import services
+
+    def refuse(**kwargs):  # noqa: ANN003, ANN202
+        raise services.Conflict("That session is being signed out already; try again.")
+
+    me = signed_in(person.email, FIREFOX)
+    row = UserSession.objects.get(user=person)
+    monkeypatch.setattr(services, "session_revoke", refuse)
+    response = me.post(f"/accounts/sessions/{row.pk}/revoke/")
+    assert response.status_code == 409 and b"being signed out already" in response.content
+    assert b"Firefox on Linux" in response.content  # the page again, with the message
+
+
 def test_changing_the_password_ends_every_other_session(person) -> None:  # noqa: ANN001
     other = signed_in(person.email, FIREFOX)
     me = signed_in(person.email, CHROME)

@@ -10,16 +10,26 @@ from django.utils import timezone
 
 from bookings.models import Currency
 
+# Reports cover bookings and tasks, not the ends of the calendar: dates outside these years
+# are typing mistakes, and near year 1 or 9999 the range arithmetic overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+DATE_RANGE_MESSAGE = f"Enter a date between {MIN_YEAR} and {MAX_YEAR}."
+
+
+def year_in_range(value: dt.date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="year_range")
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
 
 class RangeForm(forms.Form):
-    """A date range, both ends inclusive, at most `max_days` long."""
+    """A date range, both ends inclusive, at most `max_days` long, within MIN_YEAR..MAX_YEAR."""
 
-    start = forms.DateField(required=False, widget=DateInput, label="From")
-    end = forms.DateField(required=False, widget=DateInput, label="To")
+    start = forms.DateField(required=False, widget=DateInput, label="From", validators=[year_in_range])
+    end = forms.DateField(required=False, widget=DateInput, label="To", validators=[year_in_range])
 
     max_days = 366
     what = "dates"
@@ -37,10 +47,15 @@ class RangeForm(forms.Form):
             return data
         default_start, default_end = self.default_range()
         start, end = data.get("start"), data.get("end")
-        if start is None and end is not None:
-            start = end - (default_end - default_start)
-        end = end or (max(default_end, start) if start else default_end)
-        start = start or default_start
+        try:
+            if start is None and end is not None:
+                start = end - (default_end - default_start)
+            end = end or (max(default_end, start) if start else default_end)
+            start = start or default_start
+        except OverflowError:
+            raise forms.ValidationError(DATE_RANGE_MESSAGE) from None
+        if not (MIN_YEAR <= start.year and end.year <= MAX_YEAR):  # a default end reaching past the limits
+            raise forms.ValidationError(DATE_RANGE_MESSAGE)
         if start > end:
             raise forms.ValidationError("“From” must not be after “To”.")
         if (end - start).days + 1 > self.max_days:
@@ -105,7 +120,7 @@ class SeatForm(RangeForm):
 class TaskFlowForm(RangeForm):
     """Weeks (by their Monday); optionally one team for the charts."""
 
-    team = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    team = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
     max_days = 731
     what = "weeks"
 

@@ -13,8 +13,9 @@ from audit.rlscheck import rls_report
 class Command(BaseCommand):
     help = (
         "List every protected table with its ENABLE/FORCE flags and policies; fail if one lacks them, or if the "
-        "application role is a superuser, has BYPASSRLS or owns a protected table; then prove isolation with "
-        "real queries under no context, traveller, staff and admin contexts."
+        "application role is a superuser, has BYPASSRLS or owns a protected table, or if PUBLIC may execute a "
+        "SECURITY DEFINER function; then prove isolation with real queries under no context, traveller, staff "
+        "and admin contexts."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,6 +45,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{'':46}- {p.name} [{p.command} to {p.roles}] {clause}")
             if not t.policies:
                 self.stdout.write(f"{'':46}- (no policies)")
+        self.stdout.write("security definer functions (run with their owner's rights; PUBLIC must not execute them):")
+        for f in report.functions:
+            who = ", ".join(g for g in f.grantees if g != f.owner) or "owner only"
+            mark = self.style.ERROR("FAIL") if f.problem else self.style.SUCCESS("ok  ")
+            self.stdout.write(f"  {mark} {f.signature} (owner {f.owner}): {who}")
         if report.proofs:
             self.stdout.write("isolation proofs:")
             for proof in report.proofs:

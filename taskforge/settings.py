@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AccountSessionMiddleware",  # session index, timeouts, presence, theme
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -210,6 +211,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Task modules outside installed apps (autodiscovery only looks in apps): the reports ETL.
+CELERY_IMPORTS = ("taskforge.reports.jobs",)
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------
@@ -227,6 +230,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+# Brute-force protection: this many failed sign-ins per account or per client IP
+# within the window answer 429 with Retry-After.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=60)
+INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
 
 # --- Email ----------------------------------------------------------------------
 _email_url = env_str("EMAIL_URL", "consolemail://")
@@ -243,6 +251,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
 EMAIL_SEND_LEASE_SECONDS = env_int("EMAIL_SEND_LEASE_SECONDS", 120, minimum=1)
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 6, minimum=1)
 EMAIL_SWEEP_MINUTES = env_int("EMAIL_SWEEP_MINUTES", 5, minimum=1)
+if EMAIL_SEND_LEASE_SECONDS <= 2 * EMAIL_TIMEOUT:
+    raise ImproperlyConfigured("EMAIL_SEND_LEASE_SECONDS must be more than twice EMAIL_TIMEOUT.")
 
 # --- Files ------------------------------------------------------------------------
 STATIC_URL = "/static/"
@@ -265,6 +275,8 @@ STORAGES = {
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Tasks app: how often the notification bell and list re-poll (htmx), in seconds.
+NOTIFICATION_POLL_SECONDS = env_int("NOTIFICATION_POLL_SECONDS", 15, minimum=1, maximum=300)
 AVATAR_MAX_BYTES = env_int("AVATAR_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -278,6 +290,26 @@ BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
 BACKUP_TIME_LIMIT_SECONDS = env_int("BACKUP_TIME_LIMIT_SECONDS", 6 * 3600, minimum=60)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
+# Outbox relay (taskforge/outbox.py): a claim is a lease; a relay that dies releases its
+# events when the lease ends. Failed events wait 1, 2, 4 ... s, capped by the backoff max.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 60, minimum=1, maximum=3600)
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+OUTBOX_BACKOFF_MAX_SECONDS = env_int("OUTBOX_BACKOFF_MAX_SECONDS", 300, minimum=1)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 20, minimum=1, maximum=100)  # budget of one sweep job
+OUTBOX_FAST_PATH = env_choice("OUTBOX_FAST_PATH", "inline", ("inline", "celery", "off"))
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 7, minimum=1)
+
+# --- Trips and bookings (bookings app) ----------------------------------------------------
+# Price range of a trip, derived from its price per person in minor units (pence/cents):
+# budget below TRIP_PRICE_BUDGET_MAX_MINOR, luxury from TRIP_PRICE_LUXURY_MIN_MINOR.
+TRIP_PRICE_BUDGET_MAX_MINOR = env_int("TRIP_PRICE_BUDGET_MAX_MINOR", 100_000, minimum=1)
+TRIP_PRICE_LUXURY_MIN_MINOR = env_int("TRIP_PRICE_LUXURY_MIN_MINOR", 300_000, minimum=1)
+if TRIP_PRICE_LUXURY_MIN_MINOR <= TRIP_PRICE_BUDGET_MAX_MINOR:
+    raise ImproperlyConfigured("TRIP_PRICE_LUXURY_MIN_MINOR must be above TRIP_PRICE_BUDGET_MAX_MINOR.")
+TRIP_IMAGE_MAX_BYTES = env_int("TRIP_IMAGE_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
+BOOKING_MAX_TRAVELLERS = env_int("BOOKING_MAX_TRAVELLERS", 12, minimum=1, maximum=1000)
+# Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
+CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
 
 # --- i18n / time -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

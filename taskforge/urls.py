@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include(("bookings.urls", "bookings"))),
     path("", include(("tasks.urls", "tasks"))),
     path("", include(("audit.urls", "audit"))),
+    # reports/... (staff report pages, CSV) and system/ (admin System page).
+    path("", include(("taskforge.reports.urls", "reports"))),
 ]
 
 handler400 = "taskforge.views.bad_request"

@@ -72,8 +72,9 @@ def test_unknown_email_and_wrong_password_take_similar_time(client: Client, pers
     person.save()
 
     def timed(email: str) -> float:
+        # The fastest of several tries: on a loaded machine single samples are noise.
         samples = []
-        for _ in range(2):
+        for _ in range(4):  # 8 failures in all: under the per-IP limit of 10
             started = time.perf_counter()
             _login(client, email, "not-the-password")
             samples.append(time.perf_counter() - started)

@@ -238,7 +238,8 @@ class LiveServer:
             **os.environ,
             "DATABASE_URL": _database_url(settings.DATABASES["default"]),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "EMAIL_URL": f"filemail://{self.mail_dir}",
+            # django-environ drops the first slash of the path: three plus an absolute path.
+            "EMAIL_URL": f"filemail:///{self.mail_dir}",
             "SITE_URL": self.url,
             **extra_env,
         }

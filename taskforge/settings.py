@@ -123,6 +123,9 @@ def _db(config: dict) -> dict:
 
         options["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX, "timeout": 10, "reset": pool_reset}
         config["CONN_MAX_AGE"] = 0
+        # The pool checks a connection before lending it, so a backend killed while idle
+        # (failover, pg_terminate_backend) never fails an unrelated request.
+        config["CONN_HEALTH_CHECKS"] = True
     else:
         config["CONN_MAX_AGE"] = 60
         config["CONN_HEALTH_CHECKS"] = True

@@ -1,1 +1,242 @@
-"""Bookings models."""
+"""Trips, departures, the catalogue/search projection and bookings (PostgreSQL side).
+
+Where trip data lives (DESIGN.md, "Data placement"):
+
+* `Trip` (PostgreSQL, this module) holds what a booking needs under ACID: the code, the
+  price per person in integer minor units and its currency, the seats per departure,
+  the start date and length (which define the departure), the active flag and the
+  version used to order the outbox events. It is the source of truth for these.
+* The trip *document* (MongoDB, `bookings/documents.py`) holds the catalogue content:
+  name, resort, markdown description, keywords, image and thumbnail paths, itinerary
+  and the derived price range. Services never write MongoDB directly: they write the
+  Trip row plus an outbox event whose payload is the full document at that version,
+  and `bookings/sync.py` applies it (idempotently, newest version wins). The document
+  also carries read-only copies of the Trip facts, so it is a complete catalogue entry.
+* `TripListing` (PostgreSQL) is the read model for the catalogue list and the search:
+  a projection of the document, kept in step by the same outbox handler, with a
+  weighted tsvector and a trigram text column (generated columns, see migration 0002).
+* `Departure` is the inventory row of one departure (trip + date): capacity and seats
+  taken. Booking services lock it (SELECT ... FOR UPDATE) so a departure is never
+  oversold, and its CHECK constraint refuses overselling even if a code path forgot
+  the lock. In this version each trip has exactly one departure, on its start date: a
+  booking's travel date must be the trip's start date.
+* `Booking` is protected by row-level security (a traveller sees only their own rows).
+  That is why seats are counted on `Departure` and not by counting bookings: under RLS
+  a traveller's connection cannot see other travellers' bookings, so a COUNT would
+  undercount and oversell.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_rls.models import RLSModel
+from django_rls.policies import CustomPolicy
+
+from taskforge.rls import CTX_IS_STAFF, CTX_USER_ID
+
+TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
+
+
+class Currency(models.TextChoices):
+    GBP = "GBP", "GBP (£)"
+    EUR = "EUR", "EUR (€)"
+    USD = "USD", "USD ($)"
+
+
+class PriceRange(models.TextChoices):
+    BUDGET = "budget", "Budget"
+    MID_RANGE = "mid-range", "Mid-range"
+    LUXURY = "luxury", "Luxury"
+
+
+class Trip(models.Model):
+    """A trip on sale: the booking-critical facts (price, seats, dates, active) and the
+    version of its catalogue document. The content itself lives in MongoDB."""
+
+    code = models.CharField(max_length=20, unique=True)
+    price_minor = models.BigIntegerField(help_text="Price per person in minor units (pence, cents).")
+    currency = models.CharField(max_length=3, choices=Currency.choices, default=Currency.GBP)
+    seats = models.PositiveIntegerField(help_text="Seats per departure.")
+    start = models.DateField()
+    length_days = models.PositiveSmallIntegerField()
+    active = models.BooleanField(default=True)
+    version = models.BigIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "bookings_trip"
+        ordering = ["start", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=TRIP_CODE_PATTERN), name="bookings_trip_code_format"),
+            models.CheckConstraint(condition=Q(price_minor__gt=0), name="bookings_trip_price_positive"),
+            models.CheckConstraint(condition=Q(seats__gt=0), name="bookings_trip_seats_positive"),
+            models.CheckConstraint(condition=Q(length_days__gte=1), name="bookings_trip_length_positive"),
+            models.CheckConstraint(condition=Q(currency__in=Currency.values), name="bookings_trip_currency_valid"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="bookings_trip_version_positive"),
+        ]
+        indexes = [models.Index(fields=["active", "start"], name="bookings_trip_active_start_idx")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Departure(models.Model):
+    """The inventory of one departure of a trip: capacity and seats taken.
+
+    Booking services take `SELECT ... FOR UPDATE` on this row before counting seats,
+    which serialises bookings of the same departure; the CHECK constraint is the last
+    line of defence against overselling.
+    """
+
+    # The counter is derived from the bookings, which are audited themselves; capacity
+    # changes are audited through the trip's `seats`.
+    AUDIT = False
+
+    trip = models.ForeignKey(Trip, on_delete=models.PROTECT, related_name="departures")
+    date = models.DateField()
+    capacity = models.PositiveIntegerField()
+    seats_taken = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "bookings_departure"
+        constraints = [
+            models.UniqueConstraint(fields=["trip", "date"], name="bookings_departure_trip_date_unique"),
+            models.CheckConstraint(condition=Q(capacity__gt=0), name="bookings_departure_capacity_positive"),
+            models.CheckConstraint(
+                condition=Q(seats_taken__gte=0) & Q(seats_taken__lte=models.F("capacity")),
+                name="bookings_departure_not_oversold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id} on {self.date}"
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.seats_taken, 0)
+
+
+class TripListing(models.Model):
+    """Catalogue and search projection of a trip document (read model).
+
+    Written only by the outbox handler (bookings/sync.py), idempotently by version.
+    Migration 0002 adds two generated columns that Django does not manage:
+    `search_vector` (weighted tsvector: name A, resort A, keywords B, description C;
+    GIN index) and `search_text` (name + resort + keywords, trigram GIN index for
+    typo tolerance).
+    """
+
+    AUDIT = False  # a projection: rebuilt from the outbox, audited at the source
+
+    code = models.CharField(max_length=20, primary_key=True)
+    version = models.BigIntegerField()
+    name = models.CharField(max_length=200)
+    resort = models.CharField(max_length=120)
+    keywords = models.TextField(blank=True, default="")
+    description = models.TextField(blank=True, default="", help_text="Plain text of the markdown description.")
+    price_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    price_range = models.CharField(max_length=16, choices=PriceRange.choices)
+    start = models.DateField()
+    length_days = models.PositiveSmallIntegerField()
+    active = models.BooleanField()
+    thumbnail = models.CharField(max_length=200, blank=True, default="")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "bookings_trip_listing"
+        indexes = [
+            models.Index(fields=["active", "start"], name="bookings_listing_start_idx"),
+            models.Index(fields=["active", "price_minor"], name="bookings_listing_price_idx"),
+            models.Index(fields=["active", "name"], name="bookings_listing_name_idx"),
+            models.Index(fields=["resort", "start"], name="bookings_listing_resort_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class BookingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONFIRMED = "confirmed", "Confirmed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Row-level security: the traveller of the row, or staff/admin. No context => no rows.
+# The context reads are wrapped in scalar subqueries so PostgreSQL evaluates them once
+# per statement (an InitPlan), not once per row. FOR ALL: the same expression is the
+# USING clause (which rows SELECT/UPDATE/DELETE can touch) and the WITH CHECK clause
+# (which rows INSERT/UPDATE may write), so traveller A cannot insert a row for B.
+BOOKING_POLICY = f"(SELECT {CTX_IS_STAFF}) OR user_id = (SELECT {CTX_USER_ID})"
+
+
+class Booking(RLSModel):
+    """A traveller's booking of one departure (Travlr `bookings` table, money in minor units).
+
+    The total is always computed by the service from the unit price and the travellers
+    (`total = unit price x travellers`, also a CHECK constraint); the form never supplies it.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
+    trip = models.ForeignKey(
+        Trip, on_delete=models.PROTECT, to_field="code", db_column="trip_code", related_name="bookings"
+    )
+    booking_date = models.DateTimeField(default=timezone.now)
+    travel_date = models.DateField()
+    travellers = models.PositiveSmallIntegerField()
+    unit_price_minor = models.BigIntegerField(help_text="Price per person when booked, minor units.")
+    total_minor = models.BigIntegerField(help_text="Total amount in minor units.")
+    currency = models.CharField(max_length=3, choices=Currency.choices)
+    status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.PENDING)
+    payment_reference = models.CharField(max_length=100, blank=True, default="")
+    idempotency_key = models.UUIDField(default=uuid.uuid4)
+    refund_minor = models.BigIntegerField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True, default="")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "bookings_booking"
+        ordering = ["-travel_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(travellers__gt=0), name="bookings_booking_travellers_positive"),
+            models.CheckConstraint(condition=Q(total_minor__gt=0), name="bookings_booking_total_positive"),
+            models.CheckConstraint(condition=Q(unit_price_minor__gt=0), name="bookings_booking_unit_price_positive"),
+            models.CheckConstraint(
+                condition=Q(total_minor=models.F("unit_price_minor") * models.F("travellers")),
+                name="bookings_booking_total_matches",
+            ),
+            models.CheckConstraint(condition=Q(status__in=BookingStatus.values), name="bookings_booking_status_valid"),
+            models.CheckConstraint(
+                condition=Q(refund_minor__isnull=True)
+                | (Q(refund_minor__gte=0) & Q(refund_minor__lte=models.F("total_minor"))),
+                name="bookings_booking_refund_range",
+            ),
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="bookings_booking_idempotency_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "travel_date"], name="bookings_user_travel_idx"),
+            models.Index(fields=["status", "booking_date"], name="bookings_status_booked_idx"),
+            # Live bookings per departure (seat reconciliation, "has this departure bookings?").
+            models.Index(
+                fields=["trip", "travel_date"],
+                name="bookings_active_departure_idx",
+                condition=~Q(status="cancelled"),
+            ),
+        ]
+        rls_policies = [CustomPolicy("booking_owner_or_staff", BOOKING_POLICY, operation="ALL")]
+
+    def __str__(self) -> str:
+        return f"Booking #{self.pk} {self.trip_id} x{self.travellers}"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == BookingStatus.CANCELLED

@@ -1,0 +1,247 @@
+"""Forms of the bookings app: parsing and field-level validation only (rules live in services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
+
+from bookings.content import parse_itinerary, parse_keywords
+from bookings.models import TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
+from bookings.selectors import CatalogueFilters, StaffBookingFilters
+
+MAX_MONEY = Decimal("1000000")
+
+
+def _minor(value: Decimal | None) -> int | None:
+    """Major units (e.g. 1299.50, already checked for two decimals) to integer minor units."""
+    if value is None:
+        return None
+    return int((value * 100).to_integral_value())
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class CatalogueFilterForm(forms.Form):
+    """Catalogue filters from the query string."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    resort = forms.CharField(required=False, max_length=120)
+    price_range = forms.ChoiceField(required=False, choices=[("", "Any price range"), *PriceRange.choices])
+    price_min = forms.DecimalField(required=False, min_value=0, max_value=MAX_MONEY, label="Min price")
+    price_max = forms.DecimalField(required=False, min_value=0, max_value=MAX_MONEY, label="Max price")
+    start_from = forms.DateField(required=False, widget=DateInput, label="From")
+    start_to = forms.DateField(required=False, widget=DateInput, label="To")
+    length_min = forms.IntegerField(required=False, min_value=1, max_value=365, label="Min days")
+    length_max = forms.IntegerField(required=False, min_value=1, max_value=365, label="Max days")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Best"),
+            ("soonest", "Soonest"),
+            ("price", "Price: low to high"),
+            ("price_desc", "Price: high to low"),
+            ("name", "Name"),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def _clean_money(self, name: str) -> Decimal | None:
+        value = self.cleaned_data.get(name)
+        if value is not None and value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise forms.ValidationError("Use at most two decimal places.")
+        return value
+
+    def clean_price_min(self) -> Decimal | None:
+        return self._clean_money("price_min")
+
+    def clean_price_max(self) -> Decimal | None:
+        return self._clean_money("price_max")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for low, high, label in (
+            ("price_min", "price_max", "price"),
+            ("start_from", "start_to", "date"),
+            ("length_min", "length_max", "length"),
+        ):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(high, f"The maximum {label} must not be below the minimum.")
+        return data
+
+    def filters(self) -> CatalogueFilters:
+        data = self.cleaned_data
+        return CatalogueFilters(
+            q=(data.get("q") or "").strip(),
+            resort=(data.get("resort") or "").strip(),
+            price_range=data.get("price_range") or "",
+            price_min_minor=_minor(data.get("price_min")),
+            price_max_minor=_minor(data.get("price_max")),
+            start_from=data.get("start_from"),
+            start_to=data.get("start_to"),
+            length_min=data.get("length_min"),
+            length_max=data.get("length_max"),
+            sort=data.get("sort") or "",
+        )
+
+
+class TripForm(forms.Form):
+    """Staff create/edit form of a trip. The image is stored by the view (bookings.images)."""
+
+    code = forms.CharField(
+        max_length=20,
+        validators=[RegexValidator(TRIP_CODE_PATTERN, "Use up to 20 upper-case letters, digits and hyphens.")],
+        help_text="Up to 20 upper-case letters, digits and hyphens; cannot change later.",
+    )
+    name = forms.CharField(max_length=200)
+    resort = forms.CharField(max_length=120)
+    start = forms.DateField(widget=DateInput, help_text="Departure date.")
+    length_days = forms.IntegerField(min_value=1, max_value=365, label="Length (days)")
+    price = forms.DecimalField(min_value=Decimal("0.01"), max_value=MAX_MONEY, label="Price per person")
+    currency = forms.ChoiceField(choices=Currency.choices, initial=Currency.GBP)
+    seats = forms.IntegerField(min_value=1, max_value=10_000, label="Seats per departure")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=20_000, help_text="Markdown.")
+    keywords = forms.CharField(required=False, max_length=1000, help_text="Comma-separated search keywords.")
+    itinerary = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=20_000,
+        help_text="One line per day: 'Title: details'.",
+    )
+    image = forms.FileField(required=False, help_text="JPEG, PNG or WebP.")
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing:
+            self.fields["code"].disabled = True
+            self.fields["code"].required = False
+        else:
+            self.fields["image"].required = True
+
+    def clean_code(self) -> str:
+        return (self.cleaned_data.get("code") or "").strip().upper()
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def clean_resort(self) -> str:
+        return " ".join(self.cleaned_data["resort"].split())
+
+    def clean_price(self) -> int:
+        value = self.cleaned_data["price"]
+        if value.as_tuple().exponent < -2:
+            raise forms.ValidationError("Use at most two decimal places.")
+        return _minor(value) or 0
+
+    def clean_keywords(self) -> list[str]:
+        words = parse_keywords(self.cleaned_data.get("keywords") or "")
+        if len(words) > 20:
+            raise forms.ValidationError("At most 20 keywords.")
+        if any(len(w) > 40 for w in words):
+            raise forms.ValidationError("Keep each keyword under 40 characters.")
+        return words
+
+    def clean_itinerary(self) -> list[dict[str, Any]]:
+        days = parse_itinerary(self.cleaned_data.get("itinerary") or "")
+        if len(days) > 60:
+            raise forms.ValidationError("At most 60 itinerary days.")
+        return days
+
+    def clean_image(self) -> Any:
+        upload = self.cleaned_data.get("image")
+        if upload and upload.size > settings.TRIP_IMAGE_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The image is too large; the limit is {settings.TRIP_IMAGE_MAX_BYTES // (1024 * 1024)} MB."
+            )
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.editing and data.get("version") is None:
+            self.add_error(None, "The form is missing its version; reload the page.")
+        return data
+
+
+class BookingForm(forms.Form):
+    """Book a departure. The total is never taken from here: `expected_total` is only the
+    figure the traveller saw, and the service refuses the booking if it does not match."""
+
+    travel_date = forms.TypedChoiceField(choices=(), coerce=dt.date.fromisoformat, label="Departure")
+    travellers = forms.IntegerField(
+        min_value=1,
+        error_messages={"invalid": "Enter the number of travellers as a whole number."},
+    )
+    expected_total = forms.IntegerField(
+        required=False,
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages={"invalid": "The total sent with the form is not valid."},
+    )
+    idempotency_key = forms.UUIDField(
+        widget=forms.HiddenInput, error_messages={"invalid": "The form has expired; reload the page."}
+    )
+    step = forms.ChoiceField(
+        choices=[("review", "Review"), ("confirm", "Confirm")], required=False, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args: Any, departures: list[dt.date], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["travel_date"].choices = [(d.isoformat(), d.strftime("%a %d %b %Y")) for d in departures]
+        self.fields["travel_date"].error_messages["invalid_choice"] = "Choose one of the trip's departure dates."
+        # The limit is a setting, so it is attached here rather than at class definition.
+        travellers = self.fields["travellers"]
+        travellers.validators.append(
+            MaxValueValidator(
+                settings.BOOKING_MAX_TRAVELLERS,
+                message=f"At most {settings.BOOKING_MAX_TRAVELLERS} travellers per booking; contact us for groups.",
+            )
+        )
+        travellers.widget.attrs.update(min=1, max=settings.BOOKING_MAX_TRAVELLERS)
+
+
+class ReduceForm(forms.Form):
+    travellers = forms.IntegerField(min_value=1, error_messages={"invalid": "Enter a whole number."})
+
+
+class StaffCancelForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    full_refund = forms.BooleanField(required=False, label="Refund in full (cancelled by us)")
+
+
+class PaymentForm(forms.Form):
+    reference = forms.CharField(max_length=100, label="Payment reference")
+
+
+class StaffBookingFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *BookingStatus.choices])
+    trip = forms.CharField(required=False, max_length=20, label="Trip code")
+    travel_from = forms.DateField(required=False, widget=DateInput, label="Travel from")
+    travel_to = forms.DateField(required=False, widget=DateInput, label="Travel to")
+    traveller = forms.CharField(required=False, max_length=254, label="Traveller email")
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+
+    def filters(self) -> StaffBookingFilters:
+        data = self.cleaned_data
+        return StaffBookingFilters(
+            status=data.get("status") or "",
+            trip=data.get("trip") or "",
+            travel_from=data.get("travel_from"),
+            travel_to=data.get("travel_to"),
+            traveller=data.get("traveller") or "",
+        )
+
+
+def price_input(minor: int) -> Decimal:
+    """Minor units back to the decimal the form shows."""
+    try:
+        return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+    except InvalidOperation:  # pragma: no cover - ints always convert
+        return Decimal(0)

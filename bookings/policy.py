@@ -1,0 +1,53 @@
+"""Pure business rules of trips and bookings: price range, totals, the cancellation policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from bookings.models import PriceRange
+
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+
+# Cancellation policy: (minimum days before travel, percent refunded), first match wins.
+REFUND_TIERS: tuple[tuple[int, int], ...] = ((30, 100), (7, 50))
+
+
+def price_range_for(price_minor: int) -> str:
+    """budget / mid-range / luxury from the price per person (thresholds in settings)."""
+    if price_minor < settings.TRIP_PRICE_BUDGET_MAX_MINOR:
+        return PriceRange.BUDGET
+    if price_minor >= settings.TRIP_PRICE_LUXURY_MIN_MINOR:
+        return PriceRange.LUXURY
+    return PriceRange.MID_RANGE
+
+
+def booking_total(unit_price_minor: int, travellers: int) -> int:
+    return unit_price_minor * travellers
+
+
+@dataclass(frozen=True)
+class Refund:
+    """What a cancellation today would refund."""
+
+    days_before: int
+    percent: int
+    amount_minor: int
+
+
+def refund_quote(*, total_minor: int, travel_date: dt.date, today: dt.date) -> Refund:
+    """Full refund 30+ days before travel, 50% at 7+ days, nothing after (rounded down to the minor unit)."""
+    days = (travel_date - today).days
+    percent = next((pct for min_days, pct in REFUND_TIERS if days >= min_days), 0)
+    return Refund(days_before=days, percent=percent, amount_minor=total_minor * percent // 100)
+
+
+def money(amount_minor: int | None, currency: str) -> str:
+    """'£1,234.50' from minor units (all supported currencies have two decimals)."""
+    if amount_minor is None:
+        return ""
+    sign = "-" if amount_minor < 0 else ""
+    major, minor = divmod(abs(int(amount_minor)), 100)
+    return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{major:,}.{minor:02d}"

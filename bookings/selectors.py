@@ -1,0 +1,478 @@
+"""Reads of the bookings app: catalogue and search (PostgreSQL projection), trip pages
+(Trip row + MongoDB document, degrading when the document server is down) and
+bookings (scoped to the viewer in the query, and by RLS in the database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connections, router, transaction
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from bookings.documents import trip_collection, trip_doc_state
+from bookings.models import Booking, BookingStatus, Departure, Trip, TripListing
+from bookings.policy import money
+from bookings.sync import TRIP_AGGREGATE
+from taskforge.models import OutboxEvent
+from taskforge.mongo import MongoUnavailable
+from taskforge.outbox import store_unavailable
+from taskforge.routers import replica_reads
+
+PER_PAGE = 20
+COUNT_CAP = 1000  # beyond this the list says "1000+": counting 100k rows per request is waste
+MAX_PAGE = COUNT_CAP // PER_PAGE
+TYPO_THRESHOLD = 0.4  # word_similarity needed for the typo fallback
+SORTS = {
+    "soonest": "{p}start, {p}code",
+    "price": "{p}price_minor, {p}start, {p}code",
+    "price_desc": "{p}price_minor DESC, {p}start, {p}code",
+    "name": "{p}name, {p}code",
+    "relevance": "{p}rank DESC, {p}start, {p}code",
+}
+_SEL_START, _SEL_STOP = "\ue000", "\ue001"  # private-use sentinels, replaced after escaping
+_HEADLINE_OPTS = (
+    f"StartSel={_SEL_START}, StopSel={_SEL_STOP}, MaxWords=30, MinWords=12, ShortWord=2, "
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
+_NAME_HEADLINE_OPTS = f"StartSel={_SEL_START}, StopSel={_SEL_STOP}, HighlightAll=true"
+_LIST_COLUMNS = (
+    "l.code, l.name, l.resort, l.price_minor, l.currency, l.price_range, l.start, l.length_days, l.thumbnail"
+)
+
+
+@dataclass(frozen=True)
+class CatalogueFilters:
+    """Validated catalogue filters (built by bookings.forms.CatalogueFilterForm)."""
+
+    q: str = ""
+    resort: str = ""
+    price_range: str = ""
+    price_min_minor: int | None = None
+    price_max_minor: int | None = None
+    start_from: dt.date | None = None
+    start_to: dt.date | None = None
+    length_min: int | None = None
+    length_max: int | None = None
+    sort: str = ""
+
+
+@dataclass
+class CatalogueItem:
+    code: str
+    name: str
+    resort: str
+    price_minor: int
+    currency: str
+    price_range: str
+    start: dt.date
+    length_days: int
+    thumbnail: str
+    name_html: SafeString | str = ""
+    snippet_html: SafeString | str = ""
+
+    # Display values computed once in Python: the catalogue is the busiest page, and
+    # per-item {% url %}/date/money tags in the template cost more than the query.
+    @property
+    def url(self) -> str:
+        return f"/trips/{self.code}/"
+
+    @property
+    def thumb_url(self) -> str:
+        return f"/trips/images/{self.thumbnail.rsplit('/', 1)[-1]}" if self.thumbnail else ""
+
+    @property
+    def price_display(self) -> str:
+        return money(self.price_minor, self.currency)
+
+    @property
+    def start_display(self) -> str:
+        return self.start.strftime("%a %-d %b %Y")
+
+
+@dataclass
+class CataloguePage:
+    items: list[CatalogueItem]
+    page: int
+    has_next: bool
+    total: int
+    total_capped: bool
+    mode: str  # "list", "search" or "typo" (trigram fallback)
+    sort: str
+    words: list[str] = field(default_factory=list)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+
+def _mark(text: str) -> SafeString:
+    """Escape text from the database, then turn the headline sentinels into <mark>."""
+    return mark_safe(escape(text).replace(_SEL_START, "<mark>").replace(_SEL_STOP, "</mark>"))  # noqa: S308
+
+
+def _where(filters: CatalogueFilters, today: dt.date) -> tuple[str, dict[str, Any]]:
+    clauses = ["l.active", "l.start > %(today)s"]
+    params: dict[str, Any] = {"today": today}
+    checks = (
+        ("resort", "l.resort = %(resort)s", filters.resort or None),
+        ("price_range", "l.price_range = %(price_range)s", filters.price_range or None),
+        ("price_min", "l.price_minor >= %(price_min)s", filters.price_min_minor),
+        ("price_max", "l.price_minor <= %(price_max)s", filters.price_max_minor),
+        ("start_from", "l.start >= %(start_from)s", filters.start_from),
+        ("start_to", "l.start <= %(start_to)s", filters.start_to),
+        ("length_min", "l.length_days >= %(length_min)s", filters.length_min),
+        ("length_max", "l.length_days <= %(length_max)s", filters.length_max),
+    )
+    for name, clause, value in checks:
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
+    return " AND ".join(clauses), params
+
+
+def _cursor() -> Any:
+    # Raw SQL follows the router too: the replica inside replica_reads(), else the primary.
+    return connections[router.db_for_read(TripListing)].cursor()
+
+
+def _fetch(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [col.name for col in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _count(where_sql: str, params: dict[str, Any], extra_from: str = "") -> int:
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM bookings_trip_listing l{extra_from} WHERE {where_sql} LIMIT %(cap)s) s"
+    with _cursor() as cursor:
+        cursor.execute(sql, {**params, "cap": COUNT_CAP + 1})
+        return cursor.fetchone()[0]
+
+
+def _item(row: dict[str, Any]) -> CatalogueItem:
+    return CatalogueItem(
+        code=row["code"],
+        name=row["name"],
+        resort=row["resort"],
+        price_minor=row["price_minor"],
+        currency=row["currency"],
+        price_range=row["price_range"],
+        start=row["start"],
+        length_days=row["length_days"],
+        thumbnail=row["thumbnail"],
+        name_html=_mark(row.get("name_hl") or row["name"]),
+        snippet_html=_mark(row.get("snippet") or ""),
+    )
+
+
+def search_words(q: str) -> list[str]:
+    """The words of a query worth matching by similarity (3+ characters, at most 5)."""
+    return [w for w in re.findall(r"[^\W_]+", q.lower()) if len(w) >= 3][:5]
+
+
+def _highlight_similar(text: str, words: list[str]) -> SafeString:
+    """Mark the words of text that look like one of the (misspelt) query words."""
+    parts = re.split(r"([^\W_]+)", text)
+    out = []
+    for part in parts:
+        lowered = part.lower()
+        if part and any(difflib.SequenceMatcher(None, lowered, w).ratio() >= 0.75 for w in words):
+            out.append(f"<mark>{escape(part)}</mark>")
+        else:
+            out.append(escape(part))
+    return mark_safe("".join(out))  # noqa: S308 - every piece escaped above
+
+
+def catalogue_page(filters: CatalogueFilters, page: int = 1) -> CataloguePage:
+    """One page of the catalogue: a filtered list, a ranked full-text search, or (when the
+    search finds nothing) a typo-tolerant trigram search. Served from the projection, on
+    the replica when there is one (the catalogue tolerates a little lag)."""
+    page = min(max(page, 1), MAX_PAGE)
+    offset = (page - 1) * PER_PAGE
+    today = timezone.localdate()
+    where_sql, params = _where(filters, today)
+    params.update(limit=PER_PAGE + 1, offset=offset)
+    q = filters.q.strip()
+    with replica_reads():
+        if not q:
+            sort = filters.sort if filters.sort in SORTS and filters.sort != "relevance" else "soonest"
+            order = SORTS[sort].format(p="l.")
+            rows = _fetch(
+                f"SELECT {_LIST_COLUMNS} FROM bookings_trip_listing l WHERE {where_sql} "
+                f"ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+                params,
+            )
+            total = _count(where_sql, params)
+            return _page(rows, page, total, "list", sort)
+        sort = filters.sort if filters.sort in SORTS else "relevance"
+        params.update(q=q, hl=_HEADLINE_OPTS, hl_name=_NAME_HEADLINE_OPTS)
+        fts_where = f"l.search_vector @@ websearch_to_tsquery('english', %(q)s) AND {where_sql}"
+        total = _count(fts_where, params)
+        if total:
+            rows = _fetch(
+                f"""
+                WITH query AS (SELECT websearch_to_tsquery('english', %(q)s) AS tsq)
+                SELECT s.*, ts_headline('english', s.description, query.tsq, %(hl)s) AS snippet,
+                       ts_headline('english', s.name, query.tsq, %(hl_name)s) AS name_hl
+                FROM (
+                    SELECT {_LIST_COLUMNS}, l.description, ts_rank_cd(l.search_vector, query.tsq, 32) AS rank
+                    FROM bookings_trip_listing l, query
+                    WHERE l.search_vector @@ query.tsq AND {where_sql}
+                    ORDER BY {SORTS[sort].format(p="")} LIMIT %(limit)s OFFSET %(offset)s
+                ) s, query
+                ORDER BY {SORTS[sort].format(p="s.")}
+                """,
+                params,
+            )
+            return _page(rows, page, total, "search", sort)
+        words = search_words(q)
+        if not words:
+            return _page([], page, 0, "search", sort)
+        for i, word in enumerate(words):
+            params[f"w{i}"] = word
+        match = " OR ".join(f"%(w{i})s <%% l.search_text" for i in range(len(words)))
+        score = " + ".join(f"word_similarity(%(w{i})s, l.search_text)" for i in range(len(words)))
+        typo_where = f"({match}) AND {where_sql}"
+        alias = router.db_for_read(TripListing)
+        with transaction.atomic(using=alias):
+            # A looser threshold than pg_trgm's default 0.6 for this transaction only:
+            # "maldeves" is 0.5 similar to "maldives"; unrelated words score near 0.
+            with _cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TYPO_THRESHOLD)]
+                )
+            total = _count(typo_where, params)
+            rows = _fetch(
+                f"SELECT {_LIST_COLUMNS}, left(l.description, 240) AS description, {score} AS rank "
+                f"FROM bookings_trip_listing l WHERE {typo_where} "
+                f"ORDER BY {SORTS[sort].format(p='')} LIMIT %(limit)s OFFSET %(offset)s",
+                params,
+            )
+        result = _page(rows, page, total, "typo", sort, words=words)
+        for item, row in zip(result.items, rows, strict=False):
+            item.name_html = _highlight_similar(row["name"], words)
+            snippet = row["description"] + ("…" if len(row["description"]) >= 240 else "")
+            item.snippet_html = _highlight_similar(snippet, words)
+        return result
+
+
+def _page(rows: list[dict[str, Any]], page: int, total: int, mode: str, sort: str, **extra: Any) -> CataloguePage:
+    has_next = len(rows) > PER_PAGE and page < MAX_PAGE
+    items = [_item(row) for row in rows[:PER_PAGE]]
+    return CataloguePage(items, page, has_next, min(total, COUNT_CAP), total > COUNT_CAP, mode, sort, **extra)
+
+
+def resort_choices() -> list[str]:
+    """Resorts with trips on sale, for the filter (cached briefly: it changes rarely)."""
+    key = "bookings:resorts:v1"
+    resorts = cache.get(key)
+    if resorts is None:
+        with replica_reads():
+            resorts = list(
+                TripListing.objects.filter(active=True, start__gt=timezone.localdate())
+                .order_by("resort")
+                .values_list("resort", flat=True)
+                .distinct()
+            )
+        cache.set(key, resorts, 300)
+    return resorts
+
+
+# --- trip pages ------------------------------------------------------------------------
+
+
+def trip_document(code: str) -> dict[str, Any] | None:
+    """The trip's MongoDB document, or None when it is missing or the server is unreachable."""
+    if store_unavailable():  # the relay just found MongoDB down: don't wait for a timeout per page
+        return None
+    try:
+        doc = trip_collection().find_one({"_id": code})
+    except MongoUnavailable:
+        return None
+    return trip_doc_state(doc) if doc else None
+
+
+def trip_state(trip: Trip) -> dict[str, Any] | None:
+    """The trip's full document at trip.version, for editing: the MongoDB document when it
+    is current, else the payload of the outbox event of that version (not applied yet, or
+    MongoDB down). None when neither is available."""
+    doc = trip_document(trip.code)
+    if doc is not None and doc.get("version") == trip.version:
+        return doc
+    event = (
+        OutboxEvent.objects.filter(aggregate_type=TRIP_AGGREGATE, aggregate_id=trip.code, version=trip.version)
+        .order_by("-id")
+        .first()
+    )
+    if event is not None:
+        return {**event.payload, "version": trip.version}
+    return None
+
+
+@dataclass
+class TripPage:
+    trip: Trip
+    departure: Departure | None
+    content: dict[str, Any] | None  # the MongoDB document; None => "details pending"
+    listing: TripListing | None
+
+    @property
+    def name(self) -> str:
+        if self.content:
+            return self.content.get("name") or self.trip.code
+        return self.listing.name if self.listing else self.trip.code
+
+    @property
+    def resort(self) -> str:
+        if self.content:
+            return self.content.get("resort", "")
+        return self.listing.resort if self.listing else ""
+
+    @property
+    def seats_left(self) -> int:
+        return self.departure.seats_left if self.departure else 0
+
+    @property
+    def bookable(self) -> bool:
+        return self.trip.active and self.trip.start > timezone.localdate() and self.seats_left > 0
+
+
+def trip_page(code: str, *, viewer: Any) -> TripPage | None:
+    """A trip for its public page; inactive trips only for staff. None => 404."""
+    trip = Trip.objects.filter(code=code).first()
+    if trip is None:
+        return None
+    if not trip.active and not getattr(viewer, "is_staff_member", False):
+        return None
+    departure = Departure.objects.filter(trip=trip, date=trip.start).first()
+    listing = TripListing.objects.filter(code=code).first()
+    return TripPage(trip=trip, departure=departure, content=trip_document(code), listing=listing)
+
+
+def trip_names(codes: set[str] | list[str]) -> dict[str, str]:
+    """Display names of trips by code, from the projection (one query, no MongoDB)."""
+    return dict(TripListing.objects.filter(code__in=list(codes)).values_list("code", "name"))
+
+
+@dataclass
+class StaffTripRow:
+    trip: Trip
+    name: str
+    resort: str
+    seats_taken: int
+
+
+def staff_trips(
+    *, q: str = "", show: str = "all", page: int = 1, per_page: int = 25
+) -> tuple[list[StaffTripRow], bool]:
+    """Trips for the staff list (newest first), with names and seats taken. Returns (rows, has_next)."""
+    qs = Trip.objects.order_by("-created_at", "-id")
+    if show == "active":
+        qs = qs.filter(active=True)
+    elif show == "inactive":
+        qs = qs.filter(active=False)
+    q = q.strip()
+    if q:
+        codes = TripListing.objects.filter(name__icontains=q).values("code")
+        qs = qs.filter(code__in=codes) | qs.filter(code__iexact=q)
+    offset = (max(page, 1) - 1) * per_page
+    trips = list(qs[offset : offset + per_page + 1])
+    listings = {row.code: row for row in TripListing.objects.filter(code__in=[t.code for t in trips])}
+    taken = dict(Departure.objects.filter(trip__in=trips).values_list("trip_id", "seats_taken"))
+    rows = [
+        StaffTripRow(
+            t,
+            getattr(listings.get(t.code), "name", "(pending)"),
+            getattr(listings.get(t.code), "resort", ""),
+            taken.get(t.pk, 0),
+        )
+        for t in trips[:per_page]
+    ]
+    return rows, len(trips) > per_page
+
+
+# --- bookings ------------------------------------------------------------------------
+
+
+@dataclass
+class BookingRow:
+    booking: Booking
+    trip_name: str
+
+    # Display values computed in Python (lists of bookings render many rows).
+    @property
+    def url(self) -> str:
+        return f"/bookings/{self.booking.pk}/"
+
+    @property
+    def trip_url(self) -> str:
+        return f"/trips/{self.booking.trip_id}/"
+
+    @property
+    def reference(self) -> str:
+        return f"B{self.booking.pk:06d}"
+
+    @property
+    def total_display(self) -> str:
+        return money(self.booking.total_minor, self.booking.currency)
+
+
+def _with_names(bookings: list[Booking]) -> list[BookingRow]:
+    names = trip_names({b.trip_id for b in bookings})
+    return [BookingRow(b, names.get(b.trip_id, b.trip_id)) for b in bookings]
+
+
+def bookings_for_traveller(user: Any, *, page: int = 1, per_page: int = PER_PAGE) -> tuple[list[BookingRow], bool]:
+    """The user's own bookings, latest travel date first. Returns (rows, has_next)."""
+    offset = (max(page, 1) - 1) * per_page
+    rows = list(Booking.objects.filter(user=user).order_by("-travel_date", "-id")[offset : offset + per_page + 1])
+    return _with_names(rows[:per_page]), len(rows) > per_page
+
+
+@dataclass(frozen=True)
+class StaffBookingFilters:
+    status: str = ""
+    trip: str = ""
+    travel_from: dt.date | None = None
+    travel_to: dt.date | None = None
+    traveller: str = ""
+
+
+def bookings_for_staff(
+    viewer: Any, filters: StaffBookingFilters, *, page: int = 1, per_page: int = 25
+) -> tuple[list[BookingRow], bool]:
+    """All bookings (staff only; RLS shows them all to staff), newest first, filtered."""
+    if not getattr(viewer, "is_staff_member", False):
+        return [], False
+    qs = Booking.objects.select_related("user").order_by("-id")
+    if filters.status in BookingStatus.values:
+        qs = qs.filter(status=filters.status)
+    if filters.trip:
+        qs = qs.filter(trip_id=filters.trip.strip().upper())
+    if filters.travel_from:
+        qs = qs.filter(travel_date__gte=filters.travel_from)
+    if filters.travel_to:
+        qs = qs.filter(travel_date__lte=filters.travel_to)
+    if filters.traveller:
+        qs = qs.filter(user__email__icontains=filters.traveller.strip())
+    offset = (max(page, 1) - 1) * per_page
+    rows = list(qs[offset : offset + per_page + 1])
+    return _with_names(rows[:per_page]), len(rows) > per_page
+
+
+def booking_for_viewer(viewer: Any, booking_id: int) -> BookingRow | None:
+    """A booking its owner or staff may see; None (=> 404) for anyone else."""
+    qs = Booking.objects.select_related("user")
+    if not getattr(viewer, "is_staff_member", False):
+        qs = qs.filter(user_id=getattr(viewer, "pk", None))
+    booking = qs.filter(pk=booking_id).first()
+    if booking is None:
+        return None
+    return _with_names([booking])[0]

@@ -1,0 +1,125 @@
+"""Fixtures of the bookings tests: staff/traveller users and a trip factory that goes
+through the real service and applies the outbox (MongoDB document + projection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from bookings import services
+from bookings.images import trip_image_store
+from taskforge.dbcontext import DbContext, db_context
+from taskforge.outbox import relay_sweep
+
+_codes = itertools.count(1)
+
+
+def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def ctx_for(user: Any) -> DbContext:
+    return DbContext(user_id=str(user.pk), role=user.role)
+
+
+def create_trip(staff: Any, **overrides: Any) -> Any:
+    """Create a trip through trip_create as `staff` (no outbox application)."""
+    n = next(_codes)
+    spec: dict[str, Any] = {
+        "code": f"T-{n:04d}",
+        "name": f"Trip number {n}",
+        "resort": "Crete",
+        "description_md": "A **fine** trip with beaches.",
+        "keywords": ["beach"],
+        "itinerary": [{"day": 1, "title": "Arrive", "details": "Welcome dinner"}],
+        "start": timezone.localdate() + dt.timedelta(days=60),
+        "length_days": 7,
+        "price_minor": 100_000,
+        "currency": "GBP",
+        "seats": 10,
+    }
+    spec.update(overrides)
+    content = services.TripContent(
+        name=spec["name"],
+        resort=spec["resort"],
+        description_md=spec["description_md"],
+        keywords=spec["keywords"],
+        itinerary=spec["itinerary"],
+    )
+    image = trip_image_store(io.BytesIO(png_bytes()))
+    with db_context(ctx_for(staff)):
+        return services.trip_create(
+            actor=staff,
+            code=spec["code"],
+            content=content,
+            start=spec["start"],
+            length_days=spec["length_days"],
+            price_minor=spec["price_minor"],
+            currency=spec["currency"],
+            seats=spec["seats"],
+            image=image,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):  # noqa: ANN001, ANN202
+    """Argon2 costs ~0.3 s per user; these tests never check passwords, except the browser
+    test, whose gunicorn verifies with the real hashers."""
+    if request.node.get_closest_marker("browser") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def staff(make_user):  # noqa: ANN001, ANN201
+    return make_user("staff")
+
+
+@pytest.fixture
+def traveller(make_user):  # noqa: ANN001, ANN201
+    return make_user("traveller")
+
+
+@pytest.fixture
+def other_traveller(make_user):  # noqa: ANN001, ANN201
+    return make_user("traveller")
+
+
+@pytest.fixture
+def make_trip(staff):  # noqa: ANN001, ANN201
+    """make_trip(**overrides) -> Trip, with the outbox applied (document + projection exist)."""
+
+    def factory(apply: bool = True, **overrides: Any) -> Any:
+        trip = create_trip(staff, **overrides)
+        if apply:
+            relay_sweep()
+        return trip
+
+    return factory
+
+
+@pytest.fixture
+def book(make_user):  # noqa: ANN001, ANN201
+    """book(user, trip, travellers=1) -> Booking, made through the service under the user's context."""
+    import uuid
+
+    def factory(user: Any, trip: Any, travellers: int = 1) -> Any:
+        with db_context(ctx_for(user)):
+            booking, _ = services.booking_create(
+                actor=user,
+                trip_code=trip.code,
+                travel_date=trip.start,
+                travellers=travellers,
+                idempotency_key=uuid.uuid4(),
+                expected_total_minor=trip.price_minor * travellers,
+            )
+        return booking
+
+    return factory

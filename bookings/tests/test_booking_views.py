@@ -1,0 +1,262 @@
+"""Booking pages: the traveller flow, bad input (4xx, a clear message, nothing booked) and staff pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus, Departure
+from bookings.tests.conftest import ctx_for
+from taskforge.dbcontext import DbContext, db_context
+
+pytestmark = pytest.mark.django_db
+ADMIN = DbContext(user_id="1", role="admin")
+
+
+def _count_bookings() -> int:
+    with db_context(ADMIN):
+        return Booking.objects.count()
+
+
+def _post_book(client, trip, **overrides):  # noqa: ANN001, ANN202
+    data = {
+        "travel_date": trip.start.isoformat(),
+        "travellers": "2",
+        "expected_total": str(trip.price_minor * 2),
+        "idempotency_key": str(uuid.uuid4()),
+        "step": "confirm",
+    }
+    data.update(overrides)
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post(f"/trips/{trip.code}/book/", data)
+
+
+def test_traveller_books_reviews_price_then_confirms(client, make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=250_00)
+    client.force_login(traveller)
+    page = client.get(f"/trips/{trip.code}/book/")
+    assert page.status_code == 200
+    key = re.search(rb'name="idempotency_key" value="([0-9a-f-]+)"', page.content).group(1).decode()
+    review = client.post(
+        f"/trips/{trip.code}/book/",
+        {
+            "travel_date": trip.start.isoformat(),
+            "travellers": "3",
+            "idempotency_key": key,
+            "step": "review",
+        },
+    )
+    assert review.status_code == 200
+    assert "£750.00" in review.content.decode()
+    assert b'name="expected_total" value="75000"' in review.content
+    assert _count_bookings() == 0  # reviewing books nothing
+    done = _post_book(client, trip, travellers="3", expected_total="75000", idempotency_key=key)
+    assert done.status_code == 302
+    with db_context(ctx_for(traveller)):
+        booking = Booking.objects.get()
+    assert done["Location"] == f"/bookings/{booking.pk}/"
+    assert (booking.travellers, booking.total_minor, booking.user_id) == (3, 750_00, traveller.pk)
+    mine = client.get("/bookings/mine/")
+    assert mine.status_code == 200 and f"/bookings/{booking.pk}/" in mine.content.decode()
+
+
+def test_double_submit_creates_one_booking(client, make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip()
+    client.force_login(traveller)
+    key = str(uuid.uuid4())
+    first = _post_book(client, trip, idempotency_key=key)
+    second = _post_book(client, trip, idempotency_key=key)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert _count_bookings() == 1
+    assert Departure.objects.get(trip=trip).seats_taken == 2
+
+
+@pytest.mark.parametrize(
+    ("travellers", "message"),
+    [
+        ("0", "greater than or equal to 1"),
+        ("-3", "greater than or equal to 1"),
+        ("500", "At most 12 travellers"),
+        ("99999999999999999999999", "At most 12 travellers"),
+        ("two", "whole number"),
+        ("", "This field is required"),
+    ],
+)
+def test_bad_traveller_numbers_get_a_form_error(client, make_trip, traveller, travellers, message) -> None:  # noqa: ANN001
+    trip = make_trip()
+    client.force_login(traveller)
+    response = _post_book(client, trip, travellers=travellers)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert _count_bookings() == 0
+
+
+def test_tampered_total_is_refused_with_a_clear_error(client, make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=100_00)
+    client.force_login(traveller)
+    for total in ("1", "20001", "abc", None):
+        response = _post_book(client, trip, expected_total=total)
+        assert response.status_code == 400, total
+        text = response.content.decode()
+        assert "does not match the price" in text or "not valid" in text or "Review the price" in text, total
+    assert _count_bookings() == 0
+
+
+def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) -> None:  # noqa: ANN001
+    client.force_login(traveller)
+    assert client.post("/trips/NOPE-1/book/", {"travellers": "1"}).status_code == 404
+    assert client.get("/trips/NOPE-1/").status_code == 404
+    inactive = make_trip()
+    from bookings import services
+
+    with db_context(ctx_for(staff)):
+        services.trip_set_active(
+            actor=staff, trip_code=inactive.code, active=False, current_state={"name": "x", "resort": "y"}
+        )
+    response = _post_book(client, inactive)
+    assert response.status_code == 409 and "no longer on sale" in response.content.decode()
+    assert client.get(f"/trips/{inactive.code}/").status_code == 404  # off sale: hidden from travellers
+    past = make_trip()
+    type(past).objects.filter(pk=past.pk).update(start=timezone.localdate() - dt.timedelta(days=1))
+    Departure.objects.filter(trip=past).update(date=timezone.localdate() - dt.timedelta(days=1))
+    past.refresh_from_db()
+    response = _post_book(client, past)
+    assert response.status_code == 400 and "already left" in response.content.decode()
+    other_date = make_trip()
+    response = _post_book(client, other_date, travel_date=(other_date.start + dt.timedelta(days=3)).isoformat())
+    assert response.status_code == 400 and "departure dates" in response.content.decode()
+    response = _post_book(client, other_date, travel_date="not-a-date")
+    assert response.status_code == 400
+    assert _count_bookings() == 0
+
+
+def test_sold_out_departure_answers_409(client, make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(seats=1)
+    client.force_login(traveller)
+    response = _post_book(client, trip)
+    assert response.status_code == 409 and "Only 1 seat left" in response.content.decode()
+
+
+def test_staff_cannot_book_and_anonymous_is_sent_to_sign_in(client, make_trip, staff) -> None:  # noqa: ANN001
+    trip = make_trip()
+    anonymous = client.get(f"/trips/{trip.code}/book/")
+    assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+    client.force_login(staff)
+    response = _post_book(client, trip)
+    assert response.status_code == 403 and "traveller accounts" in response.content.decode()
+    assert _count_bookings() == 0
+
+
+def test_quote_partial(client, make_trip) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=99_50)
+    ok = client.get(f"/trips/{trip.code}/quote/?travellers=2")
+    assert ok.status_code == 200 and "£199.00" in ok.content.decode()
+    bad = client.get(f"/trips/{trip.code}/quote/?travellers=zero")
+    assert bad.status_code == 400 and "whole number" in bad.content.decode()
+    assert client.get("/trips/NOPE/quote/?travellers=1").status_code == 404
+
+
+def test_bookings_of_others_are_404(client, make_trip, book, traveller, other_traveller) -> None:  # noqa: ANN001
+    trip = make_trip()
+    theirs = book(other_traveller, trip, 1)
+    client.force_login(traveller)
+    for url in (f"/bookings/{theirs.pk}/", f"/bookings/{theirs.pk}/cancel/", f"/bookings/{theirs.pk}/reduce/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/bookings/{theirs.pk}/cancel/").status_code == 404
+    assert f"/bookings/{theirs.pk}/" not in client.get("/bookings/mine/").content.decode()
+    with db_context(ADMIN):
+        theirs.refresh_from_db()
+    assert theirs.status == BookingStatus.PENDING
+
+
+def test_cancel_shows_refund_before_confirming(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(start=timezone.localdate() + dt.timedelta(days=10), price_minor=300_00)
+    booking = book(traveller, trip, 2)
+    client.force_login(traveller)
+    page = client.get(f"/bookings/{booking.pk}/cancel/")
+    assert page.status_code == 200
+    assert "50%: £300.00" in page.content.decode()
+    with db_context(ctx_for(traveller)):
+        assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING  # GET changes nothing
+    done = client.post(f"/bookings/{booking.pk}/cancel/")
+    assert done.status_code == 302
+    with db_context(ctx_for(traveller)):
+        booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED and booking.refund_minor == 300_00
+    again = client.post(f"/bookings/{booking.pk}/cancel/")
+    assert again.status_code == 409 and "already cancelled" in again.content.decode()
+
+
+def test_reduce_travellers_page(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=100_00)
+    booking = book(traveller, trip, 3)
+    client.force_login(traveller)
+    assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "3"}).status_code == 400
+    assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "x"}).status_code == 400
+    assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "1"}).status_code == 302
+    detail = client.get(f"/bookings/{booking.pk}/").content.decode()
+    assert "£100.00" in detail
+    assert Departure.objects.get(trip=trip).seats_taken == 1
+
+
+def test_staff_pages_are_404_for_travellers(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+    trip = make_trip()
+    booking = book(traveller, trip, 1)
+    client.force_login(traveller)
+    assert client.get("/bookings/staff/").status_code == 404
+    assert client.post(f"/bookings/{booking.pk}/confirm/").status_code == 404
+    assert client.post(f"/bookings/{booking.pk}/payment/", {"reference": "X1"}).status_code == 404
+    assert client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "x"}).status_code == 404
+    with db_context(ADMIN):
+        booking.refresh_from_db()
+    assert booking.status == BookingStatus.PENDING and booking.payment_reference == ""
+
+
+def test_staff_list_filters_and_actions(
+    client,
+    make_trip,
+    book,
+    traveller,
+    other_traveller,
+    staff,
+    django_capture_on_commit_callbacks,  # noqa: ANN001
+) -> None:
+    soon = make_trip(name="Kyoto Food Trail", start=timezone.localdate() + dt.timedelta(days=20))
+    later = make_trip(name="Lapland Huskies", start=timezone.localdate() + dt.timedelta(days=90))
+    a = book(traveller, soon, 1)
+    b = book(other_traveller, later, 2)
+    client.force_login(staff)
+    everything = client.get("/bookings/staff/").content.decode()
+    assert traveller.email in everything and other_traveller.email in everything
+    by_trip = client.get(f"/bookings/staff/?trip={later.code}").content.decode()
+    assert f"/bookings/{b.pk}/" in by_trip and f"/bookings/{a.pk}/" not in by_trip
+    local_part = traveller.email.split("@")[0].upper()  # case-insensitive match on part of the email
+    by_email = client.get(f"/bookings/staff/?traveller={local_part}").content.decode()
+    assert f"/bookings/{a.pk}/" in by_email and f"/bookings/{b.pk}/" not in by_email
+    to = (timezone.localdate() + dt.timedelta(days=30)).isoformat()
+    by_date = client.get(f"/bookings/staff/?travel_to={to}").content.decode()
+    assert f"/bookings/{a.pk}/" in by_date and f"/bookings/{b.pk}/" not in by_date
+    assert client.get("/bookings/staff/?travel_from=yesterday").status_code == 400
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert client.post(f"/bookings/{a.pk}/confirm/").status_code == 302
+    assert len(callbacks) == 1
+    assert client.get("/bookings/staff/?status=confirmed").content.decode().count('data-booking="') == 1
+    assert client.post(f"/bookings/{a.pk}/confirm/").status_code == 409
+    assert client.post(f"/bookings/{a.pk}/payment/", {"reference": "<bad>"}).status_code == 400
+    assert client.post(f"/bookings/{a.pk}/payment/", {"reference": "PAY-7781"}).status_code == 302
+    assert client.post(f"/bookings/{b.pk}/staff-cancel/", {"reason": ""}).status_code == 400
+    assert (
+        client.post(f"/bookings/{b.pk}/staff-cancel/", {"reason": "Flight cancelled", "full_refund": "on"}).status_code
+        == 302
+    )
+    with db_context(ctx_for(staff)):
+        a.refresh_from_db()
+        b.refresh_from_db()
+    assert (a.status, a.payment_reference) == (BookingStatus.CONFIRMED, "PAY-7781")
+    assert (b.status, b.refund_minor, b.cancel_reason) == (BookingStatus.CANCELLED, b.total_minor, "Flight cancelled")
+    assert Departure.objects.get(trip=later).seats_taken == 0

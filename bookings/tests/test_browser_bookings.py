@@ -1,0 +1,126 @@
+"""End to end in headless Chromium: a traveller searches with a typo, books, sees the booking
+in My bookings and cancels it; a staff member confirms another traveller's booking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from bookings import services
+from bookings.models import Booking, BookingStatus
+from bookings.tests.conftest import create_trip, ctx_for
+from taskforge.dbcontext import DbContext, db_context
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _user(role: str) -> object:
+    from accounts.models import User
+
+    user = User.objects.create_user(f"{role}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, role=role)
+    user.email_verified = True
+    user.save(update_fields=["email_verified"])
+    return user
+
+
+def _sign_in(page, base: str, user, next_url: str) -> None:  # noqa: ANN001
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/?next={next_url}")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
+
+
+def _off_loop(func):  # noqa: ANN001, ANN202
+    """Run ORM code in a worker thread: Playwright's event loop forbids it in the test body."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def run():  # noqa: ANN202
+        try:
+            return func()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+@pytest.fixture
+def scene(committed_db):  # noqa: ANN001, ANN201
+    """Made before the browser starts: staff, two travellers, two trips, a pending booking."""
+    staff, traveller, other = _user("staff"), _user("traveller"), _user("traveller")
+    villa = create_trip(
+        staff,
+        name="Maldives Overwater Villa",
+        resort="Maldives",
+        price_minor=150_000,
+        start=timezone.localdate() + dt.timedelta(days=60),
+        seats=6,
+    )
+    ski = create_trip(staff, name="Alpine Ski Week", resort="Swiss Alps")
+    with db_context(ctx_for(other)):
+        theirs, _ = services.booking_create(
+            actor=other,
+            trip_code=ski.code,
+            travel_date=ski.start,
+            travellers=1,
+            idempotency_key=uuid.uuid4(),
+            expected_total_minor=ski.price_minor,
+        )
+    return {"staff": staff, "traveller": traveller, "villa": villa, "theirs": theirs}
+
+
+@pytest.mark.browser
+def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene, browser_page) -> None:  # noqa: ANN001
+    base = live_server_proc.url
+    staff, traveller, villa, theirs = scene["staff"], scene["traveller"], scene["villa"], scene["theirs"]
+    page = browser_page
+
+    # Traveller: search with a typo, open the trip, book two seats after reviewing the price.
+    _sign_in(page, base, traveller, "/trips/")
+    page.fill("input[name=q]", "maldeves")
+    page.click("form.trip-filters button[type=submit]")
+    page.wait_for_selector("#results >> text=similar words")  # htmx swapped in the typo-tolerant results
+    assert page.locator(f'#results [data-trip="{villa.code}"]').count() == 1
+    page.click(f'[data-trip="{villa.code}"] h2 a')
+    page.wait_for_url(f"{base}/trips/{villa.code}/")
+    assert "6" in page.inner_text("#seats-left")
+    page.click("text=Book this trip")
+    page.fill("input[name=travellers]", "2")
+    page.wait_for_selector("#quote >> text=£3,000.00")  # live quote (htmx)
+    page.click("#booking-form button[type=submit]")
+    assert page.inner_text("#review-total") == "£3,000.00"
+    page.click("#confirm-booking")
+    page.wait_for_url(re.compile(r"/bookings/\d+/$"))
+    booking_id = int(re.search(r"/bookings/(\d+)/$", page.url).group(1))
+    assert page.inner_text("#booking-status") == "Pending"
+
+    # ...it is in My bookings; cancel it, seeing the refund first.
+    page.goto(f"{base}/bookings/mine/")
+    page.click(f'tr[data-booking="{booking_id}"] a >> nth=0')
+    page.click("text=Cancel booking")
+    assert "100%: £3,000.00" in page.inner_text("#refund-quote")
+    page.click("#confirm-cancel")
+    page.wait_for_url(f"{base}/bookings/{booking_id}/")
+    assert page.inner_text("#booking-status") == "Cancelled"
+    assert page.inner_text("#booking-refund") == "£3,000.00"
+
+    # Staff: confirm the other traveller's pending booking.
+    _sign_in(page, base, staff, "/bookings/staff/?status=pending")
+    page.click(f'tr[data-booking="{theirs.pk}"] a')
+    page.click("#staff-confirm")
+    page.wait_for_url(f"{base}/bookings/{theirs.pk}/")
+    assert page.inner_text("#booking-status") == "Confirmed"
+
+    def statuses() -> dict[int, str]:
+        with db_context(DbContext(user_id=str(staff.pk), role="staff")):
+            return dict(Booking.objects.values_list("id", "status"))
+
+    assert _off_loop(statuses) == {booking_id: BookingStatus.CANCELLED, theirs.pk: BookingStatus.CONFIRMED}

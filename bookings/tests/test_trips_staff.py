@@ -1,0 +1,195 @@
+"""Staff trip pages: create with an image upload, validation on the form, edit, deactivate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from bookings.documents import trip_collection
+from bookings.models import Departure, Trip, TripListing
+from bookings.tests.conftest import png_bytes
+from taskforge.models import OutboxEvent
+from taskforge.outbox import relay_sweep
+
+pytestmark = pytest.mark.django_db
+
+
+def _jpeg_with_exif() -> bytes:
+    img = Image.new("RGB", (800, 600), (200, 80, 40))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCameraMaker"  # Make
+    buffer = io.BytesIO()
+    img.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def _form(**overrides):  # noqa: ANN003, ANN202
+    data = {
+        "code": "MAL-100",
+        "name": "Maldives Reef Week",
+        "resort": "Maldives",
+        "start": (timezone.localdate() + dt.timedelta(days=40)).isoformat(),
+        "length_days": "7",
+        "price": "2499.50",
+        "currency": "GBP",
+        "seats": "12",
+        "description": "Snorkel the **house reef**.\n\n<script>alert(1)</script>",
+        "keywords": "snorkelling, Beach, beach",
+        "itinerary": "Arrive: transfer by seaplane\nReef day",
+        "image": SimpleUploadedFile("photo.jpg", _jpeg_with_exif(), content_type="image/jpeg"),
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+    client.force_login(staff)
+    assert client.get("/trips/staff/new/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/trips/staff/new/", _form())
+    assert response.status_code == 302 and response["Location"] == "/trips/MAL-100/"
+    trip = Trip.objects.get(code="MAL-100")
+    assert (trip.price_minor, trip.seats, trip.version, trip.active) == (249_950, 12, 1, True)
+    assert Departure.objects.get(trip=trip).capacity == 12
+    doc = trip_collection().find_one({"_id": "MAL-100"})
+    assert doc["name"] == "Maldives Reef Week" and doc["keywords"] == ["snorkelling", "beach"]
+    assert doc["itinerary"][0] == {"day": 1, "title": "Arrive", "details": "transfer by seaplane"}
+    assert doc["price_range"] == "mid-range" and doc["version"] == 1
+    # server-generated names, re-encoded JPEG without the uploaded metadata, plus a thumbnail
+    image_path = settings.MEDIA_ROOT / doc["image"]
+    assert doc["image"].startswith("trips/") and "photo" not in doc["image"]
+    with Image.open(image_path) as stored:
+        assert stored.format == "JPEG" and "SecretCameraMaker" not in str(stored.getexif())
+    with Image.open(settings.MEDIA_ROOT / doc["thumbnail"]) as thumb:
+        assert thumb.size == (480, 320)
+    listing = TripListing.objects.get(code="MAL-100")
+    assert listing.name == "Maldives Reef Week" and "<script>" not in listing.description
+    page = client.get("/trips/MAL-100/")
+    html = page.content.decode()
+    assert "<strong>house reef</strong>" in html and "<script>alert(1)" not in html
+    assert "12</strong> seats left" in html
+    image = client.get(f"/trips/images/{doc['thumbnail'].split('/')[-1]}")
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert client.get("/trips/images/..%2Fsecret_key").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field_message"),
+    [
+        ({"code": "bad code!"}, "upper-case letters"),
+        ({"code": "X" * 21}, "at most 20 characters"),
+        ({"price": "0"}, "greater than or equal to 0.01"),
+        ({"price": "10.999"}, "two decimal places"),
+        ({"seats": "0"}, "greater than or equal to 1"),
+        ({"length_days": "zero"}, "whole number"),
+        ({"start": (timezone.localdate() - dt.timedelta(days=1)).isoformat()}, "must be in the future"),
+        ({"name": ""}, "This field is required"),
+        ({"image": None}, "This field is required"),
+        (
+            {"image": SimpleUploadedFile("x.jpg", b"not an image at all", content_type="image/jpeg")},
+            "not a readable image",
+        ),
+        ({"image": SimpleUploadedFile("x.gif", b"GIF89a" + b"\x00" * 50, content_type="image/gif")}, "readable image"),
+    ],
+)
+def test_trip_form_errors_are_shown_on_the_form(client, staff, overrides, field_message) -> None:  # noqa: ANN001
+    client.force_login(staff)
+    response = client.post("/trips/staff/new/", _form(**overrides))
+    assert response.status_code == 400
+    assert field_message in response.content.decode()
+    assert not Trip.objects.exists() and not OutboxEvent.objects.exists()
+
+
+def test_duplicate_code_is_a_form_error(client, staff, make_trip) -> None:  # noqa: ANN001
+    make_trip(code="DUP-1")
+    client.force_login(staff)
+    response = client.post("/trips/staff/new/", _form(code="DUP-1"))
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+
+
+def test_oversized_image_is_refused(client, staff, settings) -> None:  # noqa: ANN001
+    settings.TRIP_IMAGE_MAX_BYTES = 2048
+    client.force_login(staff)
+    big = SimpleUploadedFile("big.png", png_bytes((400, 400)) + b"\x00" * 4096, content_type="image/png")
+    response = client.post("/trips/staff/new/", _form(image=big))
+    assert response.status_code == 400 and "too large" in response.content.decode()
+
+
+def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip) -> None:  # noqa: ANN001
+    trip = make_trip(code="EDIT-1", name="Old name", seats=10)
+    client.force_login(staff)
+    page = client.get("/trips/staff/EDIT-1/edit/")
+    assert page.status_code == 200 and "Old name" in page.content.decode()
+    data = _form(code=None, name="New name", seats="20", price="1500", image=None, version="1")
+    response = client.post("/trips/staff/EDIT-1/edit/", data)
+    assert response.status_code == 302
+    relay_sweep()
+    trip.refresh_from_db()
+    assert (trip.version, trip.seats, trip.price_minor) == (2, 20, 150_000)
+    assert Departure.objects.get(trip=trip).capacity == 20
+    doc = trip_collection().find_one({"_id": "EDIT-1"})
+    assert doc["name"] == "New name" and doc["version"] == 2 and doc["image"]  # image kept
+    assert TripListing.objects.get(code="EDIT-1").name == "New name"
+    stale = client.post("/trips/staff/EDIT-1/edit/", _form(code=None, image=None, version="1"))
+    assert stale.status_code == 409 and "changed this trip meanwhile" in stale.content.decode()
+
+
+def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, traveller, make_trip, book) -> None:  # noqa: ANN001
+    trip = make_trip(code="FULL-1", seats=5)
+    book(traveller, trip, 3)
+    client.force_login(staff)
+    response = client.post(
+        "/trips/staff/FULL-1/edit/", _form(code=None, image=None, version="1", seats="2", start=trip.start.isoformat())
+    )
+    assert response.status_code == 400 and "3 seats are already booked" in response.content.decode()
+    moved = (trip.start + dt.timedelta(days=5)).isoformat()
+    response = client.post("/trips/staff/FULL-1/edit/", _form(code=None, image=None, version="1", start=moved))
+    assert response.status_code == 400 and "cannot move" in response.content.decode()
+    trip.refresh_from_db()
+    assert trip.version == 1
+
+
+def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> None:  # noqa: ANN001
+    make_trip(code="OFF-1", name="Glacier walk")
+    client.force_login(staff)
+    assert "OFF-1" in client.get("/trips/").content.decode()
+    assert client.post("/trips/staff/OFF-1/active/", {"active": "0"}).status_code == 302
+    relay_sweep()
+    assert Trip.objects.get(code="OFF-1").active is False
+    assert not trip_collection().find_one({"_id": "OFF-1"})["active"]  # False (0 on nx-27017, see conformance)
+    client.logout()
+    assert "OFF-1" not in client.get("/trips/").content.decode()
+    assert "OFF-1" not in client.get("/trips/?q=glacier").content.decode()
+    assert client.get("/trips/OFF-1/").status_code == 404
+    client.force_login(staff)
+    assert client.get("/trips/OFF-1/").status_code == 200  # staff still see it
+    assert client.post("/trips/staff/OFF-1/active/", {"active": "1"}).status_code == 302
+    relay_sweep()
+    client.logout()
+    assert "OFF-1" in client.get("/trips/").content.decode()
+
+
+def test_staff_trip_pages_are_404_for_travellers(client, traveller, make_trip) -> None:  # noqa: ANN001
+    make_trip(code="SAFE-1")
+    client.force_login(traveller)
+    for url in ("/trips/staff/", "/trips/staff/new/", "/trips/staff/SAFE-1/edit/"):
+        assert client.get(url).status_code == 404, url
+    assert client.post("/trips/staff/SAFE-1/active/", {"active": "0"}).status_code == 404
+    assert client.post("/trips/staff/new/", _form(code="HACK-1")).status_code == 404
+    assert Trip.objects.get(code="SAFE-1").active is True and not Trip.objects.filter(code="HACK-1").exists()
+    client.logout()
+    assert client.get("/trips/staff/").status_code == 302
+
+
+def test_staff_trip_list(client, staff, make_trip) -> None:  # noqa: ANN001
+    make_trip(code="LIST-1", name="Bali Surf")
+    make_trip(code="LIST-2", name="Kyoto Temples")
+    client.force_login(staff)
+    html = client.get("/trips/staff/?q=bali").content.decode()
+    assert "LIST-1" in html and "LIST-2" not in html

@@ -1,0 +1,554 @@
+"""Views of the catalogue, the staff trip pages and the booking flows (thin: parse, call, render)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bookings import selectors, services
+from bookings.cache import catalogue_cache_key
+from bookings.content import itinerary_text, render_markdown
+from bookings.forms import (
+    BookingForm,
+    CatalogueFilterForm,
+    PaymentForm,
+    ReduceForm,
+    StaffBookingFilterForm,
+    StaffCancelForm,
+    TripForm,
+    price_input,
+)
+from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
+from bookings.models import BookingStatus, PriceRange, Trip, TripListing
+from bookings.policy import refund_quote
+
+View = Callable[..., HttpResponse]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _login_url() -> str:
+    try:
+        return resolve_url(settings.LOGIN_URL)
+    except NoReverseMatch:  # the accounts app not wired yet
+        return "/accounts/login/"
+
+
+def signed_in(view: View) -> View:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), _login_url())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_only(view: View) -> View:
+    """Staff pages: sign in first; anyone else gets 404 (the page does not exist for them)."""
+
+    @wraps(view)
+    @signed_in
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_staff_member:
+            raise Http404("Not found.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _form_error(form: Any, exc: services.ServiceError) -> None:
+    field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
+    form.add_error(field, exc.message)
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        return max(int(request.GET.get("page", "1")), 1)
+    except ValueError:
+        return 1
+
+
+def _querystring(request: HttpRequest, drop: str = "page") -> str:
+    params = request.GET.copy()
+    params.pop(drop, None)
+    return params.urlencode()
+
+
+# --- catalogue and search --------------------------------------------------------------------
+
+
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """The catalogue: filters, sort, pagination; with `q`, ranked search with a typo fallback.
+
+    The results fragment does not depend on the visitor, so it is cached (bookings/cache.py)
+    and served as the htmx response or inside the full page."""
+    form = CatalogueFilterForm(request.GET or None)
+    status = 200
+    context: dict[str, Any] = {
+        "form": form,
+        "qs": _querystring(request),
+        "f": request.GET,
+        "q": request.GET.get("q", ""),
+    }
+    if form.is_bound and not form.is_valid():
+        status = 400
+        html = render_to_string("trips/partials/results.html", {**context, "result": None}, request)
+    else:
+        key = catalogue_cache_key(request.GET)
+        html = cache.get(key) if key else None
+        if html is None:
+            filters = form.filters() if form.is_bound else selectors.CatalogueFilters()
+            page = (form.cleaned_data.get("page") if form.is_bound else None) or 1
+            result = selectors.catalogue_page(filters, page)
+            html = render_to_string("trips/partials/results.html", {**context, "result": result}, request)
+            if key:
+                cache.set(key, html, settings.CATALOGUE_CACHE_SECONDS)
+    if request.htmx:
+        return HttpResponse(html, status=status)
+    context.update(
+        results_html=mark_safe(html),  # noqa: S308 - rendered by our own autoescaping template
+        resorts=selectors.resort_choices(),
+        price_ranges=PriceRange.choices,
+        sorts=form.fields["sort"].choices,
+    )
+    return render(request, "trips/catalogue.html", context, status=status)
+
+
+@require_GET
+def trip_detail(request: HttpRequest, code: str) -> HttpResponse:
+    page = selectors.trip_page(code, viewer=request.user)
+    if page is None:
+        raise Http404("There is no trip with this code.")
+    description = render_markdown(page.content.get("description_md", "")) if page.content else ""
+    return render(request, "trips/detail.html", {"page": page, "description_html": description})
+
+
+@require_GET
+def trip_image(request: HttpRequest, name: str) -> FileResponse:
+    """Trip images by their server-generated name (nginx may serve MEDIA_ROOT directly instead)."""
+    path = trip_image_path(name)
+    if path is None:
+        raise Http404("No such image.")
+    response = FileResponse(path.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=604800, immutable"  # names are never reused
+    return response
+
+
+# --- booking ----------------------------------------------------------------------------------
+
+
+def _trip_name(code: str) -> str:
+    return TripListing.objects.filter(code=code).values_list("name", flat=True).first() or code
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def trip_book(request: HttpRequest, code: str) -> HttpResponse:
+    """Choose the departure and travellers, review the server-computed price, confirm."""
+    trip = Trip.objects.filter(code=code).first()
+    if trip is None:
+        raise Http404("There is no trip with this code.")
+    # The name is only needed when a page is rendered (not for the redirect after booking).
+    context: dict[str, Any] = {"trip": trip, "trip_name": SimpleLazyObject(lambda: _trip_name(code)), "quote": None}
+    if request.user.role != "traveller":
+        context["refusal"] = "Bookings are made from traveller accounts. Staff can manage bookings from the staff list."
+        return render(request, "bookings/book.html", context, status=403)
+    departures = [trip.start]
+    if request.method == "GET":
+        form = BookingForm(
+            departures=departures,
+            initial={"travel_date": trip.start.isoformat(), "travellers": 1, "idempotency_key": uuid.uuid4()},
+        )
+        status = 200
+        try:
+            context["quote"] = services.booking_quote(trip_code=code, travel_date=trip.start, travellers=1)
+        except services.ServiceError as exc:
+            context["refusal"] = exc.message
+            status = exc.status
+        context["form"] = form
+        return render(request, "bookings/book.html", context, status=status)
+
+    form = BookingForm(request.POST, departures=departures)
+    context["form"] = form
+    if not form.is_valid():
+        return render(request, "bookings/book.html", context, status=400)
+    data = form.cleaned_data
+    try:
+        if data.get("step") != "confirm":
+            context["quote"] = services.booking_quote(
+                trip_code=code, travel_date=data["travel_date"], travellers=data["travellers"]
+            )
+            return render(request, "bookings/review.html", context)
+        booking, created = services.booking_create(
+            actor=request.user,
+            trip_code=code,
+            travel_date=data["travel_date"],
+            travellers=data["travellers"],
+            idempotency_key=data["idempotency_key"],
+            expected_total_minor=data.get("expected_total"),
+        )
+    except services.NotFound:
+        raise Http404("There is no trip with this code.") from None
+    except services.ServiceError as exc:
+        travel_date, travellers = data["travel_date"], data["travellers"]
+        _form_error(form, exc)  # (drops the field from cleaned_data)
+        try:  # show the current price again so the traveller can review and confirm
+            context["quote"] = services.booking_quote(trip_code=code, travel_date=travel_date, travellers=travellers)
+        except services.ServiceError:
+            context["quote"] = None
+        return render(request, "bookings/book.html", context, status=exc.status)
+    if created:
+        messages.success(request, "Booking received. We'll email you once it is confirmed.")
+    else:
+        messages.info(request, "This booking was already made; here it is.")
+    return redirect("bookings:booking_detail", booking_id=booking.pk)
+
+
+@require_GET
+def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
+    """htmx: the price for N travellers, computed on the server."""
+    quote, error = None, ""
+    try:
+        quote = services.booking_quote(trip_code=code, travel_date=None, travellers=request.GET.get("travellers"))
+    except services.NotFound:
+        raise Http404("There is no trip with this code.") from None
+    except services.ServiceError as exc:
+        error = exc.message
+    status = 200 if quote or request.htmx else 400  # htmx only swaps 2xx responses
+    return render(request, "bookings/partials/quote.html", {"quote": quote, "error": error}, status=status)
+
+
+@require_GET
+@signed_in
+def my_bookings(request: HttpRequest) -> HttpResponse:
+    page = _page_number(request)
+    rows, has_next = selectors.bookings_for_traveller(request.user, page=page)
+    return render(request, "bookings/mine.html", {"rows": rows, "page": page, "has_next": has_next})
+
+
+def _row_or_404(request: HttpRequest, booking_id: int) -> selectors.BookingRow:
+    row = selectors.booking_for_viewer(request.user, booking_id)
+    if row is None:
+        raise Http404("No such booking.")
+    return row
+
+
+def _refund(row: selectors.BookingRow) -> Any:
+    booking = row.booking
+    if booking.status == BookingStatus.CANCELLED:
+        return None
+    return refund_quote(total_minor=booking.total_minor, travel_date=booking.travel_date, today=timezone.localdate())
+
+
+@require_GET
+@signed_in
+def booking_detail(request: HttpRequest, booking_id: int) -> HttpResponse:
+    row = _row_or_404(request, booking_id)
+    booking = row.booking
+    own = booking.user_id == request.user.pk
+    changeable = booking.status != BookingStatus.CANCELLED and booking.travel_date > timezone.localdate()
+    context = {
+        "row": row,
+        "booking": booking,
+        "own": own,
+        "changeable": changeable,
+        "refund": _refund(row),
+        "payment_form": PaymentForm(initial={"reference": booking.payment_reference}),
+        "cancel_form": StaffCancelForm(),
+    }
+    return render(request, "bookings/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """The traveller's cancellation: the refund is shown first; POST confirms."""
+    row = _row_or_404(request, booking_id)
+    if row.booking.user_id != request.user.pk:
+        raise Http404("No such booking.")
+    context: dict[str, Any] = {"row": row, "booking": row.booking, "refund": _refund(row), "error": ""}
+    if request.method == "POST":
+        try:
+            services.booking_cancel(actor=request.user, booking_id=booking_id)
+        except services.ServiceError as exc:
+            context["error"] = exc.message
+            return render(request, "bookings/cancel.html", context, status=exc.status)
+        messages.success(request, "Your booking is cancelled.")
+        return redirect("bookings:booking_detail", booking_id=booking_id)
+    return render(request, "bookings/cancel.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
+    """Fewer travellers: the total is recomputed and the seats go back on sale."""
+    row = _row_or_404(request, booking_id)
+    form = ReduceForm(request.POST or None, initial={"travellers": max(row.booking.travellers - 1, 1)})
+    context = {"row": row, "booking": row.booking, "form": form}
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "bookings/reduce.html", context, status=400)
+        try:
+            services.booking_reduce_travellers(
+                actor=request.user, booking_id=booking_id, travellers=form.cleaned_data["travellers"]
+            )
+        except services.ServiceError as exc:
+            _form_error(form, exc)
+            return render(request, "bookings/reduce.html", context, status=exc.status)
+        messages.success(request, "The booking now has fewer travellers; the total was recomputed.")
+        return redirect("bookings:booking_detail", booking_id=booking_id)
+    return render(request, "bookings/reduce.html", context)
+
+
+# --- staff: bookings ---------------------------------------------------------------------------
+
+
+@require_GET
+@staff_only
+def staff_bookings(request: HttpRequest) -> HttpResponse:
+    form = StaffBookingFilterForm(request.GET or None)
+    rows: list[selectors.BookingRow] = []
+    has_next = False
+    page = 1
+    status = 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        filters = form.filters() if form.is_bound else selectors.StaffBookingFilters()
+        page = (form.cleaned_data.get("page") if form.is_bound else None) or 1
+        rows, has_next = selectors.bookings_for_staff(request.user, filters, page=page)
+    context = {"form": form, "rows": rows, "page": page, "has_next": has_next, "qs": _querystring(request)}
+    return render(request, "bookings/staff_list.html", context, status=status)
+
+
+def _staff_action(request: HttpRequest, booking_id: int, action: Callable[[], Any], done: str) -> HttpResponse:
+    try:
+        action()
+    except services.NotFound:
+        raise Http404("No such booking.") from None
+    except services.ServiceError as exc:
+        row = _row_or_404(request, booking_id)
+        context = {
+            "row": row,
+            "booking": row.booking,
+            "own": False,
+            "refund": _refund(row),
+            "action_error": exc.message,
+            "changeable": row.booking.status != BookingStatus.CANCELLED,
+            "payment_form": PaymentForm(request.POST if "reference" in request.POST else None),
+            "cancel_form": StaffCancelForm(request.POST if "reason" in request.POST else None),
+        }
+        return render(request, "bookings/detail.html", context, status=exc.status)
+    messages.success(request, done)
+    return redirect("bookings:booking_detail", booking_id=booking_id)
+
+
+@require_POST
+@staff_only
+def staff_confirm(request: HttpRequest, booking_id: int) -> HttpResponse:
+    return _staff_action(
+        request,
+        booking_id,
+        lambda: services.booking_confirm(actor=request.user, booking_id=booking_id),
+        "Booking confirmed; the traveller will get an email.",
+    )
+
+
+@require_POST
+@staff_only
+def staff_payment(request: HttpRequest, booking_id: int) -> HttpResponse:
+    return _staff_action(
+        request,
+        booking_id,
+        lambda: services.booking_record_payment(
+            actor=request.user, booking_id=booking_id, reference=request.POST.get("reference", "")
+        ),
+        "Payment reference recorded.",
+    )
+
+
+@require_POST
+@staff_only
+def staff_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
+    return _staff_action(
+        request,
+        booking_id,
+        lambda: services.booking_cancel(
+            actor=request.user,
+            booking_id=booking_id,
+            reason=request.POST.get("reason", ""),
+            full_refund=request.POST.get("full_refund") in ("on", "true", "1"),
+        ),
+        "Booking cancelled; the traveller will get an email.",
+    )
+
+
+# --- staff: trips -------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_only
+def staff_trips(request: HttpRequest) -> HttpResponse:
+    page = _page_number(request)
+    q = request.GET.get("q", "")[:100]
+    show = request.GET.get("show", "all")
+    rows, has_next = selectors.staff_trips(q=q, show=show, page=page)
+    context = {"rows": rows, "page": page, "has_next": has_next, "q": q, "show": show, "qs": _querystring(request)}
+    return render(request, "trips/staff_list.html", context)
+
+
+def _content(form: TripForm) -> services.TripContent:
+    data = form.cleaned_data
+    return services.TripContent(
+        name=data["name"],
+        resort=data["resort"],
+        description_md=data["description"],
+        keywords=data["keywords"],
+        itinerary=data["itinerary"],
+    )
+
+
+def _store_image(form: TripForm) -> StoredImage | None:
+    upload = form.cleaned_data.get("image")
+    if not upload:
+        return None
+    try:
+        return trip_image_store(upload, size=upload.size)
+    except ImageRejected as exc:
+        form.add_error("image", str(exc))
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+@staff_only
+def staff_trip_new(request: HttpRequest) -> HttpResponse:
+    form = TripForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        image = _store_image(form)
+        if image is not None:
+            data = form.cleaned_data
+            try:
+                trip = services.trip_create(
+                    actor=request.user,
+                    code=data["code"],
+                    content=_content(form),
+                    start=data["start"],
+                    length_days=data["length_days"],
+                    price_minor=data["price"],
+                    currency=data["currency"],
+                    seats=data["seats"],
+                    image=image,
+                )
+            except services.ServiceError as exc:
+                trip_image_delete(image)  # nothing refers to it
+                _form_error(form, exc)
+                return render(request, "trips/form.html", {"form": form, "creating": True}, status=exc.status)
+            messages.success(request, f"Trip {trip.code} created.")
+            return redirect("bookings:trip_detail", code=trip.code)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "trips/form.html", {"form": form, "creating": True}, status=status)
+
+
+def _state_or_unavailable(request: HttpRequest, trip: Trip) -> dict[str, Any] | None:
+    state = selectors.trip_state(trip)
+    if state is None:
+        messages.error(
+            request,
+            "The trip's details are not available right now (document server unreachable). Try again in a moment.",
+        )
+    return state
+
+
+@require_http_methods(["GET", "POST"])
+@staff_only
+def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
+    trip = Trip.objects.filter(code=code).first()
+    if trip is None:
+        raise Http404("There is no trip with this code.")
+    state = _state_or_unavailable(request, trip)
+    if state is None:
+        return render(request, "trips/form.html", {"form": None, "trip": trip, "creating": False}, status=503)
+    initial = {
+        "code": trip.code,
+        "name": state.get("name", ""),
+        "resort": state.get("resort", ""),
+        "start": trip.start,
+        "length_days": trip.length_days,
+        "price": price_input(trip.price_minor),
+        "currency": trip.currency,
+        "seats": trip.seats,
+        "description": state.get("description_md", ""),
+        "keywords": ", ".join(state.get("keywords", [])),
+        "itinerary": itinerary_text(state.get("itinerary", [])),
+        "version": trip.version,
+    }
+    form = TripForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    context = {"form": form, "trip": trip, "state": state, "creating": False}
+    if request.method == "POST" and form.is_valid():
+        image = _store_image(form) if form.cleaned_data.get("image") else None
+        if not form.errors:
+            data = form.cleaned_data
+            try:
+                services.trip_update(
+                    actor=request.user,
+                    trip_code=code,
+                    expected_version=data["version"],
+                    current_state=state,
+                    content=_content(form),
+                    start=data["start"],
+                    length_days=data["length_days"],
+                    price_minor=data["price"],
+                    currency=data["currency"],
+                    seats=data["seats"],
+                    image=image,
+                )
+            except services.ServiceError as exc:
+                if image:
+                    trip_image_delete(image)
+                if isinstance(exc, services.NotFound):
+                    raise Http404("There is no trip with this code.") from None
+                _form_error(form, exc)
+                return render(request, "trips/form.html", context, status=exc.status)
+            messages.success(request, f"Trip {code} saved.")
+            return redirect("bookings:trip_detail", code=code)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "trips/form.html", context, status=status)
+
+
+@require_POST
+@staff_only
+def staff_trip_active(request: HttpRequest, code: str) -> HttpResponse:
+    """Deactivate (take off sale) or reactivate a trip."""
+    trip = Trip.objects.filter(code=code).first()
+    if trip is None:
+        raise Http404("There is no trip with this code.")
+    active = request.POST.get("active") == "1"
+    state = _state_or_unavailable(request, trip)
+    if state is not None:
+        try:
+            services.trip_set_active(actor=request.user, trip_code=code, active=active, current_state=state)
+        except services.NotFound:
+            raise Http404("There is no trip with this code.") from None
+        except services.ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect(reverse("bookings:staff_trips"))
+        messages.success(request, f"Trip {code} {'is on sale again' if active else 'is off sale'}.")
+    return redirect(reverse("bookings:staff_trips"))

@@ -14,7 +14,8 @@ Where trip data lives (DESIGN.md, "Data placement"):
   also carries read-only copies of the Trip facts, so it is a complete catalogue entry.
 * `TripListing` (PostgreSQL) is the read model for the catalogue list and the search:
   a projection of the document, kept in step by the same outbox handler, with a
-  weighted tsvector and a trigram text column (generated columns, see migration 0002).
+  weighted tsvector (a generated column, see migration 0002). `SearchWord` is its
+  vocabulary, with a trigram index, for typo-tolerant search.
 * `Departure` is the inventory row of one departure (trip + date): capacity and seats
   taken. Booking services lock it (SELECT ... FOR UPDATE) so a departure is never
   oversold, and its CHECK constraint refuses overselling even if a code path forgot
@@ -126,10 +127,8 @@ class TripListing(models.Model):
     """Catalogue and search projection of a trip document (read model).
 
     Written only by the outbox handler (bookings/sync.py), idempotently by version.
-    Migration 0002 adds two generated columns that Django does not manage:
-    `search_vector` (weighted tsvector: name A, resort A, keywords B, description C;
-    GIN index) and `search_text` (name + resort + keywords, trigram GIN index for
-    typo tolerance).
+    Migration 0002 adds a generated column that Django does not manage: `search_vector`
+    (weighted tsvector: name A, resort A, keywords B, description C; GIN index).
     """
 
     AUDIT = False  # a projection: rebuilt from the outbox, audited at the source
@@ -160,6 +159,25 @@ class TripListing(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class SearchWord(models.Model):
+    """The vocabulary of the trip projection (words of names, resorts and keywords), for
+    typo correction: a misspelt query word is replaced by its nearest word here
+    (trigram distance, GiST index added by migration 0003) before the full-text search.
+
+    Filled by the outbox handler; words are never removed (a stale word only finds nothing).
+    """
+
+    AUDIT = False  # derived data
+
+    word = models.CharField(max_length=60, primary_key=True)
+
+    class Meta:
+        db_table = "bookings_search_word"
+
+    def __str__(self) -> str:
+        return self.word
 
 
 class BookingStatus(models.TextChoices):

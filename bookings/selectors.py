@@ -5,13 +5,12 @@ bookings (scoped to the viewer in the query, and by RLS in the database)."""
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connections, router, transaction
+from django.db import connections, router
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -28,7 +27,7 @@ from taskforge.routers import replica_reads
 PER_PAGE = 20
 COUNT_CAP = 1000  # beyond this the list says "1000+": counting 100k rows per request is waste
 MAX_PAGE = COUNT_CAP // PER_PAGE
-TYPO_THRESHOLD = 0.4  # word_similarity needed for the typo fallback
+TYPO_THRESHOLD = 0.35  # trigram similarity a misspelt word needs to its correction ("maldeves"/"maldives": 0.5)
 SORTS = {
     "soonest": "{p}start, {p}code",
     "price": "{p}price_minor, {p}start, {p}code",
@@ -105,7 +104,12 @@ class CataloguePage:
     total_capped: bool
     mode: str  # "list", "search" or "typo" (trigram fallback)
     sort: str
-    words: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # the corrected words of a "typo" page
+    relaxed: bool = False  # a "typo" page matching any of the words rather than all
+
+    @property
+    def corrected(self) -> str:
+        return " ".join(self.words)
 
     @property
     def has_previous(self) -> bool:
@@ -177,17 +181,54 @@ def search_words(q: str) -> list[str]:
     return [w for w in re.findall(r"[^\W_]+", q.lower()) if len(w) >= 3][:5]
 
 
-def _highlight_similar(text: str, words: list[str]) -> SafeString:
-    """Mark the words of text that look like one of the (misspelt) query words."""
-    parts = re.split(r"([^\W_]+)", text)
-    out = []
-    for part in parts:
-        lowered = part.lower()
-        if part and any(difflib.SequenceMatcher(None, lowered, w).ratio() >= 0.75 for w in words):
-            out.append(f"<mark>{escape(part)}</mark>")
-        else:
-            out.append(escape(part))
-    return mark_safe("".join(out))  # noqa: S308 - every piece escaped above
+# A broad query ("ski") can match a sixth of the catalogue; ranking every match reads
+# every matching row. Beyond COUNT_CAP matches, relevance is ranked over a bounded pool:
+# up to RANK_POOL rows matching in the name, resort or keywords (weights A/B), plus up to
+# RANK_POOL other matches. Narrower queries are ranked exactly.
+RANK_POOL = 1500
+# 'island' <-> 'hop'  ->  'island':AB <-> 'hop':AB  (lexemes restricted to weights A and B)
+_STRONG_QUERY = {"strong_re": r"'((?:[^']|'')*)'", "strong_to": r"'\1':AB"}
+
+
+def _search_sql(where_sql: str, sort: str, *, bounded: bool) -> str:
+    columns = f"{_LIST_COLUMNS}, l.description, ts_rank_cd(l.search_vector, query.tsq, 32) AS rank"
+    if bounded and sort == "relevance":
+        source = f"""(
+            SELECT {columns} FROM bookings_trip_listing l, query
+            WHERE l.search_vector @@ query.strong AND l.search_vector @@ query.tsq AND {where_sql} LIMIT %(pool)s
+        ) UNION (
+            SELECT {columns} FROM bookings_trip_listing l, query
+            WHERE l.search_vector @@ query.tsq AND {where_sql} LIMIT %(pool)s
+        )"""
+    else:
+        source = (
+            f"SELECT {columns} FROM bookings_trip_listing l, query WHERE l.search_vector @@ query.tsq AND {where_sql}"
+        )
+    return f"""
+        WITH query AS (
+            SELECT tsq, regexp_replace(tsq::text, %(strong_re)s, %(strong_to)s, 'g')::tsquery AS strong
+            FROM (SELECT websearch_to_tsquery('english', %(q)s) AS tsq) w
+        ), candidates AS ({source})
+        SELECT s.*, ts_headline('english', s.description, query.tsq, %(hl)s) AS snippet,
+               ts_headline('english', s.name, query.tsq, %(hl_name)s) AS name_hl
+        FROM (SELECT * FROM candidates ORDER BY {SORTS[sort].format(p="")} LIMIT %(limit)s OFFSET %(offset)s) s, query
+        ORDER BY {SORTS[sort].format(p="s.")}
+    """
+
+
+def _corrections(words: list[str]) -> list[str | None]:
+    """The nearest vocabulary word of each query word (itself when spelt right), or None
+    when nothing is close (the word may still occur in descriptions)."""
+    if not words:
+        return []
+    with _cursor() as cursor:
+        cursor.execute(
+            "SELECT best.word, similarity(best.word, w.q) FROM unnest(%s::text[]) WITH ORDINALITY AS w(q, n) "
+            "CROSS JOIN LATERAL (SELECT word FROM bookings_search_word ORDER BY word <-> w.q LIMIT 1) best "
+            "ORDER BY w.n",
+            [words],
+        )
+        return [word if similarity >= TYPO_THRESHOLD else None for word, similarity in cursor.fetchall()]
 
 
 def catalogue_page(filters: CatalogueFilters, page: int = 1) -> CataloguePage:
@@ -212,55 +253,28 @@ def catalogue_page(filters: CatalogueFilters, page: int = 1) -> CataloguePage:
             total = _count(where_sql, params)
             return _page(rows, page, total, "list", sort)
         sort = filters.sort if filters.sort in SORTS else "relevance"
-        params.update(q=q, hl=_HEADLINE_OPTS, hl_name=_NAME_HEADLINE_OPTS)
+        params.update(q=q, hl=_HEADLINE_OPTS, hl_name=_NAME_HEADLINE_OPTS, pool=RANK_POOL, **_STRONG_QUERY)
         fts_where = f"l.search_vector @@ websearch_to_tsquery('english', %(q)s) AND {where_sql}"
         total = _count(fts_where, params)
         if total:
-            rows = _fetch(
-                f"""
-                WITH query AS (SELECT websearch_to_tsquery('english', %(q)s) AS tsq)
-                SELECT s.*, ts_headline('english', s.description, query.tsq, %(hl)s) AS snippet,
-                       ts_headline('english', s.name, query.tsq, %(hl_name)s) AS name_hl
-                FROM (
-                    SELECT {_LIST_COLUMNS}, l.description, ts_rank_cd(l.search_vector, query.tsq, 32) AS rank
-                    FROM bookings_trip_listing l, query
-                    WHERE l.search_vector @@ query.tsq AND {where_sql}
-                    ORDER BY {SORTS[sort].format(p="")} LIMIT %(limit)s OFFSET %(offset)s
-                ) s, query
-                ORDER BY {SORTS[sort].format(p="s.")}
-                """,
-                params,
-            )
+            rows = _fetch(_search_sql(where_sql, sort, bounded=total > COUNT_CAP), params)
             return _page(rows, page, total, "search", sort)
+        # No full-text match: correct each word to its nearest vocabulary word (trigram
+        # distance) and search again, all words first, then any of them.
         words = search_words(q)
-        if not words:
-            return _page([], page, 0, "search", sort)
-        for i, word in enumerate(words):
-            params[f"w{i}"] = word
-        match = " OR ".join(f"%(w{i})s <%% l.search_text" for i in range(len(words)))
-        score = " + ".join(f"word_similarity(%(w{i})s, l.search_text)" for i in range(len(words)))
-        typo_where = f"({match}) AND {where_sql}"
-        alias = router.db_for_read(TripListing)
-        with transaction.atomic(using=alias):
-            # A looser threshold than pg_trgm's default 0.6 for this transaction only:
-            # "maldeves" is 0.5 similar to "maldives"; unrelated words score near 0.
-            with _cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TYPO_THRESHOLD)]
-                )
-            total = _count(typo_where, params)
-            rows = _fetch(
-                f"SELECT {_LIST_COLUMNS}, left(l.description, 240) AS description, {score} AS rank "
-                f"FROM bookings_trip_listing l WHERE {typo_where} "
-                f"ORDER BY {SORTS[sort].format(p='')} LIMIT %(limit)s OFFSET %(offset)s",
-                params,
-            )
-        result = _page(rows, page, total, "typo", sort, words=words)
-        for item, row in zip(result.items, rows, strict=False):
-            item.name_html = _highlight_similar(row["name"], words)
-            snippet = row["description"] + ("…" if len(row["description"]) >= 240 else "")
-            item.snippet_html = _highlight_similar(snippet, words)
-        return result
+        terms = [correction or word for word, correction in zip(words, _corrections(words), strict=True)]
+        attempts = ([(" ".join(terms), False)] if terms != words else []) + (
+            [(" or ".join(terms), True)] if len(terms) > 1 else []
+        )
+        total, rows, relaxed = 0, [], False
+        for text, any_word in attempts:
+            params["q"] = text
+            total = _count(fts_where, params)
+            if total:
+                rows = _fetch(_search_sql(where_sql, sort, bounded=total > COUNT_CAP), params)
+                relaxed = any_word
+                break
+        return _page(rows, page, total, "typo", sort, words=terms, relaxed=relaxed)
 
 
 def _page(rows: list[dict[str, Any]], page: int, total: int, mode: str, sort: str, **extra: Any) -> CataloguePage:

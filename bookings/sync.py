@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from bookings.cache import catalogue_cache_bump
 from bookings.content import markdown_to_text
@@ -94,10 +94,22 @@ def listing_fields(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The words of names, resorts and keywords, for the typo correction of searches.
+_VOCABULARY_SQL = """
+INSERT INTO bookings_search_word (word)
+SELECT DISTINCT w FROM regexp_split_to_table(lower(%s), '[^[:alnum:]]+') AS w WHERE length(w) BETWEEN 3 AND 60
+ON CONFLICT DO NOTHING
+"""
+
+
 def _listing_upsert(events: Iterable[OutboxEvent]) -> int:
     rows = [(e.payload["code"], e.version, listing_fields(e.payload)) for e in events]
     with transaction.atomic():
         written = projection_upsert_versioned_many(TripListing, rows)
+        if written:
+            with connection.cursor() as cursor:
+                for _code, _version, fields in rows:
+                    cursor.execute(_VOCABULARY_SQL, [f"{fields['name']} {fields['resort']} {fields['keywords']}"])
     if written:
         catalogue_cache_bump()
     return written

@@ -87,7 +87,7 @@ def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene,
     _sign_in(page, base, traveller, "/trips/")
     page.fill("input[name=q]", "maldeves")
     page.click("form.trip-filters button[type=submit]")
-    page.wait_for_selector("#results >> text=similar words")  # htmx swapped in the typo-tolerant results
+    page.wait_for_selector("#results >> text=showing results for")  # htmx swapped in the corrected search
     assert page.locator(f'#results [data-trip="{villa.code}"]').count() == 1
     page.click(f'[data-trip="{villa.code}"] h2 a')
     page.wait_for_url(f"{base}/trips/{villa.code}/")

@@ -136,8 +136,10 @@ def test_typos_still_find_the_trip(client, catalogue, typo) -> None:  # noqa: AN
 
 def test_typo_fallback_is_announced_and_highlighted(client, catalogue) -> None:  # noqa: ANN001
     html = client.get("/trips/?q=maldeves").content.decode()
-    assert "similar words" in html
+    assert "No exact matches for “maldeves”; showing results for “maldives”." in html
     assert "<mark>Maldives</mark>" in html
+    both = client.get("/trips/?q=maldives+fondue").content.decode()  # each word exists, never together
+    assert "(any of the words)" in both and "MAL-1" in both and "ALP-1" in both
 
 
 def test_search_combines_with_filters_and_finds_nothing_cleanly(client, catalogue) -> None:  # noqa: ANN001
@@ -150,3 +152,19 @@ def test_htmx_gets_the_results_partial(client, catalogue) -> None:  # noqa: ANN0
     response = client.get("/trips/?q=bali", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "<html" not in response.content.decode() and _codes(response) == ["BAL-1"]
+
+
+def test_broad_searches_rank_a_bounded_pool_that_keeps_name_matches(make_trip, monkeypatch) -> None:  # noqa: ANN001
+    from bookings import selectors
+
+    for i in range(6):  # "reef" only in the description (weight C)
+        make_trip(code=f"DESC-{i}", name=f"Quiet week {i}", description_md="Snorkel the reef every day.")
+    make_trip(code="NAME-1", name="Reef Explorer", description_md="Boats and beaches.")
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)  # 7 matches: "more than the cap" -> bounded ranking
+    monkeypatch.setattr(selectors, "RANK_POOL", 2)
+    result = selectors.catalogue_page(selectors.CatalogueFilters(q="reef"), 1)
+    assert result.total_capped and result.mode == "search"
+    codes = [item.code for item in result.items]
+    assert codes[0] == "NAME-1"  # the name match is in the strong pool and ranks first
+    assert len(codes) == 3  # at most 2 pools of 2, minus the duplicate
+    assert "<mark>Reef</mark>" in str(result.items[0].name_html)

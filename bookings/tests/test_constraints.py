@@ -82,8 +82,10 @@ def test_expected_indexes_exist() -> None:
         indexes = dict(cursor.fetchall())
         cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'bookings_trip_listing'")
         listing = dict(cursor.fetchall())
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'bookings_search_word'")
+        vocabulary = dict(cursor.fetchall())
     assert "(user_id, travel_date)" in indexes["bookings_user_travel_idx"]
     assert "(status, booking_date)" in indexes["bookings_status_booked_idx"]
     assert "WHERE (NOT ((status)::text = 'cancelled'::text))" in indexes["bookings_active_departure_idx"]
     assert "gin (search_vector)" in listing["bookings_listing_search_vector_idx"]
-    assert "gin_trgm_ops" in listing["bookings_listing_search_trgm_idx"]
+    assert "gist (word gist_trgm_ops)" in vocabulary["bookings_search_word_trgm_idx"]

@@ -8,6 +8,8 @@ subclass) carrying a message for the user and an HTTP status; views render them.
 
 from __future__ import annotations
 
+from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
+
 import hashlib
 import json
 import logging
@@ -77,35 +79,6 @@ logger = logging.getLogger(__name__)
 SIGN_IN_FAILED = "The email address or password is incorrect."
 VERIFY_SALT = "accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
-
-
-class ServiceError(Exception):
-    """A refusal with a message for the user and the HTTP status to answer with."""
-
-    status = 400
-
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if status is not None:
-            self.status = status
-
-
-class NotFound(ServiceError):
-    status = 404
-
-
-class Forbidden(ServiceError):
-    status = 403
-
-
-class Conflict(ServiceError):
-    status = 409
-
-
-class Gone(ServiceError):
-    status = 410
 
 
 class Unavailable(ServiceError):

@@ -8,6 +8,8 @@ a message for the user, the form field it concerns and an HTTP status.
 
 from __future__ import annotations
 
+from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
+
 import datetime as dt
 import json
 import re
@@ -36,29 +38,6 @@ from taskforge.tasks_util import enqueue_on_commit
 PAYMENT_REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,99}$")
 MAX_PRICE_MINOR = 100_000_000  # 1,000,000.00 per person: anything above is a typo
 MAX_SEATS = 10_000
-
-
-class ServiceError(Exception):
-    """A refused request. `field` names the form field (None: the whole form)."""
-
-    status = 400
-
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if status is not None:
-            self.status = status
-
-
-class NotFound(ServiceError):
-    """The object does not exist *for this actor* (outsiders get 404, never 403)."""
-
-    status = 404
-
-
-class Conflict(ServiceError):
-    status = 409
 
 
 def _today() -> dt.date:

@@ -10,6 +10,7 @@ document server of its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -39,10 +40,35 @@ def _switch_default_user(user: str, password: str | None) -> None:
     conn.settings_dict["PASSWORD"] = password or ""
 
 
+def _terminate_backends(dbname: str) -> None:
+    """End every other connection to the test database, so DROP DATABASE cannot meet one.
+
+    A pooled connection given back late (a pool's reset thread, a subprocess that
+    outlived its fixture) would otherwise fail the teardown with "being accessed by
+    other users" after every test passed.
+    """
+    import psycopg
+    from django.conf import settings
+
+    su = settings.DATABASE_SUPERUSER
+    try:
+        with psycopg.connect(
+            host=su.get("HOST") or None, port=su.get("PORT") or None, user=su["USER"],
+            password=su.get("PASSWORD") or None, dbname="postgres", autocommit=True,
+        ) as pg:  # fmt: skip
+            pg.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [dbname],
+            )
+    except psycopg.Error as exc:  # the DROP reports the real problem, if any
+        sys.stderr.write(f"[conftest] could not end connections to {dbname}: {exc}\n")
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker):  # noqa: ANN001
     """Create and migrate the test database as the owner; run the tests as the app role."""
     from django.conf import settings
+    from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
     app_user = settings.DATABASES["default"]["USER"]
@@ -55,6 +81,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker):  # noq
     yield
     with django_db_blocker.unblock():
         _switch_default_user(owner["USER"], owner.get("PASSWORD"))
+        _terminate_backends(connections["default"].settings_dict["NAME"])
         try:
             teardown_databases(db_cfg, verbosity=0)
         finally:
@@ -76,12 +103,10 @@ def _clean_stores(request: pytest.FixtureRequest) -> None:
 
     from taskforge.mongo import mongo_db
 
-    try:
+    with contextlib.suppress(Exception):  # a test may have left the server stopped
         db = mongo_db()
         for name in db.list_collection_names():
             db[name].delete_many({})
-    except Exception:  # noqa: BLE001 - a test may have left the server stopped
-        pass
     cache.delete_pattern("*")
 
 
@@ -98,12 +123,14 @@ def truncate_all_as_owner() -> None:
     conn = connections["default"]
     conn.close()
     with psycopg.connect(
-        host=owner.get("HOST") or None, port=owner.get("PORT") or None, user=owner["USER"],
-        password=owner.get("PASSWORD") or None, dbname=conn.settings_dict["NAME"], autocommit=True,
+        host=owner.get("HOST") or None,
+        port=owner.get("PORT") or None,
+        user=owner["USER"],
+        password=owner.get("PASSWORD") or None,
+        dbname=conn.settings_dict["NAME"],
+        autocommit=True,
     ) as pg:
-        rows = pg.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchall()
+        rows = pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
         tables = [name for (name,) in rows if name not in KEEP_TABLES]
         if tables:
             pg.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
@@ -135,9 +162,29 @@ class CeleryWorker:
         # The worker talks to the test database, as the application role.
         env["DATABASE_URL"] = _database_url(settings.DATABASES["default"])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "taskforge", "worker", "-Q", queues, "-c", str(concurrency),
-             "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"tf-{TEST_ID}@%h"],
-            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "taskforge",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                str(concurrency),
+                "-l",
+                "INFO",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"tf-{TEST_ID}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -175,10 +222,8 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         for queue in app.conf.task_queues:
-            try:
+            with contextlib.suppress(Exception):  # a queue that does not exist yet is empty
                 queue.bind(conn.default_channel).purge()
-            except Exception:  # noqa: BLE001 - a queue that does not exist yet is empty
-                pass
 
 
 @pytest.fixture
@@ -201,7 +246,7 @@ def make_user(db):  # noqa: ANN001
 
     counter = {"n": 0}
 
-    def factory(role: str = "traveller", email: str | None = None, password: str = "correct-horse-battery", **extra):
+    def factory(role: str = "traveller", email: str | None = None, password: str = "correct-horse-battery", **extra):  # noqa: S107 - test fixture password
         counter["n"] += 1
         email = email or f"{role}{counter['n']}-{time.monotonic_ns()}@example.com"
         if role == "admin":
@@ -244,9 +289,28 @@ class LiveServer:
             **extra_env,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "taskforge.wsgi:application", "-b", f"127.0.0.1:{self.port}",
-             "-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "60", "--graceful-timeout", "5"],
-            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "taskforge.wsgi:application",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                "2",
+                "-k",
+                "gthread",
+                "--threads",
+                "4",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -8,8 +8,6 @@ subclass) carrying a message for the user and an HTTP status; views render them.
 
 from __future__ import annotations
 
-from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
-
 import hashlib
 import json
 import logging
@@ -69,6 +67,7 @@ from accounts.selectors import (
 from accounts.sessions import SID_KEY, session_end_current, session_register, sessions_end
 from accounts.sync import PROFILE_AGGREGATE
 from taskforge.dbcontext import context_for_user, db_context
+from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.middleware import client_ip
 from taskforge.models import OutboxEvent
 from taskforge.mongo import MongoUnavailable

@@ -61,7 +61,9 @@ def schema_sync(using: str = "default") -> None:
         if has_app_role:
             with transaction.atomic(using=using):
                 cursor.execute(f"GRANT USAGE ON SCHEMA public TO {app_role}")
-                cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {app_role}")
+                cursor.execute(
+                    f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {app_role}"
+                )
                 cursor.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {app_role}")
                 for table in writable_tables():
                     if table in existing:
@@ -69,7 +71,8 @@ def schema_sync(using: str = "default") -> None:
                         cursor.execute(f"GRANT INSERT, UPDATE, DELETE ON {quoted} TO {app_role}")
                 cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}")
                 cursor.execute(
-                    "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()); END $$"
+                    "DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());"
+                    " END $$"
                 )
         if has_backup_role:
             cursor.execute(f"GRANT USAGE ON SCHEMA public TO {backup_role}")

@@ -8,8 +8,6 @@ a message for the user, the form field it concerns and an HTTP status.
 
 from __future__ import annotations
 
-from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
-
 import datetime as dt
 import json
 import re
@@ -32,6 +30,7 @@ from bookings.models import (
 )
 from bookings.policy import booking_total, money, price_range_for, refund_quote
 from bookings.sync import TRIP_AGGREGATE
+from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.outbox import outbox_record
 from taskforge.tasks_util import enqueue_on_commit
 

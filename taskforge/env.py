@@ -106,7 +106,7 @@ def env_database(
         raise ImproperlyConfigured(f"{name}={value!r} must be a postgres:// URL.")
     try:
         config = environ.Env.db_url_config(value)
-    except Exception as exc:  # django-environ raises several types
+    except Exception as exc:  # noqa: BLE001 - django-environ raises several types; all become ImproperlyConfigured
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={value!r} names no database.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -21,14 +22,22 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+logger = logging.getLogger(__name__)
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 REQUESTS = Counter("taskforge_http_requests_total", "HTTP requests", ["method", "view", "status"], registry=REGISTRY)
 LATENCY = Histogram(
-    "taskforge_http_request_seconds", "Request latency", ["view"], registry=REGISTRY,
+    "taskforge_http_request_seconds",
+    "Request latency",
+    ["view"],
+    registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5),
 )
 QUERIES = Histogram(
-    "taskforge_db_queries_per_request", "SQL queries per request", ["view"], registry=REGISTRY,
+    "taskforge_db_queries_per_request",
+    "SQL queries per request",
+    ["view"],
+    registry=REGISTRY,
     buckets=(0, 1, 2, 4, 6, 8, 10, 15, 20, 30, 50),
 )
 # Scrape-time gauges describe shared state; they live apart from the per-process
@@ -152,13 +161,13 @@ def _refresh_gauges() -> None:
             if figures[f"lag_{q}"] is not None:
                 OUTBOX_LAG.labels(q).set(figures[f"lag_{q}"])
     except Exception:  # noqa: BLE001 - a scrape must answer even when the database is down
-        pass
+        logger.debug("metrics: outbox figures unavailable", exc_info=True)
     try:
         ratio = redis_figures()["hit_ratio"]
         if ratio is not None:
             CACHE_HIT_RATIO.set(ratio)
-    except Exception:  # noqa: BLE001
-        pass
+    except Exception:  # noqa: BLE001 - a scrape must answer even when Redis is down
+        logger.debug("metrics: redis figures unavailable", exc_info=True)
 
 
 def _allowed(request: HttpRequest) -> bool:

@@ -43,9 +43,21 @@ class DocServer:
         exe = Path(sys.executable).with_name("nx-27017")
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "-p", str(self.port), "--data-dir", str(self.data_dir / "data"),
-             "--log-file", str(self.data_dir / "nx.log"), "--pid-file", str(self.data_dir / "nx.pid")],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(exe),
+                "--host",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir / "data"),
+                "--log-file",
+                str(self.data_dir / "nx.log"),
+                "--pid-file",
+                str(self.data_dir / "nx.pid"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -98,5 +110,3 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         path = os.environ.get(var, "")
         if path.startswith(tempfile.gettempdir()):
             shutil.rmtree(path, ignore_errors=True)
-
-

@@ -21,7 +21,14 @@ from taskforge.testing.conformance import Shape, conformance_compare
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)
 DOCS = [
     {"_id": "a", "kind": "x", "n": 1, "tags": ["red", "blue"], "when": T0, "subs": [{"k": "p", "v": 1}]},
-    {"_id": "b", "kind": "y", "n": 5, "tags": ["blue"], "when": T0 + dt.timedelta(days=1), "subs": [{"k": "q", "v": 2}]},
+    {
+        "_id": "b",
+        "kind": "y",
+        "n": 5,
+        "tags": ["blue"],
+        "when": T0 + dt.timedelta(days=1),
+        "subs": [{"k": "q", "v": 2}],
+    },
     {"_id": "c", "kind": "x", "n": 9, "tags": [], "when": T0 + dt.timedelta(days=2), "gone": True, "subs": []},
 ]
 
@@ -66,16 +73,67 @@ SHAPES = [
     _find({}, projection={"kind": 1, "n": 1}),
     Shape("sort skip limit", lambda c: list(c.find({}).sort([("n", -1)]).skip(1).limit(1)), DOCS),
     Shape("count_documents", lambda c: c.count_documents({"kind": "x"}), DOCS),
-    Shape("update $set $unset $inc", lambda c: (c.update_one({"_id": "a"}, {"$set": {"kind": "z"}, "$unset": {"when": ""}, "$inc": {"n": 2}}).modified_count, c.find_one({"_id": "a"})), DOCS),
-    Shape("update $push $addToSet $pull scalars", lambda c: (c.update_one({"_id": "a"}, {"$push": {"tags": "pink"}}), c.update_one({"_id": "a"}, {"$addToSet": {"tags": "green"}}), c.update_one({"_id": "a"}, {"$pull": {"tags": "red"}}), c.find_one({"_id": "a"}))[3], DOCS),
+    Shape(
+        "update $set $unset $inc",
+        lambda c: (
+            c.update_one(
+                {"_id": "a"}, {"$set": {"kind": "z"}, "$unset": {"when": ""}, "$inc": {"n": 2}}
+            ).modified_count,
+            c.find_one({"_id": "a"}),
+        ),
+        DOCS,
+    ),
+    Shape(
+        "update $push $addToSet $pull scalars",
+        lambda c: (
+            c.update_one({"_id": "a"}, {"$push": {"tags": "pink"}}),
+            c.update_one({"_id": "a"}, {"$addToSet": {"tags": "green"}}),
+            c.update_one({"_id": "a"}, {"$pull": {"tags": "red"}}),
+            c.find_one({"_id": "a"}),
+        )[3],
+        DOCS,
+    ),
     # nx-27017 stores a $push-ed subdocument as a JSON string, so the application
     # never pushes subdocuments: it $sets the whole array (this shape).
-    Shape("update $set array of subdocuments", lambda c: (c.update_one({"_id": "a"}, {"$set": {"subs": [{"k": "p", "v": 1}, {"k": "r", "v": 3}]}}), c.find_one({"_id": "a"}))[1], DOCS),
+    Shape(
+        "update $set array of subdocuments",
+        lambda c: (
+            c.update_one({"_id": "a"}, {"$set": {"subs": [{"k": "p", "v": 1}, {"k": "r", "v": 3}]}}),
+            c.find_one({"_id": "a"}),
+        )[1],
+        DOCS,
+    ),
     Shape("update_many", lambda c: c.update_many({"kind": "x"}, {"$set": {"seen": True}}).modified_count, DOCS),
     Shape("delete_many", lambda c: (c.delete_many({"kind": "x"}).deleted_count, c.count_documents({})), DOCS),
-    Shape("aggregate match group sum sort", lambda c: list(c.aggregate([{"$match": {"n": {"$gte": 1}}}, {"$group": {"_id": "$kind", "total": {"$sum": "$n"}, "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}])), DOCS),
-    Shape("aggregate unwind group", lambda c: list(c.aggregate([{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}])), DOCS),
-    Shape("aggregate skip limit project", lambda c: list(c.aggregate([{"$sort": {"n": 1}}, {"$skip": 1}, {"$limit": 1}, {"$project": {"kind": 1, "n": 1}}])), DOCS),
+    Shape(
+        "aggregate match group sum sort",
+        lambda c: list(
+            c.aggregate(
+                [
+                    {"$match": {"n": {"$gte": 1}}},
+                    {"$group": {"_id": "$kind", "total": {"$sum": "$n"}, "count": {"$sum": 1}}},
+                    {"$sort": {"_id": 1}},
+                ]
+            )
+        ),
+        DOCS,
+    ),
+    Shape(
+        "aggregate unwind group",
+        lambda c: list(
+            c.aggregate(
+                [{"$unwind": "$tags"}, {"$group": {"_id": "$tags", "count": {"$sum": 1}}}, {"$sort": {"_id": 1}}]
+            )
+        ),
+        DOCS,
+    ),
+    Shape(
+        "aggregate skip limit project",
+        lambda c: list(
+            c.aggregate([{"$sort": {"n": 1}}, {"$skip": 1}, {"$limit": 1}, {"$project": {"kind": 1, "n": 1}}])
+        ),
+        DOCS,
+    ),
     Shape("aggregate count", lambda c: list(c.aggregate([{"$match": {"kind": "x"}}, {"$count": "total"}])), DOCS),
     Shape("versioned upsert", _versioned),
     Shape("duplicate _id", _dup),

@@ -14,8 +14,12 @@ def test_metrics_from_loopback_cover_requests_queries_queues_outbox_and_cache(cl
     assert response.status_code == 200
     body = response.content.decode()
     for name in (
-        "taskforge_http_requests_total", "taskforge_http_request_seconds", "taskforge_db_queries_per_request",
-        "taskforge_celery_queue_depth", "taskforge_outbox_pending", "taskforge_cache_hit_ratio",
+        "taskforge_http_requests_total",
+        "taskforge_http_request_seconds",
+        "taskforge_db_queries_per_request",
+        "taskforge_celery_queue_depth",
+        "taskforge_outbox_pending",
+        "taskforge_cache_hit_ratio",
     ):
         assert name in body
     assert 'view="home"' in body

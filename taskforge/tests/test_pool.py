@@ -17,8 +17,13 @@ def _terminate_pool_idle_backends() -> int:
         time.sleep(0.05)  # the pool takes connections back in a background thread
     pids = [conn.info.backend_pid for conn in list(connection.pool._pool)]
     su = settings.DATABASE_SUPERUSER
-    with psycopg.connect(host=su.get("HOST") or None, port=su.get("PORT") or None, user=su["USER"],
-                         dbname=connection.settings_dict["NAME"], autocommit=True) as pg:
+    with psycopg.connect(
+        host=su.get("HOST") or None,
+        port=su.get("PORT") or None,
+        user=su["USER"],
+        dbname=connection.settings_dict["NAME"],
+        autocommit=True,
+    ) as pg:
         for pid in pids:
             pg.execute("SELECT pg_terminate_backend(%s)", [pid])
     return len(pids)

@@ -24,7 +24,9 @@ def test_application_role_has_no_privileges_to_bypass_rls(settings) -> None:  # 
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        )
         assert cursor.fetchone()[0] == 0
 
 
@@ -47,8 +49,12 @@ def test_row_security_cannot_be_switched_off_by_the_app_role(make_user) -> None:
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE audit_log SET operation = 'X'", "DELETE FROM audit_log", "TRUNCATE audit_log",
-     "INSERT INTO audit_log (table_name, record_id, operation) VALUES ('t', '1', 'INSERT')"],
+    [
+        "UPDATE audit_log SET operation = 'X'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "INSERT INTO audit_log (table_name, record_id, operation) VALUES ('t', '1', 'INSERT')",
+    ],
 )
 def test_application_role_cannot_write_the_audit_log(statement: str) -> None:
     with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
@@ -58,11 +64,14 @@ def test_application_role_cannot_write_the_audit_log(statement: str) -> None:
 
 def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> None:  # noqa: ANN001
     admin = make_user("admin")
-    ctx = DbContext(user_id=str(admin.pk), role="admin", ip="203.0.113.9", user_agent="pytest", request_id="req-12345678")
+    ctx = DbContext(
+        user_id=str(admin.pk), role="admin", ip="203.0.113.9", user_agent="pytest", request_id="req-12345678"
+    )
     with db_context(ctx):
         target = make_user("traveller")
         row = _scalar(
-            "SELECT json_build_object('u', user_id, 'r', actor_role, 'ip', host(ip_address), 'ua', user_agent, 'rid', request_id)"
+            "SELECT json_build_object('u', user_id, 'r', actor_role, 'ip', host(ip_address),"
+            " 'ua', user_agent, 'rid', request_id)"
             " FROM audit_log WHERE table_name = 'accounts_user' AND record_id = %s AND operation = 'INSERT'",
             [str(target.pk)],
         )
@@ -71,8 +80,12 @@ def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> Non
 
 @pytest.mark.parametrize(
     "statement",
-    ["DELETE FROM django_migrations", "UPDATE django_content_type SET model = model",
-     "TRUNCATE accounts_team", "CREATE TEMP TABLE scratch (id int)"],
+    [
+        "DELETE FROM django_migrations",
+        "UPDATE django_content_type SET model = model",
+        "TRUNCATE accounts_team",
+        "CREATE TEMP TABLE scratch (id int)",
+    ],
 )
 def test_application_role_cannot_touch_schema_bookkeeping_truncate_or_create_temp_tables(statement: str) -> None:
     with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():

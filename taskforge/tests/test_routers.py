@@ -48,7 +48,12 @@ def test_reports_models_go_to_reports_when_configured(settings) -> None:  # noqa
 
 @pytest.mark.parametrize(
     ("a", "b", "allowed"),
-    [("default", "default", True), ("default", "replica", True), (None, "default", True), ("default", "reports", False)],
+    [
+        ("default", "default", True),
+        ("default", "replica", True),
+        (None, "default", True),
+        ("default", "reports", False),
+    ],
 )
 def test_relations_across_databases_are_refused(a: str, b: str, allowed: bool) -> None:
     assert router.allow_relation(_obj(a), _obj(b)) is allowed

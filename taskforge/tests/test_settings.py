@@ -53,7 +53,12 @@ def _run_check(extra_env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("DJANGO_DEBUG", "perhaps"), ("DB_POOL_MAX", "lots"), ("MONGODB_URI", "localhost"), ("SESSION_IDLE_SECONDS", "-5")],
+    [
+        ("DJANGO_DEBUG", "perhaps"),
+        ("DB_POOL_MAX", "lots"),
+        ("MONGODB_URI", "localhost"),
+        ("SESSION_IDLE_SECONDS", "-5"),
+    ],
 )
 def test_malformed_value_stops_startup_naming_the_variable(var: str, value: str) -> None:
     result = _run_check({var: value})

@@ -3,9 +3,9 @@
 Scratch: a PostgreSQL database `<db>_scratch` and a document database `<db>_scratch` on the
 same document server. pg_restore runs as the PostgreSQL superuser (DATABASE_SUPERUSER_URL):
 the owner role is itself subject to FORCE ROW LEVEL SECURITY, which pg_restore cannot work
-under; ownership and grants are restored as dumped (the roles must exist: `bootstrap_db`). Live: overwrites the site's databases;
-stop the site and the workers first. It asks for a typed confirmation phrase (or --confirm
-with the exact phrase when stdin is not a terminal).
+under; ownership and grants are restored as dumped (the roles must exist: `bootstrap_db`).
+Live: overwrites the site's databases; stop the site and the workers first. It asks for a
+typed confirmation phrase (or --confirm with the exact phrase when stdin is not a terminal).
 """
 
 from __future__ import annotations

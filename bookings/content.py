@@ -6,9 +6,10 @@ import html
 import re
 from typing import Any
 
-import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+
+from taskforge.markdown import markdown_html
 
 _ALLOWED_TAGS = {
     "p",
@@ -40,7 +41,7 @@ _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 
 def render_markdown(text: str) -> SafeString:
     """Markdown to HTML, then sanitised with an allow-list (no raw HTML, no scripts, safe links)."""
-    raw = markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
+    raw = markdown_html(text)
     cleaned = nh3.clean(
         raw,
         tags=_ALLOWED_TAGS,
@@ -53,7 +54,7 @@ def render_markdown(text: str) -> SafeString:
 
 def markdown_to_text(text: str) -> str:
     """Plain text of a markdown description (for the search projection and snippets)."""
-    raw = markdown.markdown(text or "", extensions=["extra"], output_format="html")
+    raw = markdown_html(text, extensions=("extra",))
     stripped = nh3.clean(raw, tags=set(), clean_content_tags={"script", "style"})
     return re.sub(r"\s+", " ", html.unescape(stripped)).strip()
 

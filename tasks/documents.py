@@ -65,7 +65,10 @@ class TaskComment(Document):
     meta = {
         "db_alias": CONTENT_ALIAS,
         "collection": "task_comments",
-        "indexes": [("task_id", "created_at")],
+        # Single-field: nx-27017 uses only single-field indexes (a compound one is never
+        # used, not even for its leading field: 250 ms instead of 2 ms per task page at
+        # 200,000 comments); MongoDB sorts a task's few comments in memory.
+        "indexes": ["task_id"],
         "strict": False,
         "auto_create_index": False,
     }
@@ -90,7 +93,9 @@ class Notification(Document):
     meta = {
         "db_alias": CONTENT_ALIAS,
         "collection": "notifications",
-        "indexes": [("user_id", "state"), ("user_id", "-created_at")],
+        # "user_id" alone serves nx-27017 (single-field indexes only, see TaskComment);
+        # MongoDB uses the compound one for the newest-first list.
+        "indexes": ["user_id", ("user_id", "-created_at")],
         "strict": False,
         "auto_create_index": False,
     }

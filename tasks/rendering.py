@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-import markdown as _markdown
 import nh3
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from taskforge.markdown import markdown_html
 
 # No images (no remote loads or tracking pixels from task text), no raw layout tags.
 _ALLOWED_TAGS = {
@@ -58,7 +59,7 @@ _TEXT_SEGMENT_RE = re.compile(r"(^|>)([^<]+)")
 
 def markdown_render(text: str, *, mentions: Iterable[str] = ()) -> SafeString:
     """Render user markdown to HTML that cannot run script, then highlight known @mentions."""
-    html = _markdown.markdown(text or "", extensions=["extra", "sane_lists"], output_format="html")
+    html = markdown_html(text)
     clean = nh3.clean(
         html,
         tags=_ALLOWED_TAGS,

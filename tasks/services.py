@@ -860,8 +860,8 @@ def notification_mark_read(*, user: Any, notification_id: str) -> bool:
             {"_id": str(notification_id), "user_id": user.pk, "state": "unread"},
             {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
         )
-        if not result.modified_count and not documents.notifications().count_documents(
-            {"_id": str(notification_id), "user_id": user.pk}
+        if not result.modified_count and not documents.notifications().find_one(
+            {"_id": str(notification_id), "user_id": user.pk}, {"_id": 1}
         ):
             raise TaskNotFound("No such notification.")  # someone else's, or none at all
     except MongoUnavailable:

@@ -316,6 +316,13 @@ def _invalidate_on_commit(task: Task, *user_ids: int | None) -> None:
     transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id], team_ids=[team_id], user_ids=users))
 
 
+def _invalidate_page_on_commit(task: Task) -> None:
+    """After a comment write: only the task page shows comments (boards and dashboards are
+    built from task rows, so their caches stay: a comment does not re-render the team's board)."""
+    task_id = task.id
+    transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id]))
+
+
 # --- notifications --------------------------------------------------------------------------------
 
 NOTIFICATION_KINDS = {
@@ -780,7 +787,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 actor_id=actor.pk,
                 message=f"{name} commented",
             )
-            _invalidate_on_commit(task)
+            _invalidate_page_on_commit(task)
             try:  # last step: a failure here rolls back the audit row and the notifications
                 documents.comments().insert_one(doc)
             except MongoUnavailable:
@@ -826,7 +833,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
             actor_id=actor.pk,
             message=f"{_actor_name(actor)} mentioned you in a comment",
         )
-        _invalidate_on_commit(task)
+        _invalidate_page_on_commit(task)
         try:
             documents.comments().update_one(
                 {"_id": doc["_id"]}, {"$set": {"body": body, "mentions": mention_ids, "edited_at": now}}
@@ -841,7 +848,7 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
     doc = _comment_load(actor, task, comment_id)
     with transaction.atomic():
         _audit_content("task_comment", str(task.id), "DELETE", _comment_audit_view(doc), None)
-        _invalidate_on_commit(task)
+        _invalidate_page_on_commit(task)
         try:
             documents.comments().delete_one({"_id": doc["_id"]})
         except MongoUnavailable:

@@ -214,3 +214,33 @@ def test_list_results_are_cached_per_query_and_refreshed_by_writes(
     with django_capture_on_commit_callbacks(execute=True):
         make_task(title="Also theirs", assignee_id=crew.member2.pk)
     assert "Also theirs" in client.get(url, {"assignee": "me"}).content.decode()
+
+
+def test_a_comment_refreshes_the_task_page_but_keeps_the_board_and_dashboard_caches(
+    client,
+    crew,
+    make_task,
+    django_capture_on_commit_callbacks,  # noqa: ANN001
+) -> None:
+    """Boards and dashboards are built from task rows only: a comment must not make every
+    member's next board view re-render the team's columns (75 ms at 2,000 tasks)."""
+    from tasks.caching import board_generation_key, dashboard_team_key, task_page_key
+
+    task = make_task(title="Card")
+    relay_sweep()
+    client.force_login(crew.admin)
+    client.get(reverse("tasks:board", args=[crew.team.id]))
+    client.get(reverse("tasks:detail", args=[task.id]))
+    client.get(reverse("tasks:dashboard_team", args=[crew.team.id]))
+    generation = cache.get(board_generation_key(crew.team.id))
+    assert generation and cache.get(task_page_key(task.id)) is not None
+    assert cache.get(dashboard_team_key(crew.team.id)) is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "a comment"})
+    assert response.status_code == 302
+
+    assert cache.get(task_page_key(task.id)) is None  # the page shows the comment at once
+    assert cache.get(board_generation_key(crew.team.id)) == generation
+    assert cache.get(dashboard_team_key(crew.team.id)) is not None
+    assert b"a comment" in client.get(reverse("tasks:detail", args=[task.id])).content

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from bookings.content import render_markdown
 from bookings.documents import trip_collection, trip_doc_state
 from bookings.models import Booking, BookingStatus, Departure, Trip, TripListing
 from bookings.policy import money
@@ -330,12 +331,41 @@ def trip_state(trip: Trip) -> dict[str, Any] | None:
     return None
 
 
+TRIP_CONTENT_TTL = 3600
+
+
+def _trip_content_key(code: str, version: int) -> str:
+    return f"trips:content:{code}:{version}"
+
+
+def trip_content(trip: Trip) -> tuple[dict[str, Any] | None, str]:
+    """(document, rendered description) for the trip's page: from Redis when the document
+    of trip.version was read before, else MongoDB (cached once it is current).
+
+    The key holds the version, so an edit (a new version) is never served the old text
+    and needs no invalidation; a document the relay has not brought up to date yet is
+    shown but not cached.
+    """
+    key = _trip_content_key(trip.code, trip.version)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached["doc"], cached["description_html"]
+    doc = trip_document(trip.code)
+    if doc is None:
+        return None, ""
+    description_html = render_markdown(doc.get("description_md", ""))
+    if doc.get("version") == trip.version:
+        cache.set(key, {"doc": doc, "description_html": description_html}, TRIP_CONTENT_TTL)
+    return doc, description_html
+
+
 @dataclass
 class TripPage:
     trip: Trip
     departure: Departure | None
     content: dict[str, Any] | None  # the MongoDB document; None => "details pending"
-    listing: TripListing | None
+    listing: TripListing | None  # read only when the document is not available
+    description_html: str = ""
 
     @property
     def name(self) -> str:
@@ -366,8 +396,9 @@ def trip_page(code: str, *, viewer: Any) -> TripPage | None:
     if not trip.active and not getattr(viewer, "is_staff_member", False):
         return None
     departure = Departure.objects.filter(trip=trip, date=trip.start).first()
-    listing = TripListing.objects.filter(code=code).first()
-    return TripPage(trip=trip, departure=departure, content=trip_document(code), listing=listing)
+    content, description_html = trip_content(trip)
+    listing = None if content else TripListing.objects.filter(code=code).first()
+    return TripPage(trip=trip, departure=departure, content=content, listing=listing, description_html=description_html)
 
 
 def trip_names(codes: set[str] | list[str]) -> dict[str, str]:

@@ -43,7 +43,7 @@ def audit_retention() -> int:
     return moved
 
 
-@shared_task(name="audit.rls_probe", time_limit=60, soft_time_limit=55)
+@shared_task(name="audit.rls_probe", ignore_result=False, time_limit=60, soft_time_limit=55)
 def rls_probe() -> dict[str, object]:
     """Report what this task's database context can see (operations check and tests).
 

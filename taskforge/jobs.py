@@ -72,7 +72,7 @@ def outbox_purge() -> int:
     return outbox_purge_applied()
 
 
-@shared_task(name="sync.ping")
+@shared_task(name="sync.ping", ignore_result=False)
 def ping(value: str) -> dict[str, str]:
     """Round trip through the broker and a worker; used by readiness checks and tests."""
     from taskforge.dbcontext import context_current

@@ -200,6 +200,13 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+# No task result is stored unless its task says ignore_result=False (sync.ping,
+# audit.rls_probe: read back by checks and tests). With a result wanted, every
+# .delay() in a web request subscribes to the Redis result backend, and while Redis
+# was down that subscription retried for ~20 s inside the request (bench.load's
+# Redis fault: booking cancellations timed out, and the blocked threads starved
+# public pages).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -340,7 +347,10 @@ LOG_JSON = env_bool("LOG_JSON", PRODUCTION)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "taskforge.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "taskforge.logging.RequestIdFilter"},
+        "repeats": {"()": "taskforge.logging.RepeatFilter", "seconds": 10},
+    },
     "formatters": {
         "json": {"()": "taskforge.logging.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -353,7 +363,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Redis down: one "Exception ignored" (with its traceback) per 10 s, not one per cache call.
+        "django_redis.cache": {"filters": ["repeats"]},
+    },
 }
 
 # Celery queues, routes and beat schedule (code lives in taskforge/schedule.py).

@@ -168,3 +168,28 @@ def test_broad_searches_rank_a_bounded_pool_that_keeps_name_matches(make_trip, m
     assert codes[0] == "NAME-1"  # the name match is in the strong pool and ranks first
     assert len(codes) == 3  # at most 2 pools of 2, minus the duplicate
     assert "<mark>Reef</mark>" in str(result.items[0].name_html)
+
+
+def test_filter_form_echoes_the_query_without_failed_template_lookups(client, catalogue, monkeypatch) -> None:  # noqa: ANN001
+    """The form reads every filter from a plain dict: looking a missing key up in the
+    QueryDict cost the template engine two exceptions and a dir() per resort <option>."""
+    from django.template import base
+
+    failed: list[str] = []
+    real = base.Variable._resolve_lookup
+
+    def counting(self, context):  # noqa: ANN001, ANN202
+        try:
+            return real(self, context)
+        except base.VariableDoesNotExist:
+            failed.append(self.var)
+            raise
+
+    monkeypatch.setattr(base.Variable, "_resolve_lookup", counting)
+    html = client.get("/trips/", {"resort": "Maldives", "sort": "price", "price_max": "5000"}).content.decode()
+    assert '<option value="Maldives" selected>' in html
+    assert '<option value="price" selected>' in html
+    assert 'name="price_max" id="id_price_max" min="0" step="0.01" value="5000"' in html
+    assert [v for v in failed if v.startswith("f.")] == []
+    client.get("/trips/")  # no filters at all
+    assert [v for v in failed if v.startswith("f.")] == []

@@ -419,6 +419,11 @@ def _held_request_drop(ctx: Ctx, su: Any, rec: probes.Recorder, traveller: Any, 
             [ctx.env["BENCH_APP_ROLE"]],
         ).fetchall()
         victim = next((r for r in rows if r[1] in ports or not ports), None)
+        if victim is None and rows:
+            # Under load a worker's pool may have opened the request's connection after
+            # the snapshot above: look at the workers' sockets again.
+            ports = _web_ports(ctx)
+            victim = next((r for r in rows if r[1] in ports or not ports), None)
         if victim is None:
             time.sleep(0.02)
     log_at = ctx.web.log_offset()

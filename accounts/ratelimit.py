@@ -11,6 +11,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections.abc import Sequence
 
 from accounts.redisutil import RedisUnavailable, redis_client, rkey
 
@@ -24,11 +25,23 @@ def ip_bucket(ip: str) -> str:
     return f"auth:fail:ip:{ip or 'unknown'}"
 
 
-def window_retry_after(buckets: list[str], *, limit: int, window: int) -> int:
+Limit = int | Sequence[int]
+
+
+def _limits(buckets: list[str], limit: Limit) -> list[int]:
+    """One limit for every bucket, or one each (in the buckets' order)."""
+    limits = [limit] * len(buckets) if isinstance(limit, int) else list(limit)
+    if len(limits) != len(buckets):
+        raise ValueError("one limit per bucket")
+    return limits
+
+
+def window_retry_after(buckets: list[str], *, limit: Limit, window: int) -> int:
     """Seconds until another event is allowed in every bucket (0 = allowed now).
 
     Raises RedisUnavailable when Redis cannot answer (the caller decides the fallback).
     """
+    limits = _limits(buckets, limit)
     now = time.time()
     client = redis_client()
     pipe = client.pipeline()
@@ -39,10 +52,10 @@ def window_retry_after(buckets: list[str], *, limit: int, window: int) -> int:
     results = pipe.execute()
     wait = 0.0
     for index, bucket in enumerate(buckets):
-        count = results[index * 2 + 1]
-        if count >= limit:
+        count, limit_here = results[index * 2 + 1], limits[index]
+        if count >= limit_here:
             # The (count - limit)-th oldest event must leave the window first.
-            oldest = client.zrange(rkey(bucket), count - limit, count - limit, withscores=True)
+            oldest = client.zrange(rkey(bucket), count - limit_here, count - limit_here, withscores=True)
             if oldest:
                 wait = max(wait, oldest[0][1] + window - now)
     return max(int(math.ceil(wait)), 1) if wait > 0 else 0
@@ -54,9 +67,9 @@ def window_retry_after(buckets: list[str], *, limit: int, window: int) -> int:
 _RESERVE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
 local wait = 0
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
+    local limit = tonumber(ARGV[3 + i])
     redis.call('ZREMRANGEBYSCORE', key, 0, now - window)
     local count = redis.call('ZCARD', key)
     if count >= limit then
@@ -74,14 +87,14 @@ if wait > 0 then
     return tostring(wait)
 end
 for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, ARGV[4])
+    redis.call('ZADD', key, now, ARGV[3])
     redis.call('EXPIRE', key, window + 60)
 end
 return '0'
 """
 
 
-def window_reserve(buckets: list[str], *, limit: int, window: int) -> tuple[int, str]:
+def window_reserve(buckets: list[str], *, limit: Limit, window: int) -> tuple[int, str]:
     """Atomically: if every bucket has room, add one event to each and return (0, member);
     otherwise add nothing and return (seconds to wait, "").
 
@@ -92,8 +105,9 @@ def window_reserve(buckets: list[str], *, limit: int, window: int) -> tuple[int,
     now = time.time()
     member = f"{now:.6f}:{secrets.token_hex(6)}"
     client = redis_client()
+    limits = _limits(buckets, limit)
     answer = client.eval(
-        _RESERVE_SCRIPT, len(buckets), *[rkey(b) for b in buckets], f"{now:.6f}", window, limit, member
+        _RESERVE_SCRIPT, len(buckets), *[rkey(b) for b in buckets], f"{now:.6f}", window, member, *limits
     )
     wait = float(answer.decode() if isinstance(answer, bytes) else answer)
     if wait > 0:

@@ -254,11 +254,17 @@ PENDING = "pending"
 FAILURE_REASONS = ("bad_password", "unknown_email", "inactive", PENDING)
 
 
-def _retry_after_from_db(email: str, ip: str, *, limit: int, window: int) -> int:
+def _sign_in_limits() -> tuple[list[int], int]:
+    """([per account, per IP], window): an IP may be an office or a carrier's NAT, shared by
+    many people signing in at once (each attempt counts until its password is checked)."""
+    return [settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_IP_FAILURE_LIMIT], settings.LOGIN_FAILURE_WINDOW_SECONDS
+
+
+def _retry_after_from_db(email: str, ip: str, *, limit: list[int], window: int) -> int:
     """The same sliding window counted from LoginAttempt, for when Redis is down."""
     since = timezone.now() - timedelta(seconds=window)
     wait = 0.0
-    for field, value in (("email", email), ("ip", _ip_or_none(ip))):
+    for (field, value), limit_here in zip((("email", email), ("ip", _ip_or_none(ip))), limit, strict=True):
         if value is None:
             continue
         times = list(
@@ -266,15 +272,15 @@ def _retry_after_from_db(email: str, ip: str, *, limit: int, window: int) -> int
                 **{field: value}, succeeded=False, reason__in=FAILURE_REASONS, created_at__gte=since
             )
             .order_by("-created_at")
-            .values_list("created_at", flat=True)[:limit]
+            .values_list("created_at", flat=True)[:limit_here]
         )
-        if len(times) >= limit:
+        if len(times) >= limit_here:
             wait = max(wait, (times[-1] + timedelta(seconds=window) - timezone.now()).total_seconds())
     return int(wait) + 1 if wait > 0 else 0
 
 
 def sign_in_retry_after(*, email: str, ip: str) -> int:
-    limit, window = settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    limit, window = _sign_in_limits()
     try:
         return window_retry_after([email_bucket(email), ip_bucket(ip)], limit=limit, window=window)
     except RedisUnavailable:
@@ -311,7 +317,7 @@ def _advisory_key(value: str) -> int:
     return int.from_bytes(hashlib.sha256(f"taskforge.signin:{value}".encode()).digest()[:8], "big", signed=True)
 
 
-def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: int, window: int) -> tuple[int, int | None]:
+def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: list[int], window: int) -> tuple[int, int | None]:
     """The Redis reservation's fallback: count and insert a pending attempt under advisory
     locks on the address and the IP, so parallel requests are counted one after another."""
     keys = sorted({_advisory_key(f"email:{email}"), _advisory_key(f"ip:{ip}")})
@@ -330,7 +336,7 @@ def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: int, window: 
 
 def attempt_reserve(*, email: str, ip: str, user_agent: str = "") -> tuple[int, Reservation | None]:
     """Reserve one password check for this address and IP: (0, reservation) or (seconds to wait, None)."""
-    limit, window = settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW_SECONDS
+    limit, window = _sign_in_limits()
     buckets = [email_bucket(email), ip_bucket(ip)]
     try:
         wait, member = window_reserve(buckets, limit=limit, window=window)

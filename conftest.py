@@ -161,31 +161,11 @@ class CeleryWorker:
 
         # The worker talks to the test database, as the application role.
         env["DATABASE_URL"] = _database_url(settings.DATABASES["default"])
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "taskforge",
-                "worker",
-                "-Q",
-                queues,
-                "-c",
-                str(concurrency),
-                "-l",
-                "INFO",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"tf-{TEST_ID}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=open(self.log, "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
+        argv = [sys.executable, "-m", "celery", "-A", "taskforge", "worker", "-Q", queues, "-c", str(concurrency),
+                "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+                "-n", f"tf-{TEST_ID}@%h"]  # fmt: skip
+        log = open(self.log, "ab")  # noqa: SIM115 - the worker writes to it for its whole life
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.log.exists() and b"ready." in self.log.read_bytes():

@@ -298,6 +298,21 @@ def _task_form_kwargs(team_id: int, statuses: list[str] | None = None) -> dict[s
     }
 
 
+def _task_fields(form: TaskForm) -> dict[str, Any]:
+    """The task's fields from a valid TaskForm, as task_create and task_update take them."""
+    data = form.cleaned_data
+    return {
+        "title": data["title"],
+        "description": data["description"],
+        "status": data["status"],
+        "priority": data["priority"],
+        "assignee_id": data["assignee"] or None,
+        "due_at": data["due_at"],
+        "tags": data["tags"],
+        "custom_fields": form.custom_values(),
+    }
+
+
 @staff_required
 @require_http_methods(["GET", "POST"])
 def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
@@ -307,20 +322,8 @@ def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                task = services.task_create(
-                    actor=request.user,
-                    team_id=team.id,
-                    title=data["title"],
-                    description=data["description"],
-                    status=data["status"],
-                    priority=data["priority"],
-                    assignee_id=data["assignee"] or None,
-                    due_at=data["due_at"],
-                    tags=data["tags"],
-                    custom_fields=form.custom_values(),
-                )
+                task = services.task_create(actor=request.user, team_id=team.id, **_task_fields(form))
             except TaskServiceError as exc:
                 if exc.status != 400:
                     return _service_error(request, exc)
@@ -345,20 +348,12 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
     if request.method == "POST":
         form = TaskForm(request.POST, **kwargs)
         if form.is_valid():
-            data = form.cleaned_data
             try:
                 services.task_update(
                     actor=request.user,
                     task_id=task.id,
-                    expected_version=data["version"] or -1,
-                    title=data["title"],
-                    description=data["description"],
-                    status=data["status"],
-                    priority=data["priority"],
-                    assignee_id=data["assignee"] or None,
-                    due_at=data["due_at"],
-                    tags=data["tags"],
-                    custom_fields=form.custom_values(),
+                    expected_version=form.cleaned_data["version"] or -1,
+                    **_task_fields(form),
                 )
             except TaskServiceError as exc:
                 if exc.status in (404, 503):

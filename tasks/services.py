@@ -30,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
+from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.models import OutboxEvent
 from taskforge.mongo import MongoUnavailable
 from taskforge.outbox import outbox_record
@@ -63,14 +64,11 @@ ASSIGNABLE_ROLES = ("admin", "member")
 # --- errors ---------------------------------------------------------------------------------------
 
 
-class TaskServiceError(Exception):
-    """A refused write, with a message for the user and the HTTP status that fits."""
+class TaskServiceError(ServiceError):
+    """A refused write (the shared ServiceError), with per-field messages for the form."""
 
-    status = 400
-
-    def __init__(self, message: str, *, errors: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, errors: Mapping[str, str] | None = None, status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.errors = dict(errors or {})
 
 
@@ -78,11 +76,11 @@ class TaskInvalid(TaskServiceError):
     status = 400
 
 
-class TaskNotFound(TaskServiceError):
+class TaskNotFound(TaskServiceError, NotFound):
     status = 404
 
 
-class TaskStale(TaskServiceError):
+class TaskStale(TaskServiceError, Conflict):
     status = 409
 
 

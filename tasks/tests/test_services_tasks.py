@@ -214,3 +214,14 @@ def test_due_dates_are_stored_in_utc(crew, make_task) -> None:  # noqa: ANN001
     with acting(crew.admin), connection.cursor() as cursor:
         cursor.execute("SELECT due_at AT TIME ZONE 'UTC' FROM tasks_task WHERE id = %s", [task.id])
         assert cursor.fetchone()[0] == dt.datetime(2026, 5, 1, 9, 30)
+
+
+def test_task_refusals_are_the_shared_service_errors(crew) -> None:  # noqa: ANN001
+    """Callers outside the tasks app catch taskforge.errors, as for every other app."""
+    import uuid
+
+    from taskforge.errors import NotFound, ServiceError
+
+    with acting(crew.member), pytest.raises(NotFound) as refused:
+        services.comment_delete(actor=crew.member, task_id=uuid.uuid4(), comment_id="none")
+    assert refused.value.status == 404 and isinstance(refused.value, ServiceError)

@@ -108,7 +108,6 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         # A plain dict with every field: a lookup missing from a QueryDict costs the template
         # engine two exceptions and a dir() (once per resort <option>: 60 per page).
         "f": {name: request.GET.get(name, "") for name in CatalogueFilterForm.base_fields},
-        "q": request.GET.get("q", ""),
     }
     if form.is_bound and not form.is_valid():
         status = 400

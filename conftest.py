@@ -221,17 +221,20 @@ def celery_worker_proc(committed_db):  # noqa: ANN001
 
 @pytest.fixture
 def make_user(db):  # noqa: ANN001
-    """Factory: make_user("traveller"|"staff"|"admin", email=None) -> User."""
-    from accounts.models import User
+    """Factory: make_user(kind, email=None, password=..., **fields) -> User.
+
+    kind is a key of taskforge.testing.personas.KIND_CAPABILITIES ("traveller", "member",
+    "booking_desk", "catalogue_editor", "reports_reader", "team_creator", "staff",
+    "admin"); the capabilities are granted as the system. Travellers are left unverified,
+    as after registration; everyone else is verified (made by an admin or an invitation)."""
+    from taskforge.testing.personas import person_create
 
     counter = {"n": 0}
 
-    def factory(role: str = "traveller", email: str | None = None, password: str = "correct-horse-battery", **extra):  # noqa: S107 - test fixture password
+    def factory(kind: str = "traveller", email: str | None = None, password: str = "correct-horse-battery", **extra):  # noqa: S107 - test fixture password
         counter["n"] += 1
-        email = email or f"{role}{counter['n']}-{time.monotonic_ns()}@example.com"
-        if role == "admin":
-            return User.objects.create_superuser(email, password, **extra)
-        return User.objects.create_user(email, password, role=role, **extra)
+        email = email or f"{kind}{counter['n']}-{time.monotonic_ns()}@example.com"
+        return person_create(kind, email, password, **extra)
 
     return factory
 

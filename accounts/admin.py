@@ -1,4 +1,5 @@
-"""Django admin: users, teams, memberships, role permissions (+ read-only security records)."""
+"""Django admin: users (with their capabilities, read-only: granted on the People page), teams,
+memberships, role permissions (+ read-only security records)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.html import format_html
 
 from accounts.models import (
+    CapabilityGrant,
     ErasureRecord,
     Invitation,
     LoginAttempt,
@@ -25,20 +28,14 @@ from accounts.models import (
 )
 from accounts.permissions import PERMISSIONS, permissions_invalidate
 
-
-def _admin_login(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-    # One sign-in page for everyone, so the admin shares the brute-force protection.
-    target = request.GET.get("next") or reverse("admin:index")
-    return HttpResponseRedirect(reverse("accounts:login") + "?" + urlencode({"next": target}))
-
-
-admin.site.login = _admin_login  # type: ignore[method-assign]
+# Access follows the site_admin capability, not Django's groups and permissions.
+admin.site.unregister(Group)
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
     class Meta:
         model = User
-        fields = ("email", "display_name", "role")
+        fields = ("email", "display_name")
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -53,6 +50,20 @@ class UserChangeAdminForm(UserChangeForm):
         fields = "__all__"
 
 
+class CapabilityInline(admin.TabularInline):
+    """Capabilities are granted on the People page (one service, one audit); shown here."""
+
+    model = CapabilityGrant
+    fk_name = "user"
+    extra = 0
+    fields = ("capability", "granted_by", "granted_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -65,20 +76,35 @@ class UserAdmin(DjangoUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ("email",)
-    list_display = ("email", "display_name", "role", "is_active", "email_verified", "date_joined", "last_login")
-    list_filter = ("role", "is_active", "email_verified", "is_staff", ("erased_at", admin.EmptyFieldListFilter))
+    list_display = ("email", "display_name", "is_active", "email_verified", "date_joined", "last_login")
+    list_filter = (
+        "is_active",
+        "email_verified",
+        "capability_grants__capability",
+        ("erased_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("email", "display_name")
-    readonly_fields = ("date_joined", "last_login", "erased_at", "profile_version")
-    inlines = (MembershipInline,)
+    readonly_fields = ("date_joined", "last_login", "erased_at", "profile_version", "capabilities_link")
+    filter_horizontal = ()
+    inlines = (CapabilityInline, MembershipInline)
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Person", {"fields": ("display_name", "role", "email_verified")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Person", {"fields": ("display_name", "email_verified")}),
+        ("Access", {"fields": ("is_active", "capabilities_link")}),
         ("Dates", {"fields": ("date_joined", "last_login", "erased_at", "profile_version")}),
     )
-    add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "display_name", "role", "password1", "password2")}),
-    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "display_name", "password1", "password2")}),)
+
+    @admin.display(description="Site capabilities")
+    def capabilities_link(self, obj: User) -> str:
+        return format_html(
+            '<a href="{}">Grant or remove on the People page</a>', reverse("accounts:person", args=[obj.pk])
+        )
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not change:
+            obj.email_verified = True  # a site admin made the account for this address
+        super().save_model(request, obj, form, change)
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.inlines if obj is not None else ()  # teams are added once the user exists

@@ -132,7 +132,7 @@ def _account_export(user: Any) -> dict[str, Any]:
     return {
         "email": user.email,
         "display_name": user.display_name,
-        "role": user.role,
+        "site_capabilities": sorted(user.capabilities),
         "email_verified": user.email_verified,
         "date_joined": user.date_joined,
         "last_login": user.last_login,
@@ -329,7 +329,7 @@ def elevated_read() -> Iterator[None]:
 
     with transaction.atomic():
         try:
-            with db_context(replace(context_current(), role="admin")):
+            with db_context(replace(context_current(), role="system")):
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL transaction_read_only = on")
                 yield

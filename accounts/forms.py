@@ -13,7 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.documents import CADENCES, THEMES
-from accounts.models import TeamRole, User
+from accounts.models import Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
 
 PASSWORD_MAX = 256  # long passphrases are welcome; this only bounds the hasher's work
@@ -173,3 +173,17 @@ class EmailPasswordResetForm(PasswordResetForm):
                     },
                 )
                 emails.password_reset_email(user_id=user.pk, name=user.display_name, reset_path=path)
+
+
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label="Search by email or name", max_length=200, required=False)
+    page = forms.IntegerField(min_value=1, max_value=100_000, required=False)
+
+
+class CapabilitiesForm(forms.Form):
+    capabilities = forms.MultipleChoiceField(
+        label="Site capabilities",
+        choices=[(c.value, c.label) for c in Capability],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )

@@ -1,20 +1,50 @@
-"""Accounts: users (sign-in by email, with a site role), teams, memberships, role
-permissions, invitations, the session index, sign-in attempts and erasure records."""
+"""Accounts: users (sign-in by email), their site capabilities, teams, memberships, role
+permissions, invitations, the session index, sign-in attempts and erasure records.
+
+Two separate kinds of access:
+* **site capabilities** (`CapabilityGrant`): explicit, site-wide grants made by a site admin
+  (booking desk, catalogue editor, reports reader, team creator, site admin). A person with
+  none is a traveller.
+* **team roles** (`Membership`): guest, member or admin of one team, governing that team's
+  work only. An invitation grants a membership, never a capability.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
+from django_rls.models import RLSModel
+from django_rls.policies import CustomPolicy
+
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.rls import CTX_IS_SYSTEM, InsertPolicy, SelectPolicy, ctx_has_capability
 
 
-class Role(models.TextChoices):
-    TRAVELLER = "traveller", "Traveller"
-    STAFF = "staff", "Staff"
-    ADMIN = "admin", "Admin"
+class Capability(models.TextChoices):
+    """Site-wide capabilities. `site_admin` implies every other one."""
+
+    BOOKING_DESK = "booking_desk", "Booking desk"
+    CATALOGUE_EDITOR = "catalogue_editor", "Catalogue editor"
+    REPORTS_READER = "reports_reader", "Reports reader"
+    TEAM_CREATOR = "team_creator", "Team creator"
+    SITE_ADMIN = "site_admin", "Site admin"
+
+
+CAPABILITY_DESCRIPTIONS: dict[str, str] = {
+    Capability.BOOKING_DESK: "See every booking and the travellers' contact details; confirm, record payments, "
+    "cancel and refund",
+    Capability.CATALOGUE_EDITOR: "Create and edit trips, departures, prices, seats and images",
+    Capability.REPORTS_READER: "Read the revenue, seats and resort reports and download their CSVs",
+    Capability.TEAM_CREATOR: "Create teams (and so become their first admin)",
+    Capability.SITE_ADMIN: "Everything: the Django admin, the audit browser, the system page and the people page",
+}
 
 
 class UserManager(BaseUserManager["User"]):
@@ -34,24 +64,36 @@ class UserManager(BaseUserManager["User"]):
         return user
 
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
-        fields.setdefault("role", Role.TRAVELLER)
-        fields.setdefault("is_staff", False)
-        fields.setdefault("is_superuser", False)
         return self._create(email, password, **fields)
+
+    def with_access(self) -> models.QuerySet[User]:
+        """Users with their capabilities and team membership loaded in the same query
+        (`User.capabilities` and `User.in_a_team` then cost nothing)."""
+        return self.get_queryset().annotate(
+            granted_capabilities=ArrayAgg(
+                "capability_grants__capability", filter=Q(capability_grants__isnull=False), default=[]
+            ),
+            belongs_to_a_team=Exists(Membership.objects.filter(user=OuterRef("pk"))),
+        )
 
     def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
-        fields.update(role=Role.ADMIN, is_staff=True, is_superuser=True)
-        return self._create(email, password, **fields)
+        """`manage.py createsuperuser`: an account with the site-admin capability (needs a
+        database context that may grant it: a site admin's, or the system's). The operator
+        vouches for the address."""
+        fields.setdefault("email_verified", True)
+        with transaction.atomic(using=self._db), db_context(context_for_system("create_superuser")):
+            user = self._create(email, password, **fields)
+            CapabilityGrant.objects.using(self._db).create(user=user, capability=Capability.SITE_ADMIN)
+        return user
 
 
-class User(AbstractBaseUser, PermissionsMixin):
-    """A person who signs in: a traveller, a staff member or an admin."""
+class User(AbstractBaseUser):
+    """A person who signs in. What they may do site-wide comes from their capability grants;
+    what they may do in a team comes from their memberships."""
 
     email = models.EmailField(max_length=254, unique=True)
     display_name = models.CharField(max_length=150, blank=True)
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.TRAVELLER)
     is_active = models.BooleanField(default=True)
-    is_staff = models.BooleanField(default=False, help_text="May use the Django admin.")
     email_verified = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     erased_at = models.DateTimeField(null=True, blank=True)
@@ -69,21 +111,93 @@ class User(AbstractBaseUser, PermissionsMixin):
         db_table = "accounts_user"
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=["traveller", "staff", "admin"]), name="accounts_user_role_valid"
-            ),
         ]
 
     def __str__(self) -> str:
         return self.display_name or self.email
 
-    @property
-    def is_staff_member(self) -> bool:
-        return self.role in (Role.STAFF, Role.ADMIN)
+    @cached_property
+    def capabilities(self) -> frozenset[str]:
+        """The person's site capabilities, read once per request (so a change applies on the
+        next one). Site admins hold every capability; inactive accounts hold none."""
+        if not self.is_active or self.pk is None:
+            return frozenset()
+        loaded = self.__dict__.get("granted_capabilities")  # set by UserManager.with_access()
+        granted = frozenset(
+            loaded if loaded is not None else self.capability_grants.values_list("capability", flat=True)
+        )
+        return frozenset(Capability.values) if Capability.SITE_ADMIN in granted else granted
+
+    def has_capability(self, capability: Capability | str) -> bool:
+        if capability not in Capability.values:
+            raise ValueError(f"unknown capability {capability!r}")
+        return capability in self.capabilities
 
     @property
     def is_site_admin(self) -> bool:
-        return self.role == Role.ADMIN
+        return Capability.SITE_ADMIN in self.capabilities
+
+    @cached_property
+    def in_a_team(self) -> bool:
+        """Whether the person belongs to any team (the nav shows boards and the bell)."""
+        loaded = self.__dict__.get("belongs_to_a_team")  # set by UserManager.with_access()
+        if loaded is not None:
+            return loaded
+        return self.pk is not None and self.memberships.exists()
+
+    # The Django admin's interface: site admins may use it, with every model permission.
+    @property
+    def is_staff(self) -> bool:
+        return self.is_site_admin
+
+    @property
+    def is_superuser(self) -> bool:
+        return self.is_site_admin
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return self.is_site_admin
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        return self.is_site_admin
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_site_admin
+
+
+# Grants are readable by every context (the RLS helper and the people page read them);
+# only a site admin's context, or the system's, may write them, so an application bug
+# cannot let a person grant themselves a capability.
+GRANT_WRITE_POLICY = f"(SELECT {ctx_has_capability('site_admin')}) OR (SELECT {CTX_IS_SYSTEM})"
+
+
+class CapabilityGrant(RLSModel):
+    """One site capability held by one person, who granted it and when (audited by trigger)."""
+
+    RLS_PUBLIC_READ = True  # read with no context to load the signed-in person; writes guarded
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="capability_grants")
+    capability = models.CharField(max_length=32, choices=Capability.choices)
+    granted_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "accounts_capability_grant"
+        ordering = ["user_id", "capability"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "capability"], name="accounts_capability_grant_unique"),
+            models.CheckConstraint(
+                condition=models.Q(capability__in=Capability.values), name="accounts_capability_grant_valid"
+            ),
+        ]
+        rls_policies = [
+            SelectPolicy("capability_grant_read", "true"),
+            InsertPolicy("capability_grant_insert", GRANT_WRITE_POLICY),
+            CustomPolicy("capability_grant_update", GRANT_WRITE_POLICY, operation="UPDATE"),
+            SelectPolicy("capability_grant_delete", GRANT_WRITE_POLICY, operation="DELETE"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} may act as {self.capability}"
 
 
 class TeamRole(models.TextChoices):

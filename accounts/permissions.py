@@ -1,4 +1,5 @@
-"""The permission catalogue and the one function every service uses to check it."""
+"""The permission catalogue and the one function every service uses to check it (team
+permissions), and the one check of a site capability."""
 
 from __future__ import annotations
 
@@ -73,14 +74,19 @@ def permission_has(user: Any, team_id: int, permission: str) -> bool:
     """The one permission check: does `user` hold `permission` in team `team_id`?"""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
-    # Team permissions belong to active staff; a demoted or deactivated account keeps none,
-    # whatever memberships remain.
-    if not getattr(user, "is_active", False) or not getattr(user, "is_staff_member", False):
+    # Team permissions come from the membership alone (no site capability is needed, and none
+    # is given); a deactivated account keeps none, whatever memberships remain.
+    if not getattr(user, "is_active", False):
         return False
     role = membership_role(user, team_id)
     if role is None:
         return False
     return permission in team_role_permissions(team_id).get(role, frozenset())
+
+
+def capability_has(user: Any, capability: str) -> bool:
+    """The one capability check: does `user` (anyone, signed in or not) hold a site capability?"""
+    return user is not None and user.is_authenticated and user.has_capability(capability)
 
 
 def permission_require(user: Any, team_id: int, permission: str) -> None:

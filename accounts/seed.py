@@ -1,4 +1,5 @@
-"""Demo accounts and teams. Passwords are for the local demo only and printed by `make run`."""
+"""Demo accounts, their site capabilities and teams. Passwords are for the local demo only
+and printed by `make run` (with `manage.py demo_logins`)."""
 
 from __future__ import annotations
 
@@ -6,35 +7,50 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import Membership, Role, RolePermission, Team, TeamRole, User
+from accounts.models import Capability, CapabilityGrant, Membership, RolePermission, Team, TeamRole, User
 from accounts.permissions import DEFAULT_ROLE_PERMISSIONS, permissions_invalidate
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - the local demo only, printed by `make run`
-DEMO_USERS = [
-    ("admin@taskforge.local", "Ada Admin", Role.ADMIN),
-    ("sam@taskforge.local", "Sam Staff", Role.STAFF),
-    ("kim@taskforge.local", "Kim Staff", Role.STAFF),
-    ("tara@example.com", "Tara Traveller", Role.TRAVELLER),
-    ("theo@example.com", "Theo Traveller", Role.TRAVELLER),
-]
+# (email, display name, site capabilities, what the person can do, for the banner)
+DEMO_USERS: list[tuple[str, str, tuple[str, ...], str]] = [
+    ("admin@taskforge.local", "Ada Admin", (Capability.SITE_ADMIN,),
+     "site admin: everything, the Django admin, /people/, /audit/, /system/"),
+    ("sam@taskforge.local", "Sam Sato", (Capability.BOOKING_DESK, Capability.CATALOGUE_EDITOR),
+     "admin of the Ops team; booking desk and catalogue editor"),
+    ("kim@taskforge.local", "Kim Kato", (),
+     "member of Ops and admin of Field; no site capability (sees no one else's bookings)"),
+    ("gail@taskforge.local", "Gail Guest", (), "guest of Ops: reads its board, changes nothing"),
+    ("rita@taskforge.local", "Rita Reyes", (Capability.REPORTS_READER,), "reports reader: revenue, seats, resorts"),
+    ("tara@example.com", "Tara Traveller", (), "traveller: catalogue, bookings, waiting lists"),
+    ("theo@example.com", "Theo Traveller", (), "traveller"),
+]  # fmt: skip
 # slug -> (name, [(email, team role)])
 DEMO_TEAMS = {
-    "ops": ("Ops", [("sam@taskforge.local", TeamRole.ADMIN), ("kim@taskforge.local", TeamRole.MEMBER)]),
+    "ops": (
+        "Ops",
+        [
+            ("sam@taskforge.local", TeamRole.ADMIN),
+            ("kim@taskforge.local", TeamRole.MEMBER),
+            ("gail@taskforge.local", TeamRole.GUEST),
+        ],
+    ),
     "field": ("Field", [("kim@taskforge.local", TeamRole.ADMIN)]),
 }
 
 
+def demo_logins() -> list[tuple[str, str]]:
+    """(email, what the person can do) for the `make run` banner."""
+    return [(email, summary) for email, _name, _caps, summary in DEMO_USERS]
+
+
 def seed_demo(stdout: Any) -> None:
-    for email, name, role in DEMO_USERS:
+    for email, name, capabilities, _summary in DEMO_USERS:
         user = User.objects.filter(email__iexact=email).first()
         if user is None:
-            if role == Role.ADMIN:
-                user = User.objects.create_superuser(email, DEMO_PASSWORD, display_name=name)
-            else:
-                user = User.objects.create_user(email, DEMO_PASSWORD, display_name=name, role=role, is_staff=False)
-            user.email_verified = True
-            user.save(update_fields=["email_verified"])
-            stdout.write(f"created {role} {email}")
+            user = User.objects.create_user(email, DEMO_PASSWORD, display_name=name, email_verified=True)
+            stdout.write(f"created {email}")
+        for capability in capabilities:
+            CapabilityGrant.objects.get_or_create(user=user, capability=capability)
     for slug, (name, members) in DEMO_TEAMS.items():
         with transaction.atomic():
             team, created = Team.objects.get_or_create(slug=slug, defaults={"name": name})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.documents import CADENCES, DEFAULT_PREFERENCES, THEMES, profile_collection
-from accounts.models import Invitation, Membership, Team, TeamRole, User, UserSession
+from accounts.models import Capability, CapabilityGrant, Invitation, Membership, Team, TeamRole, User, UserSession
 from accounts.permissions import membership_role, permission_has
 from accounts.presence import presence_active
 from taskforge.mongo import MongoUnavailable
@@ -211,3 +212,59 @@ def teams_where_last_admin(user: User) -> list[Team]:
         .filter(admins=1)
         .order_by("name")
     )
+
+
+# --- people and capabilities (site admins) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One person on the People page: who, their capabilities, their teams."""
+
+    user: User
+    capabilities: tuple[str, ...]
+    teams: tuple[tuple[str, str], ...]  # (team name, team role)
+
+    @property
+    def capability_labels(self) -> list[str]:
+        return [Capability(c).label for c in self.capabilities]
+
+
+def people_search(viewer: User, *, query: str = "", page: int = 1, per_page: int = 25) -> tuple[list[PersonRow], bool]:
+    """Accounts matching `query` (email or name, case-insensitive), for site admins only."""
+    if not viewer.is_site_admin:
+        return [], False
+    qs = User.objects.filter(erased_at__isnull=True).order_by("email")
+    query = query.strip()
+    if query:
+        qs = qs.filter(Q(email__icontains=query) | Q(display_name__icontains=query))
+    offset = (max(page, 1) - 1) * per_page
+    users = list(qs[offset : offset + per_page + 1])
+    return _person_rows(users[:per_page]), len(users) > per_page
+
+
+def person_for_admin(viewer: User, user_id: int) -> PersonRow | None:
+    """One account for the People page; None (=> 404) for anyone but a site admin."""
+    if not viewer.is_site_admin:
+        return None
+    user = User.objects.filter(pk=user_id, erased_at__isnull=True).first()
+    return _person_rows([user])[0] if user is not None else None
+
+
+def _person_rows(users: list[User]) -> list[PersonRow]:
+    ids = [u.pk for u in users]
+    caps: dict[int, list[str]] = {}
+    for user_id, capability in CapabilityGrant.objects.filter(user_id__in=ids).values_list("user_id", "capability"):
+        caps.setdefault(user_id, []).append(capability)
+    teams: dict[int, list[tuple[str, str]]] = {}
+    for m in Membership.objects.filter(user_id__in=ids).select_related("team").order_by("team__name"):
+        teams.setdefault(m.user_id, []).append((m.team.name, m.get_role_display()))
+    order = {c: i for i, c in enumerate(Capability.values)}
+    return [
+        PersonRow(
+            user=u,
+            capabilities=tuple(sorted(caps.get(u.pk, []), key=order.__getitem__)),
+            teams=tuple(teams.get(u.pk, [])),
+        )
+        for u in users
+    ]

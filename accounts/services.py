@@ -34,11 +34,12 @@ from django.utils.text import slugify
 from accounts import emails
 from accounts.documents import DEFAULT_PREFERENCES, profile_collection
 from accounts.models import (
+    Capability,
+    CapabilityGrant,
     ErasureRecord,
     Invitation,
     LoginAttempt,
     Membership,
-    Role,
     RolePermission,
     Team,
     TeamRole,
@@ -66,7 +67,7 @@ from accounts.selectors import (
 )
 from accounts.sessions import SID_KEY, session_end_current, session_register, sessions_end
 from accounts.sync import PROFILE_AGGREGATE
-from taskforge.dbcontext import context_for_user, db_context
+from taskforge.dbcontext import context_for_system, context_for_user, db_context
 from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.middleware import client_ip
 from taskforge.models import OutboxEvent
@@ -158,9 +159,7 @@ def user_register(*, email: str, password: str, first_name: str, last_name: str,
     if existing is None:
         try:
             with transaction.atomic():
-                user = User.objects.create_user(
-                    email, password, role=Role.TRAVELLER, display_name=f"{first_name} {last_name}".strip()[:150]
-                )
+                user = User.objects.create_user(email, password, display_name=f"{first_name} {last_name}".strip()[:150])
                 _profile_write(user, changes={"first_name": first_name.strip(), "last_name": last_name.strip()})
                 verification_send(user)
             return user
@@ -388,9 +387,9 @@ def sign_in(request: HttpRequest, *, email: str, password: str) -> User:
         raise ServiceError(SIGN_IN_FAILED)
     assert user is not None
     reservation.release()  # the right password is not a failure
-    # Self-registered travellers confirm their address first; staff accounts come from
-    # admins or from an emailed invitation.
-    if user.role == Role.TRAVELLER and not user.email_verified:
+    # Self-registered accounts confirm their address first; accounts made by an admin or
+    # through an emailed invitation are verified when they are made.
+    if not user.email_verified:
         _attempt_record(email=email, user=user, ip=ip, user_agent=agent, succeeded=False, reason="unverified")
         if throttle_hit(f"verify-resend:user:{user.pk}", limit=3, window=3600) == 0:
             with transaction.atomic():
@@ -414,7 +413,7 @@ def session_start(request: HttpRequest, user: User, *, reason: str) -> None:
         if previous_sid and request.user.pk == user.pk:
             session_end_current(request, user.pk, reason="replaced")
         # login() cycles the session key (or flushes a session of another user).
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.AccountBackend")
         session_register(request, user)
         _attempt_record(
             email=user.email, user=user, ip=ctx.ip, user_agent=ctx.user_agent, succeeded=True, reason=reason
@@ -666,9 +665,10 @@ RESERVED_TEAM_SLUGS = {"new"}  # /teams/new/ is the create page
 
 
 def team_create(*, user: User, name: str, slug: str = "", description: str = "") -> Team:
-    """A staff member creates a team, becomes its admin, and the role table gets the defaults."""
-    if not user.is_staff_member:
-        raise Forbidden("Only staff can create teams.")
+    """A person with the team-creator capability creates a team, becomes its admin, and the
+    role table gets the defaults."""
+    if not user.has_capability(Capability.TEAM_CREATOR):
+        raise Forbidden("Creating teams needs the team-creator capability; ask a site admin.")
     name = name.strip()
     if not name:
         raise ServiceError("Give the team a name.", field="name")
@@ -769,8 +769,8 @@ def invitation_create(*, actor: User, team: Team, email: str, role: str) -> tupl
     account = user_by_email(email)
     if account is not None and Membership.objects.filter(team=team, user=account).exists():
         raise Conflict(f"{email} is already a member of this team.", field="email")
-    if account is not None and (account.role == Role.TRAVELLER or not account.is_active):
-        raise Conflict("That address belongs to a traveller account, which cannot join teams.", field="email")
+    if account is not None and not account.is_active:
+        raise Conflict("That account is closed and cannot join a team.", field="email")
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():
@@ -828,7 +828,9 @@ class Accepted:
 
 
 def invitation_accept(*, token: str, user: User | None, display_name: str = "", password: str = "") -> Accepted:
-    """Use the link: join with the signed-in account of that address, or create a staff account for it."""
+    """Use the link: join with the signed-in account of that address, or create an account for it.
+
+    The invitation grants a membership of its team and nothing else: no site capability."""
     with transaction.atomic():
         invitation = invitation_check(
             Invitation.objects.select_for_update().select_related("team").filter(token_hash=token_hash(token)).first()
@@ -844,7 +846,6 @@ def invitation_accept(*, token: str, user: User | None, display_name: str = "", 
             account = User.objects.create_user(
                 invitation.email,
                 password,
-                role=Role.STAFF,
                 display_name=display_name.strip()[:150],
                 email_verified=True,  # the link reached this address
             )
@@ -852,8 +853,6 @@ def invitation_accept(*, token: str, user: User | None, display_name: str = "", 
         else:
             if not signed_in or user.pk != account.pk:
                 raise Forbidden(f"This invitation is for {invitation.email}: sign in with that account to accept it.")
-            if account.role == Role.TRAVELLER:
-                raise Conflict("Traveller accounts cannot join teams. Ask an admin to make this a staff account.")
         Membership.objects.get_or_create(team=invitation.team, user=account, defaults={"role": invitation.role})
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = account
@@ -943,8 +942,10 @@ def account_erase(request: HttpRequest, *, user: User, password: str) -> Erasure
         locked.display_name = pseudonym
         locked.set_unusable_password()
         locked.is_active = False
-        locked.is_staff = False
-        locked.is_superuser = False
+        # Capabilities go with the account. Grants may only be written by a site admin or the
+        # system (RLS), and this is the person's own request: the system removes them.
+        with db_context(context_for_system("accounts erasure")):
+            CapabilityGrant.objects.filter(user_id=user.pk).delete()
         locked.email_verified = False
         locked.last_login = None
         locked.erased_at = timezone.now()

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_people
 
 urlpatterns = [
     path("accounts/login/", views.login_view, name="login"),
@@ -40,6 +40,8 @@ urlpatterns = [
     path("accounts/data/", views.data_view, name="data"),
     path("accounts/data/export/", views.data_export_view, name="data_export"),
     path("accounts/delete/", views.account_delete_view, name="delete"),
+    path("people/", views_people.people_view, name="people"),
+    path("people/<int:user_id>/", views_people.person_view, name="person"),
     path("teams/", views.teams_view, name="teams"),
     path("teams/new/", views.team_create_view, name="team_create"),
     path("teams/<slug:slug>/", views.team_view, name="team"),

@@ -43,10 +43,11 @@ from accounts.forms import (
     ThemeForm,
 )
 from accounts.middleware import NOTICE_KEY
-from accounts.models import Team
+from accounts.models import Capability, Team
 from accounts.permissions import PERMISSIONS, team_role_permissions
 from accounts.services import RateLimited, ServiceError
 from accounts.sessions import SID_KEY, sid_hash
+from taskforge.decorators import capability_required, signed_in
 from taskforge.middleware import client_ip
 
 
@@ -72,23 +73,6 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     ):
         return target
     return default
-
-
-def staff_required(view):  # noqa: ANN001, ANN201
-    """Signed-in staff or admins. Travellers get 403 on the team list and creation pages,
-    and 404 on a team's own pages (to them every team is someone else's)."""
-
-    @login_required
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff_member:
-            if "slug" in kwargs:
-                raise Http404("no such team")
-            raise PermissionDenied("Staff only.")
-        return view(request, *args, **kwargs)
-
-    wrapped.__name__ = view.__name__
-    wrapped.__doc__ = view.__doc__
-    return wrapped
 
 
 # --- sign-in / out ------------------------------------------------------------------------
@@ -440,13 +424,13 @@ def account_delete_view(request: HttpRequest) -> HttpResponse:
 # --- teams -----------------------------------------------------------------------------------------------
 
 
-@staff_required
+@signed_in
 @require_GET
 def teams_view(request: HttpRequest) -> HttpResponse:
     return render(request, "teams/list.html", {"teams": selectors.teams_for_user(request.user)})
 
 
-@staff_required
+@capability_required(Capability.TEAM_CREATOR)
 @require_http_methods(["GET", "POST"])
 def team_create_view(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
@@ -480,7 +464,7 @@ def _team_problem(request: HttpRequest, team: Team, exc: ServiceError) -> HttpRe
     return _problem(request, template, _team_context(request, team), exc)
 
 
-@staff_required
+@signed_in
 @require_GET
 def team_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -488,7 +472,7 @@ def team_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, template, _team_context(request, team))
 
 
-@staff_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def team_invite_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -508,7 +492,7 @@ def team_invite_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "teams/invite.html", {**context, "form": form})
 
 
-@staff_required
+@signed_in
 @require_POST
 def invitation_revoke_view(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -520,7 +504,7 @@ def invitation_revoke_view(request: HttpRequest, slug: str, invitation_id: int) 
     return redirect("accounts:team_invite", slug=team.slug)
 
 
-@staff_required
+@signed_in
 @require_POST
 def member_role_view(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -537,7 +521,7 @@ def member_role_view(request: HttpRequest, slug: str, user_id: int) -> HttpRespo
     return redirect("accounts:team", slug=team.slug)
 
 
-@staff_required
+@signed_in
 @require_POST
 def member_remove_view(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -549,7 +533,7 @@ def member_remove_view(request: HttpRequest, slug: str, user_id: int) -> HttpRes
     return redirect("accounts:team", slug=team.slug)
 
 
-@staff_required
+@signed_in
 @require_POST
 def team_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
@@ -561,7 +545,7 @@ def team_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("accounts:teams")
 
 
-@staff_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def team_permissions_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)

@@ -13,8 +13,9 @@ A table fails when it is missing, lacks ENABLE or FORCE ROW LEVEL SECURITY, or h
 policy; the application role fails if it is a superuser, has BYPASSRLS or owns a
 protected table; a SECURITY DEFINER function of the public schema fails if PUBLIC may
 execute it (it runs with its owner's rights, so that would hand them to every role).
-The proofs then run real queries as the application role under no context, traveller,
-staff and admin contexts and check what each can see.
+The proofs then run real queries as the application role under no context, a person with
+no capability, team members, the booking desk, a site admin and the system, and check what
+each can see (and, for public-read tables such as the capability grants, who may write).
 """
 
 from __future__ import annotations
@@ -245,10 +246,22 @@ def _ctx(role: str, user_id: str = "", tag: str = "") -> DbContext:
     return DbContext(user_id=user_id, role=role, user_agent="check_rls proof", request_id=f"check-rls-{tag or role}")
 
 
+SYSTEM = "system"
+USER = "user"
+
+
+def _public_read(table: str) -> bool:
+    """Tables whose model is readable in every context and protected for writes only
+    (RLS_PUBLIC_READ = True: the capability grants, read to load the signed-in person)."""
+    return any(m._meta.db_table == table and getattr(m, "RLS_PUBLIC_READ", False) for m in rls_models())
+
+
 def _proof_no_context(tables: list[str]) -> list[Proof]:
     proofs = []
     with db_context(DbContext()):
         for table in tables:
+            if _public_read(table):
+                continue  # proved by _proof_public_read
             try:
                 with transaction.atomic():  # a savepoint: one unreadable table must not end the run
                     visible = _count(f"SELECT count(*) FROM {_quote(table)}")  # noqa: S608 - catalog name
@@ -257,6 +270,30 @@ def _proof_no_context(tables: list[str]) -> list[Proof]:
                 continue
             proofs.append(Proof(f"{table} without context", visible == 0, f"{visible} row(s) visible with no context"))
     return proofs
+
+
+def _capability_holders(capability: str, *, limit: int = 2) -> list[int]:
+    """Active people holding `capability` but not site_admin (read under the system context)."""
+    with db_context(_ctx(SYSTEM)), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.user_id FROM accounts_capability_grant g JOIN accounts_user u ON u.id = g.user_id "
+            "WHERE g.capability = %s AND u.is_active AND NOT EXISTS (SELECT 1 FROM accounts_capability_grant a "
+            "WHERE a.user_id = g.user_id AND a.capability = 'site_admin') ORDER BY g.user_id LIMIT %s",
+            [capability, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _members_without(capability: str, *, limit: int = 3) -> list[tuple[int, list[int]]]:
+    """(user id, team ids) of team members who hold neither `capability` nor site_admin."""
+    with db_context(_ctx(SYSTEM)), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.user_id, array_agg(m.team_id) FROM accounts_membership m "
+            "WHERE NOT EXISTS (SELECT 1 FROM accounts_capability_grant g WHERE g.user_id = m.user_id "
+            "AND g.capability IN (%s, 'site_admin')) GROUP BY m.user_id ORDER BY m.user_id LIMIT %s",
+            [capability, limit],
+        )
+        return [(user_id, list(team_ids)) for user_id, team_ids in cursor.fetchall()]
 
 
 def _proof_audit_log() -> list[Proof]:
@@ -270,12 +307,14 @@ def _proof_audit_log() -> list[Proof]:
                     "SELECT audit_record_content('rls_probe', %s, 'INSERT', NULL, '{\"probe\": true}'::jsonb)", [marker]
                 )
             probe = "SELECT count(*) FROM audit_log WHERE table_name = 'rls_probe' AND record_id = %s"
-            for label, ctx in (
+            refused = [
                 ("none", DbContext()),
-                ("traveller", _ctx("traveller", "-101")),
-                ("staff", _ctx("staff", "-102")),
+                ("a person with no capability", _ctx(USER, "-101")),
                 ("operator", _ctx("operator")),
-            ):
+                *[(f"booking desk {uid}", _ctx(USER, str(uid), f"desk-{uid}")) for uid in _capability_holders(
+                    "booking_desk", limit=1)],
+            ]  # fmt: skip
+            for label, ctx in refused:
                 with db_context(ctx):
                     mine, total = _count(probe, [marker]), _count("SELECT count(*) FROM audit_log")
                 results.append(
@@ -285,13 +324,71 @@ def _proof_audit_log() -> list[Proof]:
                         f"sees {total} audit row(s), probe visible: {bool(mine)} (expected none)",
                     )
                 )
-            with db_context(_ctx("admin", "-103")):
-                seen = _count(probe, [marker])
-            results.append(Proof("audit_log as admin", seen == 1, f"probe row visible to admin: {seen} (expected 1)"))
+            allowed = [("system", _ctx(SYSTEM))] + [
+                (f"site admin {uid}", _ctx(USER, str(uid), f"admin-{uid}")) for uid in _site_admins(limit=1)
+            ]
+            for label, ctx in allowed:
+                with db_context(ctx):
+                    seen = _count(probe, [marker])
+                results.append(Proof(f"audit_log as {label}", seen == 1, f"probe row visible: {seen} (expected 1)"))
             raise _Rollback
     except _Rollback:
         pass
     return results
+
+
+def _site_admins(*, limit: int) -> list[int]:
+    with db_context(_ctx(SYSTEM)), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT g.user_id FROM accounts_capability_grant g JOIN accounts_user u ON u.id = g.user_id "
+            "WHERE g.capability = 'site_admin' AND u.is_active ORDER BY g.user_id LIMIT %s",
+            [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _proof_public_read(model: type[models.Model]) -> list[Proof]:
+    """A public-read table: readable with no context, writable by no one but a site admin
+    or the system (each write is tried in a savepoint and rolled back)."""
+    table = model._meta.db_table
+    probes = [("no context", DbContext(), False), ("a person with no capability", _ctx(USER, "-107"), False)]
+    probes += [(f"booking desk {uid}", _ctx(USER, str(uid)), False) for uid in _capability_holders("booking_desk")]
+    probes += [("system", _ctx(SYSTEM), True)]
+    proofs = []
+    owner = _any_user_id()
+    if owner is None:
+        return [Proof(f"{table} writes", True, "no account yet: writes not exercised")]
+    for label, ctx, expected in probes:
+        wrote = False
+        try:
+            with transaction.atomic(), db_context(ctx):
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"INSERT INTO {_quote(table)} (user_id, capability, granted_at) "  # noqa: S608 - catalog name
+                        "VALUES (%s, 'reports_reader', now()) ON CONFLICT DO NOTHING",
+                        [owner],
+                    )
+                wrote = True
+                raise _Rollback
+        except _Rollback:
+            pass
+        except DatabaseError:
+            wrote = False
+        proofs.append(
+            Proof(
+                f"{table} insert as {label}",
+                wrote == expected,
+                f"insert {'accepted' if wrote else 'refused'} (expected {'accepted' if expected else 'refused'})",
+            )
+        )
+    return proofs
+
+
+def _any_user_id() -> int | None:
+    with db_context(_ctx(SYSTEM)), connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM accounts_user ORDER BY id LIMIT 1")
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _user_fk(model: type[models.Model]) -> models.ForeignKey | None:
@@ -303,41 +400,56 @@ def _user_fk(model: type[models.Model]) -> models.ForeignKey | None:
 
 
 def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
-    """Traveller-owned rows (bookings): each traveller sees exactly their own rows."""
+    """Traveller-owned rows (bookings): each person sees exactly their own rows; the booking
+    desk sees them all; a team member without the capability sees no one else's."""
     fk = _user_fk(model)
     table = _quote(model._meta.db_table)
     name = model._meta.db_table
     if fk is None:
         return [Proof(f"{name} ownership", False, "no non-null foreign key to the user model to prove ownership with")]
     column = connection.ops.quote_name(fk.column)
-    with db_context(_ctx("admin", "-103")):
+    with db_context(_ctx(SYSTEM)):
         total = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
         with connection.cursor() as cursor:
+            # Owners who hold neither the booking desk nor site admin (those see every row).
             cursor.execute(
-                f"SELECT {column}, count(*) FROM {table} GROUP BY {column} ORDER BY count(*) DESC LIMIT 3"  # noqa: S608
+                f"SELECT {column}, count(*) FROM {table} WHERE NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"accounts_capability_grant g WHERE g.user_id = {column} AND g.capability IN "
+                f"('booking_desk', 'site_admin')) GROUP BY {column} ORDER BY count(*) DESC LIMIT 3"
             )
             owners = cursor.fetchall()
-    proofs = [Proof(f"{name} as admin", True, f"admin sees {total} row(s)")]
+    proofs = [Proof(f"{name} as system", True, f"the system sees {total} row(s)")]
     if not owners:
         proofs.append(Proof(f"{name} as traveller", True, "no rows yet: ownership not exercised"))
         return proofs
     for owner_id, own_count in owners:
-        with db_context(_ctx("traveller", str(owner_id), f"owner-{owner_id}")):
+        with db_context(_ctx(USER, str(owner_id), f"owner-{owner_id}")):
             visible = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
             foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [owner_id])  # noqa: S608
         proofs.append(
             Proof(
-                f"{name} as traveller {owner_id}",
+                f"{name} as owner {owner_id}",
                 visible == own_count and foreign == 0,
                 f"sees {visible} row(s), owns {own_count}, other people's visible: {foreign}",
             )
         )
-    with db_context(_ctx("traveller", "-104", "stranger")):
+    with db_context(_ctx(USER, "-104", "stranger")):
         stranger = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
-    proofs.append(Proof(f"{name} as a traveller with none", stranger == 0, f"sees {stranger} row(s) (expected 0)"))
-    with db_context(_ctx("staff", "-105")):
-        staff = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
-    proofs.append(Proof(f"{name} as staff", staff <= total, f"staff sees {staff} of {total} row(s)"))
+    proofs.append(Proof(f"{name} as a person with none", stranger == 0, f"sees {stranger} row(s) (expected 0)"))
+    for user_id, _teams in _members_without("booking_desk"):
+        with db_context(_ctx(USER, str(user_id), f"member-{user_id}")):
+            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [user_id])  # noqa: S608
+        proofs.append(
+            Proof(
+                f"{name} as team member {user_id} without the booking desk",
+                foreign == 0,
+                f"other people's rows visible: {foreign} (expected 0)",
+            )
+        )
+    for user_id in _capability_holders("booking_desk"):
+        with db_context(_ctx(USER, str(user_id), f"desk-{user_id}")):
+            seen = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+        proofs.append(Proof(f"{name} as booking desk {user_id}", seen == total, f"sees {seen} of {total} row(s)"))
     return proofs
 
 
@@ -353,29 +465,22 @@ def _team_fk(model: type[models.Model]) -> models.ForeignKey | None:
 
 
 def _proof_team_rows(model: type[models.Model]) -> list[Proof]:
-    """Team-scoped rows (tasks): a staff member sees only rows of their own teams."""
+    """Team-scoped rows (tasks): a team member sees only rows of their own teams."""
     fk = _team_fk(model)
     if fk is None:
         return []
     name, table, column = model._meta.db_table, _quote(model._meta.db_table), connection.ops.quote_name(fk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT m.user_id, array_agg(m.team_id) FROM accounts_membership m "
-            "JOIN accounts_user u ON u.id = m.user_id WHERE u.role = 'staff' "
-            "GROUP BY m.user_id ORDER BY m.user_id LIMIT 3"
-        )
-        members = cursor.fetchall()
     proofs = []
-    for user_id, team_ids in members:
-        with db_context(_ctx("staff", str(user_id), f"staff-{user_id}")):
+    for user_id, team_ids in _members_without("site_admin"):
+        with db_context(_ctx(USER, str(user_id), f"member-{user_id}")):
             outside = _count(
                 f"SELECT count(*) FROM {table} WHERE NOT ({column} = ANY(%s))",
                 [list(team_ids)],  # noqa: S608
             )
         proofs.append(
-            Proof(f"{name} as staff {user_id}", outside == 0, f"rows of other teams visible: {outside} (expected 0)")
+            Proof(f"{name} as member {user_id}", outside == 0, f"rows of other teams visible: {outside} (expected 0)")
         )
-    with db_context(_ctx("traveller", "-106", "traveller-teams")):
+    with db_context(_ctx(USER, "-106", "traveller-teams")):
         traveller = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
     proofs.append(Proof(f"{name} as traveller", traveller == 0, f"a traveller with no team sees {traveller} row(s)"))
     return proofs
@@ -388,7 +493,9 @@ def isolation_proofs(tables: list[str]) -> list[Proof]:
     for model in rls_models():
         if model._meta.db_table not in tables:
             continue
-        if model._meta.app_label == "bookings" and _user_fk(model) is not None:
+        if getattr(model, "RLS_PUBLIC_READ", False):
+            proofs += _proof_public_read(model)
+        elif model._meta.app_label == "bookings" and _user_fk(model) is not None:
             proofs += _proof_owned_rows(model)
         elif model._meta.app_label == "tasks":
             proofs += _proof_team_rows(model)

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
-from taskforge.rls import CTX_IS_STAFF, CTX_USER_ID
+from taskforge.rls import CTX_IS_SYSTEM, CTX_USER_ID, ctx_has_capability
 
 TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
 
@@ -186,12 +186,16 @@ class BookingStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# Row-level security: the traveller of the row, or staff/admin. No context => no rows.
+# Row-level security: the traveller of the row, a person with the booking-desk capability
+# (looked up in the grant table; site admins hold every capability), or the system. A team
+# member without the capability sees no one else's bookings. No context => no rows.
 # The context reads are wrapped in scalar subqueries so PostgreSQL evaluates them once
 # per statement (an InitPlan), not once per row. FOR ALL: the same expression is the
 # USING clause (which rows SELECT/UPDATE/DELETE can touch) and the WITH CHECK clause
 # (which rows INSERT/UPDATE may write), so traveller A cannot insert a row for B.
-BOOKING_POLICY = f"(SELECT {CTX_IS_STAFF}) OR user_id = (SELECT {CTX_USER_ID})"
+BOOKING_POLICY = (
+    f"(SELECT {ctx_has_capability('booking_desk')}) OR (SELECT {CTX_IS_SYSTEM}) OR user_id = (SELECT {CTX_USER_ID})"
+)
 
 
 class Booking(RLSModel):
@@ -250,7 +254,7 @@ class Booking(RLSModel):
                 condition=~Q(status="cancelled"),
             ),
         ]
-        rls_policies = [CustomPolicy("booking_owner_or_staff", BOOKING_POLICY, operation="ALL")]
+        rls_policies = [CustomPolicy("booking_owner_or_desk", BOOKING_POLICY, operation="ALL")]
 
     def __str__(self) -> str:
         return f"Booking #{self.pk} {self.trip_id} x{self.travellers}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.images import demo_image_bytes, trip_image_store
 from bookings.models import Booking, BookingStatus, Trip
-from taskforge.dbcontext import DbContext, db_context
+from taskforge.dbcontext import context_for_user, db_context
 
 # (resort, code prefix, [(name, keywords, base price in pounds, days)])
 CATALOGUE: list[tuple[str, str, list[tuple[str, str, int, int]]]] = [
@@ -165,7 +165,7 @@ def _trip_specs() -> list[dict[str, Any]]:
 def seed_demo(stdout: Any) -> None:
     from accounts.models import User
 
-    admin = User.objects.filter(role="admin", is_active=True).order_by("id").first()
+    admin = User.objects.filter(capability_grants__capability="site_admin", is_active=True).order_by("id").first()
     if admin is None:
         stdout.write("bookings: no admin user; run the accounts seed first")
         return
@@ -210,7 +210,11 @@ def seed_demo(stdout: Any) -> None:
 def _seed_bookings(stdout: Any, codes: list[str]) -> None:
     from accounts.models import User
 
-    staff = User.objects.filter(role__in=("staff", "admin"), is_active=True).order_by("role", "id").first()
+    staff = (
+        User.objects.filter(capability_grants__capability__in=("booking_desk", "site_admin"), is_active=True)
+        .order_by("id")
+        .first()
+    )
     plan = [
         ("tara@example.com", codes[0], 2, True),
         ("tara@example.com", codes[7], 1, False),
@@ -224,7 +228,7 @@ def _seed_bookings(stdout: Any, codes: list[str]) -> None:
         if user is None or trip is None or trip.start <= timezone.localdate():
             continue
         key = uuid.uuid5(uuid.NAMESPACE_URL, f"taskforge-demo:{email}:{code}")
-        with db_context(DbContext(user_id=str(user.pk), role=user.role, user_agent="manage.py seed_demo")):
+        with db_context(context_for_user(user, user_agent="manage.py seed_demo")):
             existing = Booking.objects.filter(user=user, idempotency_key=key).first()
             if existing is not None:
                 continue
@@ -242,6 +246,6 @@ def _seed_bookings(stdout: Any, codes: list[str]) -> None:
                 continue
         made += 1
         if confirm and staff is not None and booking.status == BookingStatus.PENDING:
-            with db_context(DbContext(user_id=str(staff.pk), role=staff.role, user_agent="manage.py seed_demo")):
+            with db_context(context_for_user(staff, user_agent="manage.py seed_demo")):
                 services.booking_confirm(actor=staff, booking_id=booking.pk)
     stdout.write(f"bookings: {made} demo bookings created for tara/theo")

@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.models import Capability
+from accounts.permissions import capability_has
 from bookings.content import render_markdown
 from bookings.documents import trip_collection, trip_doc_state
 from bookings.models import Booking, BookingStatus, Departure, Trip, TripListing
@@ -393,7 +395,7 @@ def trip_page(code: str, *, viewer: Any) -> TripPage | None:
     trip = Trip.objects.filter(code=code).first()
     if trip is None:
         return None
-    if not trip.active and not getattr(viewer, "is_staff_member", False):
+    if not trip.active and not capability_has(viewer, Capability.CATALOGUE_EDITOR):
         return None
     departure = Departure.objects.filter(trip=trip, date=trip.start).first()
     content, description_html = trip_content(trip)
@@ -493,8 +495,8 @@ class StaffBookingFilters:
 def bookings_for_staff(
     viewer: Any, filters: StaffBookingFilters, *, page: int = 1, per_page: int = 25
 ) -> tuple[list[BookingRow], bool]:
-    """All bookings (staff only; RLS shows them all to staff), newest first, filtered."""
-    if not getattr(viewer, "is_staff_member", False):
+    """All bookings (booking desk only; RLS shows them all to the desk), newest first, filtered."""
+    if not capability_has(viewer, Capability.BOOKING_DESK):
         return [], False
     qs = Booking.objects.select_related("user").order_by("-id")
     if filters.status in BookingStatus.values:
@@ -513,9 +515,9 @@ def bookings_for_staff(
 
 
 def booking_for_viewer(viewer: Any, booking_id: int) -> BookingRow | None:
-    """A booking its owner or staff may see; None (=> 404) for anyone else."""
+    """A booking its owner or the booking desk may see; None (=> 404) for anyone else."""
     qs = Booking.objects.select_related("user")
-    if not getattr(viewer, "is_staff_member", False):
+    if not capability_has(viewer, Capability.BOOKING_DESK):
         qs = qs.filter(user_id=getattr(viewer, "pk", None))
     booking = qs.filter(pk=booking_id).first()
     if booking is None:

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import Capability
+from accounts.permissions import capability_has
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import (
     TRIP_CODE_PATTERN,
@@ -43,8 +45,9 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
-def _require_staff(actor: Any) -> None:
-    if actor is None or not getattr(actor, "is_staff_member", False):
+def _require(actor: Any, capability: Capability) -> None:
+    """Catalogue and booking-desk actions: to anyone without the capability they do not exist."""
+    if not capability_has(actor, capability):
         raise NotFound("Not found.")
 
 
@@ -148,7 +151,7 @@ def trip_create(
     image: StoredImage,
 ) -> Trip:
     """Create a trip and its departure; the document and projection follow through the outbox."""
-    _require_staff(actor)
+    _require(actor, Capability.CATALOGUE_EDITOR)
     if not re.match(TRIP_CODE_PATTERN, code or ""):
         raise ServiceError("Use up to 20 upper-case letters, digits and hyphens.", field="code")
     if start <= _today():
@@ -195,7 +198,7 @@ def trip_update(
 ) -> Trip:
     """Edit a trip. `current_state` is the document at `expected_version` (selectors.trip_state);
     a concurrent edit (version moved on) is refused rather than silently overwritten."""
-    _require_staff(actor)
+    _require(actor, Capability.CATALOGUE_EDITOR)
     _validate_trip_facts(price_minor=price_minor, currency=currency, seats=seats, length_days=length_days)
     with transaction.atomic():
         trip = Trip.objects.select_for_update().filter(code=trip_code).first()
@@ -237,7 +240,7 @@ def trip_update(
 
 def trip_set_active(*, actor: Any, trip_code: str, active: bool, current_state: dict[str, Any]) -> Trip:
     """Deactivate (take off sale) or reactivate a trip. Existing bookings are kept."""
-    _require_staff(actor)
+    _require(actor, Capability.CATALOGUE_EDITOR)
     with transaction.atomic():
         trip = Trip.objects.select_for_update().filter(code=trip_code).first()
         if trip is None:
@@ -395,9 +398,9 @@ def booking_create(
 
 
 def _booking_for_update(actor: Any, booking_id: int) -> Booking:
-    """The booking, locked, if the actor may change it (owner or staff; RLS enforces the same)."""
+    """The booking, locked, if the actor may change it (owner or booking desk; RLS enforces the same)."""
     qs = Booking.objects.select_for_update()
-    if not getattr(actor, "is_staff_member", False):
+    if not capability_has(actor, Capability.BOOKING_DESK):
         qs = qs.filter(user_id=getattr(actor, "pk", None))
     booking = qs.filter(pk=booking_id).first()
     if booking is None:
@@ -424,7 +427,7 @@ def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund
     """
     from bookings.jobs import booking_cancelled
 
-    is_staff = getattr(actor, "is_staff_member", False)
+    is_staff = capability_has(actor, Capability.BOOKING_DESK)
     reason = (reason or "").strip()
     if is_staff and not reason:
         raise ServiceError("Give a reason for the cancellation.", field="reason")
@@ -481,7 +484,7 @@ def booking_confirm(*, actor: Any, booking_id: int) -> Booking:
     """Staff confirm a pending booking; the traveller gets a confirmation email after commit."""
     from bookings.jobs import booking_confirmed
 
-    _require_staff(actor)
+    _require(actor, Capability.BOOKING_DESK)
     with transaction.atomic():
         booking = _booking_for_update(actor, booking_id)
         if booking.status != BookingStatus.PENDING:
@@ -497,7 +500,7 @@ def booking_confirm(*, actor: Any, booking_id: int) -> Booking:
 
 def booking_record_payment(*, actor: Any, booking_id: int, reference: str) -> Booking:
     """Staff record the payment reference of a booking."""
-    _require_staff(actor)
+    _require(actor, Capability.BOOKING_DESK)
     reference = (reference or "").strip()
     if not PAYMENT_REFERENCE_RE.match(reference):
         raise ServiceError(

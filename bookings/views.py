@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import Capability
 from bookings import selectors, services
 from bookings.cache import catalogue_cache_key
 from bookings.content import itinerary_text
@@ -36,41 +35,12 @@ from bookings.forms import (
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
 from bookings.policy import refund_quote
+from taskforge.decorators import capability_required, signed_in
 
 View = Callable[..., HttpResponse]
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _login_url() -> str:
-    try:
-        return resolve_url(settings.LOGIN_URL)
-    except NoReverseMatch:  # the accounts app not wired yet
-        return "/accounts/login/"
-
-
-def signed_in(view: View) -> View:
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), _login_url())
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def staff_only(view: View) -> View:
-    """Staff pages: sign in first; anyone else gets 404 (the page does not exist for them)."""
-
-    @wraps(view)
-    @signed_in
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_staff_member:
-            raise Http404("Not found.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _form_error(form: Any, exc: services.ServiceError) -> None:
@@ -169,9 +139,6 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404("There is no trip with this code.")
     # The name is only needed when a page is rendered (not for the redirect after booking).
     context: dict[str, Any] = {"trip": trip, "trip_name": SimpleLazyObject(lambda: _trip_name(code)), "quote": None}
-    if request.user.role != "traveller":
-        context["refusal"] = "Bookings are made from traveller accounts. Staff can manage bookings from the staff list."
-        return render(request, "bookings/book.html", context, status=403)
     departures = [trip.start]
     if request.method == "GET":
         form = BookingForm(
@@ -323,7 +290,7 @@ def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_only
+@capability_required(Capability.BOOKING_DESK)
 def staff_bookings(request: HttpRequest) -> HttpResponse:
     form = StaffBookingFilterForm(request.GET or None)
     rows: list[selectors.BookingRow] = []
@@ -363,7 +330,7 @@ def _staff_action(request: HttpRequest, booking_id: int, action: Callable[[], An
 
 
 @require_POST
-@staff_only
+@capability_required(Capability.BOOKING_DESK)
 def staff_confirm(request: HttpRequest, booking_id: int) -> HttpResponse:
     return _staff_action(
         request,
@@ -374,7 +341,7 @@ def staff_confirm(request: HttpRequest, booking_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@capability_required(Capability.BOOKING_DESK)
 def staff_payment(request: HttpRequest, booking_id: int) -> HttpResponse:
     return _staff_action(
         request,
@@ -387,7 +354,7 @@ def staff_payment(request: HttpRequest, booking_id: int) -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@capability_required(Capability.BOOKING_DESK)
 def staff_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
     return _staff_action(
         request,
@@ -406,7 +373,7 @@ def staff_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_only
+@capability_required(Capability.CATALOGUE_EDITOR)
 def staff_trips(request: HttpRequest) -> HttpResponse:
     page = _page_number(request)
     q = request.GET.get("q", "")[:100]
@@ -439,7 +406,7 @@ def _store_image(form: TripForm) -> StoredImage | None:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_only
+@capability_required(Capability.CATALOGUE_EDITOR)
 def staff_trip_new(request: HttpRequest) -> HttpResponse:
     form = TripForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -479,7 +446,7 @@ def _state_or_unavailable(request: HttpRequest, trip: Trip) -> dict[str, Any] | 
 
 
 @require_http_methods(["GET", "POST"])
-@staff_only
+@capability_required(Capability.CATALOGUE_EDITOR)
 def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
     trip = Trip.objects.filter(code=code).first()
     if trip is None:
@@ -535,7 +502,7 @@ def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_POST
-@staff_only
+@capability_required(Capability.CATALOGUE_EDITOR)
 def staff_trip_active(request: HttpRequest, code: str) -> HttpResponse:
     """Deactivate (take off sale) or reactivate a trip."""
     trip = Trip.objects.filter(code=code).first()

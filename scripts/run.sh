@@ -21,14 +21,9 @@ for _ in $(seq 1 60); do
   if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "gunicorn did not start (is port $PORT free?)"; exit 1; fi
   sleep 0.5
 done
-cat <<MSG
-
-  TaskForge is running at http://$GUNICORN_BIND/
-  Demo logins (password: demo-pass-2026):
-    admin     admin@taskforge.local
-    staff     sam@taskforge.local, kim@taskforge.local
-    traveller tara@example.com, theo@example.com
-  Ctrl-C stops the web server, the worker and beat.
-
-MSG
+echo
+echo "  TaskForge is running at http://$GUNICORN_BIND/"
+.venv/bin/python manage.py demo_logins
+echo "  Ctrl-C stops the web server, the worker and beat."
+echo
 wait -n "${pids[@]}"

@@ -8,12 +8,12 @@ from django.http import HttpRequest
 
 def site(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
-    role = getattr(user, "role", "") if user is not None and user.is_authenticated else ""
+    signed_in = user is not None and user.is_authenticated
     return {
         "SITE_NAME": "TaskForge",
-        "user_role": role,
-        "is_staff_member": role in ("staff", "admin"),
-        "is_admin_member": role == "admin",
+        # {% if caps.booking_desk %}: the person's site capabilities (site admins hold all).
+        "caps": dict.fromkeys(user.capabilities, True) if signed_in else {},
+        "in_a_team": signed_in and user.in_a_team,
         "theme": getattr(request, "theme", "system"),
         "DEBUG": settings.DEBUG,
     }

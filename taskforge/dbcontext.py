@@ -112,11 +112,23 @@ def db_context(ctx: DbContext) -> Iterator[DbContext]:
         context_reset(token)
 
 
+# Roles the context may carry (see taskforge/rls.py): a person's capabilities are looked up
+# in the database by their user id, never taken from the context.
+ROLE_USER = "user"
+ROLE_SYSTEM = "system"
+ROLE_OPERATOR = "operator"
+
+
 def context_for_user(user: Any, **extra: str) -> DbContext:
     """Context for a Django user (anonymous users get an empty identity)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return replace(EMPTY, **extra)
-    return DbContext(user_id=str(user.pk), role=str(getattr(user, "role", "")), **extra)
+    return DbContext(user_id=str(user.pk), role=ROLE_USER, **extra)
+
+
+def context_for_system(name: str, **extra: str) -> DbContext:
+    """Trusted background work with no person behind it (relay, scheduled jobs, seeding)."""
+    return DbContext(role=ROLE_SYSTEM, user_agent=name, **extra)
 
 
 def context_for_command(name: str) -> DbContext:
@@ -125,7 +137,7 @@ def context_for_command(name: str) -> DbContext:
         os_user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         os_user = "unknown"
-    return DbContext(role="operator", user_agent=f"manage.py {name} (os user {os_user})")
+    return DbContext(role=ROLE_OPERATOR, user_agent=f"manage.py {name} (os user {os_user})")
 
 
 def _on_connection_created(sender: Any, connection: Any, **kwargs: Any) -> None:

@@ -141,7 +141,7 @@ _HANDLERS: dict[str, Handler] = {}
 _BATCH_HANDLERS: dict[str, BatchHandler] = {}
 
 # The relay and the reconcilers act as the system: the admin role, no user.
-RELAY_CONTEXT = DbContext(role="admin", user_agent="taskforge outbox relay")
+RELAY_CONTEXT = DbContext(role="system", user_agent="taskforge outbox relay")
 
 # After a store-unavailable error this process leaves MongoDB alone for a moment, so a
 # request's fast path or a sweep does not wait for a server-selection timeout each time.

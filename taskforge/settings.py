@@ -55,7 +55,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", ("http", "https"))
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "taskforge.admin_site.SiteAdminConfig",  # django.contrib.admin with TaskForge's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -227,6 +227,7 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",  # Argon2id at OWASP's minimum costs (see its docstring)
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -16,5 +16,5 @@ def due_scan() -> int:
     """
     from tasks.services import notifications_due_scan
 
-    with db_context(DbContext(role="admin", user_agent="celery notifications.due_scan")):
+    with db_context(DbContext(role="system", user_agent="celery notifications.due_scan")):
         return notifications_due_scan()

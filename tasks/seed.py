@@ -85,7 +85,7 @@ def seed_demo(stdout: Any) -> None:
         return
     rng = random.Random(2026)  # noqa: S311 - demo data
     now = timezone.now()
-    with db_context(DbContext(user_id=str(sam.pk), role=sam.role, user_agent="manage.py seed_demo")):
+    with db_context(DbContext(user_id=str(sam.pk), role="user", user_agent="manage.py seed_demo")):
         if not TeamCustomField.objects.filter(team=team).exists():
             services.custom_field_save(
                 actor=sam, team_id=team.id, key="estimate", label="Estimate (hours)", field_type="number"

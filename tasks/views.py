@@ -9,12 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -26,6 +24,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import permission_has, permission_require
+from taskforge.decorators import team_member_required
 from taskforge.mongo import MongoUnavailable
 from tasks import documents, selectors, services
 from tasks.attachments import attachment_path
@@ -34,19 +33,6 @@ from tasks.charts import bar_chart, weekly_chart
 from tasks.forms import AttachmentForm, CommentForm, CustomFieldForm, TaskFilterForm, TaskForm
 from tasks.models import Task, TaskStatus, TaskWatcher
 from tasks.services import STATUS_TRANSITIONS, TaskServiceError, task_can_edit
-
-
-def staff_required(view: Any) -> Any:
-    """Signed-in staff only: anonymous visitors are sent to sign in; travellers, who are in
-    no team, get 404 like any other outsider."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not getattr(request.user, "is_staff_member", False):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
 
 
 def _service_error(request: HttpRequest, exc: TaskServiceError, *, title: str = "That did not work") -> HttpResponse:
@@ -82,14 +68,14 @@ def _team_context(request: HttpRequest, team: Any) -> dict[str, Any]:
 # --- overview pages -------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     teams = selectors.teams_for_user(request.user)
     return render(request, "tasks/index.html", {"teams": teams})
 
 
-@staff_required
+@team_member_required
 @require_GET
 def mine(request: HttpRequest) -> HttpResponse:
     """ "My tasks": assigned to me, across my teams (open ones unless ?all=1)."""
@@ -168,7 +154,7 @@ def _due_badge(task: Task, now: Any) -> tuple[str, str, str] | None:
     return ("badge", f"due {label}", title)
 
 
-@staff_required
+@team_member_required
 @require_GET
 def board(request: HttpRequest, team_id: int) -> HttpResponse:
     """The board. Its columns are rendered once per team generation and viewer kind and
@@ -197,7 +183,7 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
-@staff_required
+@team_member_required
 @require_POST
 def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
     """Move one card (one request per move). An htmx request gets back the two columns that
@@ -240,7 +226,7 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
 # --- list -----------------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_GET
 def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
     """The filtered, sorted, paginated list. The results part is cached like the board
@@ -313,7 +299,7 @@ def _task_fields(form: TaskForm) -> dict[str, Any]:
     }
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
@@ -336,7 +322,7 @@ def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -394,7 +380,7 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
     )
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def task_delete(request: HttpRequest, task_id: str) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
@@ -409,7 +395,7 @@ def task_delete(request: HttpRequest, task_id: str) -> HttpResponse:
     return render(request, "tasks/task_confirm_delete.html", {"task": task, "team": task.team})
 
 
-@staff_required
+@team_member_required
 @require_POST
 def task_watch(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -423,7 +409,7 @@ def task_watch(request: HttpRequest, task_id: str) -> HttpResponse:
 # --- task page ------------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_GET
 def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -463,7 +449,7 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
 # --- attachments ----------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_POST
 def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -483,7 +469,7 @@ def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
     return redirect("tasks:detail", task_id=task.id)
 
 
-@staff_required
+@team_member_required
 @require_GET
 def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) -> HttpResponse:
     """Serve an attachment to someone who may see the task, under its original name."""
@@ -528,7 +514,7 @@ def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) 
 # --- comments -------------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_POST
 def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -551,7 +537,7 @@ def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
     return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -574,7 +560,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
     return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
 
 
-@staff_required
+@team_member_required
 @require_POST
 def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
@@ -585,7 +571,7 @@ def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpR
     return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
 
 
-@staff_required
+@team_member_required
 @require_GET
 def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
     """@mention suggestions: team members whose name, handle or email starts with ?q."""
@@ -606,7 +592,7 @@ def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
 # --- custom fields --------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
@@ -637,7 +623,7 @@ def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
-@staff_required
+@team_member_required
 @require_http_methods(["GET", "POST"])
 def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
@@ -669,7 +655,7 @@ def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> Http
     )
 
 
-@staff_required
+@team_member_required
 @require_POST
 def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
@@ -683,7 +669,7 @@ def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> Ht
 # --- search ---------------------------------------------------------------------------------------
 
 
-@staff_required
+@team_member_required
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
@@ -721,13 +707,13 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
     unread badge. The element replaces itself (outerHTML) and carries the next trigger;
     a signed-out client gets HTTP 286, which tells htmx to stop polling.
     """
-    if not getattr(request.user, "is_staff_member", False):
-        return HttpResponse(status=286)  # signed out (or not staff): stop polling
+    if not request.user.is_authenticated or not request.user.in_a_team:
+        return HttpResponse(status=286)  # signed out (or in no team any more): stop polling
     count = selectors.unread_count(request.user.pk)
     return render(request, "tasks/partials/bell.html", {"unread": count, "poll_seconds": _poll_seconds()})
 
 
-@staff_required
+@team_member_required
 @require_GET
 def notifications_list(request: HttpRequest) -> HttpResponse:
     """The list (the region re-polls itself, like the bell; see notifications_badge)."""
@@ -739,7 +725,7 @@ def notifications_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tasks/notifications.html", context)
 
 
-@staff_required
+@team_member_required
 @require_POST
 def notification_read(request: HttpRequest, notification_id: str) -> HttpResponse:
     try:
@@ -759,7 +745,7 @@ def notification_read(request: HttpRequest, notification_id: str) -> HttpRespons
     return redirect("tasks:notifications")
 
 
-@staff_required
+@team_member_required
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
     try:
@@ -788,7 +774,7 @@ def _charts(numbers: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@staff_required
+@team_member_required
 @require_GET
 def dashboard_me(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
@@ -807,7 +793,7 @@ def dashboard_me(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@team_member_required
 @require_GET
 def dashboard_team(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)

@@ -81,14 +81,14 @@ def make_objects(world: World) -> dict[str, Any]:
         user=users["traveller_a"], sid_hash=sid_hash("matrix-other-browser"), user_agent="Other browser"
     )
     staff_x = users["staff_x"]
-    with db_context(DbContext(user_id=str(staff_x.pk), role=staff_x.role)):
+    with db_context(DbContext(user_id=str(staff_x.pk), role="user")):
         # staff_y is invited to team x: only staff_y (signed in) may accept.
         _, invite_token = services.invitation_create(
             actor=staff_x, team=team_x, email=users["staff_y"].email, role="member"
         )
         pending, _ = services.invitation_create(actor=staff_x, team=team_x, email="newcomer@example.com", role="guest")
     traveller_a = users["traveller_a"]
-    with db_context(DbContext(user_id=str(traveller_a.pk), role=traveller_a.role)):
+    with db_context(DbContext(user_id=str(traveller_a.pk), role="user")):
         profile = services.avatar_set(user=traveller_a, upload=SimpleUploadedFile("me.png", _png()))
     return {
         "co_admin_x": co_admin,

@@ -41,12 +41,12 @@ def _fast_hasher(settings):  # noqa: ANN001, ANN202
 class World:
     team: Any
     other_team: Any
-    team_admin: Any  # staff, admin of `team`
-    member: Any  # staff, member of `team`
-    guest: Any  # staff, guest of `team`
-    outsider: Any  # staff, admin of `other_team` only
+    team_admin: Any  # team creator, admin of `team`
+    member: Any  # member of `team`, no site capability
+    guest: Any  # guest of `team`, no site capability
+    outsider: Any  # team creator, admin of `other_team` only
     traveller: Any
-    site_admin: Any  # role admin, in no team
+    site_admin: Any  # site admin, in no team
 
 
 @pytest.fixture
@@ -54,10 +54,10 @@ def world(make_user) -> World:  # noqa: ANN001
     from accounts.models import Membership
     from accounts.services import team_create
 
-    team_admin = make_user("staff", display_name="Tess Admin")
-    member = make_user("staff", display_name="Milo Member")
-    guest = make_user("staff", display_name="Gus Guest")
-    outsider = make_user("staff", display_name="Olga Outsider")
+    team_admin = make_user("team_creator", display_name="Tess Admin")
+    member = make_user("member", display_name="Milo Member")
+    guest = make_user("member", display_name="Gus Guest")
+    outsider = make_user("team_creator", display_name="Olga Outsider")
     traveller = make_user("traveller", email_verified=True, display_name="Trav Eller")
     site_admin = make_user("admin", display_name="Sid Admin", email_verified=True)
     team = team_create(user=team_admin, name="Rescue Squad", slug="rescue")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.test import Client
 
-from accounts.models import User
 from accounts.tests.test_personal_data import PASSWORD, _mongo_hits, _pg_hits
+from taskforge.testing.personas import person_create
 
 
 def test_erasure_keeps_the_sealed_audit_chain_verifiable(committed_db) -> None:  # noqa: ANN001
@@ -13,7 +13,7 @@ def test_erasure_keeps_the_sealed_audit_chain_verifiable(committed_db) -> None: 
     from audit.chain import verify_chain
     from audit.services import audit_seal_all
 
-    User.objects.create_user("chainy.mcchain@example.com", PASSWORD, role="staff", display_name="Chainy McChain")
+    person_create("member", "chainy.mcchain@example.com", PASSWORD, display_name="Chainy McChain")
     client = Client()
     response = client.post("/accounts/login/", {"email": "chainy.mcchain@example.com", "password": PASSWORD})
     assert response.status_code == 302

@@ -33,7 +33,7 @@ STAFF_IP, STAFF_AGENT = "198.51.100.91", "StaffBrowser/9.1 (review)"
 
 
 def _admin():  # noqa: ANN202
-    return db_context(DbContext(user_id="1", role="admin"))
+    return db_context(DbContext(user_id="1", role="system"))
 
 
 def _audit_rows(where: str, params: list) -> list[tuple]:
@@ -59,7 +59,7 @@ def confirmed(make_user, django_capture_on_commit_callbacks):  # noqa: ANN001, A
 
     lead = make_user("staff", display_name="Olive Lead")
     mate = make_user("staff", display_name="Pat Mate")
-    with db_context(DbContext(user_id=str(lead.pk), role="staff")):
+    with db_context(DbContext(user_id=str(lead.pk), role="user")):
         team = team_create(user=lead, name="Confirmed Ops", slug="confirmed-ops", description="Confirmed Ops desk")
     # Another person's profile and an event of another aggregate that say "Confirmed".
     with django_capture_on_commit_callbacks(execute=True):
@@ -226,7 +226,7 @@ def booking_edited_by_staff(make_user):  # noqa: ANN001, ANN201
         trip = Trip.objects.create(
             code="EXP-SCOPE", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
         )
-    with db_context(DbContext(user_id=str(traveller.pk), role="traveller", ip="203.0.113.44", user_agent="BeaPhone")):
+    with db_context(DbContext(user_id=str(traveller.pk), role="user", ip="203.0.113.44", user_agent="BeaPhone")):
         booking = Booking.objects.create(
             user=traveller,
             trip=trip,
@@ -236,7 +236,7 @@ def booking_edited_by_staff(make_user):  # noqa: ANN001, ANN201
             total_minor=2000,
             currency="GBP",
         )
-    with db_context(DbContext(user_id=str(staff.pk), role="staff", ip=STAFF_IP, user_agent=STAFF_AGENT)):
+    with db_context(DbContext(user_id=str(staff.pk), role="user", ip=STAFF_IP, user_agent=STAFF_AGENT)):
         Booking.objects.filter(pk=booking.pk).update(status="confirmed", payment_reference="PAY-BEA-778")
     return {"traveller": traveller, "staff": staff, "booking": booking}
 
@@ -308,7 +308,7 @@ def test_the_elevated_read_for_the_task_export_cannot_write(make_user) -> None: 
     from accounts.export import elevated_read
 
     user = make_user("staff")
-    with db_context(DbContext(user_id=str(user.pk), role="staff")):
+    with db_context(DbContext(user_id=str(user.pk), role="user")):
         with elevated_read():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_setting('rls.role')")

@@ -64,7 +64,7 @@ def zed(world, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
 
 
 def _admin_ctx():  # noqa: ANN202
-    return db_context(DbContext(user_id="1", role="admin"))
+    return db_context(DbContext(user_id="1", role="system"))
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -146,12 +146,12 @@ def test_exporters_and_erasers_are_a_registry(zed) -> None:  # noqa: ANN001
 
 def test_audit_entries_about_a_user_are_readable_only_by_that_user(zed, world) -> None:  # noqa: ANN001
     user = zed["user"]
-    with db_context(DbContext(user_id=str(user.pk), role="staff")), connection.cursor() as cursor:
+    with db_context(DbContext(user_id=str(user.pk), role="user")), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_log")
         assert cursor.fetchone()[0] == 0  # the table itself stays admin-only
         cursor.execute("SELECT count(*) FROM accounts_audit_about_user(%s)", [user.pk])
         assert cursor.fetchone()[0] > 3
-    with db_context(DbContext(user_id=str(world.member.pk), role="staff")):
+    with db_context(DbContext(user_id=str(world.member.pk), role="user")):
         with pytest.raises(DatabaseError, match="only the user themself"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM accounts_audit_about_user(%s)", [user.pk])
@@ -166,7 +166,7 @@ def test_the_app_role_cannot_update_the_audit_log_even_with_the_privileged_flag(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('accounts.audit_privileged', 'on', true)")
                 cursor.execute(sql)
-    with db_context(DbContext(user_id=str(zed["user"].pk), role="staff")), connection.cursor() as cursor:
+    with db_context(DbContext(user_id=str(zed["user"].pk), role="user")), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('accounts.audit_privileged', 'on', false)")
         cursor.execute("SELECT count(*) FROM audit_log")
         assert cursor.fetchone()[0] == 0  # the owner-only policies do not apply to the app role
@@ -175,10 +175,10 @@ def test_the_app_role_cannot_update_the_audit_log_even_with_the_privileged_flag(
 
 def test_pseudonymising_needs_an_erased_account_and_its_own_context(zed, world) -> None:  # noqa: ANN001
     user = zed["user"]
-    with db_context(DbContext(user_id=str(user.pk), role="staff")):
+    with db_context(DbContext(user_id=str(user.pk), role="user")):
         with pytest.raises(DatabaseError, match="not erased"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT accounts_audit_pseudonymise(%s, 'X Y', 'x@erased.invalid')", [user.pk])
-    with db_context(DbContext(user_id=str(world.member.pk), role="staff")):
+    with db_context(DbContext(user_id=str(world.member.pk), role="user")):
         with (
             pytest.raises(DatabaseError, match="only the user themself"),
             transaction.atomic(),

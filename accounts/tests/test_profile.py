@@ -65,7 +65,7 @@ def test_the_profile_change_is_audited_as_content(person, django_capture_on_comm
     client = client_for(person)
     _save(client, capture=django_capture_on_commit_callbacks)
     _save(client, {**PROFILE, "bio": "Runs now."}, capture=django_capture_on_commit_callbacks)
-    with db_context(DbContext(user_id="1", role="admin")), connection.cursor() as cursor:
+    with db_context(DbContext(user_id="1", role="system")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT operation, old_values->>'bio', new_values->>'bio', user_id FROM audit_log"
             " WHERE table_name = 'accounts_profile' AND record_id = %s ORDER BY id",

@@ -45,7 +45,7 @@ def counted(committed_db, settings) -> Iterator[User]:  # noqa: ANN001
     settings.PASSWORD_HASHERS = ["accounts.tests.test_signin_race.CountingHasher"]
     settings.LOGIN_FAILURE_LIMIT = 2
     accounts.services._dummy_hash = None
-    user = User.objects.create_user("racer@example.com", PASSWORD, role="traveller", email_verified=True)
+    user = User.objects.create_user("racer@example.com", PASSWORD, email_verified=True)
     CountingHasher.calls = 0
     yield user
     accounts.services._dummy_hash = None

@@ -259,7 +259,7 @@ def test_inviting_as_admin_needs_team_manage(world) -> None:  # noqa: ANN001
 def test_a_traveller_cannot_accept_an_invitation(world) -> None:  # noqa: ANN001
     _invite(client_for(world.team_admin), "later-traveller@example.com")
     link = queued_link("invitation", key="accept_url", email="later-traveller@example.com")
-    later = User.objects.create_user("later-traveller@example.com", "a-good-passphrase", role="traveller")
+    later = User.objects.create_user("later-traveller@example.com", "a-good-passphrase")
     response = client_for(later).post(link)
     assert response.status_code == 409 and b"Traveller accounts cannot join teams" in response.content
     assert membership_role(later, world.team.pk) is None

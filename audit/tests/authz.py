@@ -31,7 +31,7 @@ def _admin_site(admin_status: Any, *, anon: Any = NOT_ADMIN) -> dict[str, Any]:
 def make_objects(world: World) -> dict[str, Any]:
     from audit.models import AuditLog
 
-    with db_context(DbContext(user_id=str(world.users["admin"].pk), role="admin")):
+    with db_context(DbContext(user_id=str(world.users["admin"].pk), role="system")):
         entry = AuditLog.objects.filter(table_name="accounts_user").order_by("-id").first()
         first_rows = {}
         for model in admin.site._registry:

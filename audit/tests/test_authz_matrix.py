@@ -93,7 +93,7 @@ def world(db) -> World:  # noqa: ANN001
     from accounts.models import Membership, Team, User
 
     admin = User.objects.create_superuser("matrix-admin@example.com", None)
-    with db_context(DbContext(user_id=str(admin.pk), role="admin", request_id="authz-matrix-setup")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system", request_id="authz-matrix-setup")):
         users = {
             "traveller_a": User.objects.create_user("matrix-a@example.com", None, display_name="Traveller A"),
             "traveller_b": User.objects.create_user("matrix-b@example.com", None, display_name="Traveller B"),
@@ -109,7 +109,7 @@ def world(db) -> World:  # noqa: ANN001
         Membership.objects.create(team=teams["y"], user=users["staff_y"], role=TEAM_ROLE)
     result = World(users=users, teams=teams)
     for make in MAKERS:
-        with db_context(DbContext(user_id=str(admin.pk), role="admin", request_id="authz-matrix-objects")):
+        with db_context(DbContext(user_id=str(admin.pk), role="system", request_id="authz-matrix-objects")):
             made = make(result) or {}
         clash = set(made) & set(result.objects)
         assert not clash, f"make_objects names used twice: {sorted(clash)}"

@@ -29,13 +29,13 @@ def admin_client(client, admin_user):  # noqa: ANN001
 
 
 def _team(name: str, actor) -> Team:  # noqa: ANN001
-    with db_context(DbContext(user_id=str(actor.pk), role=actor.role, request_id=f"req-{name}")):
+    with db_context(DbContext(user_id=str(actor.pk), role="user", request_id=f"req-{name}")):
         return Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
 
 
 def test_admin_sees_entries_with_actor_and_changed_fields(admin_client, admin_user) -> None:  # noqa: ANN001
     team = _team("Ops", admin_user)
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         Team.objects.filter(pk=team.pk).update(name="Operations")
     response = admin_client.get("/audit/", {"table": "accounts_team"})
     assert response.status_code == 200
@@ -63,7 +63,7 @@ def test_filters_by_table_record_user_operation_and_dates(admin_client, admin_us
     other = make_user("staff", email="sam@example.com")
     mine = _team("Mine", admin_user)
     theirs = _team("Theirs", other)
-    with db_context(DbContext(user_id=str(other.pk), role="staff")):
+    with db_context(DbContext(user_id=str(other.pk), role="user")):
         Team.objects.filter(pk=theirs.pk).delete()
 
     def count(**params: str) -> int:
@@ -101,7 +101,7 @@ def test_bad_filters_get_400_with_a_clear_message(admin_client, params, message)
 
 
 def test_pagination(admin_client, admin_user) -> None:  # noqa: ANN001
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         Team.objects.bulk_create([Team(name=f"T{i}", slug=f"t-{i}") for i in range(120)])
     first = admin_client.get("/audit/", {"table": "accounts_team"}).content.decode()
     assert "Page 1 of 3" in first and "page=2" in first and first.count("/audit/entry/") == 50
@@ -120,9 +120,9 @@ def test_htmx_request_gets_the_partial(admin_client, admin_user) -> None:  # noq
 
 def test_entry_shows_old_and_new_side_by_side_with_changes_highlighted(admin_client, admin_user) -> None:  # noqa: ANN001
     team = _team("Before", admin_user)
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin", ip="203.0.113.5", request_id="req-rename")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system", ip="203.0.113.5", request_id="req-rename")):
         Team.objects.filter(pk=team.pk).update(name="After")
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         entry = AuditLog.objects.get(table_name="accounts_team", record_id=str(team.pk), operation="UPDATE")
     body = admin_client.get(reverse("audit:entry", args=[entry.pk])).content.decode()
     assert '<tr class="diff-changed">' in body
@@ -138,7 +138,7 @@ def test_history_of_a_record_with_companion_tables(admin_client, admin_user) -> 
     from audit.services import audit_content_record
 
     team = _team("History", admin_user)
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         Team.objects.filter(pk=team.pk).update(name="History 2")
         audit_content_record(table="team_profile", record_id=team.pk, operation="INSERT", old=None, new={"bio": "b"})
         _team("Unrelated", admin_user)
@@ -168,14 +168,14 @@ def test_django_admin_lists_the_log_read_only(admin_client, admin_user, make_use
     team = _team("Admin view", admin_user)
     changelist = admin_client.get("/admin/audit/auditlog/")
     assert changelist.status_code == 200 and "accounts_team" in changelist.content.decode()
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         entry = AuditLog.objects.get(table_name="accounts_team", record_id=str(team.pk))
     assert admin_client.get(f"/admin/audit/auditlog/{entry.pk}/change/").status_code == 200  # view only
     assert admin_client.get("/admin/audit/auditlog/add/").status_code == 403
     assert admin_client.post(f"/admin/audit/auditlog/{entry.pk}/change/", {"operation": "X"}).status_code == 403
     assert admin_client.post(f"/admin/audit/auditlog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert admin_client.get("/admin/audit/auditlogarchive/").status_code == 200
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         assert AuditLog.objects.filter(pk=entry.pk, operation="INSERT").exists()
 
 
@@ -206,7 +206,7 @@ def test_diff_marks_changes_only_on_updates() -> None:
 def test_history_works_for_any_record_id_and_refuses_bad_table_names(admin_client, admin_user) -> None:  # noqa: ANN001
     from audit.services import audit_content_record
 
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         audit_content_record(table="odd_ids", record_id="a/b c?d", operation="INSERT", old=None, new={"x": 1})
     listing = admin_client.get("/audit/", {"table": "odd_ids"})
     assert listing.status_code == 200
@@ -219,7 +219,7 @@ def test_history_works_for_any_record_id_and_refuses_bad_table_names(admin_clien
 def test_entries_without_a_record_id_still_render(admin_client, admin_user) -> None:  # noqa: ANN001
     from django.db import connection
 
-    with db_context(DbContext(user_id=str(admin_user.pk), role="admin")), connection.cursor() as cursor:
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")), connection.cursor() as cursor:
         cursor.execute("SELECT audit_record_content('keyless', '', 'INSERT', NULL, '{\"x\": 1}'::jsonb)")
         entry_id = AuditLog.objects.get(table_name="keyless").pk
     assert "(no id)" in admin_client.get("/audit/", {"table": "keyless"}).content.decode()

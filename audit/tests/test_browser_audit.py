@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 def team(committed_db) -> Team:  # noqa: ANN001
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body)."""
     admin = User.objects.create_superuser("auditor@example.com", "correct-horse-battery", email_verified=True)
-    with db_context(DbContext(user_id=str(admin.pk), role="admin", ip="203.0.113.4", request_id="req-browser-01")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system", ip="203.0.113.4", request_id="req-browser-01")):
         team = Team.objects.create(name="Night shift", slug="night-shift")
         Team.objects.filter(pk=team.pk).update(name="Day shift")
     return team

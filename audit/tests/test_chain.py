@@ -19,7 +19,7 @@ from audit.services import audit_seal_all
 from audit.tests.helpers import app_connection, database_name, owner_connection, owner_scalar, set_context, tamper
 from taskforge.dbcontext import DbContext, db_context
 
-ADMIN = DbContext(user_id="1", role="admin", request_id="chain-test-0001")
+ADMIN = DbContext(user_id="1", role="system", request_id="chain-test-0001")
 
 
 def _make_rows(n: int, prefix: str = "team") -> list[int]:
@@ -64,7 +64,7 @@ def test_python_and_sql_canonical_forms_agree_on_awkward_values(committed_db) ->
     from audit.services import audit_content_record
 
     with db_context(
-        DbContext(user_id="7", role="staff", ip="2001:db8::1", user_agent='ü|~:\n"x"', request_id="req-awkward-1")
+        DbContext(user_id="7", role="user", ip="2001:db8::1", user_agent='ü|~:\n"x"', request_id="req-awkward-1")
     ):
         from django.db import transaction
 

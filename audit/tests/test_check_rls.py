@@ -121,7 +121,7 @@ def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:  # 
     from taskforge.dbcontext import DbContext, db_context
 
     a, b, admin = make_user("traveller"), make_user("traveller"), make_user("admin")
-    with db_context(DbContext(user_id=str(admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system")):
         trip = Trip.objects.create(
             code="RLS-PROOF", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
         )
@@ -152,7 +152,7 @@ def test_tasks_team_isolation_is_proved_with_real_rows(db, make_user) -> None:  
     from tasks.models import Task
 
     x, y, admin = make_user("staff"), make_user("staff"), make_user("admin")
-    with db_context(DbContext(user_id=str(admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system")):
         team_x, team_y = (
             Team.objects.create(name="X", slug=f"x-{x.pk}"),
             Team.objects.create(name="Y", slug=f"y-{y.pk}"),

@@ -29,7 +29,7 @@ def test_ten_thousand_mixed_changes_give_one_audit_row_each_with_the_actor() -> 
     actor_ids = iter(range(9001, 9100))
 
     def step(name: str) -> DbContext:
-        return DbContext(user_id=str(next(actor_ids)), role="staff", ip="192.0.2.1", request_id=f"complete-{name}")
+        return DbContext(user_id=str(next(actor_ids)), role="user", ip="192.0.2.1", request_id=f"complete-{name}")
 
     with db_context(ctx := step("users-bulk-create")):
         users = User.objects.bulk_create(
@@ -79,7 +79,7 @@ def test_ten_thousand_mixed_changes_give_one_audit_row_each_with_the_actor() -> 
 
     assert sum(len(ids) for *_, ids in steps) == 10_000
 
-    with db_context(DbContext(user_id="1", role="admin")):
+    with db_context(DbContext(user_id="1", role="system")):
         rows = list(
             AuditLog.objects.filter(table_name__in=TABLES).values_list(
                 "request_id", "table_name", "operation", "record_id", "user_id"

@@ -17,7 +17,7 @@ from audit.rlscheck import visible_counts
 from audit.tests.helpers import database_name, owner_scalar
 from taskforge.dbcontext import DbContext, db_context
 
-ADMIN = DbContext(user_id="1", role="admin", request_id="req-admin-ctx-1")
+ADMIN = DbContext(user_id="1", role="system", request_id="req-admin-ctx-1")
 
 
 def _seed() -> None:

@@ -21,6 +21,7 @@ from django.test import Client
 from accounts.models import User
 from audit.tests.leak_urls import CONTEXT_SQL, LEAKY
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import person_create
 
 THREADS = 4
 PER_THREAD = 500  # 2,000 requests in all
@@ -65,9 +66,9 @@ class Recorder:
 @pytest.mark.urls("audit.tests.leak_urls")
 def test_no_context_leaks_across_2000_pooled_requests(committed_db) -> None:  # noqa: ANN001
     admin = User.objects.create_superuser("leak-admin@example.com", "correct-horse-battery")
-    with db_context(DbContext(user_id=str(admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system")):
         traveller = User.objects.create_user("leak-traveller@example.com", "correct-horse-battery")
-        staff = User.objects.create_user("leak-staff@example.com", "correct-horse-battery", role="staff")
+        staff = person_create("staff", "leak-staff@example.com", "correct-horse-battery")
     people = [traveller, staff, admin, None]  # None: anonymous
     recorder = Recorder()
     responses: list[tuple[Expected, int, dict | None]] = []

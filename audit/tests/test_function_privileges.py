@@ -64,7 +64,7 @@ def test_the_app_role_executes_exactly_what_it_needs(db) -> None:  # noqa: ANN00
     with pytest.raises(DatabaseError, match="permission denied for function audit_archive"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT audit_archive(1, 10)")
-    with db_context(DbContext(user_id="3", role="staff")), transaction.atomic(), connection.cursor() as cursor:
+    with db_context(DbContext(user_id="3", role="user")), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT audit_seal(10, false)")  # the beat job, as the app role
         assert cursor.fetchone()[0] >= -1
 
@@ -90,7 +90,7 @@ def test_audit_retention_still_runs_as_the_owner(committed_db) -> None:  # noqa:
     ],
 )
 def test_audit_record_content_refuses_forged_table_rows_and_odd_operations(db, table, op, message) -> None:  # noqa: ANN001
-    with db_context(DbContext(user_id="5", role="staff")):
+    with db_context(DbContext(user_id="5", role="user")):
         with pytest.raises(DatabaseError, match=message), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT audit_record_content(%s, 'x1', %s, NULL, '{\"a\": 1}'::jsonb)", [table, op])
         with transaction.atomic(), connection.cursor() as cursor:  # a content kind is still fine

@@ -16,7 +16,7 @@ from audit.services import audit_archive_expired, audit_seal_all
 from audit.tests.helpers import owner_connection, owner_scalar, tamper
 from taskforge.dbcontext import DbContext, db_context
 
-ADMIN = DbContext(user_id="1", role="admin", request_id="retention-test")
+ADMIN = DbContext(user_id="1", role="system", request_id="retention-test")
 
 
 def _teams(n: int) -> list[int]:
@@ -90,7 +90,7 @@ def test_young_rows_stay_and_archived_rows_stay_readable_by_admins_only(committe
     assert audit_archive_expired(days=90) == 1
     assert audit_archive_expired(days=90) == 0  # idempotent
     assert AuditLogArchive.objects.count() == 0  # no context: nothing visible
-    with db_context(DbContext(user_id="5", role="staff")):
+    with db_context(DbContext(user_id="5", role="user")):
         assert AuditLogArchive.objects.count() == 0
     with db_context(ADMIN):
         assert AuditLogArchive.objects.count() == 1 and AuditLog.objects.count() == 2
@@ -122,10 +122,10 @@ def test_the_browser_shows_archived_entries_and_history_spans_the_cut(committed_
     from accounts.models import User
 
     admin = User.objects.create_superuser("archivist@example.com", "correct-horse-battery")
-    with db_context(DbContext(user_id=str(admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system")):
         team = Team.objects.create(name="Old name", slug="archived-team")
     _backdate(_audit_ids(), 120)  # the user's and the team's creation are old
-    with db_context(DbContext(user_id=str(admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(admin.pk), role="system")):
         Team.objects.filter(pk=team.pk).update(name="New name")  # young
     assert audit_archive_expired(days=90) == 2
     client.force_login(admin)

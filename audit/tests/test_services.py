@@ -15,8 +15,8 @@ from taskforge.dbcontext import DbContext, db_context
 
 pytestmark = pytest.mark.django_db
 
-ACTOR = DbContext(user_id="77", role="staff", ip="192.0.2.10", user_agent="pytest-ua", request_id="req-content-0001")
-ADMIN = DbContext(user_id="1", role="admin")
+ACTOR = DbContext(user_id="77", role="user", ip="192.0.2.10", user_agent="pytest-ua", request_id="req-content-0001")
+ADMIN = DbContext(user_id="1", role="system")
 
 
 class FakeObjectId:

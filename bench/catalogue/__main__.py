@@ -276,7 +276,7 @@ def seed(args: argparse.Namespace) -> None:
     with transaction.atomic(), connection.cursor() as cur:
         # The loader acts as the system (admin role) for the booking policy, and skips the
         # per-row audit trigger for the load (a million audit rows would be the benchmark).
-        cur.execute("SELECT set_config('rls.role', 'admin', true)")
+        cur.execute("SELECT set_config('rls.role', 'system', true)")
         # Foreign keys checked per statement, not queued to the commit (ALTER TABLE below).
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table in ("bookings_trip", "bookings_booking"):

@@ -285,7 +285,7 @@ def drive(args: argparse.Namespace) -> int:
 
     env = dict(os.environ)
     assert settings.DATABASES["default"]["NAME"] == DB_NAME, "the driver must run against the bench database"
-    context_set(DbContext(role="admin", user_agent="bench.load"))
+    context_set(DbContext(role="system", user_agent="bench.load"))
     registry = Registry()
     beat = Beat()
     started = datetime.now(UTC).replace(microsecond=0)

@@ -62,7 +62,7 @@ def seed_teams(scale: float) -> list[dict[str, Any]]:
         team_id, emails = tasks_bench.generate(size["members_per_team"])
         domain = f"t{k}.bench.example"
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('rls.role', 'admin', true)")
+            cursor.execute("SELECT set_config('rls.role', 'system', true)")
             Team.objects.filter(pk=team_id).update(name=f"Bench team {k}", slug=f"bench-{k}")
             renamed = []
             for email in ["bench-admin@example.com", *emails]:

@@ -227,7 +227,7 @@ def docserver_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
         time.sleep(1)
     stats = load.finish(early=True)
     log = server_errors(ctx.web.log_since(offset))
-    with db_context(DbContext(role="admin", user_agent="bench.load")):
+    with db_context(DbContext(role="system", user_agent="bench.load")):
         committed = Booking.objects.filter(pk__in=during).count()
     outage = outbox_window(down, up)
     drift = reconcile()

@@ -208,7 +208,7 @@ def generate(clients: int) -> tuple[int, list[str]]:
         search.append((str(task_id), team.id, title, description, json.dumps(tags), " ".join(tags)))
     with transaction.atomic(), connection.cursor() as cursor:
         # The data loader acts as the system (admin role), like manage.py seed_demo.
-        cursor.execute("SELECT set_config('rls.role', 'admin', true)")
+        cursor.execute("SELECT set_config('rls.role', 'system', true)")
         # COPY cannot target a table under row-level security (and the app role may not create
         # temporary tables): one batched INSERT per 500 rows instead.
         columns = ("id, team_id, title, status, priority, assignee_id, creator_id, due_at, created_at, updated_at, "

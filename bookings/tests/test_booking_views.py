@@ -14,7 +14,7 @@ from bookings.tests.conftest import ctx_for
 from taskforge.dbcontext import DbContext, db_context
 
 pytestmark = pytest.mark.django_db
-ADMIN = DbContext(user_id="1", role="admin")
+ADMIN = DbContext(user_id="1", role="system")
 
 
 def _count_bookings() -> int:

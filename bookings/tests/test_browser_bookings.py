@@ -14,17 +14,13 @@ from bookings import services
 from bookings.models import Booking, BookingStatus
 from bookings.tests.conftest import create_trip, ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import person_create
 
 PASSWORD = "correct-horse-battery-staple"
 
 
 def _user(role: str) -> object:
-    from accounts.models import User
-
-    user = User.objects.create_user(f"{role}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, role=role)
-    user.email_verified = True
-    user.save(update_fields=["email_verified"])
-    return user
+    return person_create(role, f"{role}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, email_verified=True)
 
 
 def _sign_in(page, base: str, user, next_url: str) -> None:  # noqa: ANN001
@@ -120,7 +116,7 @@ def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene,
     assert page.inner_text("#booking-status") == "Confirmed"
 
     def statuses() -> dict[int, str]:
-        with db_context(DbContext(user_id=str(staff.pk), role="staff")):
+        with db_context(DbContext(user_id=str(staff.pk), role="user")):
             return dict(Booking.objects.values_list("id", "status"))
 
     assert _off_loop(statuses) == {booking_id: BookingStatus.CANCELLED, theirs.pk: BookingStatus.CONFIRMED}

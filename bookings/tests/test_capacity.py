@@ -13,13 +13,12 @@ from bookings import services
 from bookings.models import Booking, Departure
 from bookings.tests.conftest import create_trip, ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import person_create
 
 
 def _users(role: str, count: int) -> list[Any]:
-    from accounts.models import User
-
     return [
-        User.objects.create_user(f"{role}{i}-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery", role=role)
+        person_create(role, f"{role}{i}-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery")
         for i in range(count)
     ]
 
@@ -70,7 +69,7 @@ def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: i
     assert all("left" in msg or "sold out" in msg for msg in refused)
     departure = Departure.objects.get(trip=trip)
     assert departure.seats_taken == expected * each <= seats
-    with db_context(DbContext(user_id=str(staff.pk), role="staff")):
+    with db_context(DbContext(user_id=str(staff.pk), role="user")):
         live = Booking.objects.filter(trip=trip).exclude(status="cancelled")
         assert live.count() == expected
         assert sum(live.values_list("travellers", flat=True)) == departure.seats_taken

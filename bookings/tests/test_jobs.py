@@ -12,6 +12,7 @@ from bookings.jobs import booking_cancelled, booking_confirmed
 from bookings.tests.conftest import create_trip, ctx_for
 from taskforge.dbcontext import db_context
 from taskforge.models_ops import EmailDelivery
+from taskforge.testing.personas import person_create
 
 
 @pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_jobs_hand_the_email_to_the_delivery_log(make_trip, book, traveller, oth
 def test_confirmation_email_goes_through_a_real_worker(celery_worker_proc) -> None:  # noqa: ANN001
     from accounts.models import User
 
-    staff = User.objects.create_user(f"s-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery", role="staff")
+    staff = person_create("staff", f"s-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery")
     traveller = User.objects.create_user(f"t-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery")
     trip = create_trip(staff, name="Glass Igloo Nights")
     with db_context(ctx_for(traveller)):

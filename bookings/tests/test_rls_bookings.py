@@ -51,7 +51,7 @@ def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller,
         assert _one("SELECT count(*) FROM bookings_booking WHERE id = %s", [theirs.pk])[0] == 0
     with db_context(ctx_for(staff)):
         assert set(Booking.objects.values_list("id", flat=True)) == {mine.pk, theirs.pk}
-    with db_context(DbContext(user_id="999999", role="admin")):
+    with db_context(DbContext(user_id="999999", role="system")):
         assert Booking.objects.count() == 2
 
 
@@ -61,7 +61,7 @@ def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, tr
         assert _rowcount("UPDATE bookings_booking SET payment_reference = 'x' WHERE id = %s", [theirs.pk]) == 0
         assert _rowcount("DELETE FROM bookings_booking WHERE id = %s", [theirs.pk]) == 0
         assert _rowcount("UPDATE bookings_booking SET payment_reference = 'x'") == 1  # only A's own row
-    with db_context(DbContext(user_id="1", role="admin")):
+    with db_context(DbContext(user_id="1", role="system")):
         theirs.refresh_from_db()
         assert theirs.payment_reference == ""
         assert Booking.objects.filter(pk=theirs.pk).exists()
@@ -103,3 +103,30 @@ def test_app_role_cannot_switch_row_security_off(two_bookings, traveller) -> Non
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
             _rowcount("SET LOCAL row_security = off")
             _one("SELECT count(*) FROM bookings_booking")
+
+
+def test_a_team_member_without_the_booking_desk_sees_no_one_elses_bookings(two_bookings, make_user) -> None:  # noqa: ANN001
+    """Issue: every team member used to be "staff" and see every booking. Now RLS follows the
+    booking-desk capability, looked up in the grant table, whatever the team role."""
+    from accounts.models import Membership, Team
+
+    _trip, mine, theirs = two_bookings
+    team = Team.objects.create(name="Ops", slug="rls-ops")
+    members = {role: make_user("member") for role in ("admin", "member", "guest")}
+    for role, user in members.items():
+        Membership.objects.create(team=team, user=user, role=role)
+        with db_context(ctx_for(user)):
+            assert Booking.objects.count() == 0, role
+            assert _one("SELECT count(*) FROM bookings_booking")[0] == 0, role
+            assert _rowcount("UPDATE bookings_booking SET cancel_reason = 'x'") == 0, role
+    desk = make_user("booking_desk")
+    with db_context(ctx_for(desk)):
+        assert set(Booking.objects.values_list("id", flat=True)) == {mine.pk, theirs.pk}
+    # The capability is read per statement: removing it applies at once.
+    from accounts.models import CapabilityGrant
+    from taskforge.dbcontext import context_for_system
+
+    with db_context(context_for_system("test")):
+        CapabilityGrant.objects.filter(user=desk).delete()
+    with db_context(ctx_for(desk)):
+        assert Booking.objects.count() == 0

@@ -19,7 +19,7 @@ def test_seed_demo_is_complete_and_idempotent() -> None:
     from bookings.seed import seed_demo
 
     out = io.StringIO()
-    with db_context(DbContext(role="admin", user_agent="test seed")):
+    with db_context(DbContext(role="system", user_agent="test seed")):
         seed_accounts(out)
         seed_demo(out)
         relay_sweep(budget_seconds=30)

@@ -26,7 +26,7 @@ def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:  # n
     assert event.status == OutboxStatus.PENDING and event.payload["name"].startswith("Trip number")
     assert not TripListing.objects.filter(code="SYNC-1").exists()
     assert trip_collection().find_one({"_id": "SYNC-1"}) is None
-    with db_context(DbContext(user_id="1", role="admin")), connection.cursor() as cursor:
+    with db_context(DbContext(user_id="1", role="system")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM audit_log WHERE table_name = 'trip_document' AND record_id = %s", [trip.code]
         )

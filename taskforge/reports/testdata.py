@@ -71,14 +71,15 @@ def known_data_create(password: str | None = None) -> KnownData:
     from accounts.models import Membership, Team, User
     from bookings.models import Booking, Departure, Trip, TripListing
     from taskforge.dbcontext import DbContext, db_context
+    from taskforge.testing.personas import person_create
     from tasks.models import Task
 
     admin = User.objects.create_superuser("reports-admin@example.com", password)
-    with db_context(DbContext(user_id=str(admin.pk), role="admin", request_id="reports-testdata")):
-        staff_alpha = User.objects.create_user("reports-staff@example.com", password, role="staff")
-        staff_none = User.objects.create_user("reports-loner@example.com", password, role="staff")
-        t1 = User.objects.create_user("reports-t1@example.com", password, role="traveller")
-        t2 = User.objects.create_user("reports-t2@example.com", password, role="traveller")
+    with db_context(DbContext(user_id=str(admin.pk), role="system", request_id="reports-testdata")):
+        staff_alpha = person_create("reports_reader", "reports-staff@example.com", password)
+        staff_none = person_create("reports_reader", "reports-loner@example.com", password)
+        t1 = User.objects.create_user("reports-t1@example.com", password)
+        t2 = User.objects.create_user("reports-t2@example.com", password)
         alpha = Team.objects.create(name="Alpha", slug="alpha-reports", created_by=admin)
         bravo = Team.objects.create(name="Bravo", slug="bravo-reports", created_by=admin)
         Membership.objects.create(team=alpha, user=staff_alpha, role="member")

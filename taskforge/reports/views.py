@@ -15,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.policy import money
+from taskforge.decorators import capability_required, signed_in, team_member_required
 from taskforge.reports import charts, selectors
 from taskforge.reports.forms import RangeForm, ResortForm, RevenueForm, SeatForm, TaskFlowForm
 from taskforge.reports.selectors import StarUnavailable
@@ -35,23 +35,22 @@ PERIODS = {"daily": "day", "monthly": "month"}
 CHART_DEPARTURES = 60
 
 
-def _gate(allowed: Callable[[Any], bool]) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if not allowed(request.user):
-                raise Http404("No such page.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
+# The revenue, resort and seat reports belong to reports readers; the task-flow report to
+# the people in a team (each sees their own teams); the index to either; the System page
+# and the ETL refresh to site admins.
+reader_required = capability_required("reports_reader")
+admin_required = capability_required("site_admin")
 
 
-staff_required = _gate(lambda user: getattr(user, "is_staff_member", False))
-admin_required = _gate(lambda user: getattr(user, "is_site_admin", False))
+def _reports_or_teams(view: View) -> View:
+    @wraps(view)
+    @signed_in
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not (request.user.has_capability("reports_reader") or request.user.in_a_team):  # site admins: both
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ def _load_status() -> dict[str, Any]:
 
 
 @require_GET
-@staff_required
+@_reports_or_teams
 def index(request: HttpRequest) -> HttpResponse:
     return _render(request, "reports/index.html", {"status": _load_status()})
 
@@ -143,7 +142,7 @@ def _bucket_label(period: str, bucket: dt.date) -> str:
 
 
 @require_GET
-@staff_required
+@reader_required
 def revenue(request: HttpRequest, period_name: str) -> HttpResponse:
     period = _period(period_name)
     form = RevenueForm(request.GET, period=period)
@@ -182,7 +181,7 @@ def revenue(request: HttpRequest, period_name: str) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@reader_required
 def revenue_csv(request: HttpRequest, period_name: str) -> HttpResponse:
     period = _period(period_name)
     form = RevenueForm(request.GET, period=period)
@@ -223,7 +222,7 @@ def revenue_csv(request: HttpRequest, period_name: str) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@reader_required
 def resorts(request: HttpRequest) -> HttpResponse:
     form = ResortForm(request.GET)
     context: dict[str, Any] = {"form": form, "status": _load_status()}
@@ -244,7 +243,7 @@ def resorts(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@reader_required
 def resorts_csv(request: HttpRequest) -> HttpResponse:
     form = ResortForm(request.GET)
     if form.is_bound and not form.is_valid():
@@ -268,7 +267,7 @@ def resorts_csv(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@reader_required
 def seats(request: HttpRequest) -> HttpResponse:
     form = SeatForm(request.GET)
     context: dict[str, Any] = {"form": form, "status": _load_status()}
@@ -299,7 +298,7 @@ def seats(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@reader_required
 def seats_csv(request: HttpRequest) -> HttpResponse:
     form = SeatForm(request.GET)
     if form.is_bound and not form.is_valid():
@@ -358,7 +357,7 @@ def _hours(value: Decimal | None) -> str:
 
 
 @require_GET
-@staff_required
+@team_member_required
 def tasks(request: HttpRequest) -> HttpResponse:
     form = TaskFlowForm(request.GET)
     context: dict[str, Any] = {"form": form, "status": _load_status()}
@@ -393,7 +392,7 @@ def tasks(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@team_member_required
 def tasks_csv(request: HttpRequest) -> HttpResponse:
     form = TaskFlowForm(request.GET)
     if form.is_bound and not form.is_valid():

@@ -34,9 +34,9 @@ def populated(committed_db, backup_dir: Path) -> Iterator[dict]:  # noqa: ANN001
     from accounts.models import Membership, Team, User
     from taskforge.mongo import mongo_db
 
-    with db_context(DbContext(role="admin", user_agent="test")):
+    with db_context(DbContext(role="system", user_agent="test")):
         users = [
-            User.objects.create_user(f"backup{i}@example.com", "correct-horse-battery", role="staff") for i in range(7)
+            User.objects.create_user(f"backup{i}@example.com", "correct-horse-battery") for i in range(7)
         ]
         team = Team.objects.create(name="Backups", slug="backups", created_by=users[0])
         for user in users[:3]:
@@ -85,7 +85,7 @@ def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: 
     assert metadata["collectionName"] == "bk_trips"
     assert "price_minor" in json.dumps(metadata["indexes"])
     manifest = json.loads((path / "manifest.json").read_text())
-    with db_context(DbContext(role="admin")):
+    with db_context(DbContext(role="system")):
         user_count = User.objects.count()
     assert manifest["postgres"]["tables"]["accounts_user"]["rows"] == user_count == populated["users"]
     assert manifest["postgres"]["tables"]["accounts_membership"]["rows"] == 3
@@ -283,7 +283,7 @@ def test_restore_into_live_puts_both_stores_back_as_they_were(populated: dict) -
 
     path = Path(backups.backup_create().record.path)
     # Damage after the backup: a new user, a deleted user, a changed and a new document.
-    with db_context(DbContext(role="admin", user_agent="test")):
+    with db_context(DbContext(role="system", user_agent="test")):
         User.objects.create_user("after-backup@example.com", "correct-horse-battery")
         User.objects.filter(email="backup0@example.com").delete()
     mongo_db()["bk_trips"].update_one({"_id": "trip-1"}, {"$set": {"title": "vandalised"}})
@@ -292,7 +292,7 @@ def test_restore_into_live_puts_both_stores_back_as_they_were(populated: dict) -
     out = io.StringIO()
     call_command("restore", path.name, "--into-live", "--confirm", phrase, stdout=out)
     assert "sync_reconcile" in out.getvalue()
-    with db_context(DbContext(role="admin", user_agent="test")):
+    with db_context(DbContext(role="system", user_agent="test")):
         emails = set(User.objects.values_list("email", flat=True))
         # The restored schema still works for the application role, audit trigger included.
         User.objects.create_user("after-restore@example.com", "correct-horse-battery")

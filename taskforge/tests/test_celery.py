@@ -11,7 +11,7 @@ pytestmark = pytest.mark.worker
 
 
 def test_task_round_trip_through_a_real_worker(celery_worker_proc) -> None:  # noqa: ANN001
-    with db_context(DbContext(user_id="42", role="staff", request_id="req-abcdef12")):
+    with db_context(DbContext(user_id="42", role="user", request_id="req-abcdef12")):
         result = ping.delay("hello")
     assert result.get(timeout=30) == {"echo": "hello", "request_id": "req-abcdef12", "user_id": "42"}
 

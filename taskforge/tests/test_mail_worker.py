@@ -70,8 +70,8 @@ def _alive(pid: int) -> bool:
 def _make_user(email: str):  # noqa: ANN202
     from accounts.models import User
 
-    with db_context(DbContext(role="admin", user_agent="test")):
-        return User.objects.create_user(email, "correct-horse-battery", role="traveller")
+    with db_context(DbContext(role="system", user_agent="test")):
+        return User.objects.create_user(email, "correct-horse-battery")
 
 
 def test_sigkill_mid_send_neither_loses_nor_duplicates_the_email(start_mail_worker) -> None:  # noqa: ANN001

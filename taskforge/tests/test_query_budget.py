@@ -41,7 +41,7 @@ def _fast_hashing(settings):  # noqa: ANN001, ANN202
 
 
 def acting(user: Any) -> Any:
-    return db_context(DbContext(user_id=str(user.pk), role=user.role, user_agent="pytest"))
+    return db_context(DbContext(user_id=str(user.pk), role="user", user_agent="pytest"))
 
 
 @dataclass
@@ -306,7 +306,7 @@ def _more_report_data(known: Any, n: int) -> None:
     from tasks.models import Task
 
     resorts = ["Alps", "Riviera", "Lakes", "Fjords", "Islands", "Desert", "Coast"]
-    with db_context(DbContext(user_id=str(known.admin.pk), role="admin", request_id="budget-testdata")):
+    with db_context(DbContext(user_id=str(known.admin.pk), role="system", request_id="budget-testdata")):
         for i in range(n):
             code = f"BUD-{i:03d}"
             start = dt.date(2025, 1 + i % 12, 1 + i % 27)

@@ -117,7 +117,7 @@ def test_etl_follows_changes_and_deletions_at_the_source(known: KnownData) -> No
     from taskforge.dbcontext import DbContext, db_context
 
     etl.run_etl()
-    with db_context(DbContext(user_id=str(known.admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(known.admin.pk), role="system")):
         pending = Booking.objects.get(status="pending")
         Booking.objects.filter(pk=pending.pk).update(status="confirmed", confirmed_at=pending.booking_date)
         gone = Booking.objects.filter(trip_id="SEA-1").get()

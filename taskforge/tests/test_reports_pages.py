@@ -12,6 +12,7 @@ from django.test import Client
 from accounts.models import User
 from taskforge.reports import etl
 from taskforge.reports.testdata import KnownData, known_data_create, star_drop
+from taskforge.testing.personas import person_create
 
 RANGE_2025 = "start=2025-01-01&end=2025-12-31"
 PAGES = [
@@ -151,7 +152,7 @@ def test_task_flow_staff_see_their_teams_and_admins_all(loaded: KnownData) -> No
     ],
 )
 def test_bad_filters_are_a_400_with_a_message(committed_db, url: str, message: str) -> None:  # noqa: ANN001
-    staff = User.objects.create_user("reports-bad-input@example.com", None, role="staff")
+    staff = person_create("reports_reader", "reports-bad-input@example.com")
     response = as_user(staff).get(url)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -159,7 +160,7 @@ def test_bad_filters_are_a_400_with_a_message(committed_db, url: str, message: s
 
 def test_unknown_period_is_a_404_and_an_unbuilt_star_is_explained(committed_db) -> None:  # noqa: ANN001
     star_drop()
-    staff = as_user(User.objects.create_user("reports-early@example.com", None, role="staff"))
+    staff = as_user(person_create("reports_reader", "reports-early@example.com"))
     assert staff.get("/reports/revenue/weekly/").status_code == 404
     page = staff.get("/reports/revenue/daily/")
     assert page.status_code == 200 and b"have not been built yet" in page.content
@@ -175,8 +176,8 @@ def test_csv_neutralises_formulas_in_user_text() -> None:
 
 
 def test_refresh_is_for_admins_only(committed_db) -> None:  # noqa: ANN001
-    staff = User.objects.create_user("reports-refresh@example.com", None, role="staff")
-    traveller = User.objects.create_user("reports-refresh-t@example.com", None, role="traveller")
+    staff = person_create("reports_reader", "reports-refresh@example.com")
+    traveller = User.objects.create_user("reports-refresh-t@example.com", None)
     assert Client().post("/reports/refresh/").status_code == 302
     assert as_user(staff).post("/reports/refresh/").status_code == 404
     assert as_user(traveller).post("/reports/refresh/").status_code == 404

@@ -71,7 +71,7 @@ def data(committed_db):  # noqa: ANN001, ANN201
     star_drop()
     known = known_data_create()
     start = timezone.localdate() + dt.timedelta(days=60)
-    with db_context(DbContext(user_id=str(known.admin.pk), role="admin")):
+    with db_context(DbContext(user_id=str(known.admin.pk), role="system")):
         Trip.objects.create(code="FJORD-1", price_minor=90_000, currency="GBP", seats=12, start=start, length_days=5)
         TripListing.objects.create(
             code="FJORD-1",
@@ -120,7 +120,7 @@ def test_lag_tolerant_reads_use_the_replica_and_read_your_writes_does_not(data) 
         assert not any("star." in sql for sql in rec["default"].sql)
 
         # The booking page reads its own writes: the primary only, never the replica.
-        with db_context(DbContext(user_id=str(data.traveller1.pk), role="traveller")):
+        with db_context(DbContext(user_id=str(data.traveller1.pk), role="user")):
             booking_id = Booking.objects.filter(user=data.traveller1).values_list("pk", flat=True).first()
         with recording("default", "replica") as rec:
             page = traveller.get(f"/bookings/{booking_id}/")

@@ -33,9 +33,9 @@ def test_application_role_has_no_privileges_to_bypass_rls(settings) -> None:  # 
 def test_protected_rows_hidden_without_context_and_visible_to_admin(make_user) -> None:  # noqa: ANN001
     user = make_user("traveller")  # the insert is audited by the trigger
     assert _scalar("SELECT count(*) FROM audit_log") == 0  # no context: no rows
-    with db_context(DbContext(user_id=str(user.pk), role="traveller")):
+    with db_context(DbContext(user_id=str(user.pk), role="user")):
         assert _scalar("SELECT count(*) FROM audit_log") == 0  # not an admin
-    with db_context(DbContext(user_id="1", role="admin")):
+    with db_context(DbContext(user_id="1", role="system")):
         assert _scalar("SELECT count(*) FROM audit_log WHERE record_id = %s", [str(user.pk)]) >= 1
 
 

@@ -10,20 +10,16 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import User
 from taskforge.models_ops import BackupRecord, BackupStatus
 from taskforge.mongo import mongo_db
+from taskforge.testing.personas import person_create
 
 pytestmark = pytest.mark.django_db
 
 
 def signed_in(role: str) -> Client:
     email = f"system-{role}@example.com"
-    user = (
-        User.objects.create_superuser(email, None)
-        if role == "admin"
-        else User.objects.create_user(email, None, role=role)
-    )
+    user = person_create(role, email)
     client = Client()
     client.force_login(user)
     return client

@@ -39,7 +39,7 @@ def make_objects(world: World) -> dict[str, Any]:
 
     staff_x = world.users["staff_x"]
     team_x = world.teams["x"]
-    with db_context(DbContext(user_id=str(staff_x.pk), role=staff_x.role)):
+    with db_context(DbContext(user_id=str(staff_x.pk), role="user")):
         field = services.custom_field_save(actor=staff_x, team_id=team_x.id, key="size", label="Size",
                                            field_type="text")  # fmt: skip
         task = services.task_create(actor=staff_x, team_id=team_x.id, title="Matrix task", description="d")

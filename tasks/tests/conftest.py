@@ -14,7 +14,7 @@ from taskforge.dbcontext import DbContext, db_context
 
 @contextmanager
 def acting(user) -> Iterator[None]:  # noqa: ANN001
-    with db_context(DbContext(user_id=str(user.pk), role=user.role, user_agent="pytest", request_id="test-req-0001")):
+    with db_context(DbContext(user_id=str(user.pk), role="user", user_agent="pytest", request_id="test-req-0001")):
         yield
 
 
@@ -23,11 +23,11 @@ def crew(make_user):  # noqa: ANN001
     from accounts.models import Membership, Team
 
     # No password (tests sign in with force_login): skips five Argon2 hashes per test.
-    admin = make_user("staff", display_name="Ada Admin", password=None)
-    member = make_user("staff", display_name="Mel Member", password=None)
-    member2 = make_user("staff", display_name="Max Member", password=None)
-    guest = make_user("staff", display_name="Gus Guest", password=None)
-    outsider = make_user("staff", display_name="Otto Outsider", password=None)
+    admin = make_user("member", display_name="Ada Admin", password=None)
+    member = make_user("member", display_name="Mel Member", password=None)
+    member2 = make_user("member", display_name="Max Member", password=None)
+    guest = make_user("member", display_name="Gus Guest", password=None)
+    outsider = make_user("member", display_name="Otto Outsider", password=None)
     team = Team.objects.create(name="Ops", slug=f"ops-{admin.pk}", created_by=admin)
     other = Team.objects.create(name="Other", slug=f"other-{admin.pk}", created_by=outsider)
     Membership.objects.create(team=team, user=admin, role="admin")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _audit_rows(task_id) -> list[tuple]:  # noqa: ANN001
-    with db_context(DbContext(role="admin")), connection.cursor() as cursor:
+    with db_context(DbContext(role="system")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT operation, new_values, user_id FROM audit_log WHERE table_name = 'task_comment' "
             "AND record_id = %s ORDER BY id",

@@ -118,7 +118,7 @@ def test_due_scan_notifies_once_per_deadline(crew, make_task) -> None:  # noqa: 
     make_task(title="far", assignee_id=crew.member.pk, due_at=now + dt.timedelta(days=3))
     make_task(title="done late", assignee_id=crew.member.pk, due_at=now - dt.timedelta(days=1), status="done")
     relay_sweep()
-    with db_context(DbContext(role="admin")):
+    with db_context(DbContext(role="system")):
         assert services.notifications_due_scan(now=now) == 3
         relay_sweep()
         assert services.notifications_due_scan(now=now) == 0  # already notified

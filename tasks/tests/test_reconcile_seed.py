@@ -43,7 +43,7 @@ def test_seed_demo_creates_team_ops_with_tasks_and_is_idempotent(make_user) -> N
     make_user("staff", email="sam@taskforge.local", password=None)
     make_user("staff", email="kim@taskforge.local", password=None)
     out = io.StringIO()
-    with db_context(DbContext(role="admin", user_agent="manage.py seed_demo")):
+    with db_context(DbContext(role="system", user_agent="manage.py seed_demo")):
         seed_demo(out)
         team = Team.objects.get(slug="ops")
         count = Task.objects.filter(team=team).count()

@@ -33,9 +33,9 @@ def test_members_see_their_team_tasks_and_nobody_else_does(crew, make_task) -> N
     with acting(crew.outsider):
         assert _scalar(sql, [task.id]) == 0
     assert _scalar(sql, [task.id]) == 0  # no context at all
-    with db_context(DbContext(user_id=str(crew.outsider.pk), role="staff")):
+    with db_context(DbContext(user_id=str(crew.outsider.pk), role="user")):
         assert _scalar("SELECT count(*) FROM tasks_task") == 0
-    with db_context(DbContext(role="admin")):  # site admins (Django admin, seeding, system jobs)
+    with db_context(DbContext(role="system")):  # site admins (Django admin, seeding, system jobs)
         assert _scalar(sql, [task.id]) == 1
 
 

@@ -23,7 +23,7 @@ class Command(BaseCommand):
             # Demo accounts have published passwords, one of them a superuser.
             raise CommandError("seed_demo refuses to run with DJANGO_SETTINGS_PROFILE=prod.")
         # Seeding acts as a system admin so RLS lets it see what it creates.
-        with db_context(DbContext(role="admin", user_agent="manage.py seed_demo")):
+        with db_context(DbContext(role="system", user_agent="manage.py seed_demo")):
             for app in SEED_APPS:
                 try:
                     module = importlib.import_module(f"{app}.seed")

@@ -1,0 +1,45 @@
+"""Writes of site capabilities: a site admin grants and removes them (the People page).
+
+Each change is one transaction; the grant table is audited by trigger and protected by
+row-level security (only a site admin's context, or the system's, may write it). A person's
+capabilities are read on every request, so a change applies on their next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from accounts.models import Capability, CapabilityGrant, User
+from taskforge.errors import Conflict, NotFound, ServiceError
+
+
+def capabilities_set(*, actor: User, user_id: int, capabilities: Iterable[str]) -> frozenset[str]:
+    """Make `user_id` hold exactly `capabilities`: grant the missing ones, remove the others."""
+    if not actor.is_site_admin:
+        raise NotFound("No such page.")
+    wanted = set(capabilities)
+    unknown = wanted - set(Capability.values)
+    if unknown:
+        raise ServiceError(f"Unknown capability: {', '.join(sorted(unknown))}.", field="capabilities")
+    with transaction.atomic():
+        person = User.objects.select_for_update().filter(pk=user_id, erased_at__isnull=True).first()
+        if person is None:
+            raise NotFound("No such person.")
+        held = set(CapabilityGrant.objects.filter(user=person).values_list("capability", flat=True))
+        if Capability.SITE_ADMIN in held - wanted:
+            if person.pk == actor.pk:
+                raise Conflict("You cannot remove your own site-admin capability; ask another site admin.")
+            if _site_admins_locked() <= 1:
+                raise Conflict("This is the last site admin; grant the capability to someone else first.")
+        for capability in sorted(wanted - held):
+            CapabilityGrant.objects.create(user=person, capability=capability, granted_by=actor)
+        CapabilityGrant.objects.filter(user=person, capability__in=held - wanted).delete()
+    return frozenset(wanted)
+
+
+def _site_admins_locked() -> int:
+    """Active site admins, their grant rows locked so two removals cannot both pass."""
+    rows = CapabilityGrant.objects.select_for_update().filter(capability=Capability.SITE_ADMIN, user__is_active=True)
+    return len(list(rows.values_list("pk", flat=True)))

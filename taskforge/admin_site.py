@@ -1,0 +1,49 @@
+"""The Django admin site of TaskForge.
+
+* Sign-in happens on the site's own page (one page, one brute-force protection): the
+  admin's login URL sends anonymous visitors there.
+* A signed-in person who is not a site admin gets a 403 page, not a redirect: the admin's
+  default (back to its login, which sends a signed-in person back to the admin) was a loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+
+class SiteAdmin(admin.AdminSite):
+    site_header = "TaskForge administration"
+    site_title = "TaskForge admin"
+
+    def admin_view(self, view: Callable[..., HttpResponse], cacheable: bool = False) -> Callable[..., HttpResponse]:
+        inner = super().admin_view(view, cacheable)
+
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.user.is_authenticated and not self.has_permission(request):
+                raise PermissionDenied("The admin is for site admins.")
+            return inner(request, *args, **kwargs)
+
+        guarded.__dict__.update(inner.__dict__)
+        return guarded
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if request.user.is_authenticated and not self.has_permission(request):
+            raise PermissionDenied("The admin is for site admins.")
+        target = request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:index")
+        if request.user.is_authenticated:
+            return HttpResponseRedirect(target)
+        return HttpResponseRedirect(reverse("accounts:login") + "?" + urlencode({"next": target}))
+
+
+class SiteAdminConfig(AdminConfig):
+    default_site = "taskforge.admin_site.SiteAdmin"

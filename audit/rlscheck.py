@@ -361,7 +361,9 @@ def _proof_public_read(model: type[models.Model]) -> list[Proof]:
     for label, ctx, expected in probes:
         wrote = False
         try:
-            with transaction.atomic(), db_context(ctx):
+            # The context outside the savepoint: a refused insert rolls the savepoint back
+            # before the context is restored on the connection.
+            with db_context(ctx), transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(
                         f"INSERT INTO {_quote(table)} (user_id, capability, granted_at) "  # noqa: S608 - catalog name
@@ -413,9 +415,9 @@ def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
         with connection.cursor() as cursor:
             # Owners who hold neither the booking desk nor site admin (those see every row).
             cursor.execute(
-                f"SELECT {column}, count(*) FROM {table} WHERE NOT EXISTS (SELECT 1 FROM "  # noqa: S608
-                f"accounts_capability_grant g WHERE g.user_id = {column} AND g.capability IN "
-                f"('booking_desk', 'site_admin')) GROUP BY {column} ORDER BY count(*) DESC LIMIT 3"
+                f"SELECT t.{column}, count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"accounts_capability_grant g WHERE g.user_id = t.{column} AND g.capability IN "
+                f"('booking_desk', 'site_admin')) GROUP BY t.{column} ORDER BY count(*) DESC LIMIT 3"
             )
             owners = cursor.fetchall()
     proofs = [Proof(f"{name} as system", True, f"the system sees {total} row(s)")]

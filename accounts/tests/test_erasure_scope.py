@@ -269,7 +269,7 @@ def test_a_traveller_export_has_their_booking_but_not_the_staff_members_ip_or_br
     assert [e["operation"] for e in rows] == ["INSERT", "UPDATE"]
     assert rows[1]["new_values"]["payment_reference"] == "PAY-BEA-778"  # about them: values kept
     assert rows[0]["ip_address"] == "203.0.113.44" and rows[0]["user_agent"] == "BeaPhone"  # their own request
-    assert rows[1]["actor_role"] == "staff" and rows[1]["actor_user_id"] is None
+    assert rows[1]["actor_role"] == "user" and rows[1]["actor_user_id"] is None
     assert rows[1]["ip_address"] is None and rows[1]["user_agent"] == "" and rows[1]["request_id"] == ""
     text = json.dumps(data, default=str)
     assert STAFF_IP not in text and STAFF_AGENT not in text and staff.email not in text
@@ -295,7 +295,7 @@ def test_erasure_writes_run_as_the_real_role_not_admin(
             [traveller.pk],
         )
     }
-    assert roles == {"traveller"}, roles
+    assert roles == {"user"}, roles  # the person's own context, never the system's
 
 
 def _raw(sql: str, params: list) -> list[tuple]:
@@ -312,10 +312,10 @@ def test_the_elevated_read_for_the_task_export_cannot_write(make_user) -> None: 
         with elevated_read():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT current_setting('rls.role')")
-                assert cursor.fetchone()[0] == "admin"
+                assert cursor.fetchone()[0] == "system"
             with pytest.raises(DatabaseError, match="read-only"), transaction.atomic():
                 Team.objects.create(name="Sneaky", slug="sneaky")
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('rls.role'), current_setting('transaction_read_only')")
-            assert cursor.fetchone() == ("staff", "off")
+            assert cursor.fetchone() == ("user", "off")
         Team.objects.create(name="Fine", slug="fine-after")  # writes work again outside it

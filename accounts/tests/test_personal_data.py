@@ -78,7 +78,7 @@ def test_the_export_holds_data_from_both_stores(zed) -> None:  # noqa: ANN001
     data = json.loads(response.content)
     user = zed["user"]
     assert data["user_id"] == user.pk
-    assert data["account"]["email"] == EMAIL and data["account"]["role"] == "staff"  # PostgreSQL
+    assert data["account"]["email"] == EMAIL and data["account"]["site_capabilities"] == []  # PostgreSQL
     assert data["profile"]["first_name"] == FIRST and data["profile"]["bio"] == f"I am {FIRST}."  # MongoDB
     assert data["profile"]["preferences"]["email_cadence"] == "weekly"
     assert data["team_memberships"] == [

@@ -26,7 +26,7 @@ def test_registration_creates_an_unverified_traveller_and_emails_a_link(client: 
     assert response.status_code == 200
     assert b"Check your inbox" in response.content
     user = User.objects.get(email="new.person@example.com")  # stored lower-case
-    assert user.role == "traveller" and not user.email_verified and user.display_name == "Nia Nova"
+    assert user.capabilities == frozenset() and not user.email_verified and user.display_name == "Nia Nova"
     assert user.profile_version == 1  # the profile document is on its way through the outbox
     link = queued_link("verify_email", key="verify_url", user_id=user.pk)
     assert link.startswith("/accounts/verify/")

@@ -19,13 +19,15 @@ def _run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_check_rls_passes_and_lists_flags_policies_and_proofs(db) -> None:  # noqa: ANN001
+def test_check_rls_passes_and_lists_flags_policies_and_proofs(make_user) -> None:  # noqa: ANN001
+    make_user("member")  # an account to try grant writes with
     output = _run()
-    print(output)
     for table in ("audit_log", "audit_log_archive", "audit_chain_head"):
         assert f"\n{table}" in output
     assert "audit_admin_read [SELECT to public]" in output
-    assert "ok   audit_log as traveller" in output and "ok   audit_log as admin" in output
+    assert "ok   audit_log as a person with no capability" in output and "ok   audit_log as system" in output
+    assert "ok   accounts_capability_grant insert as no context: insert refused" in output
+    assert "ok   accounts_capability_grant insert as system: insert accepted" in output
     assert "row-level security in order" in output
 
 
@@ -114,13 +116,16 @@ def test_an_application_role_that_owns_protected_tables_is_caught(db, settings) 
 
 
 def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:  # noqa: ANN001
-    """Travellers see exactly their own bookings; a traveller with none sees none; staff and admin all."""
+    """Travellers see exactly their own bookings; a traveller with none sees none; a team member
+    without the booking desk sees no one else's; the booking desk and the system see all."""
     import datetime as dt
 
+    from accounts.models import Membership, Team
     from bookings.models import Booking, Trip
     from taskforge.dbcontext import DbContext, db_context
 
     a, b, admin = make_user("traveller"), make_user("traveller"), make_user("admin")
+    desk, member = make_user("booking_desk"), make_user("member")
     with db_context(DbContext(user_id=str(admin.pk), role="system")):
         trip = Trip.objects.create(
             code="RLS-PROOF", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
@@ -136,22 +141,29 @@ def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:  # 
                     total_minor=2000,
                     currency="GBP",
                 )
+        team = Team.objects.create(name="Ops", slug="rls-proof-ops")
+        Membership.objects.create(team=team, user=member, role="admin")
     assert "bookings_booking" in protected_tables()
     output = _run()
-    assert "ok   bookings_booking as admin: admin sees 4 row(s)" in output
-    assert f"ok   bookings_booking as traveller {a.pk}: sees 3 row(s), owns 3, other people's visible: 0" in output
-    assert f"ok   bookings_booking as traveller {b.pk}: sees 1 row(s), owns 1, other people's visible: 0" in output
-    assert "ok   bookings_booking as a traveller with none: sees 0 row(s)" in output
-    assert "ok   bookings_booking as staff: staff sees 4 of 4 row(s)" in output
+    print(output)
+    assert "ok   bookings_booking as system: the system sees 4 row(s)" in output
+    assert f"ok   bookings_booking as owner {a.pk}: sees 3 row(s), owns 3, other people's visible: 0" in output
+    assert f"ok   bookings_booking as owner {b.pk}: sees 1 row(s), owns 1, other people's visible: 0" in output
+    assert "ok   bookings_booking as a person with none: sees 0 row(s)" in output
+    assert (
+        f"ok   bookings_booking as team member {member.pk} without the booking desk: other people's rows visible: 0"
+        in output
+    )
+    assert f"ok   bookings_booking as booking desk {desk.pk}: sees 4 of 4 row(s)" in output
 
 
 def test_tasks_team_isolation_is_proved_with_real_rows(db, make_user) -> None:  # noqa: ANN001
-    """A staff member sees only the tasks of their own teams."""
+    """A team member sees only the tasks of their own teams."""
     from accounts.models import Membership, Team
     from taskforge.dbcontext import DbContext, db_context
     from tasks.models import Task
 
-    x, y, admin = make_user("staff"), make_user("staff"), make_user("admin")
+    x, y, admin = make_user("member"), make_user("member"), make_user("admin")
     with db_context(DbContext(user_id=str(admin.pk), role="system")):
         team_x, team_y = (
             Team.objects.create(name="X", slug=f"x-{x.pk}"),
@@ -162,5 +174,5 @@ def test_tasks_team_isolation_is_proved_with_real_rows(db, make_user) -> None:  
         Task.objects.create(team=team_x, title="x's task")
         Task.objects.create(team=team_y, title="y's task")
     output = _run()
-    assert f"ok   tasks_task as staff {x.pk}: rows of other teams visible: 0" in output
-    assert f"ok   tasks_task as staff {y.pk}: rows of other teams visible: 0" in output
+    assert f"ok   tasks_task as member {x.pk}: rows of other teams visible: 0" in output
+    assert f"ok   tasks_task as member {y.pk}: rows of other teams visible: 0" in output

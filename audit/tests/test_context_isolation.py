@@ -42,7 +42,7 @@ def test_celery_tasks_see_protected_rows_only_with_a_context_and_seal_the_chain(
             assert seen["user_id"] == "" and seen["role"] == "" and seen["request_id"] == ""
             assert seen["visible"] and all(count == 0 for count in seen["visible"].values()), seen
         else:
-            assert (seen["user_id"], seen["role"], seen["request_id"]) == ("1", "admin", "req-admin-ctx-1")
+            assert (seen["user_id"], seen["role"], seen["request_id"]) == ("1", "system", "req-admin-ctx-1")
             assert seen["visible"]["audit_log"] == 5
     # The same worker runs the beat job that seals the chain (no context needed: SECURITY DEFINER).
     audit_seal.delay()

@@ -47,7 +47,7 @@ def test_records_a_content_change_with_the_actor_from_the_context() -> None:
             },
         )
     (row,) = _rows("task_detail")
-    assert (row.record_id, row.operation, row.user_id, row.actor_role) == (str(record), "UPDATE", 77, "staff")
+    assert (row.record_id, row.operation, row.user_id, row.actor_role) == (str(record), "UPDATE", 77, "user")
     assert (row.ip_address, row.user_agent, row.request_id) == ("192.0.2.10", "pytest-ua", "req-content-0001")
     assert row.old_values == {"description": "old", "tags": ["a"]}
     assert row.new_values["due"] == "2030-01-02T03:04:05Z" and row.new_values["price"] == "1.50"

@@ -10,7 +10,7 @@ from taskforge.dbcontext import DbContext, db_context
 
 pytestmark = pytest.mark.django_db
 
-STAFF = DbContext(user_id="1", role="user")
+STAFF = DbContext(role="system", user_agent="test")  # sees every booking, as the relay does
 
 
 @pytest.fixture

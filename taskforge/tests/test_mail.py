@@ -408,7 +408,7 @@ def test_admins_browse_the_delivery_log_read_only_and_others_cannot(client, make
     assert "Save" not in detail.content.decode()  # read-only
     assert client.get("/admin/taskforge/emaildelivery/add/").status_code == 403
     client.force_login(staff)
-    assert client.get("/admin/taskforge/emaildelivery/").status_code == 302  # to the admin login
+    assert client.get("/admin/taskforge/emaildelivery/").status_code == 403  # signed in, not a site admin
 
 
 def test_real_smtp_temporary_failure_then_success(make_user, settings, tmp_path: Path) -> None:  # noqa: ANN001

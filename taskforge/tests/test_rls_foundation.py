@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from accounts.models import User
 from taskforge.dbcontext import DbContext, db_context
 
 pytestmark = pytest.mark.django_db
@@ -65,17 +66,17 @@ def test_application_role_cannot_write_the_audit_log(statement: str) -> None:
 def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> None:  # noqa: ANN001
     admin = make_user("admin")
     ctx = DbContext(
-        user_id=str(admin.pk), role="admin", ip="203.0.113.9", user_agent="pytest", request_id="req-12345678"
+        user_id=str(admin.pk), role="user", ip="203.0.113.9", user_agent="pytest", request_id="req-12345678"
     )
     with db_context(ctx):
-        target = make_user("traveller")
+        target = User.objects.create_user("audited-target@example.com", None)
         row = _scalar(
             "SELECT json_build_object('u', user_id, 'r', actor_role, 'ip', host(ip_address),"
             " 'ua', user_agent, 'rid', request_id)"
             " FROM audit_log WHERE table_name = 'accounts_user' AND record_id = %s AND operation = 'INSERT'",
             [str(target.pk)],
         )
-    assert row == {"u": admin.pk, "r": "admin", "ip": "203.0.113.9", "ua": "pytest", "rid": "req-12345678"}
+    assert row == {"u": admin.pk, "r": "user", "ip": "203.0.113.9", "ua": "pytest", "rid": "req-12345678"}
 
 
 @pytest.mark.parametrize(

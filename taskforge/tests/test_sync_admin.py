@@ -40,7 +40,7 @@ def test_non_admins_cannot_see_the_outbox(client: Client, make_user) -> None:  #
     event = _dead_letter()
     client.force_login(make_user("staff"))
     page = client.get(URL)
-    assert page.status_code == 302 and "/admin/login/" in page["Location"]
+    assert page.status_code == 403  # signed in, not a site admin: refused, not sent round a loop
     client.post(URL, {"action": "retry_dead_letters", "_selected_action": [event.id]})
     event.refresh_from_db()
     assert event.status == OutboxStatus.DEAD

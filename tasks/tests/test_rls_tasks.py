@@ -85,7 +85,7 @@ def test_history_function_serves_members_only(crew, make_task) -> None:  # noqa:
         assert _scalar(sql, [str(task.id)]) >= 2  # the row INSERT and the detail INSERT
         # ... without opening the audit log itself, and the caller's role is put back
         assert _scalar("SELECT count(*) FROM audit_log") == 0
-        assert _scalar("SELECT current_setting('rls.role', true)") == "staff"
+        assert _scalar("SELECT current_setting('rls.role', true)") == "user"
     with acting(crew.outsider):
         assert _scalar(sql, [str(task.id)]) == 0
     assert _scalar(sql, [str(task.id)]) == 0  # no context

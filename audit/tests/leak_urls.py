@@ -12,7 +12,9 @@ from django.urls import path
 from taskforge.dbcontext import DbContext, context_set
 from taskforge.urls import urlpatterns as site_urlpatterns
 
-LEAKY = DbContext(user_id="666", role="system", ip="198.51.100.66", user_agent="leaky-view", request_id="leaky-view-ctx")
+LEAKY = DbContext(
+    user_id="666", role="system", ip="198.51.100.66", user_agent="leaky-view", request_id="leaky-view-ctx"
+)
 
 CONTEXT_SQL = (
     "SELECT current_setting('rls.user_id', true), current_setting('rls.role', true), "

@@ -525,6 +525,32 @@ def booking_reduce_travellers(
     return booking
 
 
+def bookings_cancel_for_erasure(*, user_id: int) -> dict[str, int]:
+    """Erasing a traveller's account (called by the bookings eraser, bookings/personal_data.py,
+    inside the erasure's transaction): their pending, unpaid bookings are cancelled and
+    their seats go back on sale. Confirmed or paid bookings stay for accounting, under
+    the pseudonymised account. Nothing was paid, so nothing is refunded; no email is sent
+    (the address is being erased)."""
+    released = 0
+    with transaction.atomic():
+        pending = list(
+            Booking.objects.select_for_update()
+            .filter(user_id=user_id, status=BookingStatus.PENDING, payment_reference="")
+            .order_by("pk")
+        )
+        now = timezone.now()
+        for booking in pending:
+            _release_seats(booking, booking.travellers)
+            released += booking.travellers
+            booking.status = BookingStatus.CANCELLED
+            booking.refund_minor = booking.refund_minor or 0
+            booking.cancel_reason = "Cancelled: the traveller's account was erased."
+            booking.cancelled_at = now
+            booking.updated_at = now
+            booking.save(update_fields=["status", "refund_minor", "cancel_reason", "cancelled_at", "updated_at"])
+    return {"bookings_cancelled": len(pending), "seats_released": released}
+
+
 def booking_confirm(*, actor: Any, booking_id: int) -> Booking:
     """Staff confirm a pending booking; the traveller gets a confirmation email after commit."""
     from bookings.jobs import booking_confirmed

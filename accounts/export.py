@@ -389,6 +389,7 @@ def _bookings_export(user: Any) -> list[dict[str, Any]] | None:
             "trip_id",
             "travel_date",
             "travellers",
+            "removed_travellers",
             "unit_price_minor",
             "total_minor",
             "currency",

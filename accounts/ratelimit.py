@@ -21,6 +21,11 @@ def email_bucket(email: str) -> str:
     return "auth:fail:acct:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
 
 
+def device_bucket(nonce: str) -> str:
+    # Failures of one device cookie (accounts/devices.py); its nonce is hashed like the address.
+    return "auth:fail:dev:" + hashlib.sha256(nonce.encode()).hexdigest()[:40]
+
+
 def ip_bucket(ip: str) -> str:
     return f"auth:fail:ip:{ip or 'unknown'}"
 

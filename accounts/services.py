@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import emails
+from accounts.devices import Device, device_for_sign_in
 from accounts.documents import DEFAULT_PREFERENCES, profile_collection
 from accounts.models import (
     Capability,
@@ -49,6 +50,7 @@ from accounts.models import (
 from accounts.permissions import DEFAULT_ROLE_PERMISSIONS, PERMISSIONS, permission_require, permissions_invalidate
 from accounts.presence import presence_forget
 from accounts.ratelimit import (
+    device_bucket,
     email_bucket,
     ip_bucket,
     throttle_hit,
@@ -251,25 +253,35 @@ def _attempt_record(*, email: str, user: User | None, ip: str, user_agent: str, 
 # not finished: it counts like a failure until it is resolved.
 PENDING = "pending"
 FAILURE_REASONS = ("bad_password", "unknown_email", "inactive", PENDING)
+# Failures of a client with a valid device cookie for the account (accounts/devices.py)
+# are recorded with this prefix: they never count against the limit for untrusted clients.
+DEVICE_PREFIX = "device_"
+DEVICE_FAILURE_REASONS = tuple(DEVICE_PREFIX + reason for reason in ("bad_password", "inactive", PENDING))
 
 
-def _sign_in_limits() -> tuple[list[int], int]:
-    """([per account, per IP], window): an IP may be an office or a carrier's NAT, shared by
-    many people signing in at once (each attempt counts until its password is checked)."""
-    return [settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_IP_FAILURE_LIMIT], settings.LOGIN_FAILURE_WINDOW_SECONDS
+def _sign_in_limits(device: Device | None = None) -> tuple[list[int], int]:
+    """([per account for untrusted clients, or per device cookie; per IP], window): an IP may
+    be an office or a carrier's NAT, shared by many people signing in at once (each attempt
+    counts until its password is checked)."""
+    first = settings.LOGIN_DEVICE_FAILURE_LIMIT if device else settings.LOGIN_FAILURE_LIMIT
+    return [first, settings.LOGIN_IP_FAILURE_LIMIT], settings.LOGIN_FAILURE_WINDOW_SECONDS
 
 
-def _retry_after_from_db(email: str, ip: str, *, limit: list[int], window: int) -> int:
-    """The same sliding window counted from LoginAttempt, for when Redis is down."""
+def _retry_after_from_db(email: str, ip: str, *, limit: list[int], window: int, trusted: bool = False) -> int:
+    """The same sliding window counted from LoginAttempt, for when Redis is down. The log
+    does not know which device cookie failed: trusted devices' failures are counted per
+    account (all its device cookies together), still apart from untrusted clients'."""
     since = timezone.now() - timedelta(seconds=window)
     wait = 0.0
-    for (field, value), limit_here in zip((("email", email), ("ip", _ip_or_none(ip))), limit, strict=True):
+    counted = (
+        ("email", email, DEVICE_FAILURE_REASONS if trusted else FAILURE_REASONS),
+        ("ip", _ip_or_none(ip), FAILURE_REASONS + DEVICE_FAILURE_REASONS),
+    )
+    for (field, value, reasons), limit_here in zip(counted, limit, strict=True):
         if value is None:
             continue
         times = list(
-            LoginAttempt.objects.filter(
-                **{field: value}, succeeded=False, reason__in=FAILURE_REASONS, created_at__gte=since
-            )
+            LoginAttempt.objects.filter(**{field: value}, succeeded=False, reason__in=reasons, created_at__gte=since)
             .order_by("-created_at")
             .values_list("created_at", flat=True)[:limit_here]
         )
@@ -303,7 +315,7 @@ class Reservation:
         if self.member:
             window_release(self.buckets, self.member)
         if self.attempt_id is not None:
-            LoginAttempt.objects.filter(pk=self.attempt_id, reason=PENDING).delete()
+            LoginAttempt.objects.filter(pk=self.attempt_id, reason__in=(PENDING, DEVICE_PREFIX + PENDING)).delete()
 
     def fail(self, *, user: User | None, reason: str) -> None:
         """Keep it counted as this failure (the PostgreSQL row gets its real reason)."""
@@ -316,7 +328,9 @@ def _advisory_key(value: str) -> int:
     return int.from_bytes(hashlib.sha256(f"taskforge.signin:{value}".encode()).digest()[:8], "big", signed=True)
 
 
-def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: list[int], window: int) -> tuple[int, int | None]:
+def _reserve_in_db(
+    *, email: str, ip: str, user_agent: str, limit: list[int], window: int, trusted: bool
+) -> tuple[int, int | None]:
     """The Redis reservation's fallback: count and insert a pending attempt under advisory
     locks on the address and the IP, so parallel requests are counted one after another."""
     keys = sorted({_advisory_key(f"email:{email}"), _advisory_key(f"ip:{ip}")})
@@ -324,24 +338,33 @@ def _reserve_in_db(*, email: str, ip: str, user_agent: str, limit: list[int], wi
         with connection.cursor() as cursor:
             for key in keys:  # always in the same order: no deadlock between two requests
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-        wait = _retry_after_from_db(email, ip, limit=limit, window=window)
+        wait = _retry_after_from_db(email, ip, limit=limit, window=window, trusted=trusted)
         if wait:
             return wait, None
         row = LoginAttempt.objects.create(
-            email=email[:254], ip=_ip_or_none(ip), user_agent=user_agent[:512], succeeded=False, reason=PENDING
+            email=email[:254],
+            ip=_ip_or_none(ip),
+            user_agent=user_agent[:512],
+            succeeded=False,
+            reason=DEVICE_PREFIX + PENDING if trusted else PENDING,
         )
     return 0, row.pk
 
 
-def attempt_reserve(*, email: str, ip: str, user_agent: str = "") -> tuple[int, Reservation | None]:
-    """Reserve one password check for this address and IP: (0, reservation) or (seconds to wait, None)."""
-    limit, window = _sign_in_limits()
-    buckets = [email_bucket(email), ip_bucket(ip)]
+def attempt_reserve(
+    *, email: str, ip: str, user_agent: str = "", device: Device | None = None
+) -> tuple[int, Reservation | None]:
+    """Reserve one password check for this address (or, from a trusted device, for its device
+    cookie) and this IP: (0, reservation) or (seconds to wait, None)."""
+    limit, window = _sign_in_limits(device)
+    buckets = [device_bucket(device.nonce) if device else email_bucket(email), ip_bucket(ip)]
     try:
         wait, member = window_reserve(buckets, limit=limit, window=window)
         return (wait, None) if wait else (0, Reservation(buckets, member=member))
     except RedisUnavailable:
-        wait, attempt_id = _reserve_in_db(email=email, ip=ip, user_agent=user_agent, limit=limit, window=window)
+        wait, attempt_id = _reserve_in_db(
+            email=email, ip=ip, user_agent=user_agent, limit=limit, window=window, trusted=device is not None
+        )
         return (wait, None) if wait else (0, Reservation(buckets, attempt_id=attempt_id))
 
 
@@ -362,14 +385,21 @@ def sign_in(request: HttpRequest, *, email: str, password: str) -> User:
     """Check the credentials under the rate limit, then start a new session (new key, new index entry).
 
     The attempt is reserved (counted) before the password hasher runs and uncounted only
-    if the password was right, so parallel guesses cannot all slip under the limit.
+    if the password was right, so parallel guesses cannot all slip under the limit. A
+    client with a valid device cookie for the account is counted on its own (see
+    accounts/devices.py), so guesses from elsewhere cannot lock the owner out; the view
+    gives the browser a new device cookie after a success.
     """
     email = email_normalise(email)
     ip = client_ip(request)
     agent = request.META.get("HTTP_USER_AGENT", "")
-    wait, reservation = attempt_reserve(email=email, ip=ip, user_agent=agent)
+    device = device_for_sign_in(request, email)
+    prefix = DEVICE_PREFIX if device else ""
+    wait, reservation = attempt_reserve(email=email, ip=ip, user_agent=agent, device=device)
     if wait or reservation is None:
-        _attempt_record(email=email, user=None, ip=ip, user_agent=agent, succeeded=False, reason="rate_limited")
+        _attempt_record(
+            email=email, user=None, ip=ip, user_agent=agent, succeeded=False, reason=f"{prefix}rate_limited"
+        )
         minutes = max(1, (wait + 59) // 60)
         raise RateLimited(
             f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.", retry_after=wait
@@ -381,9 +411,9 @@ def sign_in(request: HttpRequest, *, email: str, password: str) -> User:
         raise
     if reason != "ok":
         if reservation.attempt_id is not None:
-            reservation.fail(user=user, reason=reason)  # the pending row becomes this failure
+            reservation.fail(user=user, reason=prefix + reason)  # the pending row becomes this failure
         else:
-            _attempt_record(email=email, user=user, ip=ip, user_agent=agent, succeeded=False, reason=reason)
+            _attempt_record(email=email, user=user, ip=ip, user_agent=agent, succeeded=False, reason=prefix + reason)
         raise ServiceError(SIGN_IN_FAILED)
     assert user is not None
     reservation.release()  # the right password is not a failure
@@ -396,7 +426,9 @@ def sign_in(request: HttpRequest, *, email: str, password: str) -> User:
                 verification_send(user)
         raise Forbidden("Please confirm your email address first: we have emailed you a new link.")
     session_start(request, user, reason="password")
-    window_clear([email_bucket(email)])
+    # The right password from an untrusted client resets the account's count; from a
+    # trusted device only that device's (guesses from elsewhere stay counted).
+    window_clear([device_bucket(device.nonce) if device else email_bucket(email)])
     return user
 
 
@@ -894,11 +926,12 @@ def account_erase(request: HttpRequest, *, user: User, password: str) -> Erasure
 
     ip = client_ip(request)
     agent = request.META.get("HTTP_USER_AGENT", "")
-    wait, reservation = attempt_reserve(email=user.email, ip=ip, user_agent=agent)
+    device = device_for_sign_in(request, user.email)  # an attack on the account does not block its owner
+    wait, reservation = attempt_reserve(email=user.email, ip=ip, user_agent=agent, device=device)
     if wait or reservation is None:
         raise RateLimited("Too many wrong passwords. Try again later.", retry_after=wait)
     if not user.check_password(password):
-        reservation.fail(user=user, reason="bad_password")
+        reservation.fail(user=user, reason=(DEVICE_PREFIX if device else "") + "bad_password")
         raise ServiceError("The password is incorrect.", field="password")
     reservation.release()
     alone = teams_where_last_admin(user)

@@ -26,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
+from accounts.devices import device_cookie_set
 from accounts.export import ExportUnavailable, export_build
 from accounts.forms import (
     AvatarForm,
@@ -91,11 +92,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "accounts/login.html", {**context, "form": form}, status=400)
         try:
-            services.sign_in(request, email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+            user = services.sign_in(request, email=form.cleaned_data["email"], password=form.cleaned_data["password"])
         except ServiceError as exc:
             context["unverified"] = exc.status == 403
             return _problem(request, "accounts/login.html", context, exc, form)
-        return HttpResponseRedirect(next_url)
+        response = HttpResponseRedirect(next_url)
+        device_cookie_set(response, user)  # this browser is now trusted for the account
+        return response
     return render(request, "accounts/login.html", {**context, "form": form})
 
 

@@ -208,7 +208,28 @@ class BookingForm(forms.Form):
 
 
 class ReduceForm(forms.Form):
+    """Fewer travellers. Without `step=confirm` it only asks for the refund quote; the
+    confirmation carries the refund the person was shown (`expected_refund`), and the
+    service refuses the change if the policy would now refund something else."""
+
     travellers = forms.IntegerField(min_value=1, error_messages={"invalid": "Enter a whole number."})
+    expected_refund = forms.IntegerField(
+        required=False,
+        widget=forms.HiddenInput,
+        min_value=0,
+        error_messages={"invalid": "The refund sent with the form is not valid; review the change again."},
+    )
+    step = forms.ChoiceField(choices=[("confirm", "Confirm")], required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (
+            data.get("step") == "confirm"
+            and data.get("expected_refund") is None
+            and "expected_refund" not in self.errors
+        ):
+            self.add_error(None, "Review the refund before confirming the change.")
+        return data
 
 
 class StaffCancelForm(forms.Form):

@@ -35,7 +35,8 @@ def _notify(booking_id: int, kind: str) -> str:
         "reference": reference,
         "start_date": booking.travel_date.isoformat(),
         "travellers": booking.travellers,
-        "total": money(booking.total_minor, booking.currency),
+        # A live booking comes to its total less the refunds for travellers taken off.
+        "total": money(booking.total_minor if booking.is_cancelled else booking.net_minor, booking.currency),
     }
     if kind == "booking_confirmed":
         summary = f"Booking {reference} for {context['trip_name']} on {context['start_date']} is confirmed."

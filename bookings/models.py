@@ -202,7 +202,13 @@ class Booking(RLSModel):
     """A traveller's booking of one departure (Travlr `bookings` table, money in minor units).
 
     The total is always computed by the service from the unit price and the travellers
-    (`total = unit price x travellers`, also a CHECK constraint); the form never supplies it.
+    booked (`total = unit price x (travellers + removed_travellers)`, also a CHECK
+    constraint); the form never supplies it. Money is recorded the way a cancellation
+    records it: the total stays what was booked, and `refund_minor` is what the
+    cancellation policy gave back. Taking travellers off (a reduction) is a partial
+    cancellation: their seats go back on sale, they move to `removed_travellers`, and
+    the policy's refund for their price is added to `refund_minor`; the rest of their
+    price is kept. `net_minor` is what the booking comes to.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
@@ -212,13 +218,18 @@ class Booking(RLSModel):
     booking_date = models.DateTimeField(default=timezone.now)
     travel_date = models.DateField()
     travellers = models.PositiveSmallIntegerField()
+    removed_travellers = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Travellers taken off the booking (their seats were released)."
+    )
     unit_price_minor = models.BigIntegerField(help_text="Price per person when booked, minor units.")
     total_minor = models.BigIntegerField(help_text="Total amount in minor units.")
     currency = models.CharField(max_length=3, choices=Currency.choices)
     status = models.CharField(max_length=16, choices=BookingStatus.choices, default=BookingStatus.PENDING)
     payment_reference = models.CharField(max_length=100, blank=True, default="")
     idempotency_key = models.UUIDField(default=uuid.uuid4)
-    refund_minor = models.BigIntegerField(null=True, blank=True)
+    refund_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Refunded under the policy (cancellation and reductions), minor units."
+    )
     cancel_reason = models.CharField(max_length=500, blank=True, default="")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -233,7 +244,9 @@ class Booking(RLSModel):
             models.CheckConstraint(condition=Q(total_minor__gt=0), name="bookings_booking_total_positive"),
             models.CheckConstraint(condition=Q(unit_price_minor__gt=0), name="bookings_booking_unit_price_positive"),
             models.CheckConstraint(
-                condition=Q(total_minor=models.F("unit_price_minor") * models.F("travellers")),
+                condition=Q(
+                    total_minor=models.F("unit_price_minor") * (models.F("travellers") + models.F("removed_travellers"))
+                ),
                 name="bookings_booking_total_matches",
             ),
             models.CheckConstraint(condition=Q(status__in=BookingStatus.values), name="bookings_booking_status_valid"),
@@ -262,3 +275,8 @@ class Booking(RLSModel):
     @property
     def is_cancelled(self) -> bool:
         return self.status == BookingStatus.CANCELLED
+
+    @property
+    def net_minor(self) -> int:
+        """What the booking comes to: its total less what was refunded."""
+        return self.total_minor - (self.refund_minor or 0)

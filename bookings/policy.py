@@ -1,4 +1,5 @@
-"""Pure business rules of trips and bookings: price range, totals, the cancellation policy."""
+"""Pure business rules of trips and bookings: price range, totals, the cancellation policy
+(for a whole booking and for travellers taken off one)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,39 @@ def refund_quote(*, total_minor: int, travel_date: dt.date, today: dt.date) -> R
     days = (travel_date - today).days
     percent = next((pct for min_days, pct in REFUND_TIERS if days >= min_days), 0)
     return Refund(days_before=days, percent=percent, amount_minor=total_minor * percent // 100)
+
+
+@dataclass(frozen=True)
+class ReductionQuote:
+    """What taking travellers off a booking today would refund: the cancellation policy
+    applied to the price of the travellers removed (the rest of that price is kept)."""
+
+    travellers_before: int
+    travellers_after: int
+    removed_minor: int  # price of the travellers removed
+    refund: Refund
+
+    @property
+    def removed(self) -> int:
+        return self.travellers_before - self.travellers_after
+
+    @property
+    def kept_minor(self) -> int:
+        """The part of the removed travellers' price that is not refunded (the cancellation charge)."""
+        return self.removed_minor - self.refund.amount_minor
+
+
+def reduction_quote(
+    *, unit_price_minor: int, travellers_before: int, travellers_after: int, travel_date: dt.date, today: dt.date
+) -> ReductionQuote:
+    """The same tiers as a cancellation, on the price of the travellers taken off."""
+    removed_minor = booking_total(unit_price_minor, travellers_before - travellers_after)
+    return ReductionQuote(
+        travellers_before=travellers_before,
+        travellers_after=travellers_after,
+        removed_minor=removed_minor,
+        refund=refund_quote(total_minor=removed_minor, travel_date=travel_date, today=today),
+    )
 
 
 def money(amount_minor: int | None, currency: str) -> str:

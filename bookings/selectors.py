@@ -468,7 +468,11 @@ class BookingRow:
 
     @property
     def total_display(self) -> str:
-        return money(self.booking.total_minor, self.booking.currency)
+        """A live booking's amount after the refunds for travellers taken off; a cancelled
+        booking's total (its refund is on its page)."""
+        booking = self.booking
+        amount = booking.total_minor if booking.is_cancelled else booking.net_minor
+        return money(amount, booking.currency)
 
 
 def _with_names(bookings: list[Booking]) -> list[BookingRow]:

@@ -34,7 +34,6 @@ from bookings.forms import (
 )
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
-from bookings.policy import refund_quote
 from taskforge.decorators import capability_required, signed_in
 
 View = Callable[..., HttpResponse]
@@ -223,7 +222,7 @@ def _refund(row: selectors.BookingRow) -> Any:
     booking = row.booking
     if booking.status == BookingStatus.CANCELLED:
         return None
-    return refund_quote(total_minor=booking.total_minor, travel_date=booking.travel_date, today=timezone.localdate())
+    return services.cancellation_refund(booking, today=timezone.localdate())
 
 
 @require_GET
@@ -267,23 +266,50 @@ def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @signed_in
 def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
-    """Fewer travellers: the total is recomputed and the seats go back on sale."""
+    """Fewer travellers, a partial cancellation: the refund for the travellers taken off is
+    shown first (GET ?travellers=N, or htmx while typing), and only a POST with
+    step=confirm and the refund shown makes the change. A POST without the confirmation
+    is sent to the quote (nothing changes)."""
     row = _row_or_404(request, booking_id)
-    form = ReduceForm(request.POST or None, initial={"travellers": max(row.booking.travellers - 1, 1)})
-    context = {"row": row, "booking": row.booking, "form": form}
-    if request.method == "POST":
-        if not form.is_valid():
-            return render(request, "bookings/reduce.html", context, status=400)
-        try:
-            services.booking_reduce_travellers(
-                actor=request.user, booking_id=booking_id, travellers=form.cleaned_data["travellers"]
+    booking = row.booking
+    data = request.POST if request.method == "POST" else request.GET
+    bound = request.method == "POST" or "travellers" in request.GET
+    form = ReduceForm(data if bound else None, initial={"travellers": max(booking.travellers - 1, 1)})
+    context: dict[str, Any] = {"row": row, "booking": booking, "form": form, "quote": None, "error": ""}
+    template = "bookings/partials/reduce_quote.html" if request.htmx else "bookings/reduce.html"
+    if not bound:
+        return render(request, template, context)
+    if not form.is_valid():
+        # htmx swaps only 2xx answers: the message comes as the fragment's content.
+        return render(request, template, context, status=200 if request.htmx else 400)
+    travellers = form.cleaned_data["travellers"]
+    try:
+        if form.cleaned_data.get("step") != "confirm":
+            context["quote"] = services.booking_reduce_quote(
+                actor=request.user, booking_id=booking_id, travellers=travellers
             )
-        except services.ServiceError as exc:
-            _form_error(form, exc)
-            return render(request, "bookings/reduce.html", context, status=exc.status)
-        messages.success(request, "The booking now has fewer travellers; the total was recomputed.")
-        return redirect("bookings:booking_detail", booking_id=booking_id)
-    return render(request, "bookings/reduce.html", context)
+            if request.method == "POST":  # the old one-step form: show the refund first
+                return redirect(f"{reverse('bookings:booking_reduce', args=[booking_id])}?travellers={travellers}")
+            return render(request, template, context)
+        services.booking_reduce_travellers(
+            actor=request.user,
+            booking_id=booking_id,
+            travellers=travellers,
+            expected_refund_minor=form.cleaned_data["expected_refund"],
+        )
+    except services.NotFound:
+        raise Http404("No such booking.") from None
+    except services.ServiceError as exc:
+        _form_error(form, exc)
+        try:  # the current terms, to review and confirm again
+            context["quote"] = services.booking_reduce_quote(
+                actor=request.user, booking_id=booking_id, travellers=travellers
+            )
+        except services.ServiceError:
+            context["quote"] = None
+        return render(request, template, context, status=200 if request.htmx else exc.status)
+    messages.success(request, "The booking now has fewer travellers; their seats are released.")
+    return redirect("bookings:booking_detail", booking_id=booking_id)
 
 
 # --- staff: bookings ---------------------------------------------------------------------------

@@ -247,6 +247,13 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)  # per accou
 # Per client IP: higher, since an office or a carrier NAT puts many people behind one address.
 LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=60)
+# Device cookies (accounts/devices.py, OWASP): LOGIN_FAILURE_LIMIT counts only clients without
+# a valid device cookie for the account, so guesses from elsewhere never lock out a browser
+# that has signed in before; each device cookie has this limit of its own in the same window.
+LOGIN_DEVICE_FAILURE_LIMIT = env_int("LOGIN_DEVICE_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 365, minimum=1, maximum=3650)
+LOGIN_DEVICE_COOKIE_NAME = "tf_device"
+LOGIN_DEVICE_COOKIE_SECURE = PRODUCTION  # like the session cookie: HTTPS only in prod
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
 
 # --- Email ----------------------------------------------------------------------

@@ -173,8 +173,8 @@ def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, othe
     assert booking.status == BookingStatus.PENDING and booking.travellers == 2
 
 
-def test_reduce_travellers_recomputes_total_and_frees_seats(make_trip, traveller) -> None:  # noqa: ANN001
-    trip = make_trip(price_minor=150_00, seats=10)
+def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=150_00, seats=10)  # 60 days out: full refund tier
     booking, _ = _create(traveller, trip, 4)
     with db_context(ctx_for(traveller)):
         with pytest.raises(services.ServiceError, match="fewer than the current 4"):
@@ -182,8 +182,77 @@ def test_reduce_travellers_recomputes_total_and_frees_seats(make_trip, traveller
         with pytest.raises(services.ServiceError):
             services.booking_reduce_travellers(actor=traveller, booking_id=booking.pk, travellers=0)
         reduced = services.booking_reduce_travellers(actor=traveller, booking_id=booking.pk, travellers=1)
-    assert (reduced.travellers, reduced.total_minor) == (1, 150_00)
+    assert (reduced.travellers, reduced.removed_travellers) == (1, 3)
+    assert (reduced.total_minor, reduced.refund_minor, reduced.net_minor) == (600_00, 450_00, 150_00)
     assert Departure.objects.get(trip=trip).seats_taken == 1
+
+
+def _reduce(user, booking, travellers, **kwargs):  # noqa: ANN001, ANN202
+    with db_context(ctx_for(user)):
+        services.booking_reduce_travellers(actor=user, booking_id=booking.pk, travellers=travellers, **kwargs)
+        return Booking.objects.get(pk=booking.pk)
+
+
+def test_reducing_in_the_no_refund_window_keeps_the_removed_travellers_price(make_trip, traveller) -> None:  # noqa: ANN001
+    """Issue 14, finding 1: 10 travellers, 3 days before departure, reduced to 1, lost
+    £900 of the booking's total with no fee. A cancellation then would refund nothing."""
+    trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
+    booking, _ = _create(traveller, trip, 10)
+    reduced = _reduce(traveller, booking, 1)
+    assert Departure.objects.get(trip=trip).seats_taken == 1  # the seats go back on sale
+    assert reduced.travellers == 1
+    # Nothing of the £1,000 is given up, and the refund is recorded as none.
+    assert reduced.total_minor - (reduced.refund_minor or 0) == 1000_00
+    assert (reduced.total_minor, reduced.refund_minor, reduced.net_minor) == (1000_00, 0, 1000_00)
+    with db_context(ctx_for(traveller)):
+        cancelled = services.booking_cancel(actor=traveller, booking_id=booking.pk)
+    assert (cancelled.refund_minor, cancelled.net_minor) == (0, 1000_00)
+
+
+def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers(make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=10))
+    booking, _ = _create(traveller, trip, 4)
+    reduced = _reduce(traveller, booking, 1)
+    assert reduced.travellers == 1 and Departure.objects.get(trip=trip).seats_taken == 1
+    # 3 travellers (£300) taken off 10 days out: half refunded, half kept.
+    assert reduced.total_minor - (reduced.refund_minor or 0) == 100_00 + 150_00
+    assert (reduced.total_minor, reduced.refund_minor, reduced.removed_travellers) == (400_00, 150_00, 3)
+    # Cancelling later applies the policy to the one traveller left; the earlier refund stays.
+    with db_context(ctx_for(traveller)):
+        cancelled = services.booking_cancel(actor=traveller, booking_id=booking.pk)
+    assert (cancelled.refund_minor, cancelled.net_minor) == (150_00 + 50_00, 200_00)
+    assert Departure.objects.get(trip=trip).seats_taken == 0
+
+
+def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, traveller) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=10))
+    booking, _ = _create(traveller, trip, 4)
+    with db_context(ctx_for(traveller)):
+        quote = services.booking_reduce_quote(actor=traveller, booking_id=booking.pk, travellers=1)
+    assert (quote.removed, quote.removed_minor, quote.refund.percent, quote.refund.amount_minor) == (
+        3,
+        300_00,
+        50,
+        150_00,
+    )
+    assert quote.kept_minor == 150_00
+    with db_context(ctx_for(traveller)), pytest.raises(services.Conflict, match="now £150.00"):
+        services.booking_reduce_travellers(
+            actor=traveller, booking_id=booking.pk, travellers=1, expected_refund_minor=300_00
+        )
+    with db_context(ctx_for(traveller)):
+        booking.refresh_from_db()
+    assert (booking.travellers, booking.refund_minor) == (4, None)
+    assert Departure.objects.get(trip=trip).seats_taken == 4
+
+
+def test_a_company_cancellation_after_a_reduction_refunds_the_whole_total(make_trip, traveller, staff) -> None:  # noqa: ANN001
+    trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
+    booking, _ = _create(traveller, trip, 3)
+    _reduce(traveller, booking, 1)
+    with db_context(ctx_for(staff)):
+        cancelled = services.booking_cancel(actor=staff, booking_id=booking.pk, reason="Hotel closed", full_refund=True)
+    assert (cancelled.total_minor, cancelled.refund_minor, cancelled.net_minor) == (300_00, 300_00, 0)
 
 
 def test_staff_confirm_payment_and_cancel_with_reason(

@@ -198,12 +198,60 @@ def test_reduce_travellers_page(client, make_trip, book, traveller) -> None:  # 
     trip = make_trip(price_minor=100_00)
     booking = book(traveller, trip, 3)
     client.force_login(traveller)
+    assert client.get(f"/bookings/{booking.pk}/reduce/").status_code == 200
     assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "3"}).status_code == 400
     assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "x"}).status_code == 400
-    assert client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "1"}).status_code == 302
+    assert client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "x"}).status_code == 400
+    assert client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "9" * 30}).status_code == 400
+    # The one-step form of old leads to the refund quote; nothing changes yet.
+    first = client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "1"})
+    assert first.status_code == 302 and first["Location"] == f"/bookings/{booking.pk}/reduce/?travellers=1"
+    assert Departure.objects.get(trip=trip).seats_taken == 3
+    confirm = {"travellers": "1", "expected_refund": "20000", "step": "confirm"}
+    assert client.post(f"/bookings/{booking.pk}/reduce/", confirm).status_code == 302
     detail = client.get(f"/bookings/{booking.pk}/").content.decode()
-    assert "£100.00" in detail
+    assert "2 taken off" in detail and "£200.00" in detail  # refunded in full, 60 days out
     assert Departure.objects.get(trip=trip).seats_taken == 1
+
+
+def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+    """Issue 14, finding 1, through the pages: 10 travellers 3 days out, reduced to 1."""
+    trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
+    booking = book(traveller, trip, 10)
+    client.force_login(traveller)
+    page = client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "1"})
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.content.decode())
+    assert "0%: £0.00" in text and "£900.00</strong> of their price is kept" in text
+    assert 'name="expected_refund" value="0"' in text
+    with db_context(ctx_for(traveller)):
+        assert Booking.objects.get(pk=booking.pk).travellers == 10  # GET changes nothing
+    # htmx asks for the fragment while the number is typed
+    fragment = client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "4"}, HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert "£600.00" in fragment.content.decode()
+    refused = client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "10"}, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 200 and "fewer than the current 10" in refused.content.decode()
+    # Confirming with a refund other than the policy's is refused with the current terms.
+    stale = client.post(
+        f"/bookings/{booking.pk}/reduce/", {"travellers": "1", "expected_refund": "90000", "step": "confirm"}
+    )
+    assert stale.status_code == 409 and "not what you were shown" in stale.content.decode()
+    assert 'name="expected_refund" value="0"' in stale.content.decode()
+    missing = client.post(f"/bookings/{booking.pk}/reduce/", {"travellers": "1", "step": "confirm"})
+    assert missing.status_code == 400 and "Review the refund" in missing.content.decode()
+    done = client.post(
+        f"/bookings/{booking.pk}/reduce/", {"travellers": "1", "expected_refund": "0", "step": "confirm"}
+    )
+    assert done.status_code == 302
+    with db_context(ctx_for(traveller)):
+        booking.refresh_from_db()
+    assert (booking.travellers, booking.total_minor, booking.refund_minor) == (1, 1000_00, 0)
+    assert Departure.objects.get(trip=trip).seats_taken == 1
+    detail = re.sub(r"\s+", " ", client.get(f"/bookings/{booking.pk}/").content.decode())
+    assert 'id="booking-net">£1,000.00' in detail
+    mine = client.get("/bookings/mine/").content.decode()
+    assert "£1,000.00" in mine
 
 
 def test_staff_pages_are_404_for_travellers(client, make_trip, book, traveller) -> None:  # noqa: ANN001

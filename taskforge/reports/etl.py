@@ -43,11 +43,12 @@ LOCK_KEY = 0x74667270  # "tfrp": one reports load at a time
 TRAVELLER_SALT = "taskforge.reports.traveller"
 FETCH_BATCH = 5000
 
-# Revenue of a booking, in one place: confirmed bookings at their total; a cancelled
-# booking that had been confirmed keeps what was not refunded (the cancellation fee);
-# pending bookings and those cancelled before confirmation earn nothing (yet).
+# Revenue of a booking, in one place: confirmed bookings at their total less what was
+# refunded for travellers taken off; a cancelled booking that had been confirmed keeps
+# what was not refunded (the cancellation fee); pending bookings and those cancelled
+# before confirmation earn nothing (yet).
 REVENUE_SQL = (
-    "CASE WHEN s.status = 'confirmed' THEN s.amount_minor "
+    "CASE WHEN s.status = 'confirmed' THEN s.amount_minor - s.refund_minor "
     "WHEN s.status = 'cancelled' AND s.confirmed_at IS NOT NULL THEN s.amount_minor - s.refund_minor "
     "ELSE 0 END"
 )

@@ -131,6 +131,23 @@ def test_etl_follows_changes_and_deletions_at_the_source(known: KnownData) -> No
     assert daily == {(D(2025, 3, 3), "GBP"): 300_000}
 
 
+def test_revenue_of_a_confirmed_booking_is_net_of_refunds_for_travellers_taken_off(known: KnownData) -> None:
+    """A reduction keeps the removed travellers' price in the total and records their
+    refund (bookings.services.booking_reduce_travellers): revenue is what was not refunded."""
+    from bookings.models import Booking
+    from taskforge.dbcontext import DbContext, db_context
+
+    with db_context(DbContext(user_id=str(known.admin.pk), role="system")):
+        sea = Booking.objects.get(trip_id="SEA-1")  # 3 travellers at 50,000, confirmed
+        Booking.objects.filter(pk=sea.pk).update(travellers=1, removed_travellers=2, refund_minor=50_000)
+    etl.run_etl()
+    daily = {
+        (r.bucket, r.currency): (r.travellers, r.revenue_minor)
+        for r in selectors.revenue_rows("day", D(2025, 3, 1), D(2025, 3, 31))
+    }
+    assert daily[(D(2025, 3, 4), "EUR")] == (1, 150_000 - 50_000)
+
+
 def test_travellers_are_pseudonymous_in_the_star_schema(known: KnownData) -> None:
     etl.run_etl()
     keys = {k for (k,) in star_rows("SELECT traveller_key FROM star.dim_traveller")}

@@ -294,7 +294,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Operations ----------------------------------------------------------------------
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /metrics: with a token, only a bearer of it; without one (dev/test only), loopback callers.
+# In production every process on the host is loopback, so the token is required there.
+METRICS_TOKEN = env_required("METRICS_TOKEN") if PRODUCTION else env_str("METRICS_TOKEN", "")
+if PRODUCTION and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters in production.")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)

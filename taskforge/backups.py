@@ -53,6 +53,7 @@ from django.utils import timezone
 from psycopg import sql
 from pymongo import MongoClient, uri_parser
 
+from taskforge import pgconn
 from taskforge.models_ops import BackupRecord, BackupStatus
 
 logger = logging.getLogger(__name__)
@@ -96,10 +97,7 @@ def scratch_db_name() -> str:
 
 def _pg_connect(config: dict[str, Any], dbname: str, *, autocommit: bool = True) -> psycopg.Connection:
     return psycopg.connect(
-        host=config.get("HOST") or None,
-        port=config.get("PORT") or None,
-        user=config.get("USER") or None,
-        password=config.get("PASSWORD") or None,
+        **pgconn.connect_kwargs(config),
         dbname=dbname,
         autocommit=autocommit,
         connect_timeout=10,
@@ -108,7 +106,8 @@ def _pg_connect(config: dict[str, Any], dbname: str, *, autocommit: bool = True)
 
 
 def _pg_cli_args(config: dict[str, Any], dbname: str) -> tuple[list[str], dict[str, str]]:
-    """Connection arguments for pg_dump/pg_restore; the password goes in the environment, not argv."""
+    """Connection arguments for pg_dump/pg_restore; the password and the URL's TLS options
+    (PGSSLMODE, PGSSLROOTCERT, ...) go in the environment, not argv."""
     args = []
     if config.get("HOST"):
         args += ["--host", str(config["HOST"])]
@@ -117,7 +116,7 @@ def _pg_cli_args(config: dict[str, Any], dbname: str) -> tuple[list[str], dict[s
     if config.get("USER"):
         args += ["--username", str(config["USER"])]
     args += ["--dbname", dbname, "--no-password"]
-    env = {**os.environ, "PGAPPNAME": "taskforge-backup", "PGCONNECT_TIMEOUT": "10"}
+    env = {**os.environ, "PGAPPNAME": "taskforge-backup", "PGCONNECT_TIMEOUT": "10", **pgconn.cli_env(config)}
     env.pop("PGPASSWORD", None)
     if config.get("PASSWORD"):
         env["PGPASSWORD"] = str(config["PASSWORD"])

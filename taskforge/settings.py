@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskforge.backup_crypto import BackupKeyError, ensure_local_identity, parse_recipients
 from taskforge.env import (
     check_redis_url,
     env_bool,
@@ -333,6 +334,25 @@ BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
 BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
 BACKUP_TIME_LIMIT_SECONDS = env_int("BACKUP_TIME_LIMIT_SECONDS", 6 * 3600, minimum=60)
+# Backups are encrypted at rest with age (taskforge/backup_crypto.py): to these public keys
+# (age1…, comma-separated); restores and verification decrypt with the identity files
+# (private keys; after a key rotation, list the new one first and keep the old ones).
+BACKUP_AGE_RECIPIENTS = env_list("BACKUP_AGE_RECIPIENTS", [])
+BACKUP_AGE_IDENTITY_FILES = [Path(p) for p in env_list("BACKUP_AGE_IDENTITY_FILES", [])]
+if PRODUCTION and not BACKUP_AGE_RECIPIENTS:
+    raise ImproperlyConfigured(
+        "BACKUP_AGE_RECIPIENTS must be set in production: the age public key(s) backups are encrypted to "
+        "(`manage.py backup_keygen FILE` makes a key pair)."
+    )
+if not PRODUCTION and not BACKUP_AGE_RECIPIENTS and not BACKUP_AGE_IDENTITY_FILES:
+    # Local/test only: a per-checkout key pair in var/ (like var/secret_key).
+    _identity_file = BASE_DIR / "var" / "backup-age-identity.txt"
+    BACKUP_AGE_RECIPIENTS = [ensure_local_identity(_identity_file)]
+    BACKUP_AGE_IDENTITY_FILES = [_identity_file]
+try:
+    parse_recipients(BACKUP_AGE_RECIPIENTS)
+except BackupKeyError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 # Outbox relay (taskforge/outbox.py): a claim is a lease; a relay that dies releases its

@@ -23,7 +23,7 @@ from django.core.management.base import CommandError
 
 from taskforge import backup_crypto, backups
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.jobs_ops import backup_run
+from taskforge.jobs_ops import backup_run, backup_verify_latest
 from taskforge.models_ops import BackupRecord, BackupStatus
 
 pytestmark = pytest.mark.slow
@@ -413,6 +413,8 @@ def test_a_missing_or_broken_identity_is_a_clear_error(populated: dict, settings
     with pytest.raises(CommandError, match="no age identity is configured to decrypt backups"):
         call_command("verify_backup", path.name)
     # The verifier lacks a key: that says nothing about the backup, so nothing is recorded on it.
+    assert BackupRecord.objects.get(path=str(path)).verified_at is None
+    assert backup_verify_latest() == "failed"  # the weekly job logs it instead of crashing
     assert BackupRecord.objects.get(path=str(path)).verified_at is None
     with pytest.raises(CommandError, match="no age identity is configured"):
         call_command("restore", path.name, "--target", "scratch")

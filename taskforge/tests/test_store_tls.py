@@ -29,6 +29,7 @@ from taskforge.store_tls import (
     tls_check,
 )
 from taskforge.testing.tls import Authority
+from taskforge.tests.test_settings import PROD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,8 +190,6 @@ def _probe(extra_env: dict[str, str], code: str = PROBE) -> subprocess.Completed
 
 
 def test_tls_options_reach_every_client_and_production_stays_quiet(ca_file: Path) -> None:
-    from taskforge.tests.test_settings import PROD_ENV
-
     pg = f"sslmode=verify-full&sslrootcert={ca_file}"
     result = _probe(
         {
@@ -228,8 +227,6 @@ def test_tls_options_reach_every_client_and_production_stays_quiet(ca_file: Path
 
 
 def test_production_logs_a_warning_at_startup_per_store_without_tls() -> None:
-    from taskforge.tests.test_settings import PROD_ENV
-
     result = _probe(
         {
             **PROD_ENV,

@@ -58,6 +58,8 @@ import psycopg
 from django.conf import settings
 from django.db import connections
 
+from taskforge import pgconn
+
 GENESIS = "0" * 64
 SOURCES = ("audit_log_archive", "audit_log")
 
@@ -158,10 +160,7 @@ def reader_connection() -> psycopg.Connection:
     dbname = connections["default"].settings_dict["NAME"]
     try:
         conn = psycopg.connect(
-            host=cfg.get("HOST") or None,
-            port=cfg.get("PORT") or None,
-            user=cfg["USER"],
-            password=cfg.get("PASSWORD") or None,
+            **pgconn.connect_kwargs(cfg),
             dbname=dbname,
             connect_timeout=5,
             application_name="taskforge verify_audit",

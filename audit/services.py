@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 
+from taskforge import pgconn
+
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 _TABLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 SEAL_BATCH = 5000
@@ -115,10 +117,7 @@ def owner_connection(*, using: str = "default", application_name: str = "taskfor
     dbname = connections[using].settings_dict["NAME"]
     try:
         return psycopg.connect(
-            host=cfg.get("HOST") or None,
-            port=cfg.get("PORT") or None,
-            user=cfg["USER"],
-            password=cfg.get("PASSWORD") or None,
+            **pgconn.connect_kwargs(cfg),
             dbname=dbname,
             connect_timeout=5,
             application_name=application_name,

@@ -1,4 +1,8 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+from taskforge.store_tls import log_store_findings, tls_check
 
 
 class TaskforgeConfig(AppConfig):
@@ -14,3 +18,8 @@ class TaskforgeConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("sync")
+        # Stores reached off-host without verified TLS: a check for `manage.py check`, and a
+        # logged warning now, because gunicorn and Celery run no system checks.
+        checks.register(tls_check, checks.Tags.security)
+        if settings.PRODUCTION:
+            log_store_findings()

@@ -2,14 +2,22 @@
 
 A backup is one timestamped directory under BACKUP_DIR (``20261121T020000Z/``):
 
-* ``postgres.dump``: ``pg_dump -Fc`` of the live database, made as the backup role
+* ``postgres.dump.age``: ``pg_dump -Fc`` of the live database, made as the backup role
   (settings.DATABASE_BACKUP: BYPASSRLS, read-only), from an exported snapshot;
-* ``mongo/<db>/<collection>.bson`` + ``<collection>.metadata.json``: the document
+* ``mongo/<db>/<collection>.bson.age`` + ``<collection>.metadata.json.age``: the document
   database in mongodump's directory format, written by ``mongodump`` when it is on PATH,
   otherwise by pymongo (raw BSON documents, concatenated, exactly as the server sent them);
-* ``manifest.json``: size and sha256 of every file, and per table / per collection the
-  row or document count and an order-independent content checksum. The table figures
-  are computed in the same snapshot pg_dump reads, so they describe the dump exactly.
+* ``manifest.json``: size and sha256 of every (encrypted) file, the age public keys they
+  were encrypted to, and per table / per collection the row or document count and an
+  order-independent content checksum. The table figures are computed in the same
+  snapshot pg_dump reads, so they describe the dump exactly.
+
+Every data file is encrypted at rest with age (taskforge/backup_crypto.py): pg_dump's
+output and the pymongo dump are encrypted as they stream, so no clear copy is written.
+The manifest stays clear (names, counts and hashes, no personal data), so `verify_backup`
+checks every file's integrity before it needs a key. Restores and verification decrypt
+into a private directory next to the backup, removed afterwards. Backups made before
+encryption (format 1, clear files) are still restored and verified as they are.
 
 The two stores are not captured at one instant (no such thing exists across them).
 MongoDB holds projections fed by the outbox: after a restore, ``manage.py sync_reconcile``
@@ -29,14 +37,16 @@ the owner role is subject to FORCE ROW LEVEL SECURITY; ownership is restored as 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +63,7 @@ from django.utils import timezone
 from psycopg import sql
 from pymongo import MongoClient, uri_parser
 
+from taskforge import backup_crypto, pgconn
 from taskforge.models_ops import BackupRecord, BackupStatus
 
 logger = logging.getLogger(__name__)
@@ -63,9 +74,11 @@ NAME_FORMAT = "%Y%m%dT%H%M%SZ"
 NAME_RE = re.compile(r"^\d{8}T\d{6}Z$")
 MANIFEST = "manifest.json"
 VERIFY_FILE = "verify.json"
-PG_FILE = "postgres.dump"
+PG_FILE = "postgres.dump"  # its name in a clear (format 1) backup and in a decrypted copy
 MONGO_DIR = "mongo"
-FORMAT = "taskforge-backup/1"
+AGE = backup_crypto.AGE_SUFFIX
+FORMAT = "taskforge-backup/2"  # every data file encrypted with age
+FORMAT_CLEAR = "taskforge-backup/1"  # before encryption: still restored and verified
 RAW = CodecOptions(document_class=RawBSONDocument)
 # Session settings that make a row's text form (hashed for the checksums) independent of the server's defaults.
 STABLE_TEXT_SQL = (
@@ -96,10 +109,7 @@ def scratch_db_name() -> str:
 
 def _pg_connect(config: dict[str, Any], dbname: str, *, autocommit: bool = True) -> psycopg.Connection:
     return psycopg.connect(
-        host=config.get("HOST") or None,
-        port=config.get("PORT") or None,
-        user=config.get("USER") or None,
-        password=config.get("PASSWORD") or None,
+        **pgconn.connect_kwargs(config),
         dbname=dbname,
         autocommit=autocommit,
         connect_timeout=10,
@@ -108,7 +118,8 @@ def _pg_connect(config: dict[str, Any], dbname: str, *, autocommit: bool = True)
 
 
 def _pg_cli_args(config: dict[str, Any], dbname: str) -> tuple[list[str], dict[str, str]]:
-    """Connection arguments for pg_dump/pg_restore; the password goes in the environment, not argv."""
+    """Connection arguments for pg_dump/pg_restore; the password and the URL's TLS options
+    (PGSSLMODE, PGSSLROOTCERT, ...) go in the environment, not argv."""
     args = []
     if config.get("HOST"):
         args += ["--host", str(config["HOST"])]
@@ -117,7 +128,7 @@ def _pg_cli_args(config: dict[str, Any], dbname: str) -> tuple[list[str], dict[s
     if config.get("USER"):
         args += ["--username", str(config["USER"])]
     args += ["--dbname", dbname, "--no-password"]
-    env = {**os.environ, "PGAPPNAME": "taskforge-backup", "PGCONNECT_TIMEOUT": "10"}
+    env = {**os.environ, "PGAPPNAME": "taskforge-backup", "PGCONNECT_TIMEOUT": "10", **pgconn.cli_env(config)}
     env.pop("PGPASSWORD", None)
     if config.get("PASSWORD"):
         env["PGPASSWORD"] = str(config["PASSWORD"])
@@ -242,6 +253,10 @@ def slot_for(now: datetime | None = None) -> str:
 
 def backup_create(*, slot: str | None = None, base_dir: Path | None = None) -> BackupResult:
     """Make one backup (see the module docstring). Raises BackupBusy when one is running."""
+    try:
+        recipients = backup_crypto.configured_recipients()
+    except backup_crypto.BackupKeyError as exc:
+        raise BackupError(str(exc)) from None
     base = Path(base_dir or settings.BACKUP_DIR)
     base.mkdir(parents=True, exist_ok=True)
     base = base.resolve()
@@ -265,7 +280,7 @@ def backup_create(*, slot: str | None = None, base_dir: Path | None = None) -> B
         try:
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir()
-            manifest = _dump_into(partial, name)
+            manifest = _dump_into(partial, name, recipients)
             manifest["duration_seconds"] = round(time.monotonic() - started, 3)
             manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
             (partial / MANIFEST).write_bytes(manifest_bytes)
@@ -289,10 +304,15 @@ def backup_create(*, slot: str | None = None, base_dir: Path | None = None) -> B
         return BackupResult(record, manifest=manifest)
 
 
-def _dump_into(target: Path, name: str) -> dict[str, Any]:
+def _dump_into(target: Path, name: str, recipients: list[Any]) -> dict[str, Any]:
     backup_cfg = settings.DATABASE_BACKUP
     dbname = live_db_name()
-    manifest: dict[str, Any] = {"format": FORMAT, "name": name, "created_at": datetime.now(UTC).isoformat()}
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "name": name,
+        "created_at": datetime.now(UTC).isoformat(),
+        "encryption": backup_crypto.manifest_entry(recipients),
+    }
     # 1. PostgreSQL: export a snapshot, let pg_dump read it while we count in the same snapshot.
     pg_started = time.monotonic()
     with _pg_connect(backup_cfg, dbname) as snap:
@@ -303,27 +323,33 @@ def _dump_into(target: Path, name: str) -> dict[str, Any]:
         args, env = _pg_cli_args(backup_cfg, dbname)
         errors = target / ".pg_dump.stderr"
         with errors.open("wb") as err:
+            # pg_dump writes to a pipe that is encrypted on a thread: no clear copy on disk.
             proc = subprocess.Popen(
-                ["pg_dump", "--format=custom", f"--snapshot={snapshot}", "--file", str(target / PG_FILE), *args],
+                ["pg_dump", "--format=custom", f"--snapshot={snapshot}", *args],
                 env=env,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=err,
             )
+            assert proc.stdout is not None
+            encryption = backup_crypto.BackgroundEncryption(proc.stdout, target / (PG_FILE + AGE), recipients)
             try:
                 tables = table_stats(snap)
             finally:
+                encryption_error = encryption.wait()
                 code = proc.wait()
         stderr = errors.read_text(errors="replace").strip()
         errors.unlink()
         snap.execute("COMMIT")
     if code != 0:
         raise BackupError(f"pg_dump failed (exit {code}): {stderr[-2000:]}")
+    if encryption_error:
+        raise BackupError(encryption_error)
     manifest["postgres"] = {
         "database": dbname,
         "role": backup_cfg.get("USER"),
         "server_version": server_version,
         "snapshot": snapshot,
-        "file": PG_FILE,
+        "file": PG_FILE + AGE,
         "tables": tables,
         "seconds": round(time.monotonic() - pg_started, 3),
     }
@@ -331,11 +357,8 @@ def _dump_into(target: Path, name: str) -> dict[str, Any]:
     mongo_started = time.monotonic()
     mongo_name = mongo_db_name()
     out = target / MONGO_DIR
-    out.mkdir()
-    tool = _mongo_dump(out, mongo_name)
-    collections = {}
-    for bson_path in sorted((out / mongo_name).glob("*.bson")) if (out / mongo_name).exists() else []:
-        collections[bson_path.stem] = bson_file_stats(bson_path)
+    (out / mongo_name).mkdir(parents=True)
+    tool, collections = _mongo_dump(out, mongo_name, recipients)
     manifest["mongo"] = {
         "database": mongo_name,
         "tool": tool,
@@ -353,19 +376,62 @@ def _dump_into(target: Path, name: str) -> dict[str, Any]:
     return manifest
 
 
-def _mongo_dump(out: Path, mongo_name: str) -> str:
+class _DocumentStream(io.RawIOBase):
+    """A cursor's raw BSON documents as one byte stream (the content of a mongodump .bson
+    file), counted and hashed on the way as bson_file_stats would, so the documents are
+    encrypted as they arrive and no clear copy is written."""
+
+    def __init__(self, cursor: Iterable[RawBSONDocument]) -> None:
+        self._docs = iter(cursor)
+        self._pending = bytearray()
+        self.documents = 0
+        self._total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while len(self._pending) < len(buffer):
+            doc = next(self._docs, None)
+            if doc is None:
+                break
+            self.documents += 1
+            self._total = (self._total + _doc_hash(doc.raw)) % (1 << 64)
+            self._pending += doc.raw
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        del self._pending[:size]
+        return size
+
+    def stats(self) -> dict[str, Any]:
+        return {"documents": self.documents, "checksum": f"{self._total:016x}"}
+
+
+def _mongo_dump(out: Path, mongo_name: str, recipients: list[Any]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The document database into out/<db>/, encrypted; the tool used and per-collection figures."""
+    target = out / mongo_name
+    collections: dict[str, dict[str, Any]] = {}
     mongodump = shutil.which("mongodump")
     if mongodump:
-        result = subprocess.run(
-            [mongodump, f"--uri={settings.MONGODB_URI}", f"--db={mongo_name}", f"--out={out}", "--quiet"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise BackupError(f"mongodump failed (exit {result.returncode}): {result.stderr[-2000:]}")
-        return "mongodump"
-    (out / mongo_name).mkdir()
+        # mongodump writes files: into a private (0700) directory, encrypted from there, then removed.
+        clear = Path(tempfile.mkdtemp(prefix=".mongodump-", dir=out.parent))
+        try:
+            result = subprocess.run(
+                [mongodump, f"--uri={settings.MONGODB_URI}", f"--db={mongo_name}", f"--out={clear}", "--quiet"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise BackupError(f"mongodump failed (exit {result.returncode}): {result.stderr[-2000:]}")
+            for path in sorted((clear / mongo_name).glob("*")) if (clear / mongo_name).exists() else []:
+                if path.suffix == ".bson":
+                    collections[path.stem] = bson_file_stats(path)
+                with path.open("rb") as source:
+                    backup_crypto.encrypt_stream(source, target / (path.name + AGE), recipients)
+        finally:
+            shutil.rmtree(clear, ignore_errors=True)
+        return "mongodump", collections
     client = _mongo_client()
     try:
         db = client[mongo_name]
@@ -373,9 +439,10 @@ def _mongo_dump(out: Path, mongo_name: str) -> str:
             if name.startswith("system."):
                 continue
             coll = db.get_collection(name, codec_options=RAW)
-            with (out / mongo_name / f"{name}.bson").open("wb") as handle:
-                for doc in coll.find({}, batch_size=2000):
-                    handle.write(doc.raw)
+            stream = _DocumentStream(coll.find({}, batch_size=2000))
+            with io.BufferedReader(stream, buffer_size=1 << 20) as source:
+                backup_crypto.encrypt_stream(source, target / f"{name}.bson{AGE}", recipients)
+            collections[name] = stream.stats()
             indexes = [dict(index) for index in db[name].list_indexes()]
             metadata = {
                 "indexes": indexes,
@@ -384,12 +451,14 @@ def _mongo_dump(out: Path, mongo_name: str) -> str:
                 "type": "collection",
                 "options": db[name].options(),
             }
-            (out / mongo_name / f"{name}.metadata.json").write_text(
-                json_util.dumps(metadata, json_options=json_util.CANONICAL_JSON_OPTIONS)
+            backup_crypto.encrypt_bytes(
+                json_util.dumps(metadata, json_options=json_util.CANONICAL_JSON_OPTIONS).encode(),
+                target / f"{name}.metadata.json{AGE}",
+                recipients,
             )
     finally:
         client.close()
-    return "pymongo-bson"
+    return "pymongo-bson", collections
 
 
 def _fsync_dir(path: Path) -> None:
@@ -447,9 +516,25 @@ def load_manifest(path: Path) -> dict[str, Any]:
         raise BackupError(f"{path / MANIFEST}: missing") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BackupError(f"{path / MANIFEST}: unreadable ({exc})") from None
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in (FORMAT, FORMAT_CLEAR):
         raise BackupError(f"{path / MANIFEST}: unknown format {manifest.get('format')!r}")
+    if manifest["format"] == FORMAT and manifest.get("encryption", {}).get("scheme") != backup_crypto.SCHEME:
+        raise BackupError(f"{path / MANIFEST}: does not say how the files were encrypted")
     return manifest
+
+
+@contextmanager
+def _readable(path: Path, manifest: dict[str, Any]) -> Iterator[Path]:
+    """The backup with its data files in the clear: a decrypted copy, or the backup itself
+    when it was made before encryption (format 1)."""
+    if manifest["format"] == FORMAT_CLEAR:
+        yield path
+        return
+    try:
+        with backup_crypto.decrypted_copy(path, manifest.get("files", {}), manifest["encryption"]) as clear:
+            yield clear
+    except backup_crypto.BackupKeyError as exc:
+        raise BackupError(str(exc)) from None
 
 
 # --- restore ------------------------------------------------------------------------------------
@@ -460,8 +545,9 @@ class RestoreResult:
     postgres_database: str
     mongo_database: str
     seconds: float
-    postgres_seconds: float = 0.0
+    postgres_seconds: float = 0.0  # decryption included
     mongo_seconds: float = 0.0
+    decrypt_seconds: float = 0.0
 
 
 def restore_backup(path: Path, *, into_live: bool = False, jobs: int | None = None) -> RestoreResult:
@@ -474,28 +560,38 @@ def restore_backup(path: Path, *, into_live: bool = False, jobs: int | None = No
 
 def _restore_locked(path: Path, manifest: dict[str, Any], *, into_live: bool, jobs: int | None) -> RestoreResult:
     started = time.monotonic()
-    pg_name = live_db_name() if into_live else scratch_db_name()
-    mongo_name = mongo_db_name() if into_live else f"{mongo_db_name()}_scratch"
-    if not into_live:
-        _recreate_database(pg_name)
-    # As the superuser: the owner role is itself subject to FORCE ROW LEVEL SECURITY, and
-    # pg_restore (row_security off) fails on any statement RLS would filter, e.g. the
-    # foreign-key validation of a protected table. Ownership is restored as dumped.
-    args, env = _pg_cli_args(settings.DATABASE_SUPERUSER, pg_name)
-    command = ["pg_restore", "--exit-on-error"]
-    if into_live:
-        command += ["--clean", "--if-exists", "--single-transaction"]
-    else:
-        command += [f"--jobs={jobs or min(4, os.cpu_count() or 1)}"]
-    result = subprocess.run(
-        [*command, *args, str(path / PG_FILE)], env=env, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise BackupError(f"pg_restore into {pg_name} failed (exit {result.returncode}): {result.stderr[-2000:]}")
-    pg_seconds = time.monotonic() - started
-    _mongo_restore(path, manifest, mongo_name)
+    # Decrypted first: a missing or wrong key stops the restore before anything is dropped.
+    with _readable(path, manifest) as source:
+        decrypt_seconds = time.monotonic() - started
+        pg_name = live_db_name() if into_live else scratch_db_name()
+        mongo_name = mongo_db_name() if into_live else f"{mongo_db_name()}_scratch"
+        if not into_live:
+            _recreate_database(pg_name)
+        # As the superuser: the owner role is itself subject to FORCE ROW LEVEL SECURITY, and
+        # pg_restore (row_security off) fails on any statement RLS would filter, e.g. the
+        # foreign-key validation of a protected table. Ownership is restored as dumped.
+        args, env = _pg_cli_args(settings.DATABASE_SUPERUSER, pg_name)
+        command = ["pg_restore", "--exit-on-error"]
+        if into_live:
+            command += ["--clean", "--if-exists", "--single-transaction"]
+        else:
+            command += [f"--jobs={jobs or min(4, os.cpu_count() or 1)}"]
+        result = subprocess.run(
+            [*command, *args, str(source / PG_FILE)], env=env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise BackupError(f"pg_restore into {pg_name} failed (exit {result.returncode}): {result.stderr[-2000:]}")
+        pg_seconds = time.monotonic() - started
+        _mongo_restore(source, manifest, mongo_name)
     total = time.monotonic() - started
-    return RestoreResult(pg_name, mongo_name, round(total, 3), round(pg_seconds, 3), round(total - pg_seconds, 3))
+    return RestoreResult(
+        pg_name,
+        mongo_name,
+        round(total, 3),
+        round(pg_seconds, 3),
+        round(total - pg_seconds, 3),
+        round(decrypt_seconds, 3),
+    )
 
 
 def _recreate_database(name: str) -> None:
@@ -641,6 +737,12 @@ def verify_backup(path: Path, *, keep_scratch: bool = False) -> VerifyResult:
         problems += check_files(path, manifest)
         checked["files"] = len(manifest.get("files", {}))
         checked["file_check_seconds"] = round(time.monotonic() - started, 3)
+    if manifest is not None and not problems and manifest["format"] != FORMAT_CLEAR:
+        # No key at all is the verifier's problem, not the backup's: say so, record nothing.
+        try:
+            backup_crypto.configured_identities()
+        except backup_crypto.BackupKeyError as exc:
+            raise BackupError(str(exc)) from None
     if manifest is not None and not problems:
         try:
             with advisory_lock(SCRATCH_LOCK_KEY, "scratch restore"):
@@ -648,6 +750,7 @@ def verify_backup(path: Path, *, keep_scratch: bool = False) -> VerifyResult:
                 checked["restore_seconds"] = restored.seconds
                 checked["restore_postgres_seconds"] = restored.postgres_seconds
                 checked["restore_documents_seconds"] = restored.mongo_seconds
+                checked["decrypt_seconds"] = restored.decrypt_seconds
                 compare_started = time.monotonic()
                 problems += _compare_scratch(manifest, restored)
                 checked["compare_seconds"] = round(time.monotonic() - compare_started, 3)

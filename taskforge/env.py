@@ -7,11 +7,15 @@ with a message an operator can act on. URL parsing is delegated to django-enviro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from taskforge.pgconn import SSLMODES, TLS_FILE_OPTIONS
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -110,4 +114,47 @@ def env_database(
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={value!r} names no database.")
+    options = config.get("OPTIONS") or {}
+    sslmode = options.get("sslmode")
+    if sslmode is not None and sslmode not in SSLMODES:
+        raise ImproperlyConfigured(f"{name}: sslmode={sslmode!r} must be one of: {', '.join(SSLMODES)}.")
+    require_url_files(name, {k: str(v) for k, v in options.items()}, TLS_FILE_OPTIONS)
     return config
+
+
+def url_query(url: str) -> dict[str, str]:
+    """A URL's query parameters (the last value of a repeated one wins)."""
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def require_url_files(name: str, query: Mapping[str, str], keys: Iterable[str]) -> None:
+    """Fail fast when a URL option names a file (a CA bundle, a client certificate) that is not there.
+
+    Keys match case-insensitively (MongoDB's URI options are case-insensitive). libpq's
+    `sslrootcert=system` names the system trust store, not a file.
+    """
+    wanted = {key.lower() for key in keys}
+    for key, value in query.items():
+        if key.lower() in wanted and value and value != "system" and not Path(value).is_file():
+            raise ImproperlyConfigured(f"{name}: {key}={value} is not a file.")
+
+
+REDIS_TLS_FILE_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+
+
+def check_redis_url(name: str, url: str) -> None:
+    """A redis URL's TLS options must be coherent, for redis-py (django-redis) and Celery alike.
+
+    Celery refuses a rediss:// URL that does not say ssl_cert_reqs; redis-py ignores TLS
+    options on a plain redis:// URL. Both are stopped here, naming the variable.
+    """
+    scheme = url.partition("://")[0]
+    query = url_query(url)
+    if scheme == "rediss" and "ssl_cert_reqs" not in query:
+        raise ImproperlyConfigured(
+            f"{name}: a rediss:// URL must say ssl_cert_reqs=required "
+            "(with ssl_ca_certs=/path/to/ca.pem for a private CA)."
+        )
+    if scheme != "rediss" and any(key.startswith("ssl_") for key in query):
+        raise ImproperlyConfigured(f"{name}: ssl_* options need a rediss:// URL.")
+    require_url_files(name, query, REDIS_TLS_FILE_OPTIONS)

@@ -83,6 +83,9 @@ def backup_verify_latest() -> str:
     except backups.BackupBusy as exc:
         logger.info("verification not started: %s", exc)
         return "busy"
+    except backups.BackupError as exc:  # e.g. no age identity on this worker to decrypt with
+        logger.error("backup verification could not run: %s", exc)
+        return "failed"
     if result is None:
         logger.warning("no complete backup to verify")
         return "none"

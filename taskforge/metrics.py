@@ -171,7 +171,7 @@ def _refresh_gauges() -> None:
 
 
 def _allowed(request: HttpRequest) -> bool:
-    token = getattr(settings, "METRICS_TOKEN", "")
+    token = settings.METRICS_TOKEN
     if token:
         return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
     try:

@@ -7,11 +7,14 @@ DJANGO_SETTINGS_PROFILE=prod, which refuses insecure defaults.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from taskforge.backup_crypto import BackupKeyError, ensure_local_identity, parse_recipients
 from taskforge.env import (
+    check_redis_url,
     env_bool,
     env_choice,
     env_database,
@@ -20,6 +23,8 @@ from taskforge.env import (
     env_required,
     env_str,
     env_url,
+    require_url_files,
+    url_query,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,10 +120,12 @@ DB_POOL_MIN = env_int("DB_POOL_MIN", 2, minimum=0)
 DB_POOL_MAX = env_int("DB_POOL_MAX", 10, minimum=1)
 
 
-def _db(config: dict) -> dict:
+def database_settings(config: dict, *, pool: bool = DB_POOL) -> dict:
+    """A DATABASES entry from an env_database parse: the RLS engine, the pool, and the
+    URL's own options (sslmode, sslrootcert, ...: TLS; README "TLS to the stores")."""
     config = {**config, "ENGINE": "django_rls.backends.postgresql"}
-    options = {"connect_timeout": 5, "application_name": "taskforge"}
-    if DB_POOL:
+    options = {"connect_timeout": 5, "application_name": "taskforge", **(config.get("OPTIONS") or {})}
+    if pool:
         from taskforge.dbcontext import pool_reset
 
         options["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX, "timeout": 10, "reset": pool_reset}
@@ -133,12 +140,14 @@ def _db(config: dict) -> dict:
     return config
 
 
-DATABASES = {"default": _db(env_database("DATABASE_URL", "postgres://taskforge_app@127.0.0.1:5432/taskforge"))}
+DATABASES = {
+    "default": database_settings(env_database("DATABASE_URL", "postgres://taskforge_app@127.0.0.1:5432/taskforge"))
+}
 DATABASES["default"]["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "test_taskforge")}
 for _alias, _var in (("replica", "DATABASE_REPLICA_URL"), ("reports", "DATABASE_REPORTS_URL")):
     _cfg = env_database(_var, None)
     if _cfg:
-        DATABASES[_alias] = _db(_cfg)
+        DATABASES[_alias] = database_settings(_cfg)
         DATABASES[_alias]["TEST"] = {"MIRROR": "default"}
 
 # `make`/bootstrap run migrations with DJANGO_DB_ROLE=owner: the default alias then
@@ -149,7 +158,7 @@ DATABASE_BACKUP = env_database("DATABASE_BACKUP_URL", "postgres://taskforge_back
 DATABASE_SUPERUSER = env_database("DATABASE_SUPERUSER_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 if DJANGO_DB_ROLE == "owner":
     _test = DATABASES["default"]["TEST"]
-    DATABASES["default"] = {**_db(DATABASE_OWNER), "TEST": _test}
+    DATABASES["default"] = {**database_settings(DATABASE_OWNER), "TEST": _test}
 DB_APP_ROLE = (env_database("DATABASE_URL", "postgres://taskforge_app@127.0.0.1:5432/taskforge") or {})["USER"]
 DB_OWNER_ROLE = DATABASE_OWNER["USER"]
 DB_BACKUP_ROLE = DATABASE_BACKUP["USER"]
@@ -160,10 +169,14 @@ DJANGO_RLS = {"AUTO_ENABLE_RLS": True, "STRICT_MIGRATE_RLS": True, "RESET_CONTEX
 
 # --- MongoDB (content documents, via MongoEngine) ----------------------------
 MONGODB_URI = env_url("MONGODB_URI", "mongodb://127.0.0.1:27017/taskforge", ("mongodb", "mongodb+srv"))
+# TLS through the URI (pymongo reads it): ?tls=true&tlsCAFile=/path/ca.pem
+require_url_files("MONGODB_URI", url_query(MONGODB_URI), ("tlsCAFile", "tlsCertificateKeyFile", "tlsCRLFile"))
 MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 1500, minimum=100)
 
 # --- Redis: cache, sessions, counters ----------------------------------------
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))
+# TLS: rediss://…?ssl_cert_reqs=required&ssl_ca_certs=/path/ca.pem (redis-py and Celery read both).
+check_redis_url("REDIS_URL", REDIS_URL)
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "tf")
 _redis_options = {
     "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -196,6 +209,23 @@ SESSION_COOKIE_SAMESITE = "Lax"
 # --- Celery (RabbitMQ broker) -------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//", ("amqp", "amqps", "pyamqp"))
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
+if CELERY_RESULT_BACKEND.startswith(("redis://", "rediss://")):
+    check_redis_url("CELERY_RESULT_BACKEND", CELERY_RESULT_BACKEND)
+# TLS to RabbitMQ: an amqps:// URL; the server's certificate must chain to CELERY_BROKER_CA_FILE
+# (or to the system's trust store when unset) and match the broker's host name.
+CELERY_BROKER_CA_FILE = env_str("CELERY_BROKER_CA_FILE", "")
+CELERY_BROKER_USE_SSL: dict | bool = False
+if CELERY_BROKER_URL.startswith("amqps://"):
+    if CELERY_BROKER_CA_FILE and not Path(CELERY_BROKER_CA_FILE).is_file():
+        raise ImproperlyConfigured(f"CELERY_BROKER_CA_FILE={CELERY_BROKER_CA_FILE} is not a file.")
+    # server_hostname=None: kombu puts the broker's host name there, which turns on the host name check.
+    CELERY_BROKER_USE_SSL = {
+        "cert_reqs": ssl.CERT_REQUIRED,
+        "ca_certs": CELERY_BROKER_CA_FILE or None,
+        "server_hostname": None,
+    }
+elif CELERY_BROKER_CA_FILE:
+    raise ImproperlyConfigured("CELERY_BROKER_CA_FILE is set but CELERY_BROKER_URL is not an amqps:// URL.")
 # A prefix keeps concurrent test runs (or several stacks on one broker) apart.
 CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
 CELERY_TASK_SERIALIZER = "json"
@@ -302,12 +332,35 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Operations ----------------------------------------------------------------------
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# /metrics: with a token, only a bearer of it; without one (dev/test only), loopback callers.
+# In production every process on the host is loopback, so the token is required there.
+METRICS_TOKEN = env_required("METRICS_TOKEN") if PRODUCTION else env_str("METRICS_TOKEN", "")
+if PRODUCTION and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters in production.")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
 BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
 BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
 BACKUP_TIME_LIMIT_SECONDS = env_int("BACKUP_TIME_LIMIT_SECONDS", 6 * 3600, minimum=60)
+# Backups are encrypted at rest with age (taskforge/backup_crypto.py): to these public keys
+# (age1…, comma-separated); restores and verification decrypt with the identity files
+# (private keys; after a key rotation, list the new one first and keep the old ones).
+BACKUP_AGE_RECIPIENTS = env_list("BACKUP_AGE_RECIPIENTS", [])
+BACKUP_AGE_IDENTITY_FILES = [Path(p) for p in env_list("BACKUP_AGE_IDENTITY_FILES", [])]
+if PRODUCTION and not BACKUP_AGE_RECIPIENTS:
+    raise ImproperlyConfigured(
+        "BACKUP_AGE_RECIPIENTS must be set in production: the age public key(s) backups are encrypted to "
+        "(`manage.py backup_keygen FILE` makes a key pair)."
+    )
+if not PRODUCTION and not BACKUP_AGE_RECIPIENTS and not BACKUP_AGE_IDENTITY_FILES:
+    # Local/test only: a per-checkout key pair in var/ (like var/secret_key).
+    _identity_file = BASE_DIR / "var" / "backup-age-identity.txt"
+    BACKUP_AGE_RECIPIENTS = [ensure_local_identity(_identity_file)]
+    BACKUP_AGE_IDENTITY_FILES = [_identity_file]
+try:
+    parse_recipients(BACKUP_AGE_RECIPIENTS)
+except BackupKeyError as _exc:
+    raise ImproperlyConfigured(str(_exc)) from None
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 # Outbox relay (taskforge/outbox.py): a claim is a lease; a relay that dies releases its

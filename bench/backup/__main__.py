@@ -11,11 +11,14 @@ unless --keep), its own nx-27017 on a free port and a temporary BACKUP_DIR.
    server. Columns the seeder does not know get a neutral value, so a schema change in
    the bookings app does not break it.
 2. `backup_create()` — the code behind `manage.py backup` and the nightly job: pg_dump -Fc as
-   the backup role from an exported snapshot, per-table counts + checksums in that
-   snapshot, the document dump, sha256 of every file, the manifest. Timed.
+   the backup role from an exported snapshot (encrypted with age as it streams), per-table
+   counts + checksums in that snapshot, the document dump (encrypted), sha256 of every
+   file, the manifest. Timed. The key is the checkout's var/ identity unless
+   BACKUP_AGE_RECIPIENTS / BACKUP_AGE_IDENTITY_FILES say otherwise.
 3. `verify_backup()` — the code behind `manage.py verify_backup`: file sizes + sha256,
-   pg_restore into a scratch database, document restore into a scratch database,
-   counts + checksums compared with the manifest. Timed, with its parts.
+   decryption into a private directory, pg_restore into a scratch database, document
+   restore into a scratch database, counts + checksums compared with the manifest. Timed,
+   with its parts.
 
 Prints both times and the sizes; exits 1 if verification fails.
 """
@@ -362,7 +365,8 @@ def main() -> None:
         print(
             f"VERIFIED RESTORE:{figures['verify_seconds']:8.1f} s  "
             f"(sha256 {verify.get('file_check_seconds', 0):.1f} s, "
-            f"pg_restore {verify.get('restore_postgres_seconds', 0):.1f} s, document restore "
+            f"decrypt {verify.get('decrypt_seconds', 0):.1f} s, "
+            f"pg_restore (with decrypt) {verify.get('restore_postgres_seconds', 0):.1f} s, document restore "
             f"{verify.get('restore_documents_seconds', 0):.1f} s, counts/checksums compared "
             f"{verify.get('compare_seconds', 0):.1f} s, scratch dropped)"
         )

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils.crypto import salted_hmac
 
+from taskforge import pgconn
 from taskforge.reports.schema import STAR_TABLES, schema_ensure
 
 logger = logging.getLogger(__name__)
@@ -91,10 +92,7 @@ def _live_db_name() -> str:
 
 def _connect(config: dict[str, Any], dbname: str, *, purpose: str) -> psycopg.Connection:
     return psycopg.connect(
-        host=config.get("HOST") or None,
-        port=config.get("PORT") or None,
-        user=config.get("USER") or None,
-        password=config.get("PASSWORD") or None,
+        **pgconn.connect_kwargs(config),
         dbname=dbname,
         connect_timeout=10,
         application_name=f"taskforge-reports-{purpose}",

@@ -1,31 +1,51 @@
-"""Backups of both stores: dump, restore into scratch, verify; damage is detected and named."""
+"""Backups of both stores: dump, restore into scratch, verify; damage is detected and named.
+
+Backups are encrypted with age; each test makes its own key pair (never a key from the repository).
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pyrage
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from taskforge import backups
+from taskforge import backup_crypto, backups
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.jobs_ops import backup_run
+from taskforge.jobs_ops import backup_run, backup_verify_latest
 from taskforge.models_ops import BackupRecord, BackupStatus
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def backup_dir(settings, tmp_path: Path) -> Path:  # noqa: ANN001
+def age_key(settings, tmp_path: Path) -> Path:  # noqa: ANN001
+    """A key pair of this test's own: backups are encrypted to it and decrypted with it."""
+    identity_file = tmp_path / "keys" / "backup-identity.txt"
+    settings.BACKUP_AGE_RECIPIENTS = [backup_crypto.write_identity_file(identity_file)]
+    settings.BACKUP_AGE_IDENTITY_FILES = [identity_file]
+    return identity_file
+
+
+@pytest.fixture
+def backup_dir(settings, tmp_path: Path, age_key: Path) -> Path:  # noqa: ANN001
     settings.BACKUP_DIR = tmp_path / "backups"
     return settings.BACKUP_DIR
+
+
+def _decrypt(path: Path, identity_file: Path) -> bytes:
+    return pyrage.decrypt(path.read_bytes(), backup_crypto.read_identity_file(identity_file))
 
 
 @pytest.fixture
@@ -66,7 +86,7 @@ def _corrupt(path: Path, offset: int | None = None) -> None:
     path.write_bytes(bytes(data))
 
 
-def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: dict) -> None:
+def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: dict, age_key: Path) -> None:
     from accounts.models import User
 
     out = io.StringIO()
@@ -76,10 +96,11 @@ def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: 
     assert record.status == BackupStatus.OK
     path = Path(record.path)
     mongo = backups.mongo_db_name()
-    # The layout: pg_dump custom format, mongodump directory format, manifest.
-    assert (path / "postgres.dump").read_bytes()[:5] == b"PGDMP"
-    assert (path / "mongo" / mongo / "bk_trips.bson").stat().st_size > 0
-    metadata = json.loads((path / "mongo" / mongo / "bk_trips.metadata.json").read_text())
+    # The layout: age files holding pg_dump's custom format and mongodump's directory format; the manifest.
+    assert (path / "postgres.dump.age").read_bytes()[:21] == b"age-encryption.org/v1"
+    assert _decrypt(path / "postgres.dump.age", age_key)[:5] == b"PGDMP"
+    assert (path / "mongo" / mongo / "bk_trips.bson.age").stat().st_size > 0
+    metadata = json.loads(_decrypt(path / "mongo" / mongo / "bk_trips.metadata.json.age", age_key))
     assert metadata["collectionName"] == "bk_trips"
     assert "price_minor" in json.dumps(metadata["indexes"])
     manifest = json.loads((path / "manifest.json").read_text())
@@ -90,10 +111,21 @@ def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: 
     assert manifest["postgres"]["role"] == settings.DATABASE_BACKUP["USER"]
     assert manifest["mongo"]["collections"]["bk_trips"]["documents"] == 60
     assert manifest["mongo"]["collections"]["bk_tasks"]["documents"] == 25
+    assert manifest["encryption"]["scheme"] == "age-x25519"
+    assert manifest["encryption"]["recipients"] == settings.BACKUP_AGE_RECIPIENTS
     for rel, info in manifest["files"].items():
         assert backups.sha256_file(path / rel) == info["sha256"]
         assert (path / rel).stat().st_size == info["size"]
     assert record.manifest_sha256 == backups.sha256_file(path / "manifest.json")
+    # At rest nothing is in the clear: every file but the manifest is an age file, and no
+    # personal data (an email, a document's text) appears in any byte of the backup.
+    files = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    assert [f for f in files if not f.endswith(".age")] == ["manifest.json"]
+    for file in path.rglob("*"):
+        if file.is_file():
+            content = file.read_bytes()
+            assert b"backup0@example.com" not in content
+            assert "Ålesund".encode() not in content
 
     # Restore into scratch and look at the data there with our own eyes.
     out = io.StringIO()
@@ -131,7 +163,7 @@ def test_backup_restore_into_scratch_and_verify_counts_and_checksums(populated: 
 
 def test_corrupted_bson_file_is_detected_and_named(populated: dict) -> None:
     path = Path(backups.backup_create().record.path)
-    rel = f"mongo/{backups.mongo_db_name()}/bk_trips.bson"
+    rel = f"mongo/{backups.mongo_db_name()}/bk_trips.bson.age"
     _corrupt(path / rel)
     with pytest.raises(CommandError) as failure:
         call_command("verify_backup", str(path))
@@ -146,19 +178,19 @@ def test_corrupted_bson_file_is_detected_and_named(populated: dict) -> None:
 
 def test_truncated_dump_is_detected_and_named(populated: dict) -> None:
     path = Path(backups.backup_create().record.path)
-    dump = path / "postgres.dump"
+    dump = path / "postgres.dump.age"
     size = dump.stat().st_size
     with dump.open("r+b") as handle:
         handle.truncate(size // 2)
     result = backups.verify_backup(path)
     assert not result.ok
-    assert result.problems == [f"postgres.dump: truncated ({size // 2} of {size} bytes)"]
+    assert result.problems == [f"postgres.dump.age: truncated ({size // 2} of {size} bytes)"]
 
 
 def test_edited_manifest_is_detected(populated: dict) -> None:
     """Damage hidden by rewriting the manifest's hashes is caught by the hash recorded at backup time."""
     path = Path(backups.backup_create().record.path)
-    rel = f"mongo/{backups.mongo_db_name()}/bk_tasks.bson"
+    rel = f"mongo/{backups.mongo_db_name()}/bk_tasks.bson.age"
     _corrupt(path / rel)
     manifest = json.loads((path / "manifest.json").read_text())
     manifest["files"][rel]["sha256"] = backups.sha256_file(path / rel)
@@ -222,7 +254,8 @@ def test_slot_follows_the_backup_hour(settings) -> None:  # noqa: ANN001
 def _fake_backup(base: Path, when: datetime, *, verified: bool | None = None) -> Path:
     path = base / when.strftime(backups.NAME_FORMAT)
     path.mkdir(parents=True)
-    (path / "manifest.json").write_text(json.dumps({"format": backups.FORMAT, "files": {}}))
+    encryption = backup_crypto.manifest_entry(backup_crypto.configured_recipients())
+    (path / "manifest.json").write_text(json.dumps({"format": backups.FORMAT, "files": {}, "encryption": encryption}))
     if verified is not None:
         BackupRecord.objects.create(
             path=str(path), status=BackupStatus.OK, verify_ok=verified, verified_at=when + timedelta(hours=1)
@@ -238,10 +271,15 @@ def test_retention_keeps_30_days_and_never_the_last_verified_backup(db, backup_d
     recent = [_fake_backup(backup_dir, now - timedelta(days=d)) for d in (29, 1)]
     partial = backup_dir / ".20261001T020000Z.partial"
     partial.mkdir()
-    assert set(backups.backup_retention(now=now, dry_run=True)) == {failed_old, plain_old, partial}
+    # A decrypted copy left behind by a restore that was killed: clear data, so it goes too.
+    decrypted = backup_dir / ".20261001T020000Z.decrypted-x1y2.partial"
+    decrypted.mkdir()
+    old = (now - timedelta(days=2)).timestamp()
+    os.utime(decrypted, (old, old))
+    assert set(backups.backup_retention(now=now, dry_run=True)) == {failed_old, plain_old, partial, decrypted}
     assert failed_old.exists()
     deleted = backups.backup_retention(now=now)
-    assert set(deleted) == {failed_old, plain_old, partial}
+    assert set(deleted) == {failed_old, plain_old, partial, decrypted}
     assert verified_old.exists()  # older than 30 days, but the last one proven to restore
     assert all(p.exists() for p in recent)
     assert BackupRecord.objects.get(path=str(failed_old)).status == BackupStatus.DELETED
@@ -332,3 +370,140 @@ def test_admin_dashboard_shows_age_and_result_of_last_verified_backup(client, ma
     assert client.get("/admin/taskforge/backuprecord/").status_code == 200
     client.force_login(make_user("staff"))
     assert client.get("/admin/taskforge/backuprecord/").status_code == 403
+
+
+# --- encryption: keys missing or wrong, rotation, old clear backups ------------------------------------------
+
+
+def test_backup_is_refused_without_a_recipient(populated: dict, settings) -> None:  # noqa: ANN001
+    settings.BACKUP_AGE_RECIPIENTS = []
+    with pytest.raises(CommandError, match="no recipient is configured: set BACKUP_AGE_RECIPIENTS"):
+        call_command("backup")
+    assert not BackupRecord.objects.exists()
+    assert backups.list_backups() == []
+
+
+def test_a_wrong_key_is_a_clear_error_and_nothing_is_restored(populated: dict, settings, tmp_path: Path) -> None:  # noqa: ANN001
+    path = Path(backups.backup_create().record.path)
+    encrypted_to = settings.BACKUP_AGE_RECIPIENTS[0]
+    stranger = tmp_path / "stranger.txt"
+    stranger_public = backup_crypto.write_identity_file(stranger)
+    settings.BACKUP_AGE_IDENTITY_FILES = [stranger]
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", path.name, "--target", "scratch")
+    message = str(refused.value)
+    assert f"{path.name}/" in message and ".age: none of the configured identities can decrypt it" in message
+    assert encrypted_to in message and stranger_public in message
+    with pytest.raises(CommandError, match="none of the configured identities can decrypt it"):
+        call_command("verify_backup", path.name)
+    record = BackupRecord.objects.get(path=str(path))
+    assert record.verify_ok is False  # this backup cannot be restored with the keys we hold
+    # Nothing was restored, and no decrypted copy is left next to the backup.
+    with psycopg.connect(**_superuser_kwargs(), dbname="postgres") as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [backups.scratch_db_name()]).fetchone()
+    assert found is None
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_a_missing_or_broken_identity_is_a_clear_error(populated: dict, settings, tmp_path: Path) -> None:  # noqa: ANN001
+    path = Path(backups.backup_create().record.path)
+    settings.BACKUP_AGE_IDENTITY_FILES = []
+    with pytest.raises(CommandError, match="no age identity is configured to decrypt backups"):
+        call_command("verify_backup", path.name)
+    # The verifier lacks a key: that says nothing about the backup, so nothing is recorded on it.
+    assert BackupRecord.objects.get(path=str(path)).verified_at is None
+    assert backup_verify_latest() == "failed"  # the weekly job logs it instead of crashing
+    assert BackupRecord.objects.get(path=str(path)).verified_at is None
+    with pytest.raises(CommandError, match="no age identity is configured"):
+        call_command("restore", path.name, "--target", "scratch")
+    settings.BACKUP_AGE_IDENTITY_FILES = [tmp_path / "absent.txt"]
+    with pytest.raises(CommandError, match="absent.txt: no such file"):
+        call_command("restore", path.name, "--target", "scratch")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("# a comment\nAGE-SECRET-KEY-1NOTAKEYATALL\n")
+    settings.BACKUP_AGE_IDENTITY_FILES = [broken]
+    with pytest.raises(CommandError, match="broken.txt line 2 is not an age identity") as refused:
+        call_command("verify_backup", path.name)
+    assert "NOTAKEYATALL" not in str(refused.value)  # a damaged private key is never echoed
+
+
+def test_damaged_ciphertext_is_named_when_the_file_check_is_skipped(populated: dict) -> None:
+    path = Path(backups.backup_create().record.path)
+    _corrupt(path / "postgres.dump.age", offset=4000)
+    with pytest.raises(CommandError, match=f"{path.name}/postgres.dump.age: cannot be decrypted, the file is damaged"):
+        call_command("restore", path.name, "--target", "scratch", "--skip-file-check")
+
+
+def test_key_rotation_keeps_old_backups_readable(populated: dict, settings, age_key: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    old_public = settings.BACKUP_AGE_RECIPIENTS[0]
+    old_backup = Path(backups.backup_create().record.path)
+    # Rotate: new backups to the new key; both identities listed for restores, the new one first.
+    new_key = tmp_path / "new-identity.txt"
+    out = io.StringIO()
+    call_command("backup_keygen", str(new_key), stdout=out)
+    new_public = backup_crypto.public_key(backup_crypto.read_identity_file(new_key)[0])
+    assert f"public key: {new_public}" in out.getvalue()
+    assert new_key.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(CommandError, match="exists; not overwriting a key"):
+        call_command("backup_keygen", str(new_key))
+    settings.BACKUP_AGE_RECIPIENTS = [new_public]
+    settings.BACKUP_AGE_IDENTITY_FILES = [new_key, age_key]
+    new_backup = Path(backups.backup_create().record.path)
+    assert backups.load_manifest(new_backup)["encryption"]["recipients"] == [new_public]
+    assert backups.load_manifest(old_backup)["encryption"]["recipients"] == [old_public]
+    assert backups.verify_backup(old_backup).ok
+    assert backups.verify_backup(new_backup).ok
+    # The old key retired too early: the old backup says which key it needs; the new one is fine.
+    settings.BACKUP_AGE_IDENTITY_FILES = [new_key]
+    result = backups.verify_backup(old_backup)
+    assert not result.ok
+    assert f"encrypted to {old_public}" in result.problems[0]
+    assert backups.verify_backup(new_backup).ok
+
+
+def test_a_backup_made_before_encryption_still_verifies(populated: dict, age_key: Path) -> None:
+    """Format 1 (clear files): what BACKUP_DIR holds from before the upgrade stays restorable."""
+    path = Path(backups.backup_create().record.path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    files = {}
+    for rel in manifest["files"]:
+        clear = path / rel[: -len(".age")]
+        clear.write_bytes(_decrypt(path / rel, age_key))
+        (path / rel).unlink()
+        files[str(clear.relative_to(path))] = {"size": clear.stat().st_size, "sha256": backups.sha256_file(clear)}
+    del manifest["encryption"]
+    manifest.update(format="taskforge-backup/1", files=files)
+    manifest["postgres"]["file"] = "postgres.dump"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    BackupRecord.objects.all().delete()  # copied in from elsewhere: no record of its manifest
+    result = backups.verify_backup(path)
+    assert result.ok, result.problems
+    assert result.checked["rows"] > 0
+
+
+def test_the_local_default_identity_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    target = tmp_path / "var" / "backup-age-identity.txt"
+    public = backup_crypto.ensure_local_identity(target)
+    assert public.startswith("age1")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert backup_crypto.ensure_local_identity(target) == public  # a second start keeps the key
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+def test_dev_and_test_profiles_back_up_out_of_the_box() -> None:
+    """Nothing configured (a fresh `make run` / `make test`): the per-checkout key pair in var/."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUP_AGE_", "DJANGO_SETTINGS_PROFILE"))}
+    code = "from django.conf import settings as s; print(s.BACKUP_AGE_RECIPIENTS[0], s.BACKUP_AGE_IDENTITY_FILES[0])"
+    command = [sys.executable, "manage.py", "shell", "-c", code]
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    recipient, identity_file = result.stdout.strip().splitlines()[-1].split()
+    assert Path(identity_file) == root / "var" / "backup-age-identity.txt"
+    assert recipient == backup_crypto.public_key(backup_crypto.read_identity_file(Path(identity_file))[0])
+
+
+def _superuser_kwargs() -> dict:
+    from taskforge import pgconn
+
+    return pgconn.connect_kwargs(settings.DATABASE_SUPERUSER)

@@ -30,10 +30,22 @@ def test_metrics_refused_from_elsewhere_without_token(client: Client) -> None:
 
 
 def test_metrics_token(client: Client, settings) -> None:  # noqa: ANN001
-    settings.METRICS_TOKEN = "s3cret-token"
-    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
-    ok = client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret-token")
-    assert ok.status_code == 200
+    """With a token set (always, in production), loopback alone is not enough: only its bearer gets in."""
+    settings.METRICS_TOKEN = "s3cret-token-of-at-least-32-chars"
+    refused = [
+        {"REMOTE_ADDR": "127.0.0.1"},
+        {"REMOTE_ADDR": "203.0.113.5"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": "Bearer wrong-token-of-at-least-32-charss"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": "Bearer s3cret-token-of-at-least-32-char"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": "s3cret-token-of-at-least-32-chars"},
+        {"REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": "Basic s3cret-token-of-at-least-32-chars"},
+    ]
+    for extra in refused:
+        assert client.get("/metrics", **extra).status_code == 404, extra
+    for addr in ("203.0.113.5", "127.0.0.1"):
+        ok = client.get("/metrics", REMOTE_ADDR=addr, HTTP_AUTHORIZATION="Bearer s3cret-token-of-at-least-32-chars")
+        assert ok.status_code == 200
+        assert b"taskforge_http_requests_total" in ok.content
 
 
 def test_client_chosen_methods_do_not_create_label_values(client: Client) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from pyrage import x25519
 
 from taskforge.env import env_bool, env_database, env_int, env_url
 
@@ -78,13 +79,43 @@ def test_production_requires_a_real_secret_key() -> None:
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+PROD_ENV = {
+    "DJANGO_SETTINGS_PROFILE": "prod",
+    "DJANGO_SECRET_KEY": "k" * 20 + "Q9x!v2@Lp#7zR$4mT%8nW^3bY&6cH*1d",
+    "DJANGO_ALLOWED_HOSTS": "tf.example.com",
+    "METRICS_TOKEN": "m" * 16 + "7Hq2Zp9Lw4Xc8Vb3Nd6F",
+    # A public key of the test's own making; its private half is thrown away.
+    "BACKUP_AGE_RECIPIENTS": str(x25519.Identity.generate().to_public()),
+}
+
+
+def test_production_refuses_to_start_without_a_metrics_token() -> None:
+    result = _run_check({k: v for k, v in PROD_ENV.items() if k != "METRICS_TOKEN"})
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be set" in result.stderr
+
+
+def test_production_refuses_a_short_metrics_token() -> None:
+    result = _run_check({**PROD_ENV, "METRICS_TOKEN": "change-me"})
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_backup_recipient() -> None:
+    result = _run_check({k: v for k, v in PROD_ENV.items() if k != "BACKUP_AGE_RECIPIENTS"})
+    assert result.returncode != 0
+    assert "BACKUP_AGE_RECIPIENTS must be set in production" in result.stderr
+
+
+def test_a_malformed_backup_recipient_stops_startup_naming_the_variable() -> None:
+    result = _run_check({**PROD_ENV, "BACKUP_AGE_RECIPIENTS": f"{PROD_ENV['BACKUP_AGE_RECIPIENTS']},age1notakey"})
+    assert result.returncode != 0
+    assert "BACKUP_AGE_RECIPIENTS: 'age1notakey' is not an age public key" in result.stderr
+
+
 def test_production_settings_pass_check_deploy_without_warnings() -> None:
     result = _run_check(
-        {
-            "DJANGO_SETTINGS_PROFILE": "prod",
-            "DJANGO_SECRET_KEY": "k" * 20 + "Q9x!v2@Lp#7zR$4mT%8nW^3bY&6cH*1d",
-            "DJANGO_ALLOWED_HOSTS": "tf.example.com",
-        },
+        PROD_ENV,
         "--deploy",
         "--fail-level",
         "WARNING",

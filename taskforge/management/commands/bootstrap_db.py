@@ -9,13 +9,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
+from taskforge import pgconn
+
 
 def _connect(config: dict[str, Any], dbname: str | None = None) -> psycopg.Connection:
     return psycopg.connect(
-        host=config.get("HOST") or None,
-        port=config.get("PORT") or None,
-        user=config.get("USER") or None,
-        password=config.get("PASSWORD") or None,
+        **pgconn.connect_kwargs(config),
         dbname=dbname or config["NAME"],
         autocommit=True,
         connect_timeout=5,

@@ -21,10 +21,10 @@ def crew_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
     """Users and team made before the browser starts (Playwright's loop forbids the ORM in
     the test body); the server restarted with a 1-second poll so the test stays short."""
     lead = User.objects.create_user(
-        "lena@example.com", PASSWORD, role="staff", display_name="Lena Lead", email_verified=True
+        "lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True
     )
     mate = User.objects.create_user(
-        "timo@example.com", PASSWORD, role="staff", display_name="Timo Mate", email_verified=True
+        "timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True
     )
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
     Membership.objects.create(team=team, user=lead, role="admin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from taskforge.env import (
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_rls",
+    "csp",
     "taskforge",
     "accounts",
     "audit",
@@ -75,6 +77,9 @@ MIDDLEWARE = [
     "taskforge.middleware.RequestIdMiddleware",
     "taskforge.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files carry the same policies as pages.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -333,6 +338,46 @@ USE_TZ = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): everything self-hosted; no inline script, no inline
+# event handler, no eval, no inline style (style="" attributes too). Behaviour lives in
+# static JS with event listeners, looks in static CSS. A template that truly needs an inline
+# <script> gives it nonce="{{ request.csp_nonce }}": the nonce is added to script-src only on
+# responses that used it. deploy/nginx/taskforge.conf repeats this policy, word for word, for
+# the files nginx serves itself (taskforge/tests/test_security_headers.py compares them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "media-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        # Only behind TLS: on plain-HTTP local stacks it would break every subresource.
+        "upgrade-insecure-requests": PRODUCTION,
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page of the site uses these features,
+# so neither it nor anything embedded in it may. Same value in deploy/nginx/security-headers.conf.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 CSRF_COOKIE_HTTPONLY = False
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "taskforge.middleware.PrivateResponsesMiddleware",  # no-store for signed-in people
     "accounts.middleware.AccountSessionMiddleware",  # session index, timeouts, presence, theme
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -253,6 +253,8 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)  # per accou
 LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 50, minimum=1)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=60)
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
+# Password reset links: valid for an hour (Django's default is three days), and once.
+PASSWORD_RESET_TIMEOUT = 3600
 
 # --- Email ----------------------------------------------------------------------
 _email_url = env_str("EMAIL_URL", "consolemail://")

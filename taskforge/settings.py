@@ -400,6 +400,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "taskforge.logging.RequestIdFilter"},
         "repeats": {"()": "taskforge.logging.RepeatFilter", "seconds": 10},
+        "redact_tokens": {"()": "taskforge.logging.RedactTokensFilter"},
     },
     "formatters": {
         "json": {"()": "taskforge.logging.JsonFormatter"},
@@ -408,13 +409,15 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_tokens"],
             "formatter": "json" if LOG_JSON else "plain",
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines, through the console handler (no tokens) like the rest.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Redis down: one "Exception ignored" (with its traceback) per 10 s, not one per cache call.
         "django_redis.cache": {"filters": ["repeats"]},
     },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from typing import Any
 
@@ -51,6 +52,15 @@ OUTCOME = """() => ({
 })"""
 
 
+def _wait_until(page, expression: str, seconds: float = 10) -> None:  # noqa: ANN001
+    """Poll from the test: page.wait_for_function evaluates its string inside the page,
+    where the CSP refuses eval (page.evaluate is not subject to it)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {seconds} s: {expression}"
+        page.wait_for_timeout(100)
+
+
 def _user(role: str, **extra: Any) -> Any:
     from accounts.models import User
 
@@ -87,7 +97,7 @@ def test_injected_inline_script_handler_url_and_style_do_not_run(live_server_pro
         page.goto(live_server_proc.url + path)
         assert page.evaluate("typeof window.htmx") == "object"  # the site's own (static) scripts run
         page.evaluate(INJECT)
-        page.wait_for_function("window.__csp.length >= 4 || window.__pwned_handler === 1")
+        _wait_until(page, "window.__csp.length >= 4 || window.__pwned_handler === 1")
         assert page.evaluate(OUTCOME) == {"handler": False, "script": False, "url": False, "styled": False}
         refused = " ".join(page.evaluate("window.__csp"))
         assert "script-src-attr" in refused  # the onerror handler

@@ -289,6 +289,11 @@ class LiveServer:
                 "60",
                 "--graceful-timeout",
                 "5",
+                # An access log, through the same logger class as in deploy/gunicorn.conf.py.
+                "--access-logfile",
+                "-",
+                "--logger-class",
+                "taskforge.gunicorn_log.RedactingLogger",
             ],
             cwd=ROOT,
             env=env,

@@ -149,9 +149,10 @@ def user_register(*, email: str, password: str, first_name: str, last_name: str,
     """Create a traveller and email them a verification link.
 
     A taken address gets the same answer (None instead of the user, which the view
-    does not reveal) and its owner is told by email, so registration cannot be used
-    to find out who has an account. It also takes as long: the password is hashed on
-    both paths (the hasher is most of the time a registration takes).
+    does not reveal) and its owner is told by email (at most once an hour), so
+    registration cannot be used to find out who has an account, nor to flood its owner.
+    It also takes as long: the password is hashed on both paths (the hasher is most of
+    the time a registration takes).
     """
     wait = throttle_hit(f"register:ip:{ip}", limit=20, window=3600)
     if wait:
@@ -173,8 +174,12 @@ def user_register(*, email: str, password: str, first_name: str, last_name: str,
         # The same work as creating the account would have done: without it a taken
         # address answered in a fraction of the time and gave itself away.
         make_password(password)
-    with transaction.atomic():
-        emails.account_exists_email(user_id=existing.pk, nonce=secrets.token_hex(8))
+    # The owner hears of it at most once an hour, however often the address is tried (the
+    # answer above stays the same). The address is hashed so Redis holds no personal data.
+    bucket = "register:exists:" + hashlib.sha256(email.encode()).hexdigest()[:40]
+    if throttle_hit(bucket, limit=1, window=3600) == 0:
+        with transaction.atomic():
+            emails.account_exists_email(user_id=existing.pk, nonce=secrets.token_hex(8))
     return None
 
 

@@ -95,6 +95,9 @@ access_log_format = (
     '%(h)s "%(r)s" %(s)s %(B)s "%(f)s" "%(a)s" request_id=%({x-request-id}i)s duration_ms=%(M)s pid=%(p)s'
 )
 proc_name = "taskforge-web"
+# Both logs without the one-time tokens of verification, reset and invitation links
+# (they are in request lines, Referers and error messages).
+logger_class = "taskforge.gunicorn_log.RedactingLogger"
 
 
 # --- Prometheus multiprocess mode ----------------------------------------------------------

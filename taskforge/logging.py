@@ -1,15 +1,48 @@
-"""Log records carry the request id; JSON output for production."""
+"""Log records carry the request id and no one-time token; JSON output for production."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from taskforge.requestctx import request_id_var
+
+# One-time tokens travel in URL paths (the links in emails): email verification, password
+# reset and team invitations. They must not reach any log: the access logs (gunicorn's, in
+# the request line and the Referer of the requests a token page makes), nor Django's
+# ("Not Found: /invitations/<token>/"). Slashes may be percent-encoded (?next=%2F...).
+_SEP = r"(?:/|%2[Ff])"
+_SEGMENT = r"(?:(?!%2[Ff])[^/?&#\s\"'])+"
+_TOKEN_PATHS = re.compile(
+    rf"(?P<keep>{_SEP}accounts{_SEP}verify{_SEP}(?!resend(?:{_SEP}|$))"
+    rf"|{_SEP}accounts{_SEP}reset{_SEP}{_SEGMENT}{_SEP}(?!set-password(?:{_SEP}|$))"
+    rf"|{_SEP}invitations{_SEP})"
+    rf"{_SEGMENT}"
+)
+REDACTED = "[redacted]"
+
+
+def redact_tokens(text: str) -> str:
+    """The text with the token of every verification, reset and invitation link replaced."""
+    if "verify" not in text and "reset" not in text and "invitations" not in text:
+        return text  # the common case, without a regex scan
+    return _TOKEN_PATHS.sub(lambda m: m.group("keep") + REDACTED, text)
+
+
+class RedactTokensFilter(logging.Filter):
+    """Rewrites each record's message without one-time tokens (on a handler: every logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_tokens(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 class RequestIdFilter(logging.Filter):

@@ -1,4 +1,4 @@
-"""Request id and database-context middleware."""
+"""Request id, database-context and private-cache middleware."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from taskforge.dbcontext import context_for_user, context_reset, context_set
 from taskforge.requestctx import request_id_var
@@ -65,3 +65,25 @@ class DatabaseContextMiddleware:
             return self.get_response(request)
         finally:
             context_reset(token)
+
+
+class PrivateResponsesMiddleware:
+    """Every response to a signed-in person is marked not to be stored (no-store, private),
+    by the browser or any cache on the way: bookings, sessions, profiles, exports, reports
+    and audit pages carry personal data. One rule instead of a decorator on each view.
+
+    A view opts into caching by setting Cache-Control itself (the avatar thumbnail's
+    "private, max-age=86400"); anonymous responses (the public catalogue and trip pages)
+    are left as they are.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        # Read after the view: a sign-in's response is private, a sign-out's is not.
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            add_never_cache_headers(response)
+        return response

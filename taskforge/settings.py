@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from taskforge.backup_crypto import BackupKeyError, ensure_local_identity, parse_recipients
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_rls",
+    "csp",
     "taskforge",
     "accounts",
     "audit",
@@ -80,11 +82,15 @@ MIDDLEWARE = [
     "taskforge.middleware.RequestIdMiddleware",
     "taskforge.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files carry the same policies as pages.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "taskforge.middleware.PrivateResponsesMiddleware",  # no-store for signed-in people
     "accounts.middleware.AccountSessionMiddleware",  # session index, timeouts, presence, theme
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -285,6 +291,8 @@ LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 365, minimum=1, m
 LOGIN_DEVICE_COOKIE_NAME = "tf_device"
 LOGIN_DEVICE_COOKIE_SECURE = PRODUCTION  # like the session cookie: HTTPS only in prod
 INVITATION_TTL_DAYS = env_int("INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
+# Password reset links: valid for an hour (Django's default is three days), and once.
+PASSWORD_RESET_TIMEOUT = 3600
 
 # --- Email ----------------------------------------------------------------------
 _email_url = env_str("EMAIL_URL", "consolemail://")
@@ -394,6 +402,46 @@ USE_TZ = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): everything self-hosted; no inline script, no inline
+# event handler, no eval, no inline style (style="" attributes too). Behaviour lives in
+# static JS with event listeners, looks in static CSS. A template that truly needs an inline
+# <script> gives it nonce="{{ request.csp_nonce }}": the nonce is added to script-src only on
+# responses that used it. deploy/nginx/taskforge.conf repeats this policy, word for word, for
+# the files nginx serves itself (taskforge/tests/test_security_headers.py compares them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "media-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        # Only behind TLS: on plain-HTTP local stacks it would break every subresource.
+        "upgrade-insecure-requests": PRODUCTION,
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page of the site uses these features,
+# so neither it nor anything embedded in it may. Same value in deploy/nginx/security-headers.conf.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
 CSRF_COOKIE_HTTPONLY = False
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -413,6 +461,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "taskforge.logging.RequestIdFilter"},
         "repeats": {"()": "taskforge.logging.RepeatFilter", "seconds": 10},
+        "redact_tokens": {"()": "taskforge.logging.RedactTokensFilter"},
     },
     "formatters": {
         "json": {"()": "taskforge.logging.JsonFormatter"},
@@ -421,13 +470,15 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_tokens"],
             "formatter": "json" if LOG_JSON else "plain",
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines, through the console handler (no tokens) like the rest.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # Redis down: one "Exception ignored" (with its traceback) per 10 s, not one per cache call.
         "django_redis.cache": {"filters": ["repeats"]},
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +85,8 @@ def test_register_verify_sign_in_edit_profile_theme_sign_out(live_server_proc, b
 
     assert page.get_attribute("html", "data-theme") == "system"
     page.locator("#theme-form").get_by_role("button", name="Dark").click()
-    page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    # A locator wait: wait_for_function evaluates a string, which the CSP refuses.
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark", timeout=15_000)
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(17, 21, 31)"  # the dark palette of site.css
     page.goto(base + "/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core import signing
@@ -65,6 +67,40 @@ def test_a_taken_email_gets_the_same_answer_and_the_owner_is_told(client: Client
     from taskforge.models_ops import EmailDelivery
 
     assert EmailDelivery.objects.filter(user_id=owner.pk, kind="account_exists").exists()
+
+
+def _answer(response) -> tuple[int, bytes]:  # noqa: ANN001
+    """What the person registering sees, without the per-client CSRF token."""
+    return response.status_code, re.sub(rb'"X-CSRFToken": "[^"]+"', b"", response.content)
+
+
+def test_re_registering_a_taken_address_emails_its_owner_at_most_once_an_hour(make_user, monkeypatch) -> None:  # noqa: ANN001
+    import time
+
+    from taskforge.models_ops import EmailDelivery
+
+    owner = make_user("traveller", email="taken@example.com")
+
+    def told() -> int:
+        return EmailDelivery.objects.filter(user_id=owner.pk, kind="account_exists").count()
+
+    first = _register(Client(), email="taken@example.com")
+    assert told() == 1
+    again = _register(Client(), email="Taken@Example.com ")  # the same address, spelt differently
+    also = _register(Client(), email="taken@example.com")
+    assert told() == 1  # the owner is not flooded
+    # The person registering cannot tell the difference: the same page as for the first
+    # attempt, and as for an address that had no account.
+    fresh = _register(Client(), email="someone.new@example.com")
+    assert _answer(first) == _answer(also)
+    assert _answer(again)[0] == 200 and b"Check your inbox" in again.content
+    assert _answer(fresh) == (200, _answer(first)[1].replace(b"taken@example.com", b"someone.new@example.com"))
+
+    # An hour later (the clock moved on), the owner is told again.
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3601)
+    _register(Client(), email="taken@example.com")
+    assert told() == 2
 
 
 def test_the_verification_link_confirms_the_address_once_valid(client: Client) -> None:

@@ -210,6 +210,37 @@ def test_password_reset_for_an_unknown_address_looks_the_same(client: Client) ->
     assert client.post("/accounts/password/reset/", {"email": "nope"}).status_code == 400
 
 
+@pytest.mark.parametrize(("minutes", "works"), [(59, True), (61, False)])
+def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, works: bool) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from django.contrib.auth.tokens import PasswordResetTokenGenerator
+
+    from accounts.tests.conftest import queued_link
+
+    anon = Client()
+    anon.post("/accounts/password/reset/", {"email": person.email})
+    link = queued_link("password_reset", key="reset_url", user_id=person.pk)
+    # The token generator's clock (naive local time, as Django's own), moved on.
+    later = dt.datetime.now() + dt.timedelta(minutes=minutes)  # noqa: DTZ005 - Django's _now() is naive
+    monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
+    page = anon.get(link, follow=True)
+    assert page.status_code == 200
+    assert (b"<h1>Choose a new password</h1>" in page.content) is works
+    assert (b"<h1>This link does not work</h1>" in page.content) is not works
+
+
+def test_the_reset_email_says_one_hour(client: Client, person) -> None:  # noqa: ANN001
+    from taskforge.mail import build_message
+    from taskforge.models_ops import EmailDelivery, EmailPayload
+
+    client.post("/accounts/password/reset/", {"email": person.email})
+    delivery = EmailDelivery.objects.get(kind="password_reset", user_id=person.pk)
+    message = build_message(delivery, EmailPayload.objects.get(delivery=delivery).context)
+    assert "The link works for 1 hour, once." in message.body
+    assert "The link works for 1 hour, once." in message.alternatives[0][0]
+
+
 def test_password_reset_requests_are_throttled(client: Client, person) -> None:  # noqa: ANN001
     for _ in range(3):
         assert client.post("/accounts/password/reset/", {"email": person.email}).status_code == 302

@@ -15,13 +15,16 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramSimilarity
 from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
 
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has
@@ -275,6 +278,40 @@ def task_comments(task_id: Any, *, limit: int = 500) -> list[dict[str, Any]] | N
 
 HISTORY_IGNORED = {"updated_at", "version", "detail_version", "id", "done_at", "created_at"}
 HISTORY_USER_FIELDS = {"assignee_id", "creator_id"}
+# Labels that read better than the model's verbose names; the rest come from the model.
+HISTORY_LABELS = {"due_at": "Due", "team_id": "Team", "custom_fields": "Custom fields"}
+
+
+def history_label(field_name: str) -> str:
+    """The human label of a task (or task detail) field, e.g. "status" -> "Status"."""
+    if field_name in HISTORY_LABELS:
+        return HISTORY_LABELS[field_name]
+    try:
+        verbose = str(Task._meta.get_field(field_name.removesuffix("_id")).verbose_name)
+    except FieldDoesNotExist:  # a detail-document field (description, tags, ...)
+        verbose = field_name.replace("_", " ")
+    return capfirst(verbose)
+
+
+def history_value(field_name: str, value: Any) -> Any:
+    """A recorded value as people read it: a coded field shows its label ("todo" -> "To do"),
+    a time is shown in the site's zone; anything else as it is."""
+    if value is None or value == "":
+        return None
+    try:
+        model_field = Task._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        return value
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(model_field, DateTimeField) and isinstance(value, str):
+        moment = _doc_time(value)
+        if moment is None:
+            return value
+        if timezone.is_naive(moment):  # the audit log writes timestamptz with an offset; be safe
+            moment = moment.replace(tzinfo=dt.UTC)
+        return date_format(timezone.localtime(moment), "j M Y H:i")
+    return value
 
 
 def task_history(task_id: Any, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -350,11 +387,14 @@ def task_page_bundle(task: Task) -> dict[str, Any]:
     for h in history:
         h["actor_name"] = users.get(h.get("user_id"), {}).get("name", "the system")
         for change in h["changes"]:
+            change["label"] = history_label(change["field"])
             if change["field"] in HISTORY_USER_FIELDS:
-                change["field"] = change["field"].removesuffix("_id")
                 for side in ("old", "new"):
                     if change[side] is not None:
                         change[side] = users.get(change[side], {}).get("name", f"user {change[side]}")
+            elif h["subject"] == "task":
+                change["old"] = history_value(change["field"], change["old"])
+                change["new"] = history_value(change["field"], change["new"])
     doc = state["doc"]
     bundle = {
         "version": task.version,

@@ -39,6 +39,7 @@ from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
 from taskforge.rls import CTX_IS_STAFF, CTX_USER_ID
+from taskforge.search import Vocabulary
 
 TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
 
@@ -178,6 +179,10 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+# Typo correction of catalogue searches (taskforge.search): one vocabulary for the catalogue.
+TRIP_VOCABULARY = Vocabulary(SearchWord._meta.db_table)
 
 
 class BookingStatus(models.TextChoices):

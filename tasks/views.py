@@ -692,12 +692,12 @@ def search(request: HttpRequest) -> HttpResponse:
     team_filter = int(team_id) if team_id.isdigit() else None
     if team_id and (team_filter is None or team_filter not in {t.id for t in teams}):
         raise Http404("No such team.")
-    results = selectors.tasks_search(request.user, q, team_id=team_filter) if q.strip() else []
+    result = selectors.tasks_search(request.user, q, team_id=team_filter)
     template = "tasks/partials/search_results.html" if request.htmx else "tasks/search.html"
     return render(
         request,
         template,
-        {"q": q, "results": results, "teams": teams, "team_id": team_filter, "status_labels": dict(TaskStatus.choices)},
+        {"q": q, "result": result, "teams": teams, "team_id": team_filter, "status_labels": dict(TaskStatus.choices)},
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connections, router
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -388,16 +389,18 @@ class StaffTripRow:
 def staff_trips(
     *, q: str = "", show: str = "all", page: int = 1, per_page: int = 25
 ) -> tuple[list[StaffTripRow], bool]:
-    """Trips for the staff list (newest first), with names and seats taken. Returns (rows, has_next)."""
+    """Trips for the staff list (newest first), with names and seats taken. Returns (rows, has_next).
+
+    `q` matches part of a code ("MAL", "al-1") or of a name or resort, any case; with several
+    words, each must match one of them ("kyoto temp", "temples kyoto")."""
     qs = Trip.objects.order_by("-created_at", "-id")
     if show == "active":
         qs = qs.filter(active=True)
     elif show == "inactive":
         qs = qs.filter(active=False)
-    q = q.strip()
-    if q:
-        codes = TripListing.objects.filter(name__icontains=q).values("code")
-        qs = qs.filter(code__in=codes) | qs.filter(code__iexact=q)
+    for word in q.split()[:5]:
+        named = TripListing.objects.filter(Q(name__icontains=word) | Q(resort__icontains=word)).values("code")
+        qs = qs.filter(Q(code__icontains=word) | Q(code__in=named))
     offset = (max(page, 1) - 1) * per_page
     trips = list(qs[offset : offset + per_page + 1])
     listings = {row.code: row for row in TripListing.objects.filter(code__in=[t.code for t in trips])}

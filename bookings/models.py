@@ -42,6 +42,7 @@ from taskforge.rls import CTX_IS_STAFF, CTX_USER_ID
 from taskforge.search import Vocabulary
 
 TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
+TRIP_CODE_MESSAGE = "Use up to 20 upper-case letters, digits and hyphens."
 
 
 class Currency(models.TextChoices):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import (
+    TRIP_CODE_MESSAGE,
     TRIP_CODE_PATTERN,
     Booking,
     BookingStatus,
@@ -28,7 +29,15 @@ from bookings.models import (
     Departure,
     Trip,
 )
-from bookings.policy import booking_total, money, price_range_for, refund_quote
+from bookings.policy import (
+    TRAVELLERS_AT_LEAST_ONE,
+    TRAVELLERS_WHOLE_NUMBER,
+    booking_total,
+    money,
+    price_range_for,
+    refund_quote,
+    travellers_at_most_message,
+)
 from bookings.sync import TRIP_AGGREGATE
 from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.outbox import outbox_record
@@ -150,7 +159,7 @@ def trip_create(
     """Create a trip and its departure; the document and projection follow through the outbox."""
     _require_staff(actor)
     if not re.match(TRIP_CODE_PATTERN, code or ""):
-        raise ServiceError("Use up to 20 upper-case letters, digits and hyphens.", field="code")
+        raise ServiceError(TRIP_CODE_MESSAGE, field="code")
     if start <= _today():
         raise ServiceError("The start date must be in the future.", field="start")
     _validate_trip_facts(price_minor=price_minor, currency=currency, seats=seats, length_days=length_days)
@@ -284,14 +293,11 @@ def _check_travellers(travellers: Any) -> int:
     try:
         value = int(travellers)
     except (TypeError, ValueError):
-        raise ServiceError("Enter the number of travellers as a whole number.", field="travellers") from None
+        raise ServiceError(TRAVELLERS_WHOLE_NUMBER, field="travellers") from None
     if value < 1:
-        raise ServiceError("At least one traveller is needed.", field="travellers")
+        raise ServiceError(TRAVELLERS_AT_LEAST_ONE, field="travellers")
     if value > settings.BOOKING_MAX_TRAVELLERS:
-        raise ServiceError(
-            f"At most {settings.BOOKING_MAX_TRAVELLERS} travellers per booking; contact us for groups.",
-            field="travellers",
-        )
+        raise ServiceError(travellers_at_most_message(), field="travellers")
     return value
 
 

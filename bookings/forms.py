@@ -122,8 +122,12 @@ class TripForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.editing = editing
         if editing:
-            self.fields["code"].disabled = True
-            self.fields["code"].required = False
+            # Read-only, not disabled: the browser sends the code back, and the service refuses
+            # a changed one (a disabled field would silently ignore whatever was posted).
+            code = self.fields["code"]
+            code.required = False
+            code.help_text = "The code of a trip cannot change."
+            code.widget.attrs.update(readonly=True, **{"aria-readonly": "true"})
         else:
             self.fields["image"].required = True
 

@@ -48,6 +48,9 @@ MAX_PRICE_MINOR = 100_000_000  # 1,000,000.00 per person: anything above is a ty
 MAX_SEATS = 10_000
 
 
+TRIP_CODE_FIXED_MESSAGE = "The code of a trip cannot change; create a new trip for a new code."
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
@@ -201,10 +204,14 @@ def trip_update(
     currency: str,
     seats: int,
     image: StoredImage | None,
+    code: str | None = None,
 ) -> Trip:
     """Edit a trip. `current_state` is the document at `expected_version` (selectors.trip_state);
-    a concurrent edit (version moved on) is refused rather than silently overwritten."""
+    a concurrent edit (version moved on) is refused rather than silently overwritten. The code
+    never changes: `code`, when the form sent one, must be the trip's own."""
     _require_staff(actor)
+    if code and code != trip_code:
+        raise ServiceError(TRIP_CODE_FIXED_MESSAGE, field="code")
     _validate_trip_facts(price_minor=price_minor, currency=currency, seats=seats, length_days=length_days)
     with transaction.atomic():
         trip = Trip.objects.select_for_update().filter(code=trip_code).first()

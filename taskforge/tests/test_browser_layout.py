@@ -1,6 +1,7 @@
-"""In headless Chromium against gunicorn (issue 15, items 9 and 10): the booking and task
+"""In headless Chromium against gunicorn (issue 15, items 9 to 11): the booking and task
 tables fit a 390 px phone with their Status in view; the nav's Register button and the
-priority chart keep their contrast, measured on the rendered colours, in light and dark."""
+priority chart keep their contrast, measured on the rendered colours, in light and dark;
+a trip's code cannot be typed over on its edit form."""
 
 from __future__ import annotations
 
@@ -75,7 +76,13 @@ def scene(committed_db, live_server_proc):  # noqa: ANN001, ANN201
                 assignee_id=staff.pk,
                 tags=["security", "rotation"],
             )
-    return {"url": live_server_proc.url, "staff": staff.email, "traveller": traveller.email, "team": team.id}
+    return {
+        "url": live_server_proc.url,
+        "staff": staff.email,
+        "traveller": traveller.email,
+        "team": team.id,
+        "trip": trip.code,
+    }
 
 
 def _sign_in(page, url: str, email: str, target: str) -> None:  # noqa: ANN001
@@ -145,3 +152,13 @@ def test_priority_chart_reads_low_to_urgent_with_contrast(scene, browser_page, s
     assert all(c >= 3 for c in contrasts.values()), (scheme, fills, contrasts)  # WCAG 1.4.11
     order = [contrasts[p] for p in ("low", "medium", "high", "urgent")]
     assert order == sorted(order), (scheme, fills)  # the stronger the priority, the more it stands out
+
+
+def test_trip_code_cannot_be_edited(scene, browser_page) -> None:  # noqa: ANN001
+    page, code = browser_page, scene["trip"]
+    _sign_in(page, scene["url"], scene["staff"], f"/trips/staff/{code}/edit/")
+    field = page.locator("#id_code")
+    assert field.input_value() == code and not field.is_editable()
+    field.press("End")
+    page.keyboard.type("X")
+    assert field.input_value() == code

@@ -739,7 +739,9 @@ def role_permissions_set(*, actor: User, team: Team, grants: dict[str, set[str]]
     if unknown:
         raise ServiceError(f"Unknown permission: {', '.join(sorted(unknown))}.")
     if "team.manage" not in grants.get(TeamRole.ADMIN, set()):
-        raise ServiceError("Team admins must keep “team.manage”, or nobody could manage the team.")
+        raise ServiceError(
+            f"Team admins must keep the permission “{PERMISSIONS['team.manage']}”, or nobody could manage the team."
+        )
     with transaction.atomic():
         Team.objects.select_for_update().get(pk=team.pk)
         current = set(RolePermission.objects.filter(team=team).values_list("role", "permission"))

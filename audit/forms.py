@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.utils import timezone
 
-from audit.schema import audited_tables
+from audit.schema import audited_tables, table_label
 
 IDENT = RegexValidator(r"^[a-z][a-z0-9_]{0,127}$", "Use a table name such as accounts_user (lower case, digits, _).")
 OPERATIONS = [("", "any"), ("INSERT", "insert"), ("UPDATE", "update"), ("DELETE", "delete")]
@@ -44,7 +44,8 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.table_suggestions = audited_tables()
+        # (table name, what people call it): the filter takes the name, the list shows both.
+        self.table_suggestions = [(table, table_label(table)) for table in audited_tables()]
 
     def clean_user(self) -> int | None:
         raw = (self.cleaned_data.get("user") or "").strip()

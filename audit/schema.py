@@ -14,11 +14,13 @@ application role and audited without anyone remembering to do it:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.db import connections, transaction
+from django.utils.text import capfirst
 
 AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "taskforge")
 AUDIT_TABLES = ("audit_log", "audit_log_archive", "audit_chain_head")
@@ -46,6 +48,21 @@ def audited_tables() -> list[str]:
             continue
         tables.append(meta.db_table)
     return sorted(set(tables))
+
+
+@functools.cache
+def _table_verbose_names() -> dict[str, str]:
+    return {
+        model._meta.db_table: capfirst(str(model._meta.verbose_name))
+        for model in apps.get_models(include_auto_created=True)
+    }
+
+
+def table_label(table: str) -> str:
+    """What people call the rows of a table: the model's verbose name ("tasks_task" ->
+    "Task", "bookings_booking" -> "Booking"); a content kind audited without a model
+    ("task_detail") reads as words ("Task detail")."""
+    return _table_verbose_names().get(table) or capfirst(table.replace("_", " "))
 
 
 def schema_sync(using: str = "default") -> None:

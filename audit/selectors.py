@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Max, QuerySet
 
-from audit.diff import DiffRow, changed_fields, diff_rows
+from audit.diff import DiffRow, changed_fields, diff_rows, unchanged_count
 from audit.models import AuditChainHead, AuditLog, AuditLogArchive
+from audit.schema import table_label
 
 HISTORY_LIMIT = 500
 
@@ -67,12 +68,15 @@ def audit_history(*, tables: list[str], record_id: str) -> list[AuditLog | Audit
 
 @dataclass
 class EntryView:
-    """An audit row ready for a template: actor and field-level diff."""
+    """An audit row ready for a template: actor, what the table holds in words, and the
+    field-level diff (only the changed fields of an update)."""
 
     entry: Any
     actor: Any
     diff: list[DiffRow]
     changed: list[str]
+    table_label: str = ""
+    unchanged: int = 0
 
 
 def entry_views(entries: list[Any], *, with_diff: bool = True) -> list[EntryView]:
@@ -82,7 +86,16 @@ def entry_views(entries: list[Any], *, with_diff: bool = True) -> list[EntryView
     views = []
     for e in entries:
         diff = diff_rows(e.old_values, e.new_values) if with_diff else []
-        views.append(EntryView(e, actors.get(e.user_id), diff, changed_fields(e.old_values, e.new_values)))
+        views.append(
+            EntryView(
+                e,
+                actors.get(e.user_id),
+                diff,
+                changed_fields(e.old_values, e.new_values),
+                table_label=table_label(e.table_name),
+                unchanged=unchanged_count(e.old_values, e.new_values) if with_diff else 0,
+            )
+        )
     return views
 
 

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audit.forms import AuditFilterForm
+from audit.schema import table_label
 from audit.selectors import (
     AuditFilters,
     audit_entries,
@@ -97,5 +98,12 @@ def history(request: HttpRequest, table: str, record_id: str) -> HttpResponse:
     return render(
         request,
         "audit/history.html",
-        {"views": entry_views(rows), "table": table, "also": also, "record_id": record_id},
+        {
+            "views": entry_views(rows),
+            "table": table,
+            "table_label": table_label(table),
+            "also": also,
+            "also_labels": [table_label(t) for t in also],
+            "record_id": record_id,
+        },
     )

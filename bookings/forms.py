@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 
 from bookings.content import parse_itinerary, parse_keywords
-from bookings.models import TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
+from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
+from bookings.policy import TRAVELLERS_AT_LEAST_ONE, TRAVELLERS_WHOLE_NUMBER, travellers_at_most_message
 from bookings.selectors import CatalogueFilters, StaffBookingFilters
 
 MAX_MONEY = Decimal("1000000")
@@ -96,7 +97,7 @@ class TripForm(forms.Form):
 
     code = forms.CharField(
         max_length=20,
-        validators=[RegexValidator(TRIP_CODE_PATTERN, "Use up to 20 upper-case letters, digits and hyphens.")],
+        validators=[RegexValidator(TRIP_CODE_PATTERN, TRIP_CODE_MESSAGE)],
         help_text="Up to 20 upper-case letters, digits and hyphens; cannot change later.",
     )
     name = forms.CharField(max_length=200)
@@ -121,8 +122,12 @@ class TripForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.editing = editing
         if editing:
-            self.fields["code"].disabled = True
-            self.fields["code"].required = False
+            # Read-only, not disabled: the browser sends the code back, and the service refuses
+            # a changed one (a disabled field would silently ignore whatever was posted).
+            code = self.fields["code"]
+            code.required = False
+            code.help_text = "The code of a trip cannot change."
+            code.widget.attrs.update(readonly=True, **{"aria-readonly": "true"})
         else:
             self.fields["image"].required = True
 
@@ -177,7 +182,7 @@ class BookingForm(forms.Form):
     travel_date = forms.TypedChoiceField(choices=(), coerce=dt.date.fromisoformat, label="Departure")
     travellers = forms.IntegerField(
         min_value=1,
-        error_messages={"invalid": "Enter the number of travellers as a whole number."},
+        error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE},
     )
     expected_total = forms.IntegerField(
         required=False,
@@ -199,10 +204,7 @@ class BookingForm(forms.Form):
         # The limit is a setting, so it is attached here rather than at class definition.
         travellers = self.fields["travellers"]
         travellers.validators.append(
-            MaxValueValidator(
-                settings.BOOKING_MAX_TRAVELLERS,
-                message=f"At most {settings.BOOKING_MAX_TRAVELLERS} travellers per booking; contact us for groups.",
-            )
+            MaxValueValidator(settings.BOOKING_MAX_TRAVELLERS, message=travellers_at_most_message())
         )
         travellers.widget.attrs.update(min=1, max=settings.BOOKING_MAX_TRAVELLERS)
 
@@ -212,7 +214,9 @@ class ReduceForm(forms.Form):
     confirmation carries the refund the person was shown (`expected_refund`), and the
     service refuses the change if the policy would now refund something else."""
 
-    travellers = forms.IntegerField(min_value=1, error_messages={"invalid": "Enter a whole number."})
+    travellers = forms.IntegerField(
+        min_value=1, error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE}
+    )
     expected_refund = forms.IntegerField(
         required=False,
         widget=forms.HiddenInput,

@@ -39,8 +39,10 @@ from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
 from taskforge.rls import CTX_IS_SYSTEM, CTX_USER_ID, ctx_has_capability
+from taskforge.search import Vocabulary
 
 TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
+TRIP_CODE_MESSAGE = "Use up to 20 upper-case letters, digits and hyphens."
 
 
 class Currency(models.TextChoices):
@@ -178,6 +180,10 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+# Typo correction of catalogue searches (taskforge.search): one vocabulary for the catalogue.
+TRIP_VOCABULARY = Vocabulary(SearchWord._meta.db_table)
 
 
 class BookingStatus(models.TextChoices):

@@ -15,6 +15,16 @@ CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 # Cancellation policy: (minimum days before travel, percent refunded), first match wins.
 REFUND_TIERS: tuple[tuple[int, int], ...] = ((30, 100), (7, 50))
 
+# One wording per rule on the number of travellers, for the forms' field errors and the
+# services' refusals alike (a person may meet either, on the same page).
+TRAVELLERS_WHOLE_NUMBER = "Enter the number of travellers as a whole number."
+TRAVELLERS_AT_LEAST_ONE = "At least one traveller is needed."
+
+
+def travellers_at_most_message() -> str:
+    """The upper bound is a setting, so the message is made when it is needed."""
+    return f"At most {settings.BOOKING_MAX_TRAVELLERS} travellers per booking; contact us for groups."
+
 
 def price_range_for(price_minor: int) -> str:
     """budget / mid-range / luxury from the price per person (thresholds in settings)."""

@@ -5,32 +5,31 @@ bookings (scoped to the viewer in the query, and by RLS in the database)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connections, router
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
 from bookings.documents import trip_collection, trip_doc_state
-from bookings.models import Booking, BookingStatus, Departure, Trip, TripListing
+from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
 from taskforge.models import OutboxEvent
 from taskforge.mongo import MongoUnavailable
 from taskforge.outbox import store_unavailable
 from taskforge.routers import replica_reads
+from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 
 PER_PAGE = 20
 COUNT_CAP = 1000  # beyond this the list says "1000+": counting 100k rows per request is waste
 MAX_PAGE = COUNT_CAP // PER_PAGE
-TYPO_THRESHOLD = 0.35  # trigram similarity a misspelt word needs to its correction ("maldeves"/"maldives": 0.5)
 SORTS = {
     "soonest": "{p}start, {p}code",
     "price": "{p}price_minor, {p}start, {p}code",
@@ -38,12 +37,11 @@ SORTS = {
     "name": "{p}name, {p}code",
     "relevance": "{p}rank DESC, {p}start, {p}code",
 }
-_SEL_START, _SEL_STOP = "\ue000", "\ue001"  # private-use sentinels, replaced after escaping
 _HEADLINE_OPTS = (
-    f"StartSel={_SEL_START}, StopSel={_SEL_STOP}, MaxWords=30, MinWords=12, ShortWord=2, "
+    f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=30, MinWords=12, ShortWord=2, "
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
-_NAME_HEADLINE_OPTS = f"StartSel={_SEL_START}, StopSel={_SEL_STOP}, HighlightAll=true"
+_NAME_HEADLINE_OPTS = f"StartSel={MARK_START}, StopSel={MARK_STOP}, HighlightAll=true"
 _LIST_COLUMNS = (
     "l.code, l.name, l.resort, l.price_minor, l.currency, l.price_range, l.start, l.length_days, l.thumbnail"
 )
@@ -119,11 +117,6 @@ class CataloguePage:
         return self.page > 1
 
 
-def _mark(text: str) -> SafeString:
-    """Escape text from the database, then turn the headline sentinels into <mark>."""
-    return mark_safe(escape(text).replace(_SEL_START, "<mark>").replace(_SEL_STOP, "</mark>"))  # noqa: S308
-
-
 def _where(filters: CatalogueFilters, today: dt.date) -> tuple[str, dict[str, Any]]:
     clauses = ["l.active", "l.start > %(today)s"]
     params: dict[str, Any] = {"today": today}
@@ -174,14 +167,9 @@ def _item(row: dict[str, Any]) -> CatalogueItem:
         start=row["start"],
         length_days=row["length_days"],
         thumbnail=row["thumbnail"],
-        name_html=_mark(row.get("name_hl") or row["name"]),
-        snippet_html=_mark(row.get("snippet") or ""),
+        name_html=mark(row.get("name_hl") or row["name"]),
+        snippet_html=mark(row.get("snippet") or ""),
     )
-
-
-def search_words(q: str) -> list[str]:
-    """The words of a query worth matching by similarity (3+ characters, at most 5)."""
-    return [w for w in re.findall(r"[^\W_]+", q.lower()) if len(w) >= 3][:5]
 
 
 # A broad query ("ski") can match a sixth of the catalogue; ranking every match reads
@@ -219,21 +207,6 @@ def _search_sql(where_sql: str, sort: str, *, bounded: bool) -> str:
     """
 
 
-def _corrections(words: list[str]) -> list[str | None]:
-    """The nearest vocabulary word of each query word (itself when spelt right), or None
-    when nothing is close (the word may still occur in descriptions)."""
-    if not words:
-        return []
-    with _cursor() as cursor:
-        cursor.execute(
-            "SELECT best.word, similarity(best.word, w.q) FROM unnest(%s::text[]) WITH ORDINALITY AS w(q, n) "
-            "CROSS JOIN LATERAL (SELECT word FROM bookings_search_word ORDER BY word <-> w.q LIMIT 1) best "
-            "ORDER BY w.n",
-            [words],
-        )
-        return [word if similarity >= TYPO_THRESHOLD else None for word, similarity in cursor.fetchall()]
-
-
 def catalogue_page(filters: CatalogueFilters, page: int = 1) -> CataloguePage:
     """One page of the catalogue: a filtered list, a ranked full-text search, or (when the
     search finds nothing) a typo-tolerant trigram search. Served from the projection, on
@@ -263,12 +236,11 @@ def catalogue_page(filters: CatalogueFilters, page: int = 1) -> CataloguePage:
             rows = _fetch(_search_sql(where_sql, sort, bounded=total > COUNT_CAP), params)
             return _page(rows, page, total, "search", sort)
         # No full-text match: correct each word to its nearest vocabulary word (trigram
-        # distance) and search again, all words first, then any of them.
+        # distance) and search again, all words first, then any of them (taskforge.search).
         words = search_words(q)
-        terms = [correction or word for word, correction in zip(words, _corrections(words), strict=True)]
-        attempts = ([(" ".join(terms), False)] if terms != words else []) + (
-            [(" or ".join(terms), True)] if len(terms) > 1 else []
-        )
+        with _cursor() as cursor:
+            corrections = TRIP_VOCABULARY.corrections(cursor, words)
+        terms, attempts = corrected_attempts(words, corrections)
         total, rows, relaxed = 0, [], False
         for text, any_word in attempts:
             params["q"] = text
@@ -419,16 +391,18 @@ class StaffTripRow:
 def staff_trips(
     *, q: str = "", show: str = "all", page: int = 1, per_page: int = 25
 ) -> tuple[list[StaffTripRow], bool]:
-    """Trips for the staff list (newest first), with names and seats taken. Returns (rows, has_next)."""
+    """Trips for the staff list (newest first), with names and seats taken. Returns (rows, has_next).
+
+    `q` matches part of a code ("MAL", "al-1") or of a name or resort, any case; with several
+    words, each must match one of them ("kyoto temp", "temples kyoto")."""
     qs = Trip.objects.order_by("-created_at", "-id")
     if show == "active":
         qs = qs.filter(active=True)
     elif show == "inactive":
         qs = qs.filter(active=False)
-    q = q.strip()
-    if q:
-        codes = TripListing.objects.filter(name__icontains=q).values("code")
-        qs = qs.filter(code__in=codes) | qs.filter(code__iexact=q)
+    for word in q.split()[:5]:
+        named = TripListing.objects.filter(Q(name__icontains=word) | Q(resort__icontains=word)).values("code")
+        qs = qs.filter(Q(code__icontains=word) | Q(code__in=named))
     offset = (max(page, 1) - 1) * per_page
     trips = list(qs[offset : offset + per_page + 1])
     listings = {row.code: row for row in TripListing.objects.filter(code__in=[t.code for t in trips])}

@@ -23,6 +23,7 @@ from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import (
+    TRIP_CODE_MESSAGE,
     TRIP_CODE_PATTERN,
     Booking,
     BookingStatus,
@@ -30,7 +31,18 @@ from bookings.models import (
     Departure,
     Trip,
 )
-from bookings.policy import ReductionQuote, Refund, booking_total, money, price_range_for, reduction_quote, refund_quote
+from bookings.policy import (
+    TRAVELLERS_AT_LEAST_ONE,
+    TRAVELLERS_WHOLE_NUMBER,
+    ReductionQuote,
+    Refund,
+    booking_total,
+    money,
+    price_range_for,
+    reduction_quote,
+    refund_quote,
+    travellers_at_most_message,
+)
 from bookings.sync import TRIP_AGGREGATE
 from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.outbox import outbox_record
@@ -39,6 +51,9 @@ from taskforge.tasks_util import enqueue_on_commit
 PAYMENT_REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,99}$")
 MAX_PRICE_MINOR = 100_000_000  # 1,000,000.00 per person: anything above is a typo
 MAX_SEATS = 10_000
+
+
+TRIP_CODE_FIXED_MESSAGE = "The code of a trip cannot change; create a new trip for a new code."
 
 
 def _today() -> dt.date:
@@ -153,7 +168,7 @@ def trip_create(
     """Create a trip and its departure; the document and projection follow through the outbox."""
     _require(actor, Capability.CATALOGUE_EDITOR)
     if not re.match(TRIP_CODE_PATTERN, code or ""):
-        raise ServiceError("Use up to 20 upper-case letters, digits and hyphens.", field="code")
+        raise ServiceError(TRIP_CODE_MESSAGE, field="code")
     if start <= _today():
         raise ServiceError("The start date must be in the future.", field="start")
     _validate_trip_facts(price_minor=price_minor, currency=currency, seats=seats, length_days=length_days)
@@ -195,10 +210,14 @@ def trip_update(
     currency: str,
     seats: int,
     image: StoredImage | None,
+    code: str | None = None,
 ) -> Trip:
     """Edit a trip. `current_state` is the document at `expected_version` (selectors.trip_state);
-    a concurrent edit (version moved on) is refused rather than silently overwritten."""
+    a concurrent edit (version moved on) is refused rather than silently overwritten. The code
+    never changes: `code`, when the form sent one, must be the trip's own."""
     _require(actor, Capability.CATALOGUE_EDITOR)
+    if code and code != trip_code:
+        raise ServiceError(TRIP_CODE_FIXED_MESSAGE, field="code")
     _validate_trip_facts(price_minor=price_minor, currency=currency, seats=seats, length_days=length_days)
     with transaction.atomic():
         trip = Trip.objects.select_for_update().filter(code=trip_code).first()
@@ -287,14 +306,11 @@ def _check_travellers(travellers: Any) -> int:
     try:
         value = int(travellers)
     except (TypeError, ValueError):
-        raise ServiceError("Enter the number of travellers as a whole number.", field="travellers") from None
+        raise ServiceError(TRAVELLERS_WHOLE_NUMBER, field="travellers") from None
     if value < 1:
-        raise ServiceError("At least one traveller is needed.", field="travellers")
+        raise ServiceError(TRAVELLERS_AT_LEAST_ONE, field="travellers")
     if value > settings.BOOKING_MAX_TRAVELLERS:
-        raise ServiceError(
-            f"At most {settings.BOOKING_MAX_TRAVELLERS} travellers per booking; contact us for groups.",
-            field="travellers",
-        )
+        raise ServiceError(travellers_at_most_message(), field="travellers")
     return value
 
 

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from bookings.cache import catalogue_cache_bump
 from bookings.content import markdown_to_text
 from bookings.documents import TRIP_COLLECTION, trip_collection, trip_doc_state
-from bookings.models import Trip, TripListing
+from bookings.models import TRIP_VOCABULARY, Trip, TripListing
 from taskforge.models import OutboxEvent
 from taskforge.outbox import (
     Reconciler,
@@ -94,22 +94,15 @@ def listing_fields(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# The words of names, resorts and keywords, for the typo correction of searches.
-_VOCABULARY_SQL = """
-INSERT INTO bookings_search_word (word)
-SELECT DISTINCT w FROM regexp_split_to_table(lower(%s), '[^[:alnum:]]+') AS w WHERE length(w) BETWEEN 3 AND 60
-ON CONFLICT DO NOTHING
-"""
-
-
 def _listing_upsert(events: Iterable[OutboxEvent]) -> int:
     rows = [(e.payload["code"], e.version, listing_fields(e.payload)) for e in events]
     with transaction.atomic():
         written = projection_upsert_versioned_many(TripListing, rows)
         if written:
             with connection.cursor() as cursor:
+                # The words of names, resorts and keywords, for the typo correction of searches.
                 for _code, _version, fields in rows:
-                    cursor.execute(_VOCABULARY_SQL, [f"{fields['name']} {fields['resort']} {fields['keywords']}"])
+                    TRIP_VOCABULARY.add(cursor, f"{fields['name']} {fields['resort']} {fields['keywords']}")
     if written:
         catalogue_cache_bump()
     return written

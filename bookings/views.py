@@ -504,6 +504,7 @@ def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
                 services.trip_update(
                     actor=request.user,
                     trip_code=code,
+                    code=data["code"] or None,
                     expected_version=data["version"],
                     current_state=state,
                     content=_content(form),

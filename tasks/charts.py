@@ -11,19 +11,50 @@ from collections.abc import Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from tasks.models import TaskPriority
+
 PALETTE = ["#3559e0", "#1f8a4c", "#b7791f", "#c2303a", "#7b4bd6", "#138a9e", "#5b6478"]
+
+# Priority as one sequential scale, Low (faint amber) to Urgent (strong red), each at
+# least 3:1 against the card it sits on. The fill attribute carries the light-theme
+# scale; tasks.css swaps in the dark-theme one (lighter means stronger on a dark card).
+PRIORITY_COLORS = {"low": "#c27c0e", "medium": "#c2541c", "high": "#b3261e", "urgent": "#7f1d1d"}
+PRIORITY_COLORS_DARK = {"low": "#a86d12", "medium": "#d9622b", "high": "#f0714f", "urgent": "#ff9e8a"}
+
+# Text metrics in user units (the charts use 11-12 px text): a generous average advance
+# per character, so a label that fits by this measure fits in the browser.
+CHAR_WIDTH = 7.0
 
 
 def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
-def bar_chart(items: Sequence[tuple[str, int]], *, title: str, width: int = 300, bar_height: int = 20) -> SafeString:
-    """Horizontal bars, one per (label, value)."""
-    label_w, gap, top = 96, 6, 4
+def fit_label(label: str, max_chars: int) -> str:
+    """The label, or its start and an ellipsis when it is longer than max_chars."""
+    return label if len(label) <= max_chars else label[: max(max_chars - 1, 1)].rstrip() + "…"
+
+
+def bar_chart(
+    items: Sequence[tuple[str, int]],
+    *,
+    title: str,
+    width: int = 300,
+    bar_height: int = 20,
+    colors: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
+) -> SafeString:
+    """Horizontal bars, one per (label, value). The label column is as wide as the longest
+    label needs, up to 40% of the chart; a longer label is shortened with an ellipsis and
+    keeps its full text as a tooltip. `colors` (one per bar) default to the palette;
+    `classes` name each bar for the stylesheet (e.g. the dark-theme priority scale)."""
+    gap, top, value_w = 6, 4, 44
+    longest = max([len(label) for label, _ in items] + [4])
+    label_w = round(min(longest * CHAR_WIDTH + 12, width * 0.4))
+    max_chars = max(int((label_w - 12) // CHAR_WIDTH), 4)
     height = top + len(items) * (bar_height + gap) + 4
     biggest = max([v for _, v in items] + [1])
-    span = width - label_w - 50
+    span = width - label_w - value_w
     rows = []
     for i, (label, value) in enumerate(items):
         y = top + i * (bar_height + gap)
@@ -32,12 +63,16 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, width: int = 300,
             (
                 label_w - 8,
                 _n(y + bar_height * 0.7),
-                label[:16],
+                fit_label(label, max_chars),
+                label,
+                classes[i] if classes else "",
                 label_w,
                 y,
                 max(w, 1 if value else 0),
                 bar_height,
-                PALETTE[i % len(PALETTE)],
+                colors[i] if colors else PALETTE[i % len(PALETTE)],
+                label,
+                value,
                 label_w + w + 6,
                 _n(y + bar_height * 0.7),
                 value,
@@ -45,8 +80,8 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, width: int = 300,
         )
     body = format_html_join(
         "",
-        '<text x="{}" y="{}" text-anchor="end" class="chart-label">{}</text>'
-        '<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}"></rect>'
+        '<text x="{}" y="{}" text-anchor="end" class="chart-label">{}<title>{}</title></text>'
+        '<rect class="chart-bar {}" x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}"><title>{}: {}</title></rect>'
         '<text x="{}" y="{}" class="chart-value">{}</text>',
         rows,
     )
@@ -59,6 +94,14 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, width: int = 300,
         title,
         body,
     )
+
+
+def priority_chart(items: Sequence[tuple[str, int]], *, title: str) -> SafeString:
+    """Bars per priority, coloured on the Low-to-Urgent scale (items are (label, count) with
+    the labels of TaskPriority, in any order)."""
+    codes = {str(label): code for code, label in TaskPriority.choices}
+    keys = [codes[label] for label, _ in items]
+    return bar_chart(items, title=title, colors=[PRIORITY_COLORS[k] for k in keys], classes=[f"prio-{k}" for k in keys])
 
 
 def weekly_chart(

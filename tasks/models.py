@@ -16,6 +16,7 @@ from django.db import models
 from django_rls.models import RLSModel
 
 from taskforge.rls import CTX_IS_ADMIN, CTX_USER_ID, SelectPolicy
+from taskforge.search import Vocabulary
 
 # Visible when the context user belongs to the task's team (or the context is a site
 # admin: the Django admin, seeding and system jobs). The sub-select is evaluated once
@@ -178,8 +179,33 @@ class TaskSearch(models.Model):
         indexes = [
             GinIndex(fields=["document"], name="tasks_search_document_idx"),
             GinIndex(fields=["tags"], name="tasks_search_tags_idx"),
-            GinIndex(fields=["title"], name="tasks_search_title_trgm", opclasses=["gin_trgm_ops"]),
         ]
 
     def __str__(self) -> str:
         return f"search:{self.task_id}@{self.version}"
+
+
+class TaskSearchWord(models.Model):
+    """The vocabulary of a team's task search (words of titles, tags and descriptions), for
+    typo correction (taskforge.search): a misspelt query word is replaced by its nearest
+    word here (trigram distance, GiST index from migration 0005) before the full-text search.
+
+    Per team, so a correction only ever uses words of the reader's own teams. Filled by the
+    outbox handler with the search projection; words are never removed (a stale word only
+    finds nothing).
+    """
+
+    AUDIT = False  # derived data
+
+    pk = models.CompositePrimaryKey("team_id", "word")
+    team_id = models.BigIntegerField()
+    word = models.CharField(max_length=60)
+
+    class Meta:
+        db_table = "tasks_search_word"
+
+    def __str__(self) -> str:
+        return f"{self.team_id}:{self.word}"
+
+
+TASK_VOCABULARY = Vocabulary(TaskSearchWord._meta.db_table, scope_column="team_id")

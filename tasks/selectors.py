@@ -13,19 +13,21 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, TrigramSimilarity
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core.cache import cache
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When, Window
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.formats import date_format
+from django.utils.text import capfirst
 
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has
 from taskforge.mongo import MongoUnavailable
+from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 from tasks import documents
 from tasks.caching import (
     DASHBOARD_TTL,
@@ -36,7 +38,7 @@ from tasks.caching import (
     unread_cached,
     unread_set,
 )
-from tasks.models import PRIORITY_RANK, Task, TaskPriority, TaskStatus, TeamCustomField
+from tasks.models import PRIORITY_RANK, TASK_VOCABULARY, Task, TaskPriority, TaskStatus, TeamCustomField
 from tasks.rendering import markdown_render, member_handle
 from tasks.services import task_id_parse
 
@@ -275,6 +277,40 @@ def task_comments(task_id: Any, *, limit: int = 500) -> list[dict[str, Any]] | N
 
 HISTORY_IGNORED = {"updated_at", "version", "detail_version", "id", "done_at", "created_at"}
 HISTORY_USER_FIELDS = {"assignee_id", "creator_id"}
+# Labels that read better than the model's verbose names; the rest come from the model.
+HISTORY_LABELS = {"due_at": "Due", "team_id": "Team", "custom_fields": "Custom fields"}
+
+
+def history_label(field_name: str) -> str:
+    """The human label of a task (or task detail) field, e.g. "status" -> "Status"."""
+    if field_name in HISTORY_LABELS:
+        return HISTORY_LABELS[field_name]
+    try:
+        verbose = str(Task._meta.get_field(field_name.removesuffix("_id")).verbose_name)
+    except FieldDoesNotExist:  # a detail-document field (description, tags, ...)
+        verbose = field_name.replace("_", " ")
+    return capfirst(verbose)
+
+
+def history_value(field_name: str, value: Any) -> Any:
+    """A recorded value as people read it: a coded field shows its label ("todo" -> "To do"),
+    a time is shown in the site's zone; anything else as it is."""
+    if value is None or value == "":
+        return None
+    try:
+        model_field = Task._meta.get_field(field_name)
+    except FieldDoesNotExist:
+        return value
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(model_field, DateTimeField) and isinstance(value, str):
+        moment = _doc_time(value)
+        if moment is None:
+            return value
+        if timezone.is_naive(moment):  # the audit log writes timestamptz with an offset; be safe
+            moment = moment.replace(tzinfo=dt.UTC)
+        return date_format(timezone.localtime(moment), "j M Y H:i")
+    return value
 
 
 def task_history(task_id: Any, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -350,11 +386,14 @@ def task_page_bundle(task: Task) -> dict[str, Any]:
     for h in history:
         h["actor_name"] = users.get(h.get("user_id"), {}).get("name", "the system")
         for change in h["changes"]:
+            change["label"] = history_label(change["field"])
             if change["field"] in HISTORY_USER_FIELDS:
-                change["field"] = change["field"].removesuffix("_id")
                 for side in ("old", "new"):
                     if change[side] is not None:
                         change[side] = users.get(change[side], {}).get("name", f"user {change[side]}")
+            elif h["subject"] == "task":
+                change["old"] = history_value(change["field"], change["old"])
+                change["new"] = history_value(change["field"], change["new"])
     doc = state["doc"]
     bundle = {
         "version": task.version,
@@ -374,48 +413,66 @@ def task_page_bundle(task: Task) -> dict[str, Any]:
 
 # --- search ---------------------------------------------------------------------------------------
 
-_MARK_START, _MARK_STOP = "\x02", "\x03"
+
+@dataclass
+class TaskSearchResult:
+    """Tasks found for a query, best first. `mode` is "search" (the words as typed),
+    "typo" (after correcting the words against the team vocabulary) or "none"."""
+
+    tasks: list[Task]
+    mode: str
+    words: list[str] = field(default_factory=list)  # the corrected words of a "typo" search
+    relaxed: bool = False  # a "typo" search matching any of the words rather than all
+
+    @property
+    def corrected(self) -> str:
+        return " ".join(self.words)
 
 
-def _headline_safe(text: str) -> SafeString:
-    """ts_headline output with user text escaped; only our own <mark> tags survive."""
-    escaped = escape(text or "")
-    return mark_safe(escaped.replace(_MARK_START, "<mark>").replace(_MARK_STOP, "</mark>"))  # noqa: S308
-
-
-def tasks_search(user: Any, q: str, *, team_id: int | None = None, limit: int = 50) -> list[Task]:
-    """Ranked full-text search (title, tags, description) with typo tolerance on titles."""
-    q = re.sub(r"\s+", " ", (q or "").strip())[:200]
-    if not q:
-        return []
-    team_ids = [t.id for t in teams_for_user(user)]
-    if team_id is not None:
-        team_ids = [t for t in team_ids if t == team_id]
-    if not team_ids:
-        return []
-    query = SearchQuery(q, search_type="websearch", config="english")
+def _tasks_matching(team_ids: list[int], text: str, limit: int) -> list[Task]:
+    """Ranked full-text matches with highlighted title and snippet."""
+    query = SearchQuery(text, search_type="websearch", config="english")
+    headline = {"config": "english", "start_sel": MARK_START, "stop_sel": MARK_STOP}
     results = list(
-        Task.objects.filter(team_id__in=team_ids, search__deleted=False)
+        Task.objects.filter(team_id__in=team_ids, search__deleted=False, search__document=query)
         .select_related("team", "assignee", "search")
         .annotate(
             rank=SearchRank(F("search__document"), query),
-            similarity=TrigramSimilarity("search__title", q),
-            snippet=SearchHeadline(
-                "search__body",
-                query,
-                config="english",
-                start_sel=_MARK_START,
-                stop_sel=_MARK_STOP,
-                max_words=30,
-                min_words=10,
-            ),
+            title_hl=SearchHeadline("search__title", query, highlight_all=True, **headline),
+            snippet=SearchHeadline("search__body", query, max_words=30, min_words=10, **headline),
         )
-        .filter(Q(search__document=query) | Q(similarity__gte=0.25))
-        .order_by(F("rank").desc(), F("similarity").desc(), F("created_at").desc())[:limit]
+        .order_by(F("rank").desc(), F("created_at").desc())[:limit]
     )
     for task in results:
-        task.snippet_html = _headline_safe(task.snippet)
+        # The projection may trail a rename by a moment: highlight only a current title.
+        current = task.search.title == task.title
+        task.title_html = mark(task.title_hl if current else task.title)
+        task.snippet_html = mark(task.snippet)
     return results
+
+
+def tasks_search(user: Any, q: str, *, team_id: int | None = None, limit: int = 50) -> TaskSearchResult:
+    """Ranked full-text search (title, tags, description) of the person's teams' tasks. When
+    the words as typed find nothing, each is corrected to its nearest word in the team
+    vocabulary (taskforge.search, as the catalogue does) and the search runs again."""
+    q = re.sub(r"\s+", " ", (q or "").strip())[:200]
+    team_ids = [t.id for t in teams_for_user(user)] if q else []
+    if team_id is not None:
+        team_ids = [t for t in team_ids if t == team_id]
+    if not team_ids:
+        return TaskSearchResult([], "none")
+    found = _tasks_matching(team_ids, q, limit)
+    if found:
+        return TaskSearchResult(found, "search")
+    words = search_words(q)
+    with connection.cursor() as cursor:
+        corrections = TASK_VOCABULARY.corrections(cursor, words, scopes=team_ids)
+    terms, attempts = corrected_attempts(words, corrections)
+    for text, any_word in attempts:
+        found = _tasks_matching(team_ids, text, limit)
+        if found:
+            return TaskSearchResult(found, "typo", terms, any_word)
+    return TaskSearchResult([], "typo" if attempts else "none", terms if attempts else [])
 
 
 # --- notifications --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 * "task": the task's detail document in MongoDB (versioned upsert; a deleted task leaves a
   versioned tombstone and its comments and files are removed) and the PostgreSQL search
-  projection (tsvector over title, tags and description + trigram on the title), both
-  keyed by the task version so replays and out-of-order events change nothing.
+  projection (tsvector over title, tags and description) with its team's search
+  vocabulary (typo correction, taskforge.search), keyed by the task version so replays
+  and out-of-order events change nothing.
 * "notification": one in-app notification document (insert once) and the unread count.
 
 Handlers run without a user context (the relay) or in the request's (the fast path);
@@ -24,7 +25,7 @@ from taskforge.outbox import Reconciler, mongo_upsert_versioned, outbox_handler,
 from tasks import documents
 from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate
-from tasks.models import Task, TaskSearch
+from tasks.models import TASK_VOCABULARY, Task, TaskSearch
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +44,29 @@ WHERE tasks_task_search.version < EXCLUDED.version
 
 
 def search_apply(task_id: str, version: int, payload: dict[str, Any]) -> None:
-    """Upsert the search row if this version is newer than the stored one."""
+    """Upsert the search row if this version is newer than the stored one, and add its
+    words to the team's search vocabulary."""
     deleted = bool(payload.get("deleted"))
     tags = [] if deleted else list(payload.get("tags") or [])
-    with connection.cursor() as cursor:
+    team_id = payload.get("team_id") or 0
+    title = "" if deleted else (payload.get("title") or "")
+    body = "" if deleted else (payload.get("description") or "")
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             SEARCH_UPSERT_SQL,
             {
                 "task_id": task_id,
-                "team_id": payload.get("team_id") or 0,
+                "team_id": team_id,
                 "version": version,
-                "title": "" if deleted else (payload.get("title") or ""),
-                "body": "" if deleted else (payload.get("description") or ""),
+                "title": title,
+                "body": body,
                 "tags": json.dumps(tags),
                 "tag_text": " ".join(tags),
                 "deleted": deleted,
             },
         )
+        if cursor.rowcount and not deleted and team_id:
+            TASK_VOCABULARY.add(cursor, " ".join([title, *tags, body]), scope=team_id)
 
 
 def detail_fields(payload: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from taskforge.mongo import MongoUnavailable
 from tasks import documents, selectors, services
 from tasks.attachments import attachment_path
 from tasks.caching import BOARD_TTL, board_generation, board_key
-from tasks.charts import bar_chart, weekly_chart
+from tasks.charts import bar_chart, priority_chart, weekly_chart
 from tasks.forms import AttachmentForm, CommentForm, CustomFieldForm, TaskFilterForm, TaskForm
 from tasks.models import Task, TaskStatus, TaskWatcher
 from tasks.services import STATUS_TRANSITIONS, TaskServiceError, task_can_edit
@@ -678,12 +678,12 @@ def search(request: HttpRequest) -> HttpResponse:
     team_filter = int(team_id) if team_id.isdigit() else None
     if team_id and (team_filter is None or team_filter not in {t.id for t in teams}):
         raise Http404("No such team.")
-    results = selectors.tasks_search(request.user, q, team_id=team_filter) if q.strip() else []
+    result = selectors.tasks_search(request.user, q, team_id=team_filter)
     template = "tasks/partials/search_results.html" if request.htmx else "tasks/search.html"
     return render(
         request,
         template,
-        {"q": q, "results": results, "teams": teams, "team_id": team_filter, "status_labels": dict(TaskStatus.choices)},
+        {"q": q, "result": result, "teams": teams, "team_id": team_filter, "status_labels": dict(TaskStatus.choices)},
     )
 
 
@@ -768,7 +768,7 @@ def notifications_read_all(request: HttpRequest) -> HttpResponse:
 def _charts(numbers: dict[str, Any]) -> dict[str, Any]:
     return {
         "status_chart": bar_chart(numbers["by_status"], title="Tasks by status"),
-        "priority_chart": bar_chart(numbers["by_priority"], title="Open tasks by priority"),
+        "priority_chart": priority_chart(numbers["by_priority"], title="Open tasks by priority"),
         "weekly_chart": weekly_chart(numbers["weekly"], title="Created against done, per week (12 weeks)"),
         "group_chart": bar_chart(numbers["groups"][:10] or [("—", 0)], title=numbers["group_label"]),
     }

@@ -142,7 +142,27 @@ def test_team_admins_edit_role_permissions_and_checks_follow_at_once(world) -> N
     assert permission_has(fresh_guest, world.team.pk, "comment.create")
     assert not permission_has(fresh_member, world.team.pk, "task.create")
     page = client.get("/teams/rescue/permissions/").content.decode()
-    assert 'name="guest:comment.create" aria-label="guest comment.create" checked' in page
+    assert 'name="guest:comment.create" aria-label="Guest: Comment on tasks" checked' in page
+
+
+def test_permission_table_names_permissions_in_words_not_keys(world) -> None:  # noqa: ANN001
+    """People read "Edit tasks one created or is assigned to", not `task.edit_own`."""
+    import html
+    import re
+
+    from accounts.permissions import PERMISSIONS
+
+    for person in (world.team_admin, world.member):
+        page = client_for(person).get("/teams/rescue/permissions/").content.decode()
+        text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+        for key, description in PERMISSIONS.items():
+            assert description in text
+            assert key not in text, key
+            assert f'aria-label="Admin: {key}' not in page
+    refused = client_for(world.team_admin).post("/teams/rescue/permissions/", _grants(admin=["task.view"]))
+    assert refused.status_code == 400
+    refusal = html.unescape(re.sub(r"<[^>]+>", " ", refused.content.decode()))
+    assert "team.manage" not in refusal and f"must keep the permission “{PERMISSIONS['team.manage']}”" in refusal
 
 
 def test_admins_must_keep_team_manage_and_unknown_permissions_are_refused(world) -> None:  # noqa: ANN001

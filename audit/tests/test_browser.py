@@ -189,16 +189,17 @@ def test_every_capability_but_site_admin_keeps_the_audit_log_shut(client, make_u
         assert not AuditLog.objects.exists()
 
 
-def test_diff_marks_changes_only_on_updates() -> None:
-    from audit.diff import changed_fields, diff_rows
+def test_diff_of_an_update_lists_only_changed_fields() -> None:
+    from audit.diff import changed_fields, diff_rows, unchanged_count
 
     rows = diff_rows({"a": 1, "b": "x", "gone": 1}, {"a": 1, "b": "y", "new": [1]})
     assert [(r.field, r.old, r.new, r.changed) for r in rows] == [
-        ("a", "1", "1", False),
         ("b", "x", "y", True),
         ("gone", "1", "", True),
         ("new", "", "[1]", True),
     ]
+    assert unchanged_count({"a": 1, "b": "x", "gone": 1}, {"a": 1, "b": "y", "new": [1]}) == 1
+    assert unchanged_count(None, {"a": 1}) == 0
     assert changed_fields({"a": 1, "b": 2}, {"a": 1, "b": 3}) == ["b"]
     assert [r.changed for r in diff_rows(None, {"a": 1})] == [False] and changed_fields(None, {"a": 1}) == ["a"]
     assert changed_fields({"a": 1}, None) == ["a"]
@@ -226,3 +227,44 @@ def test_entries_without_a_record_id_still_render(admin_client, admin_user) -> N
     assert "(no id)" in admin_client.get("/audit/", {"table": "keyless"}).content.decode()
     assert admin_client.get(f"/audit/entry/{entry_id}/").status_code == 200
     assert admin_client.get("/admin/audit/auditlog/").status_code == 200
+
+
+def test_entry_page_shows_only_changed_fields_and_table_labels(admin_client, admin_user) -> None:  # noqa: ANN001
+    """An update lists what changed (not every column), and tables read as "Team", not accounts_team."""
+    import html
+    import re
+
+    team = _team("Night shift", admin_user)
+    with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
+        Team.objects.filter(pk=team.pk).update(name="Day shift")
+        update = AuditLog.objects.get(table_name="accounts_team", operation="UPDATE")
+    page = admin_client.get(f"/audit/entry/{update.pk}/").content.decode()
+    diff = page.split('class="audit-diff"', 1)[1].split("</table>", 1)[0]
+    assert diff.count("<tr") == 2  # the header and the one changed field
+    assert "Night shift" in diff and "Day shift" in diff and ">slug<" not in diff
+    unchanged = len(update.new_values) - 1
+    assert f"{unchanged} unchanged fields not shown." in page
+
+    def text(body: str) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", " ", body.split("<main", 1)[1]))
+
+    assert "UPDATE Team #" in " ".join(text(page).split()) and "accounts_team" not in text(page)
+    listing = admin_client.get("/audit/", {"table": "accounts_team"}).content.decode()
+    assert "accounts_team" not in text(listing).split("Filter", 1)[1] and "Team" in text(listing)
+    history = admin_client.get(f"/audit/history/accounts_team/{team.pk}/").content.decode()
+    assert "History of Team #" in " ".join(text(history).split()) and "accounts_team" not in text(history)
+
+
+@pytest.mark.parametrize(
+    ("table", "label"),
+    [
+        ("tasks_task", "Task"),
+        ("bookings_booking", "Booking"),
+        ("accounts_team", "Team"),
+        ("task_detail", "Task detail"),
+    ],
+)
+def test_table_label_uses_the_models_verbose_name(table: str, label: str) -> None:
+    from audit.schema import table_label
+
+    assert table_label(table) == label

@@ -225,6 +225,14 @@ def generate(clients: int) -> tuple[int, list[str]]:
             "setweight(to_tsvector('english', %s), 'B') || setweight(to_tsvector('english', %s), 'C'), false)",
             [(tid, tm, title, body, tags, title, tag_text, body) for tid, tm, title, body, tags, tag_text in search],
         )  # fmt: skip
+        # The team's search vocabulary (typo correction), as the outbox handler keeps it.
+        cursor.execute(
+            "INSERT INTO tasks_search_word (team_id, word) SELECT DISTINCT s.team_id, w FROM tasks_task_search s, "
+            "regexp_split_to_table(lower(s.title || ' ' || s.body || ' ' || (SELECT coalesce(string_agg(t, ' '), '') "
+            "FROM jsonb_array_elements_text(s.tags) AS t)), '[^[:alnum:]]+') AS w "
+            "WHERE s.team_id = %s AND length(w) BETWEEN 3 AND 60 ON CONFLICT DO NOTHING",
+            [team.id],
+        )  # fmt: skip
     details().insert_many(docs, ordered=False)
     task_ids = [str(r[0]) for r in rows]
     batch = []

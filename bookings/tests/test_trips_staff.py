@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.conf import settings
@@ -193,3 +194,48 @@ def test_staff_trip_list(client, staff, make_trip) -> None:  # noqa: ANN001
     client.force_login(staff)
     html = client.get("/trips/staff/?q=bali").content.decode()
     assert "LIST-1" in html and "LIST-2" not in html
+
+
+def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, staff, make_trip) -> None:  # noqa: ANN001
+    """Issue 15: the search needed the full trip code."""
+    make_trip(code="BALI-101", name="Bali Surf Camp", resort="Bali")
+    make_trip(code="KYO-202", name="Kyoto Temples", resort="Kansai")
+    client.force_login(staff)
+
+    def codes(q: str) -> set[str]:
+        response = client.get("/trips/staff/", {"q": q})
+        assert response.status_code == 200
+        return set(re.findall(r'href="/trips/([A-Z0-9-]+)/">', response.content.decode()))
+
+    assert codes("BALI-101") == {"BALI-101"}
+    assert codes("bali-1") == {"BALI-101"}  # partial code, any case
+    assert codes("202") == {"KYO-202"}
+    assert codes("-") == {"BALI-101", "KYO-202"}
+    assert codes("temp") == {"KYO-202"}  # part of a name
+    assert codes("kansai") == {"KYO-202"}  # the resort
+    assert codes("temples kyoto") == {"KYO-202"}  # every word, any order
+    assert codes("kyoto bali") == set()
+    assert codes("") == {"BALI-101", "KYO-202"}
+
+
+def test_trip_code_is_read_only_on_edit_and_a_changed_code_is_refused(client, staff, make_trip) -> None:  # noqa: ANN001
+    """Issue 15: the help text said the code cannot change, but nothing said no to a new one."""
+    trip = make_trip(code="KEEP-1", name="Keep me")
+    client.force_login(staff)
+    page = client.get("/trips/staff/KEEP-1/edit/").content.decode()
+    code_input = re.search(r"<input[^>]*name=\"code\"[^>]*>", page).group(0)
+    assert 'value="KEEP-1"' in code_input and " readonly" in code_input and 'aria-readonly="true"' in code_input
+    assert "The code of a trip cannot change." in page
+    new_page = client.get("/trips/staff/new/").content.decode()
+    assert " readonly" not in re.search(r"<input[^>]*name=\"code\"[^>]*>", new_page).group(0)
+
+    refused = client.post("/trips/staff/KEEP-1/edit/", _form(code="OTHER-1", name="Renamed", image=None, version="1"))
+    assert refused.status_code == 400 and "cannot change" in refused.content.decode()
+    trip.refresh_from_db()
+    assert trip.version == 1 and not Trip.objects.filter(code="OTHER-1").exists()
+    assert TripListing.objects.get(code="KEEP-1").name == "Keep me"
+
+    same = client.post("/trips/staff/KEEP-1/edit/", _form(code="KEEP-1", name="Renamed", image=None, version="1"))
+    assert same.status_code == 302  # the trip's own code, as the read-only field sends it
+    trip.refresh_from_db()
+    assert trip.version == 2

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from tasks.charts import PALETTE, bar_chart, weekly_chart
+from tasks.charts import CHAR_WIDTH, PALETTE, bar_chart, fit_label, weekly_chart
 
 __all__ = ["PALETTE", "bar_chart", "column_chart", "utilisation_chart", "weekly_chart"]
 
@@ -40,24 +40,34 @@ def _svg(title: str, width: int, height: int, body: str) -> SafeString:
 
 
 def column_chart(
-    points: Sequence[tuple[str, float]],
+    points: Sequence[tuple[str, float | None]],
     *,
     title: str,
     value_format: Callable[[float], str] = lambda v: f"{v:,.0f}",
     width: int = 720,
     height: int = 240,
     color: str = PALETTE[0],
+    missing: str = "no data",
 ) -> SafeString:
     """Vertical columns, one per (label, value), in order (a time series). At most about
-    twelve x-axis labels are drawn; every column has a tooltip with its label and value."""
+    twelve x-axis labels are drawn; every column has a tooltip with its label and value
+    (`missing` for a None value: a week without a figure is not a zero)."""
     left, right, top, bottom = 64, 8, 12, 30
     plot_w, plot_h = width - left - right, height - top - bottom
-    biggest = max([v for _, v in points] + [0])
+    biggest = max([v for _, v in points if v is not None] + [0])
     scale = biggest if biggest > 0 else 1
     slot = plot_w / max(len(points), 1)
     bar_w = max(slot * 0.8, 1)
     every = max(1, -(-len(points) // 12))  # ceil: no more than ~12 labels
     y_label = '<text x="{}" y="{}" text-anchor="end" class="chart-axis" ' + TEXT + ">{}</text>"
+    # Axis ticks top, middle and 0, each drawn once: a tick whose label reads like one
+    # already drawn (a small or empty range rounds them alike) would only mislead.
+    ticks, seen = [], {"0", value_format(0)}
+    for y, value in ((top + 4, biggest), (top + plot_h / 2 + 4, biggest / 2)):
+        text = value_format(value)
+        if value > 0 and text not in seen:
+            ticks.append(format_html(y_label, left - 4, _n(y), text))
+            seen.add(text)
     parts = [
         format_html(
             '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="currentColor" stroke-opacity=".3"></line>'
@@ -71,14 +81,13 @@ def column_chart(
             width - right,
             top,
         ),
-        format_html(y_label, left - 4, top + 4, value_format(biggest)),
-        format_html(y_label, left - 4, _n(top + plot_h / 2 + 4), value_format(biggest / 2)),
+        *ticks,
         format_html(y_label, left - 4, top + plot_h, "0"),
     ]
     x_label = '<text x="{}" y="{}" text-anchor="middle" class="chart-axis" ' + TEXT + ">{}</text>"
     for i, (label, value) in enumerate(points):
         x = left + i * slot + (slot - bar_w) / 2
-        h = plot_h * max(value, 0) / scale
+        h = plot_h * max(value or 0, 0) / scale
         parts.append(
             format_html(
                 '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
@@ -88,7 +97,7 @@ def column_chart(
                 _n(h),
                 color,
                 label,
-                value_format(value),
+                missing if value is None else value_format(value),
             )
         )
         if i % every == 0:
@@ -110,12 +119,16 @@ def utilisation_chart(
     rows: Sequence[tuple[str, int, int]], *, title: str, width: int = 720, bar_height: int = 18
 ) -> SafeString:
     """One horizontal bar per (label, seats taken, capacity): the capacity as a pale track,
-    the seats taken over it, and "taken/capacity (percent)" at the end."""
-    label_w, gap, top, value_w = 210, 6, 4, 120
+    the seats taken over it, and "taken/capacity (percent)" at the end. Labels get the room
+    they need up to 40% of the width; a longer one ends in an ellipsis, with a tooltip."""
+    gap, top, value_w = 6, 4, 120
+    longest = max([len(label) for label, _, _ in rows] + [4])
+    label_w = round(min(longest * CHAR_WIDTH + 12, width * 0.4))
+    max_chars = max(int((label_w - 12) // CHAR_WIDTH), 4)
     span = width - label_w - value_w
     height = top + len(rows) * (bar_height + gap) + 4
     row_svg = (
-        '<text x="{}" y="{}" text-anchor="end" class="chart-label" ' + TEXT + ">{}</text>"
+        '<text x="{}" y="{}" text-anchor="end" class="chart-label" ' + TEXT + ">{}<title>{}</title></text>"
         '<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="currentColor" fill-opacity=".1"></rect>'
         '<rect x="{}" y="{}" width="{}" height="{}" rx="3" fill="{}"><title>{}: {} of {} seats</title></rect>'
         '<text x="{}" y="{}" class="chart-value" ' + TEXT + ">{}/{} ({}%)</text>"
@@ -130,7 +143,8 @@ def utilisation_chart(
                 row_svg,
                 label_w - 8,
                 text_y,
-                label[:34],
+                fit_label(label, max_chars),
+                label,
                 label_w,
                 y,
                 span,

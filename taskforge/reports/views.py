@@ -365,27 +365,43 @@ def tasks(request: HttpRequest) -> HttpResponse:
         return _render(request, "reports/tasks.html", context, status=400)
     teams, chosen = _task_scope(request, form)
     start, end = form.range()
-    selected = chosen or (teams[0][0] if teams else None)
-    context.update(start=start, end=end, teams=teams, selected=selected, selected_name=dict(teams).get(selected, ""))
+    context.update(start=start, end=end, teams=teams)
     try:
         rows = selectors.flow_rows([tid for tid, _ in teams], start, end)
     except StarUnavailable as exc:
         context["unavailable"] = str(exc)
         return _render(request, "reports/tasks.html", context)
+    totals = selectors.team_totals(rows, teams)
+    # Open on the first team with something to show, not on an empty one.
+    busy = [t.team_id for t in totals if t.created or t.done]
+    selected = chosen or (busy[0] if busy else teams[0][0] if teams else None)
     mine = {r.week: r for r in rows if r.team_id == selected}
     week_list = selectors.weeks(start, end)
     context.update(
-        totals=selectors.team_totals(rows, teams),
+        totals=totals,
+        selected=selected,
+        selected_name=dict(teams).get(selected, ""),
         weeks=[mine[w] for w in week_list if w in mine],
+    )
+    if not any(r.created or r.done for r in mine.values()):
+        return _render(request, "reports/tasks.html", context)  # the empty state: no charts of nothing
+    context.update(
         flow_chart=charts.weekly_chart(
             [(w, mine[w].created if w in mine else 0, mine[w].done if w in mine else 0) for w in week_list],
             title="Tasks created and done per week",
         ),
         cycle_chart=charts.column_chart(
-            [(w.strftime("%d %b"), float(mine[w].cycle_hours_median or 0) if w in mine else 0.0) for w in week_list],
+            [
+                (
+                    w.strftime("%d %b"),
+                    float(mine[w].cycle_hours_median) if w in mine and mine[w].cycle_hours_median is not None else None,
+                )
+                for w in week_list
+            ],
             title="Median cycle time (hours) of the tasks done each week",
             value_format=lambda v: f"{v:,.1f} h",
             color=charts.PALETTE[4],
+            missing="no tasks done",
         ),
     )
     return _render(request, "reports/tasks.html", context)

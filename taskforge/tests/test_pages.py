@@ -39,3 +39,40 @@ def test_seed_demo_refuses_production(settings) -> None:  # noqa: ANN001
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="prod"):
         call_command("seed_demo")
+
+
+def _team_member(make_user):  # noqa: ANN001, ANN202
+    from accounts.models import Membership, Team
+
+    user = make_user("member")
+    Membership.objects.create(team=Team.objects.create(name="Home", slug=f"home-{user.pk}"), user=user)
+    return user
+
+
+@pytest.mark.django_db
+def test_home_page_speaks_to_who_is_signed_in(client: Client, make_user) -> None:  # noqa: ANN001
+    anonymous = client.get("/").content.decode()
+    assert "sign in to your team's boards" in anonymous and 'href="/accounts/login/"' in anonymous
+    client.force_login(_team_member(make_user))
+    staff = client.get("/").content.decode()
+    assert "sign in to your team" not in staff and "Sign in</a>" not in staff
+    assert '<a class="button" href="/tasks/">Your boards</a>' in staff
+    client.force_login(make_user("traveller"))
+    traveller = client.get("/").content.decode()
+    assert "sign in to your team" not in traveller and "boards" not in traveller
+    assert 'href="/bookings/mine/">My bookings</a>' in traveller
+
+
+@pytest.mark.django_db
+def test_nav_links_the_boards_for_team_members_only(client: Client, make_user) -> None:  # noqa: ANN001
+    def nav(html: str) -> str:
+        return html.split('<nav id="mainnav"', 1)[1].split("</nav>", 1)[0]
+
+    assert 'href="/tasks/"' not in nav(client.get("/").content.decode())
+    client.force_login(make_user("traveller"))
+    assert 'href="/tasks/"' not in nav(client.get("/").content.decode())
+    client.force_login(make_user("staff"))  # every site capability, in no team
+    assert 'href="/tasks/"' not in nav(client.get("/trips/").content.decode())
+    client.force_login(_team_member(make_user))
+    assert '<a href="/tasks/">Boards</a>' in nav(client.get("/trips/").content.decode())
+    assert client.get("/tasks/").status_code == 200

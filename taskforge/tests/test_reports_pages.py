@@ -195,3 +195,21 @@ def test_charts_escape_user_text() -> None:
         bar_chart([(evil, 3)], title=evil),
     ):
         assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_task_flow_opens_on_a_team_with_data_and_shows_an_empty_state_otherwise(loaded: KnownData) -> None:
+    """Issue 15: the page opened on an (alphabetically first) empty team with an axis of "0.0 h"."""
+    from accounts.models import Team
+    from taskforge.dbcontext import DbContext, db_context
+
+    with db_context(DbContext(user_id=str(loaded.admin.pk), role="system")):
+        empty = Team.objects.create(name="Aardvarks", slug="aardvarks-reports", created_by=loaded.admin)
+    admin = as_user(loaded.admin)
+    march = "start=2025-03-01&end=2025-03-31"
+    page = admin.get(f"/reports/tasks/?{march}").content.decode()
+    assert f'data-team="{empty.pk}"' in page  # listed, but not charted
+    assert "<h2>Alpha</h2>" in page and '<svg class="chart"' in page and "data-empty-state" not in page
+    assert "0.0 h" not in page
+    chosen = admin.get(f"/reports/tasks/?{march}&team={empty.pk}").content.decode()
+    assert "<h2>Aardvarks</h2>" in chosen and "data-empty-state" in chosen
+    assert '<svg class="chart"' not in chosen and "0.0 h" not in chosen and "nothing to chart" in chosen

@@ -83,7 +83,7 @@ def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:  
     def titles(query: dict) -> list[str]:  # noqa: ANN001
         response = client.get(url, query)
         assert response.status_code == 200, response.content[:500]
-        return re.findall(r'<td><a href="/tasks/[^"]+/">([^<]+)</a>', response.content.decode())
+        return re.findall(r'<td data-label="Title"><a href="/tasks/[^"]+/">([^<]+)</a>', response.content.decode())
 
     assert titles({"overdue": "on"}) == ["late one"]
     assert titles({"assignee": "me"}) == ["soon one"]

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def _titles(user, q: str, **kw) -> list[str]:  # noqa: ANN001, ANN003
     with acting(user):
-        return [t.title for t in tasks_search(user, q, **kw)]
+        return [t.title for t in tasks_search(user, q, **kw).tasks]
 
 
 def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make_task) -> None:  # noqa: ANN001
@@ -38,6 +38,61 @@ def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make
     assert _titles(crew.member, "credentails") == ["Rotate database credentials"]  # typo
     assert _titles(crew.outsider, "rotate") == ["Rotate other team's keys"]
     assert _titles(crew.member, "rotate", team_id=crew.other.id) == []
+
+
+@pytest.fixture
+def ops_tasks(crew, make_task):  # noqa: ANN001, ANN201
+    """The demo tasks of the issue's examples, and look-alikes in another team."""
+    for title, description, tags in (
+        ("Renew the TLS certificate", "The load balancer one expires first", []),
+        ("Fix the flaky backup check", "It times out at night", ["ops"]),
+        ("Rehearse the backup restore", "Restore last night's dump into a scratch database", []),
+        ("Check certificate expiry monitoring", "Alert a month before", []),
+        ("Write the quarterly report", "Numbers from finance", []),
+    ):
+        make_task(title=title, description=description, tags=tags)
+    make_task(actor=crew.outsider, team_id=crew.other.id, title="Other team's backup rotation")
+    make_task(actor=crew.outsider, team_id=crew.other.id, title="Kubernetes upgrade")
+    relay_sweep()
+
+
+def test_typos_find_every_matching_task_as_the_catalogue_does(crew, ops_tasks) -> None:  # noqa: ANN001
+    """Issue 15: "bakup" found nothing and "certficate" one of the two certificate tasks."""
+    assert sorted(_titles(crew.member, "bakup")) == ["Fix the flaky backup check", "Rehearse the backup restore"]
+    assert sorted(_titles(crew.member, "certficate")) == [
+        "Check certificate expiry monitoring",
+        "Renew the TLS certificate",
+    ]
+    assert _titles(crew.member, "bakup restor") == ["Rehearse the backup restore"]  # all corrected words first
+    with acting(crew.member):
+        result = tasks_search(crew.member, "certficate")
+    assert result.mode == "typo" and result.corrected == "certificate" and not result.relaxed
+    with acting(crew.member):
+        exact = tasks_search(crew.member, "backup")
+    assert exact.mode == "search" and len(exact.tasks) == 2  # spelt right: no correction
+
+
+def test_typo_correction_keeps_to_the_persons_teams(crew, ops_tasks) -> None:  # noqa: ANN001
+    assert _titles(crew.outsider, "bakup") == ["Other team's backup rotation"]
+    assert _titles(crew.member, "bakup", team_id=crew.other.id) == []
+    # A word only another team uses is never offered as a correction.
+    with acting(crew.member):
+        result = tasks_search(crew.member, "kubernets")
+    assert result.tasks == [] and "kubernetes" not in result.words
+    assert _titles(crew.outsider, "kubernets") == ["Kubernetes upgrade"]
+
+
+def test_search_ranks_title_matches_first_and_highlights_them(client, crew, ops_tasks, make_task) -> None:  # noqa: ANN001
+    make_task(title="Tidy the wiki", description="Mention the certificate runbook somewhere")
+    relay_sweep()
+    titles = _titles(crew.member, "certificate")
+    assert titles[-1] == "Tidy the wiki" and len(titles) == 3  # a body match ranks below title matches
+    client.force_login(crew.member)
+    html = client.get(reverse("tasks:search"), {"q": "certficate"}).content.decode()
+    assert "showing results for “certificate”" in html
+    assert "Renew the TLS <mark>certificate</mark>" in html
+    assert "the <mark>certificate</mark> runbook" in html
+    assert "Other team" not in client.get(reverse("tasks:search"), {"q": "bakup"}).content.decode()
 
 
 def test_search_follows_edits_and_deletes(crew, make_task) -> None:  # noqa: ANN001
@@ -113,3 +168,22 @@ def test_dashboard_of_another_team_is_404(client, crew) -> None:  # noqa: ANN001
     assert client.get(reverse("tasks:dashboard_team", args=[crew.team.id])).status_code == 404
     with acting(crew.outsider):
         assert Task.objects.count() == 0
+
+
+def test_the_outbox_keeps_each_teams_search_vocabulary(crew, make_task) -> None:  # noqa: ANN001
+    from django.db import connection
+
+    make_task(title="Rotate credentials", description="In the vault", tags="security")
+    make_task(actor=crew.outsider, team_id=crew.other.id, title="Kubernetes upgrade")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tasks_search_word")
+        assert cursor.fetchone()[0] == 0  # written by the relay, with the projection
+        relay_sweep()
+        cursor.execute("SELECT team_id, word FROM tasks_search_word ORDER BY team_id, word")
+        words = cursor.fetchall()
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'tasks_search_word_trgm_idx'")
+        index = cursor.fetchone()
+    mine = {w for t, w in words if t == crew.team.id}
+    assert mine == {"rotate", "credentials", "the", "vault", "security"}
+    assert {w for t, w in words if t == crew.other.id} == {"kubernetes", "upgrade"}
+    assert index is not None and "gist (word gist_trgm_ops)" in index[0]

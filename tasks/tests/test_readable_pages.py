@@ -1,0 +1,67 @@
+"""What people read on task pages: no debug text, and history in words rather than codes
+(issue 15, item 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from taskforge.outbox import relay_sweep
+from tasks import services
+from tasks.tests.conftest import acting
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_task_page_shows_no_cache_note_and_no_version_number(client, crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(title="Plain page", description="Some words")
+    relay_sweep()
+    client.force_login(crew.admin)
+    for _ in range(2):  # the first request fills the cache, the second is served from it
+        page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
+        text = _text(page)
+        assert "Plain page" in text
+        assert "Served from cache" not in text
+        assert not re.search(r"\bversion \d+", text), text
+        assert 'data-version="1"' in page  # the page still knows it, for its forms and scripts
+
+
+def test_history_shows_labels_not_codes(client, crew, make_task) -> None:  # noqa: ANN001
+    task = make_task(title="Coded fields", priority="low")
+    relay_sweep()
+    due = timezone.make_aware(dt.datetime(2031, 5, 6, 14, 30))
+    with acting(crew.admin):
+        services.task_move(actor=crew.admin, task_id=task.id, status="backlog", expected_version=1)
+        services.task_update(
+            actor=crew.admin,
+            task_id=task.id,
+            expected_version=2,
+            title="Coded fields",
+            description="",
+            status="in_progress",
+            priority="urgent",
+            assignee_id=crew.member.pk,
+            due_at=due,
+            tags=["ops"],
+            custom_fields={},
+        )
+    relay_sweep()
+    client.force_login(crew.admin)
+    page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
+    history = _text(page.split('id="history"', 1)[1])
+    assert "Status : To do → Backlog" in history
+    assert "Status : Backlog → In progress" in history
+    assert "Priority : Low → Urgent" in history
+    assert "Assignee : — → Mel Member" in history
+    assert "Due : — → 6 May 2031 14:30" in history
+    assert "changed the details (tags)" in history
+    for code in ("todo", "backlog →", "in_progress", "urgent", "low →", "assignee_id", "due_at", "status:"):
+        assert code not in history, code

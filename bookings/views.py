@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -250,7 +251,8 @@ def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
     """The traveller's cancellation: the refund is shown first; POST confirms."""
     row = _row_or_404(request, booking_id)
     if row.booking.user_id != request.user.pk:
-        raise Http404("No such booking.")
+        # The booking desk sees the booking, so the refusal reveals nothing (403).
+        raise PermissionDenied("Only the traveller cancels here; the booking desk cancels with a reason.")
     context: dict[str, Any] = {"row": row, "booking": row.booking, "refund": _refund(row), "error": ""}
     if request.method == "POST":
         try:

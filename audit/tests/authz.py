@@ -1,6 +1,12 @@
 """Authorization-matrix entries for the audit app, the platform pages (taskforge) and the
 Django admin. Every other app keeps its own entries in `<app>/tests/authz.py` (see
-audit/authz.py for the format)."""
+taskforge/testing/authz.py for the format).
+
+The audit browser, and the Django admin, are for site admins. A signed-in person who is
+not one gets 404 from the audit browser (the page does not exist for them) and 403 from
+the admin (its own 403 page; the admin's default, a redirect to its sign-in page, sent a
+signed-in person round a loop). Anonymous visitors are sent to sign in.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +16,27 @@ from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.test import RequestFactory
 
-from audit.authz import Route, World, admin_only, everyone, statuses
-from taskforge.dbcontext import DbContext, db_context
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.testing.authz import LOGIN, Route, World, capability, everyone, only
 
-# Anyone who is not a site admin is sent to the admin's sign-in page.
-NOT_ADMIN = 302
+# Anonymous visitors are sent to the admin's sign-in URL (which sends them on to the site's).
+ADMIN_SIGN_IN = 302
+# A signed-in person who is not a site admin: the admin's 403 page.
+NOT_ADMIN = 403
 
 
-def _admin_site(admin_status: Any, *, anon: Any = NOT_ADMIN) -> dict[str, Any]:
-    return statuses(
-        anon=anon,
-        traveller_a=NOT_ADMIN,
-        traveller_b=NOT_ADMIN,
-        staff_x=NOT_ADMIN,
-        staff_y=NOT_ADMIN,
-        admin=admin_status,
-    )
+def _admin_site(admin_status: Any, *, anon: Any = ADMIN_SIGN_IN) -> dict[str, Any]:
+    return only(admin_status, "site_admin", others=NOT_ADMIN, anon=anon)
+
+
+def _admin_only(ok: int = 200) -> dict[str, Any]:
+    return capability("site_admin", ok)
 
 
 def make_objects(world: World) -> dict[str, Any]:
     from audit.models import AuditLog
 
-    with db_context(DbContext(user_id=str(world.users["admin"].pk), role="system")):
+    with db_context(context_for_system("authz matrix audit objects")):
         entry = AuditLog.objects.filter(table_name="accounts_user").order_by("-id").first()
         first_rows = {}
         for model in admin.site._registry:
@@ -40,31 +45,36 @@ def make_objects(world: World) -> dict[str, Any]:
     return {"audit_entry": entry, "admin_first_pk": first_rows}
 
 
-MATRIX: dict[str, Route] = {
+MATRIX: dict[str, Route | list[Route]] = {
     # --- platform pages ------------------------------------------------------------
     "home": Route(GET=everyone(200)),
     "healthz": Route(GET=everyone(200), POST=everyone(405)),
     "readyz": Route(GET=everyone(200), POST=everyone(405)),
     # Prometheus metrics: never for the public internet (loopback or a bearer token only).
-    "metrics": Route(GET=everyone(404), extra={"REMOTE_ADDR": "203.0.113.50"}),
+    # From the machine itself (the scraper) it answers anyone: the allowed side.
+    "metrics": [
+        Route(GET=everyone(404), extra={"REMOTE_ADDR": "203.0.113.50"}),
+        Route(label="loopback", GET=everyone(200), extra={"REMOTE_ADDR": "127.0.0.1"}),
+    ],
     # --- audit browser ---------------------------------------------------------------
-    "audit:browser": Route(GET=admin_only(200), POST=everyone(405)),
+    "audit:browser": Route(GET=_admin_only(200), POST=everyone(405)),
     "audit:entry": Route(
         kwargs=lambda w: {"entry_id": w.objects["audit_entry"].pk},
-        GET=admin_only(200),
+        GET=_admin_only(200),
         POST=everyone(405),
     ),
     "audit:history": Route(
-        kwargs=lambda w: {"table": "accounts_user", "record_id": w.users["traveller_a"].pk},
-        GET=admin_only(200),
+        kwargs=lambda w: {"table": "accounts_user", "record_id": w.users["traveller"].pk},
+        GET=_admin_only(200),
         POST=everyone(405),
     ),
     # --- Django admin: site-wide pages -------------------------------------------------
     "admin:index": Route(GET=_admin_site(200)),
-    # The admin's own sign-in page is replaced by the site's (accounts): everyone is sent
-    # there, and an admin who is already in goes on to the index.
-    "admin:login": Route(GET=everyone(302)),
-    # Sign-out is POST only (a GET by an admin is refused); non-admins are sent to the index.
+    # The admin's own sign-in page is replaced by the site's (accounts): anonymous visitors
+    # are sent there, an admin who is already in goes on to the index, and anyone else
+    # signed in gets the 403 page (it used to send them round a redirect loop).
+    "admin:login": Route(GET=_admin_site(302, anon=LOGIN)),
+    # Sign-out is POST only (a GET by an admin is refused).
     "admin:logout": Route(GET=_admin_site(405)),
     "admin:password_change": Route(GET=_admin_site(200)),
     "admin:password_change_done": Route(GET=_admin_site(200)),
@@ -74,15 +84,18 @@ MATRIX: dict[str, Route] = {
     # accounts.User has no public page to go to.
     "admin:view_on_site": Route(
         kwargs=lambda w: {
-            "content_type_id": ContentType.objects.get_for_model(w.users["admin"]).pk,
-            "object_id": w.users["admin"].pk,
+            "content_type_id": ContentType.objects.get_for_model(w.users["site_admin"]).pk,
+            "object_id": w.users["site_admin"].pk,
         },
         GET=_admin_site(404),
+        allow_403=True,
     ),
     # accounts' user admin (Django's UserAdmin) adds a password page per user.
-    "admin:auth_user_password_change": Route(kwargs=lambda w: {"id": w.users["traveller_a"].pk}, GET=_admin_site(200)),
-    "admin:app_list": Route(kwargs=lambda w: {"app_label": "audit"}, GET=_admin_site(200)),
-    "admin/(?P<url>.*)$": Route(path=lambda w: "/admin/no-such-page/", GET=_admin_site(404)),
+    "admin:auth_user_password_change": Route(
+        kwargs=lambda w: {"id": w.users["traveller"].pk}, GET=_admin_site(200), allow_403=True
+    ),
+    "admin:app_list": Route(kwargs=lambda w: {"app_label": "audit"}, GET=_admin_site(200), allow_403=True),
+    "admin/(?P<url>.*)$": Route(path=lambda w: "/admin/no-such-page/", GET=_admin_site(404), allow_403=True),
     # --- the audit log in the admin: read-only ---------------------------------------------
     "admin:audit_auditlog_changelist": Route(GET=_admin_site(200), POST=_admin_site(200)),
     "admin:audit_auditlog_add": Route(GET=_admin_site(403), POST=_admin_site(403), allow_403=True),
@@ -103,12 +116,13 @@ MATRIX: dict[str, Route] = {
     "admin:audit_auditlog_history": Route(
         kwargs=lambda w: {"object_id": w.objects["audit_entry"].pk},
         GET=_admin_site(200),
+        allow_403=True,
     ),
 }
 
 
 # --- Django admin: every registered model, generically ------------------------------------
-# Non-admins never get past the admin's sign-in; what the admin gets follows the model
+# Non-admins never get past the admin's door (403); what the admin gets follows the model
 # admin's declared permissions (read-only logs answer 403 to add/change/delete) and
 # whether a row exists (a missing object sends the admin back to the index: 302).
 
@@ -119,7 +133,7 @@ def _model_admin_routes(model: Any, model_admin: admin.ModelAdmin) -> dict[str, 
     def can(permission: str) -> bool:
         def check(w: World) -> bool:
             request = RequestFactory().get("/admin/")
-            request.user = w.users["admin"]
+            request.user = w.users["site_admin"]
             return bool(getattr(model_admin, f"has_{permission}_permission")(request))
 
         return check  # type: ignore[return-value]
@@ -164,6 +178,7 @@ def _model_admin_routes(model: Any, model_admin: admin.ModelAdmin) -> dict[str, 
             kwargs=object_kwargs,
             path=lambda w: f"/admin/{model._meta.app_label}/{model._meta.model_name}/{object_kwargs(w)['object_id']}/",
             GET=_admin_site(302),
+            allow_403=True,
         ),
     }
 

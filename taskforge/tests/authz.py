@@ -1,24 +1,22 @@
 """Authorization-matrix entries of the reports (taskforge/reports/urls.py, namespace
-"reports") and the admin System page (format: audit/authz.py). The platform pages of
-taskforge/urls.py (home, healthz, readyz, metrics) are in audit/tests/authz.py.
+"reports") and the admin System page (format: taskforge/testing/authz.py). The platform
+pages of taskforge/urls.py (home, healthz, readyz, metrics) are in audit/tests/authz.py.
 
-Reports are for staff (and site admins); the refresh button and the System page for site
-admins. Anyone else signed in gets 404, anonymous visitors are sent to sign in. The task
-flow report shows a staff member the teams they hold task.view in (site admins: all
-teams); asking for another team is a 404.
+The revenue, resort and seat reports (and their CSVs) belong to reports readers. The task
+flow report shows the people of a team the teams they hold task.view in (site admins: every
+team); asking for another team is a 404, and people in no team (travellers, capability
+holders other than site admins) do not have it. The reports index is for either. The
+refresh button and the System page are for site admins. Anyone else signed in gets 404;
+anonymous visitors are sent to sign in.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from audit.authz import Route, World, admin_only, everyone, statuses
+from taskforge.testing.authz import Route, World, capability, everyone, only
 
-LOGIN = 302
-
-
-def _staff(ok: int = 200) -> dict[str, int]:
-    return statuses(anon=LOGIN, traveller_a=404, traveller_b=404, staff_x=ok, staff_y=ok, admin=ok)
+IN_X = ("team_guest", "team_member", "team_admin")
 
 
 def _export(w: World) -> int:
@@ -33,31 +31,33 @@ def _export(w: World) -> int:
     return 200
 
 
-def _staff_export() -> dict[str, Any]:
-    return statuses(anon=LOGIN, traveller_a=404, traveller_b=404, staff_x=_export, staff_y=_export, admin=_export)
-
-
 def _team_x(w: World) -> dict[str, Any]:
     return {"team": w.teams["x"].id}
 
 
-MATRIX: dict[str, Route] = {
-    "reports:index": Route(GET=_staff(200), POST=everyone(405)),
-    "reports:refresh": Route(GET=everyone(405), POST=admin_only(302)),
-    "reports:revenue": Route(kwargs=lambda w: {"period_name": "monthly"}, GET=_staff(200), POST=everyone(405)),
-    "reports:revenue_csv": Route(kwargs=lambda w: {"period_name": "daily"}, GET=_staff_export()),
-    "reports:resorts": Route(GET=_staff(200)),
-    "reports:resorts_csv": Route(GET=_staff_export()),
-    "reports:seats": Route(GET=_staff(200)),
-    "reports:seats_csv": Route(GET=_staff_export()),
-    # Team x's flow: staff_x (member) and the site admin; staff_y is not in team x.
-    "reports:tasks": Route(
-        query=_team_x,
-        GET=statuses(anon=LOGIN, traveller_a=404, traveller_b=404, staff_x=200, staff_y=404, admin=200),
+def _team_y(w: World) -> dict[str, Any]:
+    return {"team": w.teams["y"].id}
+
+
+MATRIX: dict[str, Route | list[Route]] = {
+    "reports:index": Route(GET=only(200, *IN_X, "reports_reader", "site_admin"), POST=everyone(405)),
+    "reports:refresh": Route(GET=everyone(405), POST=capability("site_admin", 302)),
+    "reports:revenue": Route(
+        kwargs=lambda w: {"period_name": "monthly"}, GET=capability("reports_reader", 200), POST=everyone(405)
     ),
-    "reports:tasks_csv": Route(
-        query=_team_x,
-        GET=statuses(anon=LOGIN, traveller_a=404, traveller_b=404, staff_x=_export, staff_y=404, admin=_export),
-    ),
-    "reports:system": Route(GET=admin_only(200), POST=everyone(405)),
+    "reports:revenue_csv": Route(kwargs=lambda w: {"period_name": "daily"}, GET=capability("reports_reader", _export)),
+    "reports:resorts": Route(GET=capability("reports_reader", 200)),
+    "reports:resorts_csv": Route(GET=capability("reports_reader", _export)),
+    "reports:seats": Route(GET=capability("reports_reader", 200)),
+    "reports:seats_csv": Route(GET=capability("reports_reader", _export)),
+    # Team x's flow: its people and the site admin; team y's: the site admin only.
+    "reports:tasks": [
+        Route(query=_team_x, GET=only(200, *IN_X, "site_admin")),
+        Route(label="team y", query=_team_y, GET=only(200, "site_admin")),
+    ],
+    "reports:tasks_csv": [
+        Route(query=_team_x, GET=only(_export, *IN_X, "site_admin")),
+        Route(label="team y", query=_team_y, GET=only(_export, "site_admin")),
+    ],
+    "reports:system": Route(GET=capability("site_admin", 200), POST=everyone(405)),
 }

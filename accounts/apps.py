@@ -11,5 +11,10 @@ class AccountsConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         import accounts.export  # noqa: F401
+        import accounts.jobs  # noqa: F401 - registers the Celery jobs
+        from accounts.selectors import notification_preferences
+        from mail.preferences import preferences_provider_register
 
         autodiscover_modules("personal_data")
+        # mail sits below accounts: it reads preferences through the provider registered here.
+        preferences_provider_register(notification_preferences)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from taskforge.mail import mail_queue
+from mail.delivery import mail_queue
 
 
 def _abs(path: str) -> str:

@@ -246,7 +246,7 @@ def _audit_export(user: Any) -> list[dict[str, Any]]:
 
 def _email_log_export(user: Any) -> list[dict[str, Any]]:
     try:
-        from taskforge.models_ops import EmailDelivery
+        from mail.models import EmailDelivery
     except ImportError:
         return []
     from django.db.models import Q
@@ -260,7 +260,7 @@ def _email_log_export(user: Any) -> list[dict[str, Any]]:
 
 def _email_log_erase(subject: ErasureSubject) -> dict[str, int]:
     try:
-        from taskforge.models_ops import DigestItem, EmailDelivery, EmailPayload
+        from mail.models import DigestItem, EmailDelivery, EmailPayload
     except ImportError:
         return {}
     from django.db.models import Q
@@ -490,7 +490,7 @@ def _tasks_erase(subject: ErasureSubject) -> dict[str, int]:
     except ImportError:
         return {}
     from accounts.sync import ERASURE_AGGREGATE
-    from taskforge.outbox import outbox_record
+    from sync.outbox import outbox_record
 
     counts = {"watching": TaskWatcher.objects.filter(user_id=subject.user_id).delete()[0]}
 
@@ -531,7 +531,7 @@ def _outbox_erase(subject: ErasureSubject) -> dict[str, int]:
     identity fields and their names in free text. Found by id, never by searching every
     payload for the name. (The person's own profile events are emptied by account_erase.)"""
     from accounts.sync import ERASURE_AGGREGATE
-    from taskforge.models import OutboxEvent
+    from sync.models import OutboxEvent
 
     changed = 0
     with connection.cursor() as cursor:

@@ -28,6 +28,7 @@ from accounts.documents import CADENCES, DEFAULT_PREFERENCES, THEMES, profile_co
 from accounts.models import Capability, CapabilityGrant, Invitation, Membership, Team, TeamRole, User, UserSession
 from accounts.permissions import membership_role, permission_has
 from accounts.presence import presence_active
+from mail.preferences import Preferences
 from taskforge.mongo import MongoUnavailable
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,18 @@ def profile_preferences(user_id: int) -> dict[str, Any]:
     """The user's preferences; the defaults when the profile cannot be read right now."""
     profile = profile_get(user_id)
     return copy.deepcopy(profile["preferences"]) if profile else copy.deepcopy(DEFAULT_PREFERENCES)
+
+
+def notification_preferences(user_id: int) -> Preferences | None:
+    """The one typed reading of a person's notification preferences (mail and tasks use it);
+    None while the profile cannot be read, so callers defer rather than guess."""
+    profile = profile_get(user_id)
+    if profile is None:
+        return None
+    prefs = profile["preferences"]  # normalised: every key present and valid
+    return Preferences(
+        email=prefs["channels"]["email"], in_app=prefs["channels"]["in_app"], cadence=prefs["email_cadence"]
+    )
 
 
 # --- teams ---------------------------------------------------------------------------

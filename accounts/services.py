@@ -69,12 +69,12 @@ from accounts.selectors import (
 )
 from accounts.sessions import SID_KEY, session_end_current, session_register, sessions_end
 from accounts.sync import PROFILE_AGGREGATE
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, context_for_user, db_context
 from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
 from taskforge.middleware import client_ip
-from taskforge.models import OutboxEvent
 from taskforge.mongo import MongoUnavailable
-from taskforge.outbox import outbox_record
 
 logger = logging.getLogger(__name__)
 

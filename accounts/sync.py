@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.documents import PROFILE_FIELDS, profile_collection
-from taskforge.models import OutboxEvent
-from taskforge.outbox import mongo_tombstone_versioned, mongo_upsert_versioned, outbox_handler
+from sync.handlers import outbox_handler
+from sync.models import OutboxEvent
+from sync.stores import mongo_tombstone_versioned, mongo_upsert_versioned
 
 PROFILE_AGGREGATE = "profile"
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils.text import capfirst
 
-AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "taskforge")
+AUDITED_APP_LABELS = ("accounts", "tasks", "bookings", "sync", "mail", "backups")
 AUDIT_TABLES = ("audit_log", "audit_log_archive", "audit_chain_head")
 # Written only by `migrate` (as the owner), read by the site.
 READ_ONLY_TABLES = frozenset({"django_migrations", "django_content_type", "auth_permission", *AUDIT_TABLES})

@@ -45,7 +45,7 @@ def _notify(booking_id: int, kind: str) -> str:
         context["refund"] = money(booking.refund_minor or 0, booking.currency)
         summary = f"Booking {reference} for {context['trip_name']} was cancelled; refund {context['refund']}."
     try:
-        from taskforge.mail import mail_notification
+        from mail.delivery import mail_notification
     except ImportError:  # platform without the delivery log: plain Django mail
         from django.core.mail import send_mail
 

@@ -21,9 +21,9 @@ from bookings.documents import trip_collection, trip_doc_state
 from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
-from taskforge.models import OutboxEvent
+from sync.models import OutboxEvent
+from sync.relay import store_unavailable
 from taskforge.mongo import MongoUnavailable
-from taskforge.outbox import store_unavailable
 from taskforge.routers import replica_reads
 from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 

@@ -20,15 +20,11 @@ from bookings.cache import catalogue_cache_bump
 from bookings.content import markdown_to_text
 from bookings.documents import TRIP_COLLECTION, trip_collection, trip_doc_state
 from bookings.models import TRIP_VOCABULARY, Trip, TripListing
-from taskforge.models import OutboxEvent
-from taskforge.outbox import (
-    Reconciler,
-    mongo_upsert_versioned,
-    outbox_handler,
-    outbox_reconciler,
-    outbox_record,
-    projection_upsert_versioned_many,
-)
+from sync.handlers import outbox_handler
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
+from sync.reconcile import Reconciler, outbox_reconciler
+from sync.stores import mongo_upsert_versioned, projection_upsert_versioned_many
 
 logger = logging.getLogger(__name__)
 

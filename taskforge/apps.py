@@ -14,10 +14,6 @@ class TaskforgeConfig(AppConfig):
         from taskforge.mongo import mongo_connect
 
         mongo_connect()
-        # Outbox handlers register themselves when their module is imported.
-        from django.utils.module_loading import autodiscover_modules
-
-        autodiscover_modules("sync")
         # Stores reached off-host without verified TLS: a check for `manage.py check`, and a
         # logged warning now, because gunicorn and Celery run no system checks.
         checks.register(tls_check, checks.Tags.security)

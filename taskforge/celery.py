@@ -14,20 +14,20 @@ from typing import Any
 
 from celery import Celery, signals
 
+from taskforge.dbcontext import DbContext, context_current, context_reset, context_set
+from taskforge.requestctx import request_id_var
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "taskforge.settings")
 
 app = Celery("taskforge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-
-app.autodiscover_tasks(related_name="jobs")
+# Each app's AppConfig.ready() imports the modules that define its jobs (next to the
+# functions they call), so every process that sets Django up knows every job.
 
 
 @signals.before_task_publish.connect
 def _carry_context(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    from taskforge.dbcontext import context_current
-    from taskforge.requestctx import request_id_var
-
     if headers is not None:
         ctx = context_current().as_headers()
         if not ctx.get("request_id"):
@@ -40,9 +40,6 @@ _tokens: dict[str, tuple[object, object]] = {}
 
 @signals.task_prerun.connect
 def _apply_context(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
-    from taskforge.dbcontext import DbContext, context_set
-    from taskforge.requestctx import request_id_var
-
     raw = getattr(task.request, "taskforge_context", None) if task is not None else None
     ctx = DbContext.from_headers(raw)
     if task_id:
@@ -52,9 +49,6 @@ def _apply_context(task_id: str | None = None, task: Any = None, **kwargs: Any) 
 @signals.task_postrun.connect
 def _clear_context(task_id: str | None = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
-
-    from taskforge.dbcontext import context_reset
-    from taskforge.requestctx import request_id_var
 
     tokens = _tokens.pop(task_id or "", None)
     if tokens:

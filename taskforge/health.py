@@ -10,6 +10,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from taskforge.celery import app
+from taskforge.mongo import mongo_ping
+
 
 def _timed(check: Callable[[], None]) -> dict[str, object]:
     started = time.perf_counter()
@@ -31,8 +34,6 @@ def check_postgres() -> None:
 
 
 def check_documents() -> None:
-    from taskforge.mongo import mongo_ping
-
     mongo_ping()
 
 
@@ -43,8 +44,6 @@ def check_redis() -> None:
 
 
 def check_broker() -> None:
-    from taskforge.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 

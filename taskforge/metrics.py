@@ -22,6 +22,8 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from taskforge.celery import app
+
 logger = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -42,12 +44,24 @@ QUERIES = Histogram(
 )
 # Scrape-time gauges describe shared state; they live apart from the per-process
 # families so the multiprocess output never repeats a family.
+# Gauges read at scrape time. Apps above the project add their own with `gauge()` and
+# `scrape_refresher_register()` in their AppConfig.ready() (the outbox: sync/status.py).
 _GAUGES = CollectorRegistry(auto_describe=True)
+_REFRESHERS: list[Callable[[], None]] = []
+
+
+def gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
+    """A gauge refreshed at scrape time, in the scrape-time registry."""
+    return Gauge(name, documentation, list(labels), registry=_GAUGES)
+
+
+def scrape_refresher_register(refresh: Callable[[], None]) -> None:
+    """Run `refresh` before each scrape (it sets its gauges; a failure is logged, not raised)."""
+    if refresh not in _REFRESHERS:
+        _REFRESHERS.append(refresh)
+
+
 QUEUE_DEPTH = Gauge("taskforge_celery_queue_depth", "Messages waiting per Celery queue", ["queue"], registry=_GAUGES)
-OUTBOX_PENDING = Gauge("taskforge_outbox_pending", "Outbox events waiting to be applied", registry=_GAUGES)
-OUTBOX_DEAD = Gauge("taskforge_outbox_dead", "Outbox dead letters", registry=_GAUGES)
-OUTBOX_LAG = Gauge("taskforge_outbox_lag_seconds", "Outbox lag (commit to applied)", ["quantile"], registry=_GAUGES)
-OUTBOX_OLDEST = Gauge("taskforge_outbox_oldest_pending_seconds", "Age of the oldest pending event", registry=_GAUGES)
 CACHE_HIT_RATIO = Gauge("taskforge_cache_hit_ratio", "Redis keyspace hit ratio", registry=_GAUGES)
 
 
@@ -86,8 +100,6 @@ class MetricsMiddleware:
 
 def queue_depths() -> dict[str, int | None]:
     """Messages ready per queue, by passive declare (None when the broker can't be asked)."""
-    from taskforge.celery import app
-
     depths: dict[str, int | None] = {}
     try:
         with app.connection_for_write() as conn:
@@ -102,38 +114,6 @@ def queue_depths() -> dict[str, int | None]:
     except Exception:  # noqa: BLE001 - broker down
         return {queue.name: None for queue in app.conf.task_queues}
     return depths
-
-
-def outbox_figures() -> dict[str, Any]:
-    from datetime import timedelta
-
-    from django.db.models import Min
-    from django.utils import timezone
-
-    from taskforge.models import OutboxEvent, OutboxStatus
-
-    now = timezone.now()
-    pending = OutboxEvent.objects.filter(status=OutboxStatus.PENDING)
-    oldest = pending.aggregate(oldest=Min("created_at"))["oldest"]
-    lags = sorted(
-        OutboxEvent.objects.filter(status=OutboxStatus.APPLIED, applied_at__gte=now - timedelta(hours=1))
-        .order_by("-applied_at")
-        .values_list("lag_ms", flat=True)[:10000]
-    )
-
-    def pct(p: float) -> float | None:
-        if not lags:
-            return None
-        return lags[min(len(lags) - 1, int(round(p * (len(lags) - 1))))] / 1000.0
-
-    return {
-        "pending": pending.count(),
-        "dead": OutboxEvent.objects.filter(status=OutboxStatus.DEAD).count(),
-        "oldest_pending_seconds": (now - oldest).total_seconds() if oldest else 0.0,
-        "lag_p50": pct(0.50),
-        "lag_p95": pct(0.95),
-        "lag_p99": pct(0.99),
-    }
 
 
 def redis_figures() -> dict[str, Any]:
@@ -152,16 +132,11 @@ def _refresh_gauges() -> None:
     for name, depth in queue_depths().items():
         if depth is not None:
             QUEUE_DEPTH.labels(name).set(depth)
-    try:
-        figures = outbox_figures()
-        OUTBOX_PENDING.set(figures["pending"])
-        OUTBOX_DEAD.set(figures["dead"])
-        OUTBOX_OLDEST.set(figures["oldest_pending_seconds"])
-        for q in ("p50", "p95", "p99"):
-            if figures[f"lag_{q}"] is not None:
-                OUTBOX_LAG.labels(q).set(figures[f"lag_{q}"])
-    except Exception:  # noqa: BLE001 - a scrape must answer even when the database is down
-        logger.debug("metrics: outbox figures unavailable", exc_info=True)
+    for refresh in _REFRESHERS:
+        try:
+            refresh()
+        except Exception:  # noqa: BLE001 - a scrape must answer even when a store is down
+            logger.debug("metrics: %s failed", refresh.__qualname__, exc_info=True)
     try:
         ratio = redis_figures()["hit_ratio"]
         if ratio is not None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from taskforge.backup_crypto import BackupKeyError, ensure_local_identity, parse_recipients
 from taskforge.env import (
     check_redis_url,
     env_bool,
@@ -72,10 +71,14 @@ INSTALLED_APPS = [
     "django_rls",
     "csp",
     "taskforge",
-    "accounts",
+    "sync",
     "audit",
+    "mail",
+    "backups",
+    "accounts",
     "tasks",
     "bookings",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -257,8 +260,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 2}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Task modules outside installed apps (autodiscovery only looks in apps): the reports ETL.
-CELERY_IMPORTS = ("taskforge.reports.jobs",)
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------
@@ -350,7 +351,7 @@ BACKUP_DIR = Path(env_str("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))
 BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30, minimum=1)
 BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0, maximum=23)
 BACKUP_TIME_LIMIT_SECONDS = env_int("BACKUP_TIME_LIMIT_SECONDS", 6 * 3600, minimum=60)
-# Backups are encrypted at rest with age (taskforge/backup_crypto.py): to these public keys
+# Backups are encrypted at rest with age (backups/crypto.py): to these public keys
 # (age1…, comma-separated); restores and verification decrypt with the identity files
 # (private keys; after a key rotation, list the new one first and keep the old ones).
 BACKUP_AGE_RECIPIENTS = env_list("BACKUP_AGE_RECIPIENTS", [])
@@ -360,15 +361,13 @@ if PRODUCTION and not BACKUP_AGE_RECIPIENTS:
         "BACKUP_AGE_RECIPIENTS must be set in production: the age public key(s) backups are encrypted to "
         "(`manage.py backup_keygen FILE` makes a key pair)."
     )
-if not PRODUCTION and not BACKUP_AGE_RECIPIENTS and not BACKUP_AGE_IDENTITY_FILES:
-    # Local/test only: a per-checkout key pair in var/ (like var/secret_key).
-    _identity_file = BASE_DIR / "var" / "backup-age-identity.txt"
-    BACKUP_AGE_RECIPIENTS = [ensure_local_identity(_identity_file)]
-    BACKUP_AGE_IDENTITY_FILES = [_identity_file]
-try:
-    parse_recipients(BACKUP_AGE_RECIPIENTS)
-except BackupKeyError as _exc:
-    raise ImproperlyConfigured(str(_exc)) from None
+# Local/test only, when no key is configured: a per-checkout key pair in var/ (like
+# var/secret_key), made on first use by the backups app, which also checks the keys above.
+BACKUP_AGE_LOCAL_IDENTITY = (
+    BASE_DIR / "var" / "backup-age-identity.txt"
+    if not PRODUCTION and not BACKUP_AGE_RECIPIENTS and not BACKUP_AGE_IDENTITY_FILES
+    else None
+)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
 # Outbox relay (taskforge/outbox.py): a claim is a lease; a relay that dies releases its

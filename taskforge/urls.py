@@ -19,7 +19,7 @@ urlpatterns = [
     path("", include(("tasks.urls", "tasks"))),
     path("", include(("audit.urls", "audit"))),
     # reports/... (staff report pages, CSV) and system/ (admin System page).
-    path("", include(("taskforge.reports.urls", "reports"))),
+    path("", include(("reports.urls", "reports"))),
 ]
 
 handler400 = "taskforge.views.bad_request"

@@ -30,10 +30,11 @@ from pymongo.errors import DuplicateKeyError
 
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
+from accounts.selectors import notification_preferences
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
-from taskforge.models import OutboxEvent
 from taskforge.mongo import MongoUnavailable
-from taskforge.outbox import outbox_record
 from tasks import documents
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate, unread_forget, unread_set
@@ -337,7 +338,7 @@ def notification_email_hook(*, notification_id: str, user_id: int, kind: str, su
     """Email side of a notification: hands it to taskforge.mail (the user's email preference and
     cadence decide there). Runs inside the caller's transaction; never breaks it."""
     try:
-        from taskforge.mail import mail_notification
+        from mail.delivery import mail_notification
     except ImportError:  # the mail module is not there: in-app only
         return
     try:
@@ -978,29 +979,7 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
 
 
 def in_app_enabled(user_id: int) -> bool:
-    """The user's in-app notification preference; on by default.
-
-    Hook: reads accounts.selectors.profile_preferences(user_id) when the accounts app
-    provides it (keys `in_app`, `in_app_enabled` or channels={"in_app": bool}); a
-    missing function or unreadable preferences mean "on".
-    """
-    try:
-        from accounts.selectors import profile_preferences  # type: ignore[attr-defined]
-    except ImportError:
-        return True
-    try:
-        prefs = profile_preferences(user_id)
-    except Exception:  # noqa: BLE001 - unreadable preferences: keep notifying in-app
-        return True
-    if prefs is None:
-        return True
-    for name in ("in_app", "in_app_enabled", "inapp"):
-        value = prefs.get(name) if isinstance(prefs, Mapping) else getattr(prefs, name, None)
-        if value is not None:
-            return bool(value)
-    channels = prefs.get("channels") if isinstance(prefs, Mapping) else getattr(prefs, "channels", None)
-    if isinstance(channels, Mapping) and "in_app" in channels:
-        return bool(channels["in_app"])
-    if isinstance(channels, list | tuple | set | frozenset):
-        return "in_app" in channels
-    return True
+    """The person's in-app notification preference; on while it cannot be read (a missed
+    in-app notice is worse than an unwanted one, and it is never sent anywhere)."""
+    prefs = notification_preferences(user_id)
+    return True if prefs is None else prefs.in_app

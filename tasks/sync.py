@@ -20,8 +20,11 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from taskforge.models import OutboxEvent
-from taskforge.outbox import Reconciler, mongo_upsert_versioned, outbox_handler, outbox_reconciler, outbox_record
+from sync.handlers import outbox_handler
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
+from sync.reconcile import Reconciler, outbox_reconciler
+from sync.stores import mongo_upsert_versioned
 from tasks import documents
 from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate

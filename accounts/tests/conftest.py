@@ -25,10 +25,10 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 def _fast_hasher(settings):  # noqa: ANN001, ANN202
     import accounts.services
     from accounts.selectors import profile_breaker_reset
-    from taskforge import outbox
+    from sync.relay import store_pause_clear
 
     # A test that stopped the document server leaves per-process pauses behind.
-    outbox._unavailable_until = 0.0
+    store_pause_clear()
     settings.PASSWORD_HASHERS = ["accounts.tests.conftest.FastArgon2PasswordHasher"]
     accounts.services._dummy_hash = None  # the dummy hash must use the same costs
     profile_breaker_reset()
@@ -81,7 +81,7 @@ def as_user():  # noqa: ANN201
 
 def queued_link(kind: str, *, key: str, user_id: int | None = None, email: str | None = None) -> str:
     """The one-time link of the newest queued email of `kind` (read from the mail outbox)."""
-    from taskforge.models_ops import EmailDelivery, EmailPayload
+    from mail.models import EmailDelivery, EmailPayload
 
     deliveries = EmailDelivery.objects.filter(kind=kind).order_by("-id")
     if user_id is not None:

@@ -34,8 +34,8 @@ def _verification_link(email: str) -> str:
     from django.core import mail
     from django.core.mail import get_connection
 
-    from taskforge.mail import delivery_send
-    from taskforge.models_ops import EmailDelivery
+    from mail.delivery import delivery_send
+    from mail.models import EmailDelivery
 
     delivery = EmailDelivery.objects.get(recipient=email, kind="verify_email")
     mail.outbox = []

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from accounts.documents import PROFILE_FIELDS
+from sync.stores import mongo_tombstone_versioned, mongo_upsert_versioned
 from taskforge.mongo import mongo_db
-from taskforge.outbox import mongo_tombstone_versioned, mongo_upsert_versioned
 from taskforge.testing.conformance import Shape, conformance_compare
 
 T0 = dt.datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=dt.UTC)

@@ -22,8 +22,8 @@ from accounts.services import team_create
 from accounts.tests.conftest import client_for
 from accounts.tests.test_personal_data import _mongo_hits, _pg_hits
 from audit.services import audit_seal_all
+from sync.models import OutboxEvent
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -16,9 +16,9 @@ from PIL import Image
 from accounts.documents import profile_collection
 from accounts.selectors import profile_get, profile_preferences
 from accounts.tests.conftest import client_for
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -153,9 +153,8 @@ def test_a_document_server_outage_loses_no_profile_write(person, docserver, djan
     from accounts.selectors import profile_breaker_reset
 
     profile_breaker_reset()
-    from taskforge import outbox
 
-    outbox._unavailable_until = 0.0  # the relay's own pause after the outage
+    store_pause_clear()  # the relay's own pause after the outage
     OutboxEvent.objects.filter(status="pending").update(next_attempt_at="2000-01-01T00:00:00Z")
     assert relay_sweep() == 2
     doc = profile_collection().find_one({"_id": person.pk})

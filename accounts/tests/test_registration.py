@@ -64,7 +64,7 @@ def test_a_taken_email_gets_the_same_answer_and_the_owner_is_told(client: Client
     response = _register(client, email="TAKEN@example.com")
     assert response.status_code == 200 and b"Check your inbox" in response.content
     assert User.objects.filter(email__iexact="taken@example.com").count() == 1
-    from taskforge.models_ops import EmailDelivery
+    from mail.models import EmailDelivery
 
     assert EmailDelivery.objects.filter(user_id=owner.pk, kind="account_exists").exists()
 
@@ -77,7 +77,7 @@ def _answer(response) -> tuple[int, bytes]:  # noqa: ANN001
 def test_re_registering_a_taken_address_emails_its_owner_at_most_once_an_hour(make_user, monkeypatch) -> None:  # noqa: ANN001
     import time
 
-    from taskforge.models_ops import EmailDelivery
+    from mail.models import EmailDelivery
 
     owner = make_user("traveller", email="taken@example.com")
 

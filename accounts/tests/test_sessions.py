@@ -204,7 +204,7 @@ def test_password_reset_by_email_ends_every_session(person) -> None:  # noqa: AN
 def test_password_reset_for_an_unknown_address_looks_the_same(client: Client) -> None:
     response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert response.status_code == 302 and response["Location"] == "/accounts/password/reset/sent/"
-    from taskforge.models_ops import EmailDelivery
+    from mail.models import EmailDelivery
 
     assert not EmailDelivery.objects.filter(kind="password_reset").exists()
     assert client.post("/accounts/password/reset/", {"email": "nope"}).status_code == 400
@@ -231,8 +231,8 @@ def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, work
 
 
 def test_the_reset_email_says_one_hour(client: Client, person) -> None:  # noqa: ANN001
-    from taskforge.mail import build_message
-    from taskforge.models_ops import EmailDelivery, EmailPayload
+    from mail.delivery import build_message
+    from mail.models import EmailDelivery, EmailPayload
 
     client.post("/accounts/password/reset/", {"email": person.email})
     delivery = EmailDelivery.objects.get(kind="password_reset", user_id=person.pk)

@@ -311,7 +311,7 @@ def soak(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
     end = time.time()
     sampler.stop()
     time.sleep(2)  # let the relay apply the last events
-    from taskforge.metrics import outbox_figures
+    from sync.status import outbox_figures
 
     baseline_at = start + min(60.0, max(5.0, 0.1 * args.soak_seconds))
     result = {

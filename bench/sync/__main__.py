@@ -224,7 +224,7 @@ def _purge() -> None:
 def _reset_stores() -> None:
     from django.db import connection
 
-    from taskforge.sync import probe_collection
+    from sync.probe import probe_collection
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM outbox_event; DELETE FROM sync_probe; DELETE FROM sync_probe_search")
@@ -242,7 +242,7 @@ def _pending() -> int:
 
 def _beat_until_drained(timeout: float, first_kick: int = 1) -> float:
     """Play beat (a sweep every 5 s; `first_kick` sweeps at once) until nothing is pending."""
-    from taskforge.jobs import relay_sweep
+    from sync.relay import relay_sweep_task as relay_sweep
 
     started = time.monotonic()
     for _ in range(first_kick):
@@ -262,8 +262,8 @@ def _beat_until_drained(timeout: float, first_kick: int = 1) -> float:
 def _verify(expected_probes: int) -> str:
     from django.db import connection
 
-    from taskforge.outbox import outbox_reconcile
-    from taskforge.sync import probe_collection
+    from sync.probe import probe_collection
+    from sync.reconcile import outbox_reconcile
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT status, count(*), max(attempts) FROM outbox_event GROUP BY status")
@@ -352,7 +352,7 @@ print(f"{n} {time.monotonic() - start:.3f} {late}")
 
 
 def steady(workers: int, rate: float, seconds: float) -> dict[str, Any]:
-    from taskforge.jobs import relay_sweep
+    from sync.relay import relay_sweep_task as relay_sweep
 
     _reset_stores()
     pool = Workers(workers)

@@ -52,8 +52,8 @@ def make_objects(world: World) -> dict[str, Any]:
 
     from bookings import selectors, services
     from bookings.images import trip_image_store
+    from sync.relay import relay_sweep
     from taskforge.dbcontext import context_for_user, db_context
-    from taskforge.outbox import relay_sweep
 
     editor, traveller = world.users["catalogue_editor"], world.users["traveller"]
     buffer = io.BytesIO()

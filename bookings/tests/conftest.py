@@ -14,8 +14,8 @@ from PIL import Image
 
 from bookings import services
 from bookings.images import trip_image_store
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.outbox import relay_sweep
 
 _codes = itertools.count(1)
 

@@ -27,8 +27,8 @@ from pymongo.errors import DuplicateKeyError
 
 from bookings.documents import trip_doc_state
 from bookings.sync import trip_document_fields
+from sync.stores import mongo_upsert_versioned
 from taskforge.mongo import mongo_db
-from taskforge.outbox import mongo_upsert_versioned
 from taskforge.testing.conformance import Shape, conformance_compare
 
 PAYLOAD = {

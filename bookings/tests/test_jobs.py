@@ -10,8 +10,8 @@ import pytest
 from bookings import services
 from bookings.jobs import booking_cancelled, booking_confirmed
 from bookings.tests.conftest import create_trip, ctx_for
+from mail.models import EmailDelivery
 from taskforge.dbcontext import db_context
-from taskforge.models_ops import EmailDelivery
 from taskforge.testing.personas import person_create
 
 

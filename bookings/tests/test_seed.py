@@ -8,8 +8,8 @@ import pytest
 
 from bookings.documents import trip_collection
 from bookings.models import Booking, Trip, TripListing
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.outbox import relay_sweep
 
 pytestmark = pytest.mark.django_db
 

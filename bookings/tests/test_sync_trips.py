@@ -8,10 +8,10 @@ from django.db import connection
 from bookings.documents import trip_collection
 from bookings.models import TripListing
 from bookings.sync import trip_apply
-from taskforge import outbox
+from sync.models import OutboxEvent, OutboxStatus
+from sync.reconcile import outbox_reconcile
+from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.models import OutboxEvent, OutboxStatus
-from taskforge.outbox import outbox_reconcile, relay_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_mongo_down_keeps_search_working_and_the_relay_catches_up(make_trip, cli
         docserver.start()
     # Skip the relay's back-off pause (assigned, not monkeypatched: restoring the value set
     # during the outage would pause the relay of the next test).
-    outbox._unavailable_until = 0.0
+    store_pause_clear()
     OutboxEvent.objects.filter(pk=event.pk).update(next_attempt_at=event.created_at, locked_by="")
     assert relay_sweep() == 1
     assert trip_collection().find_one({"_id": "DOWN-1"})["name"] == "Patagonia Glaciers"

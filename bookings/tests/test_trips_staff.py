@@ -15,8 +15,8 @@ from PIL import Image
 from bookings.documents import trip_collection
 from bookings.models import Departure, Trip, TripListing
 from bookings.tests.conftest import png_bytes
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ IN_X = ("team_guest", "team_member", "team_admin")
 def _export(w: World) -> int:
     """A CSV export answers 503 (with a message) while the star schema is not built; the
     matrix runs on a test database where the ETL may not have run."""
-    from taskforge.reports.selectors import StarUnavailable, etl_last_runs
+    from reports.selectors import StarUnavailable, etl_last_runs
 
     try:
         etl_last_runs()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sync.probe import ping_task as ping
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.jobs import ping
 
 pytestmark = pytest.mark.worker
 

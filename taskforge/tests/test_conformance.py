@@ -14,8 +14,8 @@ import datetime as dt
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from sync.stores import mongo_upsert_versioned
 from taskforge.mongo import mongo_db
-from taskforge.outbox import mongo_upsert_versioned
 from taskforge.testing.conformance import Shape, conformance_compare
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, 0, 123000, tzinfo=dt.UTC)

@@ -26,7 +26,7 @@ import pytest
 from django.db import OperationalError
 from django.db.utils import ConnectionHandler
 
-from taskforge import backups
+from backups.storage import pg_cli_args, pg_connect
 from taskforge.env import env_database
 from taskforge.settings import database_settings
 from taskforge.testing.tls import Authority
@@ -174,14 +174,14 @@ def test_plain_text_is_refused_by_the_test_cluster(tls_cluster: TlsCluster) -> N
 def test_backup_connections_and_pg_dump_carry_the_url_tls_options(tls_cluster: TlsCluster) -> None:
     """The backup role / superuser URLs: psycopg connections and pg_dump's environment."""
     config = tls_cluster.config()
-    with backups._pg_connect(config, "postgres") as conn:
+    with pg_connect(config, "postgres") as conn:
         assert conn.execute(ENCRYPTED_SQL).fetchone()[0] is True
-    args, env = backups._pg_cli_args(config, "postgres")
+    args, env = pg_cli_args(config, "postgres")
     assert env["PGSSLMODE"] == "verify-full"
     dump = subprocess.run(["pg_dump", "--schema-only", *args], env=env, capture_output=True, text=True, timeout=60)
     assert dump.returncode == 0, dump.stderr
     assert "PostgreSQL database dump" in dump.stdout
-    args, env = backups._pg_cli_args(tls_cluster.config(ca=tls_cluster.other_ca), "postgres")
+    args, env = pg_cli_args(tls_cluster.config(ca=tls_cluster.other_ca), "postgres")
     refused = subprocess.run(["pg_dump", "--schema-only", *args], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0
     assert "certificate verify failed" in refused.stderr

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from reports.testdata import KnownData, known_data_create, star_drop
 
 from audit.models import AuditLog
 from bookings.models import Booking
+from reports import etl
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.reports import etl
-from taskforge.reports.testdata import KnownData, known_data_create, star_drop
 
 RANGE = "start=2025-01-01&end=2025-12-31"
 

@@ -27,8 +27,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.outbox import relay_sweep
 
 BUDGET = 15
 SMALL, LARGE = 5, 50
@@ -330,8 +330,9 @@ def _more_report_data(known: Any, n: int) -> None:
 
 def test_report_pages_stay_within_the_query_budget_whatever_the_data_size(committed_db) -> None:  # noqa: ANN001
     """The report pages read the star schema the ETL loads (real commits, hence committed_db)."""
-    from taskforge.reports import etl
-    from taskforge.reports.testdata import known_data_create, star_drop
+    from reports.testdata import known_data_create, star_drop
+
+    from reports import etl
 
     star_drop()
     try:

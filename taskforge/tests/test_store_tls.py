@@ -151,7 +151,8 @@ import json
 from django.conf import settings
 from django.db import connections
 from django_redis import get_redis_connection
-from taskforge import backups, pgconn
+from taskforge import pgconn
+from backups.storage import pg_cli_args
 from taskforge.celery import app
 from taskforge.mongo import mongo_db
 
@@ -162,7 +163,7 @@ params = connections["default"].get_connection_params()
 print(json.dumps({
     "django": {k: params.get(k) for k in ("sslmode", "sslrootcert")},
     "backup_connect": {k: pgconn.connect_kwargs(settings.DATABASE_BACKUP).get(k) for k in ("sslmode", "sslrootcert")},
-    "superuser_cli": {k: v for k, v in backups._pg_cli_args(settings.DATABASE_SUPERUSER, "x")[1].items()
+    "superuser_cli": {k: v for k, v in pg_cli_args(settings.DATABASE_SUPERUSER, "x")[1].items()
                       if k.startswith("PGSSL")},
     "mongo": {"verify_mode": int(mongo_tls.verify_mode), "check_hostname": mongo_tls.check_hostname},
     "redis": {"class": pool.connection_class.__name__,

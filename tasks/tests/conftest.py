@@ -70,8 +70,9 @@ def _forget_document_outages(monkeypatch):  # noqa: ANN001, ANN202
     """Some modules stop asking MongoDB for a few seconds after it failed (process-wide);
     a test that stopped the document server must not change what the next test sees."""
     import accounts.selectors
-    from taskforge import outbox
+    from sync.relay import store_pause_clear
 
-    monkeypatch.setattr(outbox, "_unavailable_until", 0.0, raising=False)
+
+    store_pause_clear()
     monkeypatch.setattr(accounts.selectors, "_mongo_down_until", 0.0, raising=False)
     yield

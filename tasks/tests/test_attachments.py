@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from taskforge.models import OutboxEvent
+from sync.models import OutboxEvent
 from tasks import documents, services
 from tasks.attachments import attachment_sniff
 from tasks.tests.conftest import acting

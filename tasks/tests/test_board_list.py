@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from taskforge.outbox import relay_sweep
+from sync.relay import relay_sweep
 from tasks.models import Task
 from tasks.tests.conftest import acting
 

@@ -10,9 +10,9 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.urls import reverse
 
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
 from tasks import documents, services
 from tasks.rendering import markdown_render, mention_handles
 from tasks.tests.conftest import acting

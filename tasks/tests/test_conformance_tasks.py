@@ -15,8 +15,8 @@ import datetime as dt
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from sync.stores import mongo_upsert_versioned
 from taskforge.mongo import mongo_db
-from taskforge.outbox import mongo_upsert_versioned
 from taskforge.testing.conformance import Shape, conformance_compare
 from tasks.sync import detail_fields
 

@@ -8,9 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from taskforge import outbox
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep, store_pause_clear
 from tasks.caching import TASK_PAGE_TTL, task_page_key
 from tasks.models import Task
 from tasks.tests.conftest import acting
@@ -53,7 +52,7 @@ def test_task_created_while_documents_are_down_shows_details_pending_then_catche
         docserver.start()
     # Skip the relay's waiting (backoff and the pause after an outage) instead of sleeping it out.
     OutboxEvent.objects.update(next_attempt_at="2000-01-01T00:00:00Z", locked_by="")
-    monkeypatch.setattr(outbox, "_unavailable_until", 0.0)
+    store_pause_clear()
     assert relay_sweep() >= 1
     page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
     assert "Details pending" not in page and "<em>details</em>" in page and "outage" in page

@@ -11,9 +11,9 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
 from tasks import documents, services
 from tasks.caching import unread_key
 from tasks.selectors import unread_count
@@ -194,7 +194,7 @@ def test_notifications_degrade_when_the_document_server_is_down(client, crew, do
 
 
 def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> None:  # noqa: ANN001
-    from taskforge.models_ops import EmailDelivery
+    from mail.models import EmailDelivery
 
     make_task(assignee_id=crew.member.pk, title="Mail me")
     [event] = OutboxEvent.objects.filter(aggregate_type="notification")

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from taskforge.outbox import relay_sweep
+from sync.relay import relay_sweep
 from tasks import services
 from tasks.tests.conftest import acting
 

@@ -6,8 +6,9 @@ import io
 
 import pytest
 
+from sync.reconcile import outbox_reconcile
+from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.outbox import outbox_reconcile, relay_sweep
 from tasks import documents, services
 from tasks.models import Task, TaskSearch
 from tasks.tests.conftest import acting

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from taskforge.outbox import relay_sweep
+from sync.relay import relay_sweep
 from tasks import services
 from tasks.caching import dashboard_team_key, dashboard_user_key
 from tasks.models import Task

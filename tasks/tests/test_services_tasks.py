@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
-from taskforge.models import OutboxEvent
-from taskforge.outbox import relay_sweep
+from sync.models import OutboxEvent
+from sync.relay import relay_sweep
 from tasks import documents, services
 from tasks.models import Task, TaskSearch, TaskWatcher
 from tasks.tests.conftest import acting

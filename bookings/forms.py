@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, RegexValidator
 from bookings.content import parse_itinerary, parse_keywords
 from bookings.models import TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
 from bookings.selectors import CatalogueFilters, StaffBookingFilters
+from taskforge.widgets import DateInput
 
 MAX_MONEY = Decimal("1000000")
 
@@ -22,10 +23,6 @@ def _minor(value: Decimal | None) -> int | None:
     if value is None:
         return None
     return int((value * 100).to_integral_value())
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class CatalogueFilterForm(forms.Form):

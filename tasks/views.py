@@ -6,6 +6,7 @@ needed permission get 403 (PermissionDenied from accounts.permissions.permission
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -427,6 +428,10 @@ def task_watch(request: HttpRequest, task_id: str) -> HttpResponse:
 @require_GET
 def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
+    if selectors.unread_count(request.user.pk):  # from Redis: most views have nothing to mark
+        # Notifications unavailable: the page still opens, and they stay unread.
+        with contextlib.suppress(services.DocumentsUnavailable):
+            services.notifications_mark_task_read(user=request.user, task_id=task.id)
     user = request.user
     bundle = selectors.task_page_bundle(task)
     definitions = selectors.custom_fields_for(task.team_id)

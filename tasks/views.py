@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from accounts.permissions import permission_has, permission_require
 from taskforge.mongo import MongoUnavailable
@@ -198,6 +199,11 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
+def _card_focus(response: HttpResponse, task: Task) -> HttpResponse:
+    """The moved card was re-rendered in its new column: tasks.js gives it the focus back."""
+    return trigger_client_event(response, "tf-card-moved", {"card": f"card-{task.id}"}, after="settle")
+
+
 @staff_required
 @require_POST
 def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
@@ -220,12 +226,13 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
             return _service_error(request, exc, title="The card was not moved")
         columns = selectors.board_columns(task.team_id)
         ctx = _board_context(request, task.team, columns)
-        return render(
+        response = render(
             request,
             "tasks/partials/move_result.html",
             {**ctx, "message": exc.message, "level": "error"},
             status=exc.status,
         )
+        return _card_focus(response, task)
     if not request.htmx:
         if request.POST.get("next") == "detail":
             return redirect("tasks:detail", task_id=moved.id)
@@ -235,7 +242,8 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
     ctx = _board_context(request, task.team, columns)
     labels = dict(TaskStatus.choices)
     message = f"Moved “{moved.title}” to {labels[moved.status]}."
-    return render(request, "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"})
+    response = render(request, "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"})
+    return _card_focus(response, moved)
 
 
 # --- list -----------------------------------------------------------------------------------------

@@ -69,18 +69,6 @@ class TaskForm(forms.Form):
     def custom_values(self) -> dict[str, Any]:
         return {d.key: self.cleaned_data.get(f"cf_{d.key}") for d in self.custom_definitions}
 
-    def apply_errors(self, errors: dict[str, str], message: str) -> None:
-        """Show a service's errors on the matching fields (or on the form)."""
-        mapping = {"assignee": "assignee", "due_at": "due_at"}
-        placed = False
-        for key, text in errors.items():
-            name = mapping.get(key, key)
-            if name in self.fields:
-                self.add_error(name, text)
-                placed = True
-        if not placed:
-            self.add_error(None, message)
-
 
 class TaskFilterForm(forms.Form):
     """Filters of the list view. Invalid values are reported, never silently dropped."""

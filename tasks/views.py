@@ -669,7 +669,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
             status = _form_refusal(form, exc)  # the text comes back with the refusal
         else:
             return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
-    context = {"task": task, "team": task.team, "comment": {"_id": comment_id}, "form": form}
+    context = {"task": task, "team": task.team, "form": form}
     return render(request, "tasks/comment_edit.html", context, status=status)
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import Capability, CapabilityGrant, User
 from taskforge.errors import Conflict, NotFound, ServiceError
+
+CAPABILITY_LOCK_KEY = 0x74666361  # "tfca": one change of capabilities at a time
 
 
 def capabilities_set(*, actor: User, user_id: int, capabilities: Iterable[str]) -> frozenset[str]:
@@ -24,6 +26,10 @@ def capabilities_set(*, actor: User, user_id: int, capabilities: Iterable[str]) 
     if unknown:
         raise ServiceError(f"Unknown capability: {', '.join(sorted(unknown))}.", field="capabilities")
     with transaction.atomic():
+        # Changes of capabilities take turns (they are rare): two admins removing each other at
+        # once would otherwise both see two admins, or deadlock on each other's rows.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CAPABILITY_LOCK_KEY])
         person = User.objects.select_for_update().filter(pk=user_id, erased_at__isnull=True).first()
         if person is None:
             raise NotFound("No such person.")
@@ -31,7 +37,7 @@ def capabilities_set(*, actor: User, user_id: int, capabilities: Iterable[str]) 
         if Capability.SITE_ADMIN in held - wanted:
             if person.pk == actor.pk:
                 raise Conflict("You cannot remove your own site-admin capability; ask another site admin.")
-            if _site_admins_locked() <= 1:
+            if _site_admin_count() <= 1:
                 raise Conflict("This is the last site admin; grant the capability to someone else first.")
         for capability in sorted(wanted - held):
             CapabilityGrant.objects.create(user=person, capability=capability, granted_by=actor)
@@ -39,7 +45,6 @@ def capabilities_set(*, actor: User, user_id: int, capabilities: Iterable[str]) 
     return frozenset(wanted)
 
 
-def _site_admins_locked() -> int:
-    """Active site admins, their grant rows locked so two removals cannot both pass."""
-    rows = CapabilityGrant.objects.select_for_update().filter(capability=Capability.SITE_ADMIN, user__is_active=True)
-    return len(list(rows.values_list("pk", flat=True)))
+def _site_admin_count() -> int:
+    """Active site admins (read under the capability lock, so two removals cannot both pass)."""
+    return CapabilityGrant.objects.filter(capability=Capability.SITE_ADMIN, user__is_active=True).count()

@@ -11,6 +11,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from audit.schema import audited_tables, table_label
+from taskforge.widgets import DateInput
 
 IDENT = RegexValidator(r"^[a-z][a-z0-9_]{0,127}$", "Use a table name such as accounts_user (lower case, digits, _).")
 OPERATIONS = [("", "any"), ("INSERT", "insert"), ("UPDATE", "update"), ("DELETE", "delete")]
@@ -34,12 +35,8 @@ class AuditFilterForm(forms.Form):
     record = forms.CharField(required=False, max_length=128, label="Record id")
     user = forms.CharField(required=False, max_length=254, label="User (id or email)")
     operation = forms.ChoiceField(required=False, choices=OPERATIONS)
-    date_from = forms.DateField(
-        required=False, label="From", validators=[year_in_range], widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To", validators=[year_in_range], widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = forms.DateField(required=False, label="From", validators=[year_in_range], widget=DateInput)
+    date_to = forms.DateField(required=False, label="To", validators=[year_in_range], widget=DateInput)
     source = forms.ChoiceField(required=False, choices=SOURCES, initial="live")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

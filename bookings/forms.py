@@ -14,6 +14,7 @@ from bookings.content import parse_itinerary, parse_keywords
 from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
 from bookings.policy import TRAVELLERS_AT_LEAST_ONE, TRAVELLERS_WHOLE_NUMBER, travellers_at_most_message
 from bookings.selectors import CatalogueFilters, StaffBookingFilters
+from taskforge.widgets import DateInput
 
 MAX_MONEY = Decimal("1000000")
 
@@ -23,10 +24,6 @@ def _minor(value: Decimal | None) -> int | None:
     if value is None:
         return None
     return int((value * 100).to_integral_value())
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class CatalogueFilterForm(forms.Form):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.templatetags.static import static
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -20,6 +21,8 @@ IMAGE_MAX_SIDE = 1600
 THUMB_SIZE = (480, 320)
 IMAGE_SUBDIR = "trips"
 STORED_NAME_RE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.jpg$")
+IMAGE_URL_PREFIX = "/trips/images/"  # bookings:trip_image (a literal: this runs per catalogue card)
+PLACEHOLDER = "img/trip-placeholder.svg"  # static file shown for a missing image
 
 
 class ImageRejected(ValueError):
@@ -44,8 +47,8 @@ def _write_jpeg(img: Image.Image, path: Path, quality: int) -> None:
     os.replace(tmp, path)  # readers never see a half-written file
 
 
-def trip_image_store(upload: IO[bytes], *, size: int | None = None) -> StoredImage:
-    """Verify, re-encode and thumbnail an uploaded image. Raises ImageRejected with a clear message."""
+def _image_decode(upload: IO[bytes], *, size: int | None = None) -> Image.Image:
+    """Verify an image and decode it to RGB. Raises ImageRejected with a clear message."""
     limit = settings.TRIP_IMAGE_MAX_BYTES
     if size is not None and size > limit:
         raise ImageRejected(f"The image is too large ({size // 1024} KB); the limit is {limit // 1024} KB.")
@@ -68,10 +71,12 @@ def trip_image_store(upload: IO[bytes], *, size: int | None = None) -> StoredIma
         img = img.convert("RGBA")
         background = Image.new("RGB", img.size, (255, 255, 255))
         background.paste(img, mask=img.getchannel("A"))
-        img = background
-    else:
-        img = img.convert("RGB")
-    token = secrets.token_hex(16)
+        return background
+    return img.convert("RGB")
+
+
+def _image_write(img: Image.Image, token: str) -> StoredImage:
+    """Write the image and its thumbnail under MEDIA_ROOT/trips/<token>(_thumb).jpg."""
     folder = image_dir()
     main = img.copy()
     main.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))
@@ -79,6 +84,26 @@ def trip_image_store(upload: IO[bytes], *, size: int | None = None) -> StoredIma
     _write_jpeg(main, folder / f"{token}.jpg", 85)
     _write_jpeg(thumb, folder / f"{token}_thumb.jpg", 80)
     return StoredImage(image=f"{IMAGE_SUBDIR}/{token}.jpg", thumbnail=f"{IMAGE_SUBDIR}/{token}_thumb.jpg")
+
+
+def trip_image_store(upload: IO[bytes], *, size: int | None = None) -> StoredImage:
+    """Verify, re-encode and thumbnail an uploaded image. Raises ImageRejected with a clear message."""
+    return _image_write(_image_decode(upload, size=size), secrets.token_hex(16))
+
+
+def trip_image_missing(stored: StoredImage) -> bool:
+    """True when the image or its thumbnail is not on disk (or a name is not one of ours)."""
+    return any(trip_image_path(os.path.basename(rel or "")) is None for rel in (stored.image, stored.thumbnail))
+
+
+def trip_image_restore(stored: StoredImage, upload: IO[bytes]) -> None:
+    """Write `upload` back under the names a trip already refers to (its files were lost).
+
+    The names are the trip's own, so no document or projection changes."""
+    token = os.path.basename(stored.image or "").removesuffix(".jpg")
+    if not STORED_NAME_RE.match(f"{token}.jpg") or stored.thumbnail != f"{IMAGE_SUBDIR}/{token}_thumb.jpg":
+        raise ImageRejected("These are not stored trip image names.")
+    _image_write(_image_decode(upload), token)
 
 
 def trip_image_delete(stored: StoredImage) -> None:
@@ -96,6 +121,19 @@ def trip_image_path(name: str) -> Path | None:
         return None
     path = image_dir() / name
     return path if path.is_file() else None
+
+
+def trip_image_placeholder_url() -> str:
+    return static(PLACEHOLDER)
+
+
+def trip_image_url(rel: str | None) -> str:
+    """The URL of a stored image ("trips/<hex>.jpg"), or of the placeholder when there is no
+    image or its file is gone (the browser would show its broken-image icon)."""
+    name = os.path.basename(rel or "")
+    if trip_image_path(name) is None:
+        return trip_image_placeholder_url()
+    return IMAGE_URL_PREFIX + name
 
 
 def demo_image_bytes(seed: int, label: str = "") -> bytes:

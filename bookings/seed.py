@@ -10,8 +10,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from bookings import services
-from bookings.images import demo_image_bytes, trip_image_store
+from bookings import selectors, services
+from bookings.images import StoredImage, demo_image_bytes, trip_image_missing, trip_image_restore, trip_image_store
 from bookings.models import Booking, BookingStatus, Trip
 from taskforge.dbcontext import context_for_user, db_context
 
@@ -169,11 +169,13 @@ def seed_demo(stdout: Any) -> None:
     if admin is None:
         stdout.write("bookings: no admin user; run the accounts seed first")
         return
-    created = 0
+    created = restored = 0
     codes: list[str] = []
     for spec in _trip_specs():
         codes.append(spec["code"])
-        if Trip.objects.filter(code=spec["code"]).exists():
+        existing = Trip.objects.filter(code=spec["code"]).first()
+        if existing is not None:
+            restored += _image_restore_if_missing(stdout, existing, spec)
             continue
         image = trip_image_store(io.BytesIO(demo_image_bytes(spec["n"], spec["name"])))
         content = services.TripContent(
@@ -204,7 +206,23 @@ def seed_demo(stdout: Any) -> None:
         )
         created += 1
     stdout.write(f"bookings: {created} trips created ({len(codes)} in the demo catalogue)")
+    if restored:
+        stdout.write(f"bookings: {restored} missing trip images recreated")
     _seed_bookings(stdout, codes)
+
+
+def _image_restore_if_missing(stdout: Any, trip: Trip, spec: dict[str, Any]) -> int:
+    """A trip kept from an earlier seed whose image files are gone (a new MEDIA_ROOT, a wiped
+    var/): write its demo image again under the names its document refers to."""
+    state = selectors.trip_state(trip)
+    if state is None:
+        stdout.write(f"bookings: cannot check the images of {trip.code}: its document is unavailable")
+        return 0
+    stored = StoredImage(image=state.get("image", ""), thumbnail=state.get("thumbnail", ""))
+    if not stored.image or not trip_image_missing(stored):
+        return 0
+    trip_image_restore(stored, io.BytesIO(demo_image_bytes(spec["n"], spec["name"])))
+    return 1
 
 
 def _seed_bookings(stdout: Any, codes: list[str]) -> None:

@@ -18,6 +18,7 @@ from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
 from bookings.documents import trip_collection, trip_doc_state
+from bookings.images import trip_image_url
 from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
@@ -85,7 +86,7 @@ class CatalogueItem:
 
     @property
     def thumb_url(self) -> str:
-        return f"/trips/images/{self.thumbnail.rsplit('/', 1)[-1]}" if self.thumbnail else ""
+        return trip_image_url(self.thumbnail)
 
     @property
     def price_display(self) -> str:

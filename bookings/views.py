@@ -200,7 +200,7 @@ def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404("There is no trip with this code.") from None
     except services.ServiceError as exc:
         error = exc.message
-    status = 200 if quote or request.htmx else 400  # htmx only swaps 2xx responses
+    status = 200 if quote else 400  # htmx swaps 4xx answers too (static/js/site.js)
     return render(request, "bookings/partials/quote.html", {"quote": quote, "error": error}, status=status)
 
 

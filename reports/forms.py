@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from bookings.models import Currency
+from taskforge.widgets import DateInput
 
 # Reports cover bookings and tasks, not the ends of the calendar: dates outside these years
 # are typing mistakes, and near year 1 or 9999 the range arithmetic overflows.
@@ -19,10 +20,6 @@ DATE_RANGE_MESSAGE = f"Enter a date between {MIN_YEAR} and {MAX_YEAR}."
 def year_in_range(value: dt.date) -> None:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise forms.ValidationError(DATE_RANGE_MESSAGE, code="year_range")
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class RangeForm(forms.Form):

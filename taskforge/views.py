@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -10,16 +12,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
-def _error(template: str, status: int) -> HttpResponse:
+def _error(template: str, status: int, message: str) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        if request.headers.get("HX-Request") == "true":
+            # An htmx request swaps the answer into part of a page (static/js/site.js):
+            # a message, not a whole page inside the form.
+            return render(request, "partials/error.html", {"message": message}, status=status)
         return render(request, template, status=status)
 
     return view
 
 
-bad_request = _error("400.html", 400)
-permission_denied = _error("403.html", 403)
-page_not_found = _error("404.html", 404)
+bad_request = _error("400.html", 400, "The request could not be understood. Check what you entered and try again.")
+permission_denied = _error("403.html", 403, "You do not have permission to do that (any more).")
+page_not_found = _error("404.html", 404, "This no longer exists, or you no longer have access to it.")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from taskforge.widgets import DateInput, DateTimeInput
 from tasks.models import CustomFieldType, TaskPriority, TaskStatus, TeamCustomField
 from tasks.selectors import SORT_LABELS
 
@@ -28,7 +29,7 @@ class TaskForm(forms.Form):
     due_at = forms.DateTimeField(
         required=False,
         input_formats=DUE_INPUT_FORMATS,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=DateTimeInput,
         label="Due (UTC)",
     )
     tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated, e.g. ops, billing")
@@ -57,7 +58,7 @@ class TaskForm(forms.Form):
                     required=False, widget=forms.Select(choices=[("", "—")] + [(c, c) for c in definition.choices])
                 )
             elif definition.field_type == CustomFieldType.DATE:
-                field = forms.CharField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+                field = forms.CharField(required=False, widget=DateInput)
             elif definition.field_type == CustomFieldType.NUMBER:
                 field = forms.CharField(required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
             else:
@@ -68,18 +69,6 @@ class TaskForm(forms.Form):
     def custom_values(self) -> dict[str, Any]:
         return {d.key: self.cleaned_data.get(f"cf_{d.key}") for d in self.custom_definitions}
 
-    def apply_errors(self, errors: dict[str, str], message: str) -> None:
-        """Show a service's errors on the matching fields (or on the form)."""
-        mapping = {"assignee": "assignee", "due_at": "due_at"}
-        placed = False
-        for key, text in errors.items():
-            name = mapping.get(key, key)
-            if name in self.fields:
-                self.add_error(name, text)
-                placed = True
-        if not placed:
-            self.add_error(None, message)
-
 
 class TaskFilterForm(forms.Form):
     """Filters of the list view. Invalid values are reported, never silently dropped."""
@@ -88,8 +77,8 @@ class TaskFilterForm(forms.Form):
     priority = forms.MultipleChoiceField(choices=TaskPriority.choices, required=False)
     assignee = forms.CharField(required=False)
     tag = forms.CharField(required=False, max_length=40)
-    due_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    due_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_from = forms.DateField(required=False, widget=DateInput)
+    due_to = forms.DateField(required=False, widget=DateInput)
     overdue = forms.BooleanField(required=False)
     sort = forms.ChoiceField(choices=list(SORT_LABELS.items()), required=False)
     page = forms.IntegerField(required=False, min_value=1)

@@ -877,6 +877,23 @@ def notification_mark_read(*, user: Any, notification_id: str) -> bool:
     return bool(result.modified_count)
 
 
+def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
+    """Opening a task reads the user's notifications about it; returns how many were unread.
+
+    The unread count in Redis is dropped when any changed (recomputed on the bell's next read,
+    like notification_mark_read), so the bell follows without a second source of truth."""
+    try:
+        result = documents.notifications().update_many(
+            {"user_id": user.pk, "task_id": str(task_id), "state": "unread"},
+            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
+        )
+    except MongoUnavailable:
+        raise DocumentsUnavailable("Notifications are unavailable right now.") from None
+    if result.modified_count:
+        unread_forget(user.pk)
+    return result.modified_count
+
+
 def notifications_mark_all_read(*, user: Any) -> int:
     try:
         result = documents.notifications().update_many(

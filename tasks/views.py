@@ -6,6 +6,7 @@ needed permission get 403 (PermissionDenied from accounts.permissions.permission
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import time
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -22,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
 from accounts.permissions import permission_has, permission_require
 from taskforge.decorators import team_member_required
@@ -30,9 +33,10 @@ from tasks import documents, selectors, services
 from tasks.attachments import attachment_path
 from tasks.caching import BOARD_TTL, board_generation, board_key
 from tasks.charts import bar_chart, priority_chart, weekly_chart
+from tasks.conflicts import task_edit_conflicts
 from tasks.forms import AttachmentForm, CommentForm, CustomFieldForm, TaskFilterForm, TaskForm
 from tasks.models import Task, TaskStatus, TaskWatcher
-from tasks.services import STATUS_TRANSITIONS, TaskServiceError, task_can_edit
+from tasks.services import STATUS_TRANSITIONS, TaskServiceError, TaskStale, task_can_edit
 
 
 def _service_error(request: HttpRequest, exc: TaskServiceError, *, title: str = "That did not work") -> HttpResponse:
@@ -183,6 +187,11 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     )
 
 
+def _card_focus(response: HttpResponse, task: Task) -> HttpResponse:
+    """The moved card was re-rendered in its new column: tasks.js gives it the focus back."""
+    return trigger_client_event(response, "tf-card-moved", {"card": f"card-{task.id}"}, after="settle")
+
+
 @team_member_required
 @require_POST
 def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
@@ -205,12 +214,13 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
             return _service_error(request, exc, title="The card was not moved")
         columns = selectors.board_columns(task.team_id)
         ctx = _board_context(request, task.team, columns)
-        return render(
+        response = render(
             request,
             "tasks/partials/move_result.html",
             {**ctx, "message": exc.message, "level": "error"},
             status=exc.status,
         )
+        return _card_focus(response, task)
     if not request.htmx:
         if request.POST.get("next") == "detail":
             return redirect("tasks:detail", task_id=moved.id)
@@ -220,7 +230,8 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
     ctx = _board_context(request, task.team, columns)
     labels = dict(TaskStatus.choices)
     message = f"Moved “{moved.title}” to {labels[moved.status]}."
-    return render(request, "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"})
+    response = render(request, "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"})
+    return _card_focus(response, moved)
 
 
 # --- list -----------------------------------------------------------------------------------------
@@ -299,41 +310,102 @@ def _task_fields(form: TaskForm) -> dict[str, Any]:
     }
 
 
+REFUSED_MESSAGE = (
+    "You may no longer do this in this team (your role or the team's permissions changed). "
+    "Nothing was saved; what you entered is still here."
+)
+
+
+def _form_refusal(form: Any, exc: TaskServiceError | PermissionDenied) -> int:
+    """Show a refusal on the form (on the fields the service named, if any); its HTTP status."""
+    if isinstance(exc, PermissionDenied):
+        form.add_error(None, REFUSED_MESSAGE)
+        return 403
+    if exc.status == 404:
+        raise Http404(exc.message)
+    fields = [key for key in exc.errors if key in form.fields]
+    for key in fields:
+        form.add_error(key, exc.errors[key])
+    if not fields:
+        form.add_error(None, exc.message)
+    return exc.status
+
+
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
-    permission_require(request.user, team.id, "task.create")
+    allowed = permission_has(request.user, team.id, "task.create")
+    if not allowed and request.method == "GET":
+        raise PermissionDenied("You may not create tasks in this team.")
     form = TaskForm(request.POST or None, **_task_form_kwargs(team.id))
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        status = 400
+        if not allowed:
+            form.add_error(None, REFUSED_MESSAGE)  # the draft stays in the form
+            status = 403
+        elif form.is_valid():
             try:
                 task = services.task_create(actor=request.user, team_id=team.id, **_task_fields(form))
-            except TaskServiceError as exc:
-                if exc.status != 400:
-                    return _service_error(request, exc)
-                form.apply_errors(exc.errors, exc.message)
+            except (TaskServiceError, PermissionDenied) as exc:
+                status = _form_refusal(form, exc)  # the draft stays in the form
             else:
                 return redirect("tasks:detail", task_id=task.id)
-        status = 400
     return render(
         request, "tasks/task_form.html", {**_team_context(request, team), "form": form, "creating": True}, status=status
     )
+
+
+def _edit_statuses(task: Task, *keep: str) -> list[str]:
+    """The statuses the edit form offers: the current one, those reachable from it, and `keep`."""
+    return [s for s in TaskStatus.values if s == task.status or s in STATUS_TRANSITIONS[task.status] or s in keep]
+
+
+def _task_edit_conflict(request: HttpRequest, task_id: str, form: TaskForm) -> HttpResponse:
+    """A stale edit (409): the task as it is now next to the person's values, and the form again
+    with their values on the latest version, so one click saves theirs over it."""
+    latest = _task_or_404(request, task_id)
+    try:
+        detail: dict[str, Any] | None = services.task_detail_current(latest)
+    except TaskServiceError:  # the document server is down: compare the row's fields only
+        detail = None
+    kwargs = _task_form_kwargs(latest.team_id, _edit_statuses(latest, form.cleaned_data["status"]))
+    conflicts = task_edit_conflicts(
+        current=latest,
+        current_detail=detail,
+        mine=_task_fields(form),
+        members=kwargs["members"],
+        custom_fields=kwargs["custom_fields"],
+    )
+    data = request.POST.copy()
+    data["version"] = str(latest.version)
+    context = {
+        **_team_context(request, latest.team),
+        "form": TaskForm(data, **kwargs),
+        "task": latest,
+        "creating": False,
+        "conflicts": conflicts,
+    }
+    return render(request, "tasks/task_form.html", context, status=409)
 
 
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    if not task_can_edit(request.user, task):
+    editable = task_can_edit(request.user, task)
+    if not editable and request.method == "GET":
         raise PermissionDenied("You may not edit this task.")
-    statuses = [s for s in TaskStatus.values if s == task.status or s in STATUS_TRANSITIONS[task.status]]
-    kwargs = _task_form_kwargs(task.team_id, statuses)
+    kwargs = _task_form_kwargs(task.team_id, _edit_statuses(task))
     status = 200
     if request.method == "POST":
         form = TaskForm(request.POST, **kwargs)
-        if form.is_valid():
+        status = 400
+        if not editable:
+            form.add_error(None, REFUSED_MESSAGE)  # the draft stays in the form
+            status = 403
+        elif form.is_valid():
             try:
                 services.task_update(
                     actor=request.user,
@@ -341,15 +413,12 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
                     expected_version=form.cleaned_data["version"] or -1,
                     **_task_fields(form),
                 )
-            except TaskServiceError as exc:
-                if exc.status in (404, 503):
-                    return _service_error(request, exc)
-                form.apply_errors(exc.errors, exc.message)
-                status = exc.status
+            except TaskStale:
+                return _task_edit_conflict(request, task_id, form)
+            except (TaskServiceError, PermissionDenied) as exc:
+                status = _form_refusal(form, exc)  # the draft stays in the form
             else:
                 return redirect("tasks:detail", task_id=task.id)
-        else:
-            status = 400
     else:
         try:
             detail = services.task_detail_current(task)
@@ -409,10 +478,15 @@ def task_watch(request: HttpRequest, task_id: str) -> HttpResponse:
 # --- task page ------------------------------------------------------------------------------------
 
 
-@team_member_required
-@require_GET
-def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+def _task_page(
+    request: HttpRequest,
+    task: Task,
+    *,
+    comment_form: CommentForm | None = None,
+    attachment_form: AttachmentForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The task page; a refused comment or upload is shown again in its form, with its text."""
     user = request.user
     bundle = selectors.task_page_bundle(task)
     definitions = selectors.custom_fields_for(task.team_id)
@@ -434,8 +508,8 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
         "can_delete": permission_has(user, task.team_id, "task.delete"),
         "can_comment": permission_has(user, task.team_id, "comment.create"),
         "watching": TaskWatcher.objects.filter(task_id=task.id, user_id=user.pk).exists(),
-        "comment_form": CommentForm(),
-        "attachment_form": AttachmentForm(),
+        "comment_form": comment_form or CommentForm(),
+        "attachment_form": attachment_form or AttachmentForm(),
         "moves": [
             (s, dict(TaskStatus.choices)[s]) for s in sorted(STATUS_TRANSITIONS[task.status], key=statuses.index)
         ],
@@ -443,7 +517,28 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
         "now": timezone.now(),
         "max_upload": settings.ATTACHMENT_MAX_BYTES,
     }
-    return render(request, "tasks/detail.html", context)
+    return render(request, "tasks/detail.html", context, status=status)
+
+
+@team_member_required
+@require_GET
+def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
+    task = _task_or_404(request, task_id)
+    if selectors.unread_count(request.user.pk):  # from Redis: most views have nothing to mark
+        # Notifications unavailable: the page still opens, and they stay unread.
+        with contextlib.suppress(services.DocumentsUnavailable):
+            services.notifications_mark_task_read(user=request.user, task_id=task.id)
+    return _task_page(request, task)
+
+
+def _form_refused(
+    request: HttpRequest, task: Task, template: str, form_name: str, form: Any, status: int
+) -> HttpResponse:
+    """htmx: the form again, with its errors and the person's input; otherwise the whole task page."""
+    if request.htmx:
+        context = {"task": task, form_name: form, "max_upload": settings.ATTACHMENT_MAX_BYTES}
+        return render(request, template, context, status=status)
+    return _task_page(request, task, **{form_name: form}, status=status)
 
 
 # --- attachments ----------------------------------------------------------------------------------
@@ -455,18 +550,14 @@ def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
-        errors = " ".join(str(e) for errs in form.errors.values() for e in errs) or "Choose a file to upload."
-        return render(
-            request, "tasks/error.html", {"title": "The file was not attached", "message": errors}, status=400
-        )
+        return _form_refused(request, task, "tasks/partials/upload_form.html", "attachment_form", form, 400)
     try:
         meta = services.task_attachment_add(actor=request.user, task_id=task.id, upload=form.cleaned_data["file"])
-    except TaskServiceError as exc:
-        return _service_error(request, exc, title="The file was not attached")
-    from django.contrib import messages
-
+    except (TaskServiceError, PermissionDenied) as exc:
+        status = _form_refusal(form, exc)
+        return _form_refused(request, task, "tasks/partials/upload_form.html", "attachment_form", form, status)
     messages.success(request, f"Attached {meta['name']}.")
-    return redirect("tasks:detail", task_id=task.id)
+    return _to_task_page(request, task, "")
 
 
 @team_member_required
@@ -514,27 +605,29 @@ def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) 
 # --- comments -------------------------------------------------------------------------------------
 
 
+def _to_task_page(request: HttpRequest, task: Task, anchor: str) -> HttpResponse:
+    """After a comment or an upload: the task page again. The htmx forms are on that page, so it
+    is reloaded (a redirect to the same URL with only a new #fragment would not load it)."""
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + anchor)
+
+
 @team_member_required
 @require_POST
 def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     form = CommentForm(request.POST, request.FILES)
     if not form.is_valid():
-        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-        return _service_error(
-            request, TaskServiceError(errors or "The comment is not valid."), title="The comment was not saved"
-        )
+        return _form_refused(request, task, "tasks/partials/comment_form.html", "comment_form", form, 400)
     try:
         services.comment_create(
             actor=request.user, task_id=task.id, body=form.cleaned_data["body"], upload=form.cleaned_data.get("file")
         )
-    except TaskServiceError as exc:
-        return _service_error(request, exc, title="The comment was not saved")
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments"
-        return response
-    return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
+    except (TaskServiceError, PermissionDenied) as exc:
+        status = _form_refusal(form, exc)
+        return _form_refused(request, task, "tasks/partials/comment_form.html", "comment_form", form, status)
+    return _to_task_page(request, task, "#comments")
 
 
 @team_member_required
@@ -551,13 +644,19 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
             "tasks/comment_edit.html",
             {"task": task, "team": task.team, "comment": doc, "form": CommentForm(initial={"body": doc.get("body")})},
         )
-    try:
-        services.comment_update(
-            actor=request.user, task_id=task.id, comment_id=comment_id, body=request.POST.get("body", "")
-        )
-    except TaskServiceError as exc:
-        return _service_error(request, exc, title="The comment was not changed")
-    return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
+    form = CommentForm({"body": request.POST.get("body", "")})
+    status = 400
+    if form.is_valid():
+        try:
+            services.comment_update(
+                actor=request.user, task_id=task.id, comment_id=comment_id, body=form.cleaned_data["body"]
+            )
+        except (TaskServiceError, PermissionDenied) as exc:
+            status = _form_refusal(form, exc)  # the text comes back with the refusal
+        else:
+            return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
+    context = {"task": task, "team": task.team, "form": form}
+    return render(request, "tasks/comment_edit.html", context, status=status)
 
 
 @team_member_required

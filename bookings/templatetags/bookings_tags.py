@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from bookings.images import trip_image_placeholder_url
+from bookings.images import trip_image_url as _trip_image_url
 from bookings.policy import money as _money
 
 register = template.Library()
@@ -16,13 +18,15 @@ def money(amount_minor: int | None, currency: str) -> str:
 
 @register.filter
 def trip_image_url(path: str) -> str:
-    """URL of a stored trip image ("trips/<hex>.jpg" -> /trips/images/<hex>.jpg); '' when none."""
-    import os
+    """URL of a stored trip image ("trips/<hex>.jpg" -> /trips/images/<hex>.jpg); the
+    placeholder's when there is none or its file is missing."""
+    return _trip_image_url(path)
 
-    from django.urls import reverse
 
-    name = os.path.basename(path or "")
-    return reverse("bookings:trip_image", args=[name]) if name else ""
+@register.simple_tag
+def trip_image_placeholder() -> str:
+    """The placeholder's URL, for `data-fallback` (site.js swaps it in when an image fails to load)."""
+    return trip_image_placeholder_url()
 
 
 @register.simple_tag

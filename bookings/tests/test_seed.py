@@ -7,6 +7,7 @@ import io
 import pytest
 
 from bookings.documents import trip_collection
+from bookings.images import image_dir, trip_image_path
 from bookings.models import Booking, Trip, TripListing
 from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
@@ -33,3 +34,28 @@ def test_seed_demo_is_complete_and_idempotent() -> None:
     assert TripListing.objects.count() == trips
     assert trip_collection().count_documents({}) == trips
     assert TripListing.objects.filter(resort="Maldives").count() >= 3
+
+
+def test_seed_demo_recreates_missing_image_files_of_existing_trips() -> None:
+    """A kept database with a new or wiped MEDIA_ROOT: the trips exist, their images do not."""
+    from accounts.seed import seed_demo as seed_accounts
+    from bookings.seed import seed_demo
+
+    out = io.StringIO()
+    with db_context(DbContext(role="system", user_agent="test seed")):
+        seed_accounts(out)
+        seed_demo(out)
+        relay_sweep(budget_seconds=30)
+        versions = dict(Trip.objects.values_list("code", "version"))
+        docs = {d["_id"]: (d["image"], d["thumbnail"]) for d in trip_collection().find({})}
+        for path in image_dir().iterdir():
+            path.unlink()
+        seed_demo(out)
+        assert dict(Trip.objects.values_list("code", "version")) == versions  # no new versions, same names
+    assert len(docs) == len(versions) >= 36
+    for image, thumbnail in docs.values():
+        for rel in (image, thumbnail):
+            assert trip_image_path(rel.rsplit("/", 1)[-1]) is not None, rel
+    assert f"{len(docs)} missing trip images recreated" in out.getvalue()
+    seed_demo(out)  # and a third run finds nothing to do
+    assert out.getvalue().count("missing trip images recreated") == 1

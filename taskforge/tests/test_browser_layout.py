@@ -16,6 +16,7 @@ from accounts.models import Membership, Team, User
 from bookings import services as booking_services
 from bookings.tests.conftest import create_trip, ctx_for
 from taskforge.dbcontext import db_context
+from taskforge.testing.personas import person_create
 from tasks import services as task_services
 
 pytestmark = pytest.mark.browser
@@ -34,14 +35,9 @@ CONTRAST_JS = """([a, b]) => {
 }"""
 
 
-def _user(role: str, name: str) -> User:
-    return User.objects.create_user(
-        f"{name.lower().replace(' ', '.')}-{uuid.uuid4().hex[:6]}@example.com",
-        PASSWORD,
-        role=role,
-        display_name=name,
-        email_verified=True,
-    )
+def _user(kind: str, name: str) -> User:
+    email = f"{name.lower().replace(' ', '.')}-{uuid.uuid4().hex[:6]}@example.com"
+    return person_create(kind, email, PASSWORD, display_name=name, email_verified=True)
 
 
 @pytest.fixture

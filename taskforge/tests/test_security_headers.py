@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from taskforge.tests.test_settings import PROD_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = ROOT / "deploy" / "nginx"
 PROD_KEY = "k" * 20 + "Q9x!v2@Lp#7zR$4mT%8nW^3bY&6cH*1d"  # noqa: S105 - a throwaway key for a subprocess
@@ -105,13 +107,8 @@ print(json.dumps({"secure": dict(secure.headers), "plain_status": plain.status_c
 def prod_headers() -> dict:
     """The headers of a response of the production profile (a subprocess: settings are read once)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="taskforge.settings",
-        DJANGO_SETTINGS_PROFILE="prod",
-        DJANGO_SECRET_KEY=PROD_KEY,
-        DJANGO_ALLOWED_HOSTS="testserver",
-        METRICS_TOKEN="m" * 40,
-    )
+    # Every variable prod requires (the same set the settings tests start prod with).
+    env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="taskforge.settings", DJANGO_ALLOWED_HOSTS="testserver")
     result = subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", _PROD_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -204,3 +204,39 @@ def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> 
         notification_id=event.aggregate_id, user_id=crew.member.pk, kind="task_assigned", summary="again", url="/tasks/"
     )
     assert EmailDelivery.objects.filter(idempotency_key=f"notif:{event.aggregate_id}").count() == 1
+
+
+def _unread(user, task=None) -> int:  # noqa: ANN001
+    query = {"user_id": user.pk, "state": "unread"}
+    if task is not None:
+        query["task_id"] = str(task.id)
+    return len(list(documents.notifications().find(query, {"_id": 1})))
+
+
+def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, crew, make_task) -> None:  # noqa: ANN001
+    opened = make_task(actor=crew.admin, assignee_id=crew.member.pk)  # notifies the member (assigned)
+    elsewhere = make_task(actor=crew.admin, assignee_id=crew.member.pk)
+    with acting(crew.member2):
+        services.task_watch_set(actor=crew.member2, task_id=opened.id, watch=True)
+    _move(crew.admin, opened, "in_progress")  # notifies the member (a watcher) and member2 again
+    relay_sweep()
+    assert (_unread(crew.member, opened), _unread(crew.member, elsewhere), _unread(crew.member2, opened)) == (2, 1, 1)
+    assert unread_count(crew.member.pk) == 3  # the bell's count, now cached in Redis
+    assert cache.get(unread_key(crew.member.pk)) == 3
+
+    client.force_login(crew.member)
+    assert client.get(reverse("tasks:detail", args=[opened.id])).status_code == 200
+    assert _unread(crew.member, opened) == 0
+    assert _unread(crew.member, elsewhere) == 1  # other tasks' notifications stay unread
+    assert _unread(crew.member2, opened) == 1  # and so do other people's
+    assert unread_count(crew.member.pk) == 1 and cache.get(unread_key(crew.member.pk)) == 1
+    bell = client.get(reverse("tasks:notifications_badge"))
+    assert b"data-unread>1</span>" in bell.content
+
+    # Someone who can no longer see the task gets 404, and nothing of theirs is marked read.
+    from accounts.models import Membership
+
+    Membership.objects.filter(team=crew.team, user=crew.member2).delete()
+    client.force_login(crew.member2)
+    assert client.get(reverse("tasks:detail", args=[opened.id])).status_code == 404
+    assert _unread(crew.member2, opened) == 1

@@ -28,12 +28,24 @@
     if (card.closest(".column") === column) return;
     if (!(card.dataset.moves || "").split(" ").includes(status)) {
       const flash = document.getElementById("board-flash");
-      if (flash) flash.innerHTML = '<div class="flash flash-error" role="alert">That move is not allowed from this column.</div>';
+      const live = document.getElementById("board-live");
+      const text = "That move is not allowed from this column.";
+      if (flash) flash.innerHTML = '<div class="flash flash-error">' + text + "</div>";
+      if (live) live.textContent = text;
       return;
     }
     window.htmx.ajax("POST", card.dataset.moveUrl, {
       target: "#board-flash", swap: "innerHTML", values: { status: status, version: card.dataset.version },
     });
+  });
+
+  // After a move the card is rendered again in its column (the old element, with the button
+  // that had the focus, is gone): give the focus to the moved card, so keyboard and screen-reader
+  // users stay where they were. The server names it (HX-Trigger-After-Settle: tf-card-moved);
+  // #board-live announces the move.
+  document.addEventListener("tf-card-moved", (event) => {
+    const card = event.detail && document.getElementById(event.detail.card);
+    if (card) card.focus();
   });
 
   // @mention autocomplete: ask the server (htmx) for team members matching the word being typed.

@@ -1,6 +1,6 @@
 """Account emails: verification, password reset, invitations, "you already have an account".
 
-They go through taskforge.mail.mail_queue (an EmailDelivery row in the caller's
+They go through mail.delivery.mail_queue (an EmailDelivery row in the caller's
 transaction, sent once by a worker after commit). The idempotency keys hold a hash of
 the one-time token, never the token itself.
 """

@@ -12,7 +12,7 @@ A backup is one timestamped directory under BACKUP_DIR (``20261121T020000Z/``):
   order-independent content checksum. The table figures are computed in the same
   snapshot pg_dump reads, so they describe the dump exactly.
 
-Every data file is encrypted at rest with age (taskforge/backup_crypto.py): pg_dump's
+Every data file is encrypted at rest with age (backups/crypto.py): pg_dump's
 output and the pymongo dump are encrypted as they stream, so no clear copy is written.
 The manifest stays clear (names, counts and hashes, no personal data), so `verify_backup`
 checks every file's integrity before it needs a key. Restores and verification decrypt

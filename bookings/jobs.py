@@ -2,7 +2,7 @@
 
 Queued by the services with enqueue_on_commit (ids only, after commit). Each job reads
 the booking under the context carried from the request that changed it (the traveller
-or a staff member, so RLS lets it see the row) and hands the email to taskforge.mail,
+or a staff member, so RLS lets it see the row) and hands the email to mail.delivery,
 which follows the traveller's notification preferences and sends exactly once
 (the idempotency key is per booking and event).
 """

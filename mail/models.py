@@ -20,7 +20,7 @@ class EmailDelivery(models.Model):
     Created (status queued) in the caller's transaction; the `notifications.email_send`
     job claims it (status sending + claimed_at, a lease), sends it over SMTP and marks it
     sent or failed. `idempotency_key` makes queuing the same email twice a no-op and
-    also derives the Message-ID, so a duplicate send (see taskforge/mail.py) is detectable.
+    also derives the Message-ID, so a duplicate send (see mail/delivery.py) is detectable.
     The template context lives in EmailPayload (not audited: it may hold one-time links).
     """
 

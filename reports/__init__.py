@@ -1,7 +1,7 @@
 """Reports: a star schema loaded by an ETL job, staff report pages, and the admin System page.
 
-Not a Django app and no migrations: the star schema is plain, idempotent SQL DDL
-(`taskforge/reports/schema.py`) that the ETL runs itself, in the schema `star`
+An app without models or migrations: the star schema is plain, idempotent SQL DDL
+(`reports/schema.py`) that the ETL runs itself, in the schema `star`
 
 * of the reports database when `DATABASE_REPORTS_URL` is set (the `reports` alias; the
   ETL connects with those credentials, which must be allowed to create a schema there);

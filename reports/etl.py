@@ -4,7 +4,7 @@
   row-level security hides no booking; read-only), in one REPEATABLE READ READ ONLY
   transaction, so every table is read from the same snapshot. Task flow is aggregated
   on the source (per team and week) so only small rows travel.
-* **Load** into the schema `star` (taskforge/reports/schema.py) of the reports database
+* **Load** into the schema `star` (reports/schema.py) of the reports database
   when the `reports` alias is configured (with its credentials), else of the default
   database as the owner role (the application role may not create schemas).
 * **Full reload, applied as a merge**: every run reads everything and, in one target

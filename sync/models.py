@@ -1,6 +1,6 @@
 """Platform models: the transactional outbox and the relay's self-test aggregate.
 
-See taskforge/outbox.py for how events are recorded, claimed, applied and reconciled.
+See sync/outbox.py for how events are recorded, claimed, applied and reconciled.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class SyncProbe(models.Model):
 
     A real, tiny entity that goes through the whole outbox path: a PostgreSQL row (the
     source of truth, with a version), a MongoDB document (collection `sync_probe`) and a
-    search-projection row (SyncProbeSearch), kept in step by taskforge/sync.py. Used by
+    search-projection row (SyncProbeSearch), kept in step by sync/probe.py. Used by
     `manage.py sync_status --probe` (an end-to-end heartbeat through the running relay),
     by the fault tests and by bench/sync. It carries no business data.
     """

@@ -1,6 +1,16 @@
-"""Refusals raised by services and turned into 4xx answers by views (one hierarchy for all apps)."""
+"""Refusals raised by services, and the one mapping from them to HTTP answers.
+
+Services raise `ServiceError` (or a subclass) with a message for the person and a status:
+404 for what they may not know exists, 403 for an action they may not take on something
+they can see, 409 for a conflict with the current state, 422/400 for input the rules
+refuse, 503 while a store is down. `ServiceErrorMiddleware` turns an uncaught one into that
+answer (a page, or a fragment for htmx); a view with a form calls `form_refusal()` instead,
+so the message lands on the form next to what the person typed.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class ServiceError(Exception):
@@ -32,3 +42,23 @@ class Conflict(ServiceError):
 
 class Gone(ServiceError):
     status = 410
+
+
+class Unprocessable(ServiceError):
+    """Well-formed input that the rules refuse."""
+
+    status = 422
+
+
+class Unavailable(ServiceError):
+    """A store the request needs is down: try again in a moment (nothing was changed)."""
+
+    status = 503
+
+
+def form_refusal(form: Any, exc: ServiceError) -> int:
+    """Put a refusal on the form (on its field when the form shows that field) and return the
+    HTTP status to answer with. Every view with a form does this one way."""
+    field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
+    form.add_error(field, exc.message)
+    return exc.status

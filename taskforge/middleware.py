@@ -7,10 +7,13 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from taskforge.dbcontext import context_for_user, context_reset, context_set
+from taskforge.errors import ServiceError
+from taskforge.mongo import MongoUnavailable
 from taskforge.requestctx import request_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -87,3 +90,32 @@ class PrivateResponsesMiddleware:
         if user is not None and user.is_authenticated and "Cache-Control" not in response:
             add_never_cache_headers(response)
         return response
+
+
+class ServiceErrorMiddleware:
+    """The one mapping from a refused service call to an answer: the refusal's status, its
+    message on the error page (or in a fragment for htmx), and 503 while a store is down."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ServiceError):
+            status, message = exception.status, exception.message
+        elif isinstance(exception, MongoUnavailable):
+            status, message = 503, STORE_DOWN
+        else:
+            return None
+        if status == 404:
+            raise Http404(message)
+        template = "partials/error.html" if request.headers.get("HX-Request") == "true" else "refused.html"
+        response = render(request, template, {"message": message, "status": status}, status=status)
+        if status == 503:
+            response["Retry-After"] = "30"
+        return response
+
+
+STORE_DOWN = "Part of the site's data cannot be reached right now; nothing was changed. Please try again in a moment."

@@ -45,7 +45,7 @@ def beat_schedule(*, backup_hour: int) -> dict[str, dict[str, Any]]:
         # Accounts (accounts/jobs.py, default queue): end timed-out sessions in the session
         # index, forget old session history and sign-in attempts.
         "accounts-sessions-sweep": {"task": "accounts.sessions_sweep", "schedule": crontab(minute="*/30")},
-        # Email: re-queue deliveries whose message was lost; digests per cadence (taskforge/mail.py).
+        # Email: re-queue deliveries whose message was lost; digests per cadence (mail/delivery.py).
         "notifications-email-sweep": {"task": "notifications.email_sweep", "schedule": 60.0},
         # In-app notifications for tasks due within 24 hours and overdue ones (tasks/jobs.py).
         "notifications-due-scan": {"task": "notifications.due_scan", "schedule": crontab(minute="*/15")},
@@ -64,7 +64,7 @@ def beat_schedule(*, backup_hour: int) -> dict[str, dict[str, Any]]:
             "schedule": crontab(day_of_week="mon", hour=7, minute=20),
             "args": ("weekly",),
         },
-        # Reports: reload the star schema (taskforge/reports/jobs.py, default queue). Idempotent;
+        # Reports: reload the star schema (reports/jobs.py, default queue). Idempotent;
         # a run not started within 10 minutes is dropped: the next one is already due.
         "reports-etl": {"task": "default.reports_etl", "schedule": crontab(minute="*/15"), "options": {"expires": 600}},
     }

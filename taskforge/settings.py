@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "taskforge.middleware.DatabaseContextMiddleware",
+    "taskforge.middleware.ServiceErrorMiddleware",  # refusals not caught by a form view
 ]
 
 ROOT_URLCONF = "taskforge.urls"
@@ -304,7 +305,7 @@ try:
 except Exception as _exc:  # noqa: BLE001 - any parse failure is a config error
     raise ImproperlyConfigured(f"EMAIL_URL={_email_url!r} is not a valid email URL: {_exc}") from None
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "TaskForge <noreply@taskforge.local>")
-# Delivery (taskforge/mail.py): the SMTP timeout must stay well below the claim lease,
+# Delivery (mail/delivery.py): the SMTP timeout must stay well below the claim lease,
 # so a live sender never has its email taken over by a redelivered job.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
 EMAIL_SEND_LEASE_SECONDS = env_int("EMAIL_SEND_LEASE_SECONDS", 120, minimum=1)
@@ -370,7 +371,7 @@ BACKUP_AGE_LOCAL_IDENTITY = (
 )
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1)
-# Outbox relay (taskforge/outbox.py): a claim is a lease; a relay that dies releases its
+# Outbox relay (sync/outbox.py): a claim is a lease; a relay that dies releases its
 # events when the lease ends. Failed events wait 1, 2, 4 ... s, capped by the backoff max.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 60, minimum=1, maximum=3600)
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500, minimum=1, maximum=10_000)

@@ -335,7 +335,7 @@ NOTIFICATION_KINDS = {
 
 
 def notification_email_hook(*, notification_id: str, user_id: int, kind: str, summary: str, url: str) -> None:
-    """Email side of a notification: hands it to taskforge.mail (the user's email preference and
+    """Email side of a notification: hands it to mail.delivery (the user's email preference and
     cadence decide there). Runs inside the caller's transaction; never breaks it."""
     try:
         from mail.delivery import mail_notification

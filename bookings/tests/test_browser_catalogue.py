@@ -14,7 +14,7 @@ from bookings.images import image_dir
 from bookings.models import Trip, TripListing
 from bookings.tests.conftest import create_trip
 from bookings.tests.test_browser_bookings import _off_loop, _sign_in, _user
-from taskforge.outbox import relay_sweep
+from sync.relay import relay_sweep
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@
 Shapes (and where they are used):
 * find_one by _id ............................ trip page, edit form (selectors.trip_document), reconciler
 * versioned upsert of a whole trip document .... sync.trip_apply (itinerary = array of subdocuments, $set whole)
-* find _id $in with a projection .............. the trip reconciler (taskforge.outbox.Reconciler)
+* find _id $in with a projection .............. the trip reconciler (sync.reconcile.Reconciler)
 * unique index on code ........................ documents.TripDocument indexes
 
 Divergences found here (the application copes: documents.trip_doc_state normalises
@@ -12,7 +12,7 @@ every document it reads, and no query filters or sorts on these fields in MongoD
 * a datetime `$set` on an EXISTING document comes back from nx-27017 as a naive string
   "YYYY-MM-DD HH:MM:SS[.ffffff]" (the insert path keeps a real date).
 The shapes compare what trip_doc_state returns, which is what the code uses.
-Not used: bulk_write of UpdateOne (taskforge.outbox.mongo_upsert_versioned_many), which
+Not used: bulk_write of UpdateOne (sync.stores.mongo_upsert_versioned_many), which
 mongomock 4.3 cannot run with pymongo 4.20 (TypeError: unexpected keyword 'sort'), so
 it cannot be checked here; the trip handler applies events one by one instead.
 """

@@ -1,4 +1,4 @@
-"""Confirmation and cancellation emails: queued after commit, sent through taskforge.mail."""
+"""Confirmation and cancellation emails: queued after commit, sent through mail.delivery."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from taskforge.testing.conformance import Shape, conformance_compare
 DOCS = [{"_id": "a", "kind": "x"}, {"_id": "b", "kind": "y"}, {"_id": "c", "kind": "x"}]
 
 SHAPES = [
-    # taskforge/reports/system.py: documents per collection.
+    # reports/system.py: documents per collection.
     Shape("count_documents of a whole collection", lambda c: c.count_documents({}), DOCS),
     Shape("count_documents of an empty collection", lambda c: c.count_documents({})),
     # ... and the collection must be listed once it holds documents.

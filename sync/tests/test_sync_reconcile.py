@@ -139,7 +139,7 @@ def test_scheduled_report_logs_drift_without_repairing(db, registry, caplog) -> 
     for name in list(_RECONCILERS):
         if name != "probe":
             _RECONCILERS.pop(name)  # other apps' reconcilers are tested in their apps
-    with caplog.at_level(logging.INFO, logger="taskforge.jobs"):
+    with caplog.at_level(logging.INFO, logger="sync.reconcile"):
         summary = reconcile_report()
     assert summary == {"probe": 1}
     assert f"sync drift probe: missing={{'documents': ['{p[0].pk}']}}" in caplog.text

@@ -18,11 +18,11 @@ from django.utils import timezone, translation
 import accounts.forms
 import audit.forms
 import bookings.forms
-import taskforge.reports.forms
+import reports.forms
 import tasks.forms
 from tasks.models import CustomFieldType, TeamCustomField
 
-PROJECT_MODULES = (accounts.forms, audit.forms, bookings.forms, taskforge.reports.forms, tasks.forms)
+PROJECT_MODULES = (accounts.forms, audit.forms, bookings.forms, reports.forms, tasks.forms)
 DAY = dt.date(2027, 6, 10)
 MOMENT = dt.datetime(2027, 6, 10, 14, 30, tzinfo=dt.UTC)
 EXPECTED = {"date": "2027-06-10", "datetime-local": "2027-06-10T14:30", "time": "14:30"}

@@ -1,5 +1,5 @@
 """manage.py reports_etl: load the reports star schema now (owned by the reports helper;
-the code lives in taskforge/reports/etl.py)."""
+the code lives in reports/etl.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authorization-matrix entries of the reports (taskforge/reports/urls.py, namespace
+"""Authorization-matrix entries of the reports (reports/urls.py, namespace
 "reports") and the admin System page (format: taskforge/testing/authz.py). The platform
 pages of taskforge/urls.py (home, healthz, readyz, metrics) are in audit/tests/authz.py.
 

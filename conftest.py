@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from taskforge.testing.plugin import DOCSERVER, ROOT, TEST_ID, DocServer  # noqa: F401
+from taskforge.testing.plugin import DOCSERVER, ROOT, TEST_ID, DocServer
 
 
 def _switch_default_user(user: str, password: str | None) -> None:
@@ -65,7 +65,7 @@ def _terminate_backends(dbname: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(request, django_test_environment, django_db_blocker):  # noqa: ANN001
+def django_db_setup(request, django_test_environment, django_db_blocker):
     """Create and migrate the test database as the owner; run the tests as the app role."""
     from django.conf import settings
     from django.db import connections
@@ -137,7 +137,7 @@ def truncate_all_as_owner() -> None:
 
 
 @pytest.fixture
-def committed_db(django_db_setup, django_db_blocker):  # noqa: ANN001
+def committed_db(django_db_setup, django_db_blocker):
     """Real commits (for worker processes, concurrency and live servers); emptied afterwards as the owner."""
     with django_db_blocker.unblock():
         try:
@@ -164,7 +164,7 @@ class CeleryWorker:
         argv = [sys.executable, "-m", "celery", "-A", "taskforge", "worker", "-Q", queues, "-c", str(concurrency),
                 "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
                 "-n", f"tf-{TEST_ID}@%h"]  # fmt: skip
-        log = open(self.log, "ab")  # noqa: SIM115 - the worker writes to it for its whole life
+        log = open(self.log, "ab")
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -207,7 +207,7 @@ def purge_queues() -> None:
 
 
 @pytest.fixture
-def celery_worker_proc(committed_db):  # noqa: ANN001
+def celery_worker_proc(committed_db):
     """A fresh worker process per test, on purged queues; stopped afterwards."""
     purge_queues()
     worker = CeleryWorker()
@@ -220,7 +220,7 @@ def celery_worker_proc(committed_db):  # noqa: ANN001
 
 
 @pytest.fixture
-def make_user(db):  # noqa: ANN001
+def make_user(db):
     """Factory: make_user(kind, email=None, password=..., **fields) -> User.
 
     kind is a key of taskforge.testing.personas.KIND_CAPABILITIES ("traveller", "member",
@@ -297,7 +297,7 @@ class LiveServer:
             ],
             cwd=ROOT,
             env=env,
-            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stdout=open(self.log, "ab"),
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -328,7 +328,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server_proc(committed_db):  # noqa: ANN001
+def live_server_proc(committed_db):
     """gunicorn on a free port against the committed test database; `.url`, `.emails()`."""
     server = LiveServer()
     server.start()
@@ -339,7 +339,7 @@ def live_server_proc(committed_db):  # noqa: ANN001
 
 
 @pytest.fixture
-def browser_page():  # noqa: ANN201
+def browser_page():
     """A Playwright page in Debian's headless Chromium."""
     from playwright.sync_api import sync_playwright
 

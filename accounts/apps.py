@@ -10,7 +10,7 @@ class AccountsConfig(AppConfig):
         # `personal_data.py` (see accounts/export.py for the API).
         from django.utils.module_loading import autodiscover_modules
 
-        import accounts.export  # noqa: F401
+        import accounts.export
         import accounts.jobs  # noqa: F401 - registers the Celery jobs
         from accounts.selectors import notification_preferences
         from mail.preferences import preferences_provider_register

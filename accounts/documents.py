@@ -43,5 +43,5 @@ class Profile(Document):
 PROFILE_FIELDS = ("first_name", "last_name", "bio", "avatar", "preferences", "updated_at")
 
 
-def profile_collection():  # noqa: ANN201 - a pymongo Collection
+def profile_collection():
     return Profile._get_collection()

@@ -159,7 +159,7 @@ class RolePermissionsForm(forms.Form):
 class EmailPasswordResetForm(PasswordResetForm):
     """Django's reset form, sending through the mail queue (one email per matching account)."""
 
-    def save(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102 - same contract as Django's
+    def save(self, *args: Any, **kwargs: Any) -> None:
         from accounts import emails
 
         token_generator = kwargs["token_generator"]

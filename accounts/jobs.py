@@ -15,7 +15,7 @@ SESSION_HISTORY_DAYS = 30
 LOGIN_ATTEMPT_RETENTION_DAYS = 90
 
 
-def sessions_sweep_run(*, now=None) -> dict[str, int]:  # noqa: ANN001
+def sessions_sweep_run(*, now=None) -> dict[str, int]:
     """End index entries of sessions that timed out, forget old history and old sign-in attempts."""
     from django.db.models import Q
 

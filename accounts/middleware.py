@@ -44,7 +44,7 @@ class AccountSessionMiddleware:
             self._check(request, user)
         return self.get_response(request)
 
-    def _check(self, request: HttpRequest, user) -> None:  # noqa: ANN001
+    def _check(self, request: HttpRequest, user) -> None:
         # Polling (htmx "every 60s", notification checks) sends X-Background: 1, so an open
         # page left alone does not keep its session alive or its user "online".
         background = request.headers.get("X-Background") == "1"
@@ -71,5 +71,5 @@ class AccountSessionMiddleware:
         self._theme(request, user)
 
     @staticmethod
-    def _theme(request: HttpRequest, user) -> None:  # noqa: ANN001
+    def _theme(request: HttpRequest, user) -> None:
         request.theme = profile_preferences(user.pk)["theme"]  # type: ignore[attr-defined]

@@ -72,7 +72,7 @@ from accounts.sync import PROFILE_AGGREGATE
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, context_for_user, db_context
-from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
+from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError
 from taskforge.middleware import client_ip
 from taskforge.mongo import MongoUnavailable
 

@@ -264,7 +264,7 @@ def _proof_no_context(tables: list[str]) -> list[Proof]:
                 continue  # proved by _proof_public_read
             try:
                 with transaction.atomic():  # a savepoint: one unreadable table must not end the run
-                    visible = _count(f"SELECT count(*) FROM {_quote(table)}")  # noqa: S608 - catalog name
+                    visible = _count(f"SELECT count(*) FROM {_quote(table)}")
             except DatabaseError as exc:
                 proofs.append(Proof(f"{table} without context", False, f"cannot query it: {str(exc).strip()}"))
                 continue
@@ -366,7 +366,7 @@ def _proof_public_read(model: type[models.Model]) -> list[Proof]:
             with db_context(ctx), transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"INSERT INTO {_quote(table)} (user_id, capability, granted_at) "  # noqa: S608 - catalog name
+                        f"INSERT INTO {_quote(table)} (user_id, capability, granted_at) "
                         "VALUES (%s, 'reports_reader', now()) ON CONFLICT DO NOTHING",
                         [owner],
                     )
@@ -411,11 +411,11 @@ def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
         return [Proof(f"{name} ownership", False, "no non-null foreign key to the user model to prove ownership with")]
     column = connection.ops.quote_name(fk.column)
     with db_context(_ctx(SYSTEM)):
-        total = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+        total = _count(f"SELECT count(*) FROM {table}")
         with connection.cursor() as cursor:
             # Owners who hold neither the booking desk nor site admin (those see every row).
             cursor.execute(
-                f"SELECT t.{column}, count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM "  # noqa: S608
+                f"SELECT t.{column}, count(*) FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM "
                 f"accounts_capability_grant g WHERE g.user_id = t.{column} AND g.capability IN "
                 f"('booking_desk', 'site_admin')) GROUP BY t.{column} ORDER BY count(*) DESC LIMIT 3"
             )
@@ -426,8 +426,8 @@ def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
         return proofs
     for owner_id, own_count in owners:
         with db_context(_ctx(USER, str(owner_id), f"owner-{owner_id}")):
-            visible = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
-            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [owner_id])  # noqa: S608
+            visible = _count(f"SELECT count(*) FROM {table}")
+            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [owner_id])
         proofs.append(
             Proof(
                 f"{name} as owner {owner_id}",
@@ -436,11 +436,11 @@ def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
             )
         )
     with db_context(_ctx(USER, "-104", "stranger")):
-        stranger = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+        stranger = _count(f"SELECT count(*) FROM {table}")
     proofs.append(Proof(f"{name} as a person with none", stranger == 0, f"sees {stranger} row(s) (expected 0)"))
     for user_id, _teams in _members_without("booking_desk"):
         with db_context(_ctx(USER, str(user_id), f"member-{user_id}")):
-            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [user_id])  # noqa: S608
+            foreign = _count(f"SELECT count(*) FROM {table} WHERE {column} <> %s", [user_id])
         proofs.append(
             Proof(
                 f"{name} as team member {user_id} without the booking desk",
@@ -450,7 +450,7 @@ def _proof_owned_rows(model: type[models.Model]) -> list[Proof]:
         )
     for user_id in _capability_holders("booking_desk"):
         with db_context(_ctx(USER, str(user_id), f"desk-{user_id}")):
-            seen = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+            seen = _count(f"SELECT count(*) FROM {table}")
         proofs.append(Proof(f"{name} as booking desk {user_id}", seen == total, f"sees {seen} of {total} row(s)"))
     return proofs
 
@@ -477,13 +477,13 @@ def _proof_team_rows(model: type[models.Model]) -> list[Proof]:
         with db_context(_ctx(USER, str(user_id), f"member-{user_id}")):
             outside = _count(
                 f"SELECT count(*) FROM {table} WHERE NOT ({column} = ANY(%s))",
-                [list(team_ids)],  # noqa: S608
+                [list(team_ids)],
             )
         proofs.append(
             Proof(f"{name} as member {user_id}", outside == 0, f"rows of other teams visible: {outside} (expected 0)")
         )
     with db_context(_ctx(USER, "-106", "traveller-teams")):
-        traveller = _count(f"SELECT count(*) FROM {table}")  # noqa: S608
+        traveller = _count(f"SELECT count(*) FROM {table}")
     proofs.append(Proof(f"{name} as traveller", traveller == 0, f"a traveller with no team sees {traveller} row(s)"))
     return proofs
 
@@ -519,4 +519,4 @@ def rls_report(*, extra_tables: tuple[str, ...] = (), prove: bool = True) -> Rls
 def visible_counts(tables: list[str] | None = None) -> dict[str, int]:
     """Rows of each protected table visible under the current context (Celery/command probes)."""
     names = tables or [t for t in protected_tables() if table_status(t, []).exists]
-    return {table: _count(f"SELECT count(*) FROM {_quote(table)}") for table in names}  # noqa: S608
+    return {table: _count(f"SELECT count(*) FROM {_quote(table)}") for table in names}

@@ -19,5 +19,5 @@ class BackupsConfig(AppConfig):
         except BackupKeyError as exc:
             raise ImproperlyConfigured(str(exc)) from None
         # Celery jobs live next to what they call; importing them registers them.
-        import backups.retention  # noqa: F401
+        import backups.retention
         import backups.verify  # noqa: F401

@@ -32,7 +32,7 @@ def catalogue_cache_bump() -> None:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no counter yet (or evicted): start one that cannot repeat an old value
         cache.set(GENERATION_KEY, int(time.time() * 1000), None)
-    except Exception:  # noqa: BLE001 - Redis down: pages expire by their TTL
+    except Exception:
         logger.warning("could not bump the catalogue cache generation", exc_info=True)
 
 

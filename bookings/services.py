@@ -45,7 +45,7 @@ from bookings.policy import (
 )
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record
-from taskforge.errors import Conflict, NotFound, ServiceError  # noqa: F401 - re-exported for views and tests
+from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
 PAYMENT_REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,99}$")

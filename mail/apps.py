@@ -9,5 +9,5 @@ class MailConfig(AppConfig):
 
     def ready(self) -> None:
         # Celery jobs live next to what they call; importing them registers them.
-        import mail.delivery  # noqa: F401
+        import mail.delivery
         import mail.digests  # noqa: F401

@@ -420,7 +420,7 @@ def email_sweep() -> list[int]:
     for delivery_id in ids:
         try:
             email_send_task.apply_async(args=[delivery_id])
-        except Exception:  # noqa: BLE001 - broker still down: the next sweep tries again
+        except Exception:
             logger.exception("could not re-queue email %s", delivery_id)
             return []
     return ids
@@ -440,7 +440,7 @@ def email_sweep() -> list[int]:
     time_limit=settings.EMAIL_SEND_LEASE_SECONDS,
     soft_time_limit=max(1, settings.EMAIL_SEND_LEASE_SECONDS - 2),
 )
-def email_send_task(self, delivery_id: int) -> str:  # noqa: ANN001
+def email_send_task(self, delivery_id: int) -> str:
     outcome = delivery_send(int(delivery_id))
     if outcome.retry_in is not None:
         raise self.retry(countdown=outcome.retry_in)

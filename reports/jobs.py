@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
     time_limit=900,
     soft_time_limit=880,
 )
-def reports_etl(self) -> str:  # noqa: ANN001 - bound task
+def reports_etl(self) -> str:
     """Load the star schema. A connection failure is retried (30 s, 60 s, 120 s); a
     second concurrent run finds the lock held and stops."""
     try:

@@ -37,7 +37,7 @@ MAX_COLLECTIONS = 60
 def _section(name: str, fn: Any) -> dict[str, Any]:
     try:
         return {"ok": True, **fn()}
-    except Exception as exc:  # noqa: BLE001 - any failure makes just this section "unavailable"
+    except Exception as exc:
         logger.warning("system page: %s unavailable", name, exc_info=True)
         return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
 

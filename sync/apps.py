@@ -13,9 +13,9 @@ class SyncConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         # Celery jobs live next to what they call; importing them registers them.
-        import sync.probe  # noqa: F401
-        import sync.reconcile  # noqa: F401
-        import sync.relay  # noqa: F401
+        import sync.probe
+        import sync.reconcile
+        import sync.relay
         import sync.status  # noqa: F401
         from sync.status import outbox_gauges_refresh
         from taskforge.metrics import scrape_refresher_register

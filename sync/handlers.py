@@ -23,7 +23,7 @@ _BATCH_HANDLERS: dict[str, BatchHandler] = {}
 RELAY_CONTEXT = DbContext(role="system", user_agent="taskforge outbox relay")
 
 
-class OutboxRetryLater(Exception):  # noqa: N818 - reads as an instruction at the raise site
+class OutboxRetryLater(Exception):
     """Raise from a handler when a store is unreachable: retried later without using an attempt."""
 
 

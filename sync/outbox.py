@@ -173,5 +173,5 @@ def _kick_relay(event_ids: list[int]) -> None:
     guarantees delivery), and RabbitMQ confirms it without a disk write."""
     try:
         relay_event_task.apply_async(args=[event_ids], delivery_mode=1)
-    except Exception:  # noqa: BLE001 - broker down: the sweep catches up
+    except Exception:
         logger.warning("could not queue sync.relay_event; the sweep will apply %s", event_ids, exc_info=True)

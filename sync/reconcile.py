@@ -279,7 +279,7 @@ def outbox_reconcile(*, aggregate_types: Sequence[str] | None = None, fix: bool 
         for aggregate_type in sorted(aggregate_types or _RECONCILERS):
             try:
                 report = _RECONCILERS[aggregate_type].run(fix=fix)
-            except Exception as exc:  # noqa: BLE001 - one broken reconciler must not hide the others
+            except Exception as exc:
                 logger.exception("reconciler %r failed", aggregate_type)
                 report = DriftReport(aggregate_type, errors=[error_text(exc)])
             reports.append(report)

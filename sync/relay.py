@@ -263,7 +263,7 @@ def _apply_chunk(
             batch_handler(chunk)
         except TRANSIENT_ERRORS as exc:
             return [], [], error_text(exc), [e.id for e in chunk]
-        except Exception:  # noqa: BLE001 - fall back to one event at a time
+        except Exception:
             logger.warning("batch handler for %r failed; applying one by one", aggregate_type, exc_info=True)
         else:
             return [e.id for e in chunk], [], "", []
@@ -323,7 +323,7 @@ def relay_apply_ids(event_ids: list[int]) -> int:
             if not events:
                 return 0
             return _process(events, token, time.monotonic()).applied
-    except Exception:  # noqa: BLE001 - the sweep will retry; the caller already committed
+    except Exception:
         logger.exception("outbox fast path failed; the relay will catch up")
         return 0
 
@@ -387,7 +387,7 @@ def relay_sweep_task() -> int:
     if result.backlog and not result.unavailable:
         try:
             relay_sweep_task.apply_async(expires=settings.OUTBOX_SWEEP_SECONDS * 3)
-        except Exception:  # noqa: BLE001 - beat sends the next sweep anyway
+        except Exception:
             logger.warning("could not queue a follow-up relay sweep", exc_info=True)
     return result.applied
 

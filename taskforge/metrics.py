@@ -135,13 +135,13 @@ def _refresh_gauges() -> None:
     for refresh in _REFRESHERS:
         try:
             refresh()
-        except Exception:  # noqa: BLE001 - a scrape must answer even when a store is down
+        except Exception:
             logger.debug("metrics: %s failed", refresh.__qualname__, exc_info=True)
     try:
         ratio = redis_figures()["hit_ratio"]
         if ratio is not None:
             CACHE_HIT_RATIO.set(ratio)
-    except Exception:  # noqa: BLE001 - a scrape must answer even when Redis is down
+    except Exception:
         logger.debug("metrics: redis figures unavailable", exc_info=True)
 
 

@@ -20,7 +20,7 @@ def enqueue_on_commit(task: Any, *args: Any, using: str = "default", **kwargs: A
     def send() -> None:
         try:
             task.apply_async(args=args, kwargs=kwargs)
-        except Exception:  # noqa: BLE001 - kombu raises many types when the broker is down
+        except Exception:
             logger.exception("could not queue %s; the periodic sweep will catch up", getattr(task, "name", task))
 
     transaction.on_commit(send, using=using)

@@ -77,7 +77,7 @@ def unread_incr(user_id: int) -> None:
         cache.incr(unread_key(user_id))
     except ValueError:
         pass  # not cached: the next read counts from MongoDB
-    except Exception:  # noqa: BLE001 - Redis down: the count is recomputed later
+    except Exception:
         logger.warning("could not increment the unread count of user %s", user_id, exc_info=True)
 
 

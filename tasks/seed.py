@@ -83,7 +83,7 @@ def seed_demo(stdout: Any) -> None:
     team, sam, kim = found
     if Task.objects.filter(team=team).exists():
         return
-    rng = random.Random(2026)  # noqa: S311 - demo data
+    rng = random.Random(2026)
     now = timezone.now()
     with db_context(DbContext(user_id=str(sam.pk), role="user", user_agent="manage.py seed_demo")):
         if not TeamCustomField.objects.filter(team=team).exists():

@@ -346,7 +346,7 @@ def notification_email_hook(*, notification_id: str, user_id: int, kind: str, su
             mail_notification(
                 user_id=user_id, kind=kind, summary=summary, url=url, idempotency_key=f"notif:{notification_id}"
             )
-    except Exception:  # noqa: BLE001 - email is best effort; the in-app notification stands
+    except Exception:
         logger.warning("could not queue the email for notification %s", notification_id, exc_info=True)
 
 

@@ -588,7 +588,7 @@ def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) 
     if meta is None:
         raise Http404("No such attachment.")
     try:
-        handle = open(attachment_path(str(task.id), meta["stored_name"]), "rb")  # noqa: SIM115 - FileResponse closes it
+        handle = open(attachment_path(str(task.id), meta["stored_name"]), "rb")
     except (OSError, ValueError):
         raise Http404("The file is missing.") from None
     response = FileResponse(

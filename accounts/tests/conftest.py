@@ -22,7 +22,7 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 
 
 @pytest.fixture(autouse=True)
-def _fast_hasher(settings):  # noqa: ANN001, ANN202
+def _fast_hasher(settings):
     import accounts.services
     from accounts.selectors import profile_breaker_reset
     from sync.relay import store_pause_clear
@@ -50,7 +50,7 @@ class World:
 
 
 @pytest.fixture
-def world(make_user) -> World:  # noqa: ANN001
+def world(make_user) -> World:
     from accounts.models import Membership
     from accounts.services import team_create
 
@@ -75,7 +75,7 @@ def client_for(user: Any) -> Client:
 
 
 @pytest.fixture
-def as_user():  # noqa: ANN201
+def as_user():
     return client_for
 
 

@@ -11,7 +11,7 @@ from accounts.tests.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 
-def test_admin_changelists_search_and_filter(world) -> None:  # noqa: ANN001
+def test_admin_changelists_search_and_filter(world) -> None:
     client = client_for(world.site_admin)
     users = client.get("/admin/accounts/user/", {"q": "Milo"})
     assert users.status_code == 200 and b"Milo Member" in users.content and b"Olga Outsider" not in users.content
@@ -33,7 +33,7 @@ def test_admin_changelists_search_and_filter(world) -> None:  # noqa: ANN001
         assert client.get(path).status_code == 200, path
 
 
-def test_admins_create_accounts_with_normalised_unique_emails_and_no_capability(world) -> None:  # noqa: ANN001
+def test_admins_create_accounts_with_normalised_unique_emails_and_no_capability(world) -> None:
     client = client_for(world.site_admin)
     data = {
         "email": "Fresh.Staff@Example.com",
@@ -50,7 +50,7 @@ def test_admins_create_accounts_with_normalised_unique_emails_and_no_capability(
     assert again.status_code == 200 and b"already exists" in again.content
 
 
-def test_role_permission_edits_in_the_admin_take_effect(world, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_role_permission_edits_in_the_admin_take_effect(world, django_capture_on_commit_callbacks) -> None:
     client = client_for(world.site_admin)
     assert not permission_has(world.guest, world.team.pk, "comment.create")
     with django_capture_on_commit_callbacks(execute=True):
@@ -67,7 +67,7 @@ def test_role_permission_edits_in_the_admin_take_effect(world, django_capture_on
     assert bad.status_code == 200 and not RolePermission.objects.filter(permission="root.all").exists()
 
 
-def test_signed_in_people_without_the_site_admin_capability_get_a_403_not_a_loop(world) -> None:  # noqa: ANN001
+def test_signed_in_people_without_the_site_admin_capability_get_a_403_not_a_loop(world) -> None:
     """Issue 14 finding 10: /admin/ sent a signed-in non-admin to the admin's login, which sent
     them on to the site's sign-in, which sent a signed-in person back to /admin/: a loop."""
     client = client_for(world.team_admin)
@@ -79,7 +79,7 @@ def test_signed_in_people_without_the_site_admin_capability_get_a_403_not_a_loop
     assert anonymous.status_code == 200 and anonymous.redirect_chain[-1][0].startswith("/accounts/login/?next=")
 
 
-def test_admin_permission_edits_clear_the_cache_after_the_commit(world, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_admin_permission_edits_clear_the_cache_after_the_commit(world, django_capture_on_commit_callbacks) -> None:
     """Security review finding 8: clearing the team's cached permission table inside the
     admin's transaction lets a concurrent reader cache the old table again before the
     commit, and it then stays stale for an hour. The clear must run after the commit."""

@@ -13,13 +13,13 @@ EMAIL = "browser.traveller@example.com"
 PASSWORD = "a browser-made passphrase"
 
 
-def _off_loop(func, *args):  # noqa: ANN001, ANN002, ANN202
+def _off_loop(func, *args):
     """Run ORM code in a worker thread: Playwright's event loop forbids it in the test body."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
 
-    def run():  # noqa: ANN202
+    def run():
         try:
             return func(*args)
         finally:
@@ -46,7 +46,7 @@ def _verification_link(email: str) -> str:
     return match.group(0)
 
 
-def test_register_verify_sign_in_edit_profile_theme_sign_out(live_server_proc, browser_page) -> None:  # noqa: ANN001
+def test_register_verify_sign_in_edit_profile_theme_sign_out(live_server_proc, browser_page) -> None:
     page, base = browser_page, live_server_proc.url
     page.goto(base + "/")
     page.get_by_role("link", name="Register").click()

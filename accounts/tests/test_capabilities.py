@@ -28,16 +28,16 @@ CAPABILITY_PAGES = {
 }
 
 
-def _status(user, url: str) -> int:  # noqa: ANN001
+def _status(user, url: str) -> int:
     return client_for(user).get(url).status_code
 
 
-def _invited_guest(world, email: str = "new.guest@example.com"):  # noqa: ANN001, ANN202
+def _invited_guest(world, email: str = "new.guest@example.com"):
     _invitation, token = invitation_create(actor=world.team_admin, team=world.team, email=email, role="guest")
     return invitation_accept(token=token, user=None, display_name="New Guest", password="a-long-passphrase-1").user
 
 
-def test_an_invitation_grants_a_membership_and_no_capability(world) -> None:  # noqa: ANN001
+def test_an_invitation_grants_a_membership_and_no_capability(world) -> None:
     guest = _invited_guest(world)
     assert Membership.objects.get(user=guest).role == "guest"
     assert not CapabilityGrant.objects.filter(user=guest).exists()
@@ -57,14 +57,14 @@ def test_each_capability_opens_its_pages_and_no_other(make_user, capability: str
         assert [_status(user, url) for url in others] == [404] * len(others)
 
 
-def test_a_team_member_holds_team_permissions_without_any_capability(world) -> None:  # noqa: ANN001
+def test_a_team_member_holds_team_permissions_without_any_capability(world) -> None:
     assert permission_has(world.member, world.team.pk, "task.create") is True
     assert permission_has(world.member, world.other_team.pk, "task.view") is False
     world.member.is_active = False
     assert permission_has(world.member, world.team.pk, "task.view") is False
 
 
-def test_removal_from_the_team_leaves_no_power_behind(world) -> None:  # noqa: ANN001
+def test_removal_from_the_team_leaves_no_power_behind(world) -> None:
     member = world.member
     member_remove(actor=world.team_admin, team=world.team, user_id=member.pk)
     member.refresh_from_db()
@@ -73,7 +73,7 @@ def test_removal_from_the_team_leaves_no_power_behind(world) -> None:  # noqa: A
     assert _status(member, "/tasks/") == 404
 
 
-def test_team_creation_needs_the_capability(world) -> None:  # noqa: ANN001
+def test_team_creation_needs_the_capability(world) -> None:
     from accounts.services import team_create
 
     with pytest.raises(ServiceError) as refused:
@@ -83,7 +83,7 @@ def test_team_creation_needs_the_capability(world) -> None:  # noqa: ANN001
     assert client_for(world.team_admin).post("/teams/new/", {"name": "Made", "slug": "made"}).status_code == 302
 
 
-def test_a_site_admin_grants_and_removes_on_the_people_page(world) -> None:  # noqa: ANN001
+def test_a_site_admin_grants_and_removes_on_the_people_page(world) -> None:
     admin, member = client_for(world.site_admin), world.member
     assert _status(member, "/bookings/staff/") == 404
     response = admin.post(f"/people/{member.pk}/", {"capabilities": ["booking_desk"]})
@@ -104,13 +104,13 @@ def test_a_site_admin_grants_and_removes_on_the_people_page(world) -> None:  # n
         assert rows[0].new_values["capability"] == "booking_desk"
 
 
-def test_the_people_page_searches(world) -> None:  # noqa: ANN001
+def test_the_people_page_searches(world) -> None:
     page = client_for(world.site_admin).get("/people/", {"q": "milo"}).content.decode()
     assert world.member.email in page
     assert world.guest.email not in page
 
 
-def test_nobody_but_a_site_admin_reaches_the_people_page(world) -> None:  # noqa: ANN001
+def test_nobody_but_a_site_admin_reaches_the_people_page(world) -> None:
     for user in (world.member, world.team_admin, world.traveller):
         assert _status(user, "/people/") == 404
         response = client_for(user).post(f"/people/{user.pk}/", {"capabilities": ["site_admin"]})
@@ -119,7 +119,7 @@ def test_nobody_but_a_site_admin_reaches_the_people_page(world) -> None:  # noqa
     assert client_for(None).get("/people/").status_code == 302
 
 
-def test_bad_capability_input_is_a_400_not_a_grant(world) -> None:  # noqa: ANN001
+def test_bad_capability_input_is_a_400_not_a_grant(world) -> None:
     response = client_for(world.site_admin).post(f"/people/{world.member.pk}/", {"capabilities": ["god_mode"]})
     assert response.status_code == 400
     assert not CapabilityGrant.objects.filter(user=world.member).exists()
@@ -127,7 +127,7 @@ def test_bad_capability_input_is_a_400_not_a_grant(world) -> None:  # noqa: ANN0
     assert client_for(world.site_admin).get("/people/999999999/").status_code == 404
 
 
-def test_a_site_admin_cannot_remove_their_own_capability(world, make_user) -> None:  # noqa: ANN001
+def test_a_site_admin_cannot_remove_their_own_capability(world, make_user) -> None:
     first = world.site_admin
     with db_context(context_for_user(first)), pytest.raises(ServiceError) as own:
         capabilities_set(actor=first, user_id=first.pk, capabilities=[])
@@ -140,7 +140,7 @@ def test_a_site_admin_cannot_remove_their_own_capability(world, make_user) -> No
         }
 
 
-def test_only_a_site_admin_context_may_write_grants_at_database_level(world) -> None:  # noqa: ANN001
+def test_only_a_site_admin_context_may_write_grants_at_database_level(world) -> None:
     """RLS on the grant table: even an application bug cannot let a person grant themselves."""
     sql = "INSERT INTO accounts_capability_grant (user_id, capability, granted_at) VALUES (%s, 'booking_desk', now())"
     for ctx in (DbContext(), context_for_user(world.member), context_for_user(world.team_admin)):
@@ -153,8 +153,8 @@ def test_only_a_site_admin_context_may_write_grants_at_database_level(world) -> 
     assert CapabilityGrant.objects.filter(user=world.member, capability="booking_desk").exists()
 
 
-def test_the_nav_follows_capabilities_and_teams(world, make_user) -> None:  # noqa: ANN001
-    def nav(user):  # noqa: ANN001, ANN202
+def test_the_nav_follows_capabilities_and_teams(world, make_user) -> None:
+    def nav(user):
         return client_for(user).get("/").content.decode()
 
     member_nav, traveller_nav = nav(world.member), nav(world.traveller)

@@ -13,12 +13,12 @@ from taskforge.dbcontext import context_for_system, context_for_user, db_context
 from taskforge.testing.personas import person_create
 
 
-def test_two_admins_removing_each_other_at_once_leave_one(committed_db) -> None:  # noqa: ANN001
+def test_two_admins_removing_each_other_at_once_leave_one(committed_db) -> None:
     """The last site admin cannot be removed, even by two removals racing each other."""
     a, b = person_create("admin", "race-a@example.com"), person_create("admin", "race-b@example.com")
     barrier, outcomes = threading.Barrier(2), []
 
-    def remove(actor, target) -> None:  # noqa: ANN001
+    def remove(actor, target) -> None:
         try:
             barrier.wait(timeout=10)
             with db_context(context_for_user(actor)):

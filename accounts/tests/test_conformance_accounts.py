@@ -24,7 +24,7 @@ PROFILE = {
 }
 
 
-def _upsert_then_read(col):  # noqa: ANN001, ANN202
+def _upsert_then_read(col):
     fields = {k: v for k, v in PROFILE.items() if k not in ("_id", "version")}
     first = mongo_upsert_versioned(col, 8, 1, fields)
     stale = mongo_upsert_versioned(col, 8, 1, {**fields, "bio": "stale"})
@@ -32,7 +32,7 @@ def _upsert_then_read(col):  # noqa: ANN001, ANN202
     return [first, stale, newer, col.find_one({"_id": 8})]
 
 
-def _tombstone(col):  # noqa: ANN001, ANN202
+def _tombstone(col):
     before = col.find_one({"_id": 7}, {"avatar": 1, "version": 1})
     written = mongo_tombstone_versioned(col, 7, 3, unset=PROFILE_FIELDS)
     older = mongo_upsert_versioned(col, 7, 2, {"first_name": "Back"})  # a late older event
@@ -51,7 +51,7 @@ COMMENTS = [
 ]
 
 
-def _erasure_plan_and_apply(col):  # noqa: ANN001, ANN202
+def _erasure_plan_and_apply(col):
     """accounts.export._tasks_erase reads by id; accounts.sync.erasure_apply writes by id."""
     mine = list(col.find({"author_id": 7}, {"body": 1}))
     caused = list(col.find({"actor_id": 7}, {"message": 1}))

@@ -8,7 +8,7 @@ from accounts.tests.test_personal_data import PASSWORD, _mongo_hits, _pg_hits
 from taskforge.testing.personas import person_create
 
 
-def test_erasure_keeps_the_sealed_audit_chain_verifiable(committed_db) -> None:  # noqa: ANN001
+def test_erasure_keeps_the_sealed_audit_chain_verifiable(committed_db) -> None:
     """Seal the chain, erase, seal again: the verifier reports redacted rows and no break."""
     from audit.chain import verify_chain
     from audit.services import audit_seal_all

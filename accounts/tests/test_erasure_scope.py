@@ -32,7 +32,7 @@ EMAIL = "confirmed.traveller@example.com"
 STAFF_IP, STAFF_AGENT = "198.51.100.91", "StaffBrowser/9.1 (review)"
 
 
-def _admin():  # noqa: ANN202
+def _admin():
     return db_context(DbContext(user_id="1", role="system"))
 
 
@@ -52,7 +52,7 @@ def _json(value: object) -> object:
 
 
 @pytest.fixture
-def confirmed(make_user, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def confirmed(make_user, django_capture_on_commit_callbacks):
     """Team "Confirmed Ops" (sealed audit rows, comments, notifications, outbox events of others)
     and a traveller who chose the name "Confirmed", with traces of their own in both stores."""
     from tasks import documents as task_documents
@@ -158,7 +158,7 @@ def _snapshot_others(world: dict) -> dict:
     }
 
 
-def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_capture_on_commit_callbacks) -> None:
     from tasks import documents as task_documents
 
     traveller = confirmed["traveller"]
@@ -198,7 +198,7 @@ def mongo_profile(user_id: int) -> dict:
     return profile_collection().find_one({"_id": user_id}) or {}
 
 
-def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:  # noqa: ANN001
+def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:
     """Without the on-commit callbacks (the transaction has not committed, for all MongoDB knows),
     nothing in MongoDB has changed yet; the durable outbox event carries the work."""
     from tasks import documents as task_documents
@@ -217,7 +217,7 @@ def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:
 
 
 @pytest.fixture
-def booking_edited_by_staff(make_user):  # noqa: ANN001, ANN201
+def booking_edited_by_staff(make_user):
     from bookings.models import Booking, Trip
 
     traveller = make_user("traveller", email="bea.booker@example.com", email_verified=True, display_name="Bea Booker")
@@ -247,7 +247,7 @@ def _export(user: User) -> dict:
     return json.loads(response.content)
 
 
-def test_a_staff_export_holds_only_metadata_of_rows_they_acted_on(booking_edited_by_staff) -> None:  # noqa: ANN001
+def test_a_staff_export_holds_only_metadata_of_rows_they_acted_on(booking_edited_by_staff) -> None:
     staff, booking = booking_edited_by_staff["staff"], booking_edited_by_staff["booking"]
     data = _export(staff)
     rows = [e for e in data["audit_entries"] if e["table_name"] == "bookings_booking"]
@@ -262,7 +262,7 @@ def test_a_staff_export_holds_only_metadata_of_rows_they_acted_on(booking_edited
 
 def test_a_traveller_export_has_their_booking_but_not_the_staff_members_ip_or_browser(
     booking_edited_by_staff,
-) -> None:  # noqa: ANN001
+) -> None:
     traveller, staff = booking_edited_by_staff["traveller"], booking_edited_by_staff["staff"]
     data = _export(traveller)
     rows = [e for e in data["audit_entries"] if e["table_name"] == "bookings_booking"]
@@ -277,7 +277,7 @@ def test_a_traveller_export_has_their_booking_but_not_the_staff_members_ip_or_br
 
 def test_erasure_writes_run_as_the_real_role_not_admin(
     booking_edited_by_staff, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     from bookings.models import Booking
 
     traveller, booking = booking_edited_by_staff["traveller"], booking_edited_by_staff["booking"]
@@ -304,7 +304,7 @@ def _raw(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def test_the_elevated_read_for_the_task_export_cannot_write(make_user) -> None:  # noqa: ANN001
+def test_the_elevated_read_for_the_task_export_cannot_write(make_user) -> None:
     from accounts.export import elevated_read
 
     user = make_user("staff")

@@ -15,11 +15,11 @@ PASSWORD = "correct-horse-battery"
 REAL = ["accounts.hashers.Argon2idPasswordHasher"]
 
 
-def _params(encoded: str):  # noqa: ANN202
+def _params(encoded: str):
     return extract_parameters(encoded.removeprefix("argon2"))
 
 
-def test_the_configured_hasher_is_argon2id_at_owasp_costs(settings) -> None:  # noqa: ANN001
+def test_the_configured_hasher_is_argon2id_at_owasp_costs(settings) -> None:
     from taskforge import settings as project  # the module, not the overridden test settings
 
     assert project.PASSWORD_HASHERS[0] == REAL[0]
@@ -29,7 +29,7 @@ def test_the_configured_hasher_is_argon2id_at_owasp_costs(settings) -> None:  # 
     assert (params.memory_cost, params.time_cost, params.parallelism) == (19 * 1024, 2, 1)
 
 
-def test_an_old_costlier_hash_signs_in_and_is_rehashed(settings, make_user) -> None:  # noqa: ANN001
+def test_an_old_costlier_hash_signs_in_and_is_rehashed(settings, make_user) -> None:
     settings.PASSWORD_HASHERS = REAL
     user = make_user("traveller", email="old@example.com", email_verified=True)
     # A hash made with Django's default Argon2 costs (100 MiB, t=2, p=8), as stored before.
@@ -48,7 +48,7 @@ def test_an_old_costlier_hash_signs_in_and_is_rehashed(settings, make_user) -> N
     assert _params(user.password).memory_cost == 19 * 1024
 
 
-def test_a_wrong_password_against_an_old_hash_is_refused_and_not_rehashed(settings, make_user) -> None:  # noqa: ANN001
+def test_a_wrong_password_against_an_old_hash_is_refused_and_not_rehashed(settings, make_user) -> None:
     settings.PASSWORD_HASHERS = REAL
     user = make_user("traveller", email="old2@example.com", email_verified=True)
     old = "argon2" + RawArgon2(time_cost=2, memory_cost=102400, parallelism=8).hash(PASSWORD)

@@ -87,7 +87,7 @@ def scratch() -> Iterator[Scratch]:
             pg.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _insert_user(cursor, email: str, role: str, *, is_staff: bool = False) -> int:  # noqa: ANN001
+def _insert_user(cursor, email: str, role: str, *, is_staff: bool = False) -> int:
     cursor.execute(
         "INSERT INTO accounts_user (password, email, display_name, role, is_active, is_staff, is_superuser, "
         "email_verified, date_joined, profile_version) VALUES ('!', %s, '', %s, true, %s, %s, true, now(), 0) "
@@ -97,7 +97,7 @@ def _insert_user(cursor, email: str, role: str, *, is_staff: bool = False) -> in
     return cursor.fetchone()[0]
 
 
-def test_roles_become_capabilities_without_widening_access(scratch) -> None:  # noqa: ANN001
+def test_roles_become_capabilities_without_widening_access(scratch) -> None:
     scratch.migrate("tasks", "0004_history_function_grants")
     scratch.migrate("accounts", "0005_audit_subject_by_id")
     with scratch.connect() as pg, pg.cursor() as cursor:

@@ -26,7 +26,7 @@ TERMS = (EMAIL, FIRST, LAST)
 
 
 @pytest.fixture
-def zed(world, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
+def zed(world, django_capture_on_commit_callbacks):
     """A staff member with a profile, an avatar, a team, sessions, sign-in attempts and emails."""
     from accounts.services import invitation_create
 
@@ -63,14 +63,14 @@ def zed(world, django_capture_on_commit_callbacks):  # noqa: ANN001, ANN201
     return {"user": user, "browser": browser, "phone": other}
 
 
-def _admin_ctx():  # noqa: ANN202
+def _admin_ctx():
     return db_context(DbContext(user_id="1", role="system"))
 
 
 # --- export ------------------------------------------------------------------------------------
 
 
-def test_the_export_holds_data_from_both_stores(zed) -> None:  # noqa: ANN001
+def test_the_export_holds_data_from_both_stores(zed) -> None:
     response = zed["browser"].get("/accounts/data/export/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -105,13 +105,13 @@ def test_the_export_holds_data_from_both_stores(zed) -> None:  # noqa: ANN001
     assert data["emails"] and all(e["recipient"] == EMAIL for e in data["emails"])
 
 
-def test_the_export_is_only_ever_ones_own(zed, world) -> None:  # noqa: ANN001
+def test_the_export_is_only_ever_ones_own(zed, world) -> None:
     data = json.loads(client_for(world.member).get("/accounts/data/export/").content)
     assert data["account"]["email"] == world.member.email
     assert EMAIL not in json.dumps(data)
 
 
-def test_the_export_says_try_later_when_the_document_server_is_down(zed, docserver) -> None:  # noqa: ANN001
+def test_the_export_says_try_later_when_the_document_server_is_down(zed, docserver) -> None:
     docserver.stop()
     try:
         response = zed["browser"].get("/accounts/data/export/")
@@ -120,7 +120,7 @@ def test_the_export_says_try_later_when_the_document_server_is_down(zed, docserv
     assert response.status_code == 503 and b"try the download again" in response.content
 
 
-def test_exporters_and_erasers_are_a_registry(zed) -> None:  # noqa: ANN001
+def test_exporters_and_erasers_are_a_registry(zed) -> None:
     assert {"account", "profile", "team_memberships", "sessions", "sign_in_attempts", "audit_entries"} <= set(
         exporters()
     )
@@ -144,7 +144,7 @@ def test_exporters_and_erasers_are_a_registry(zed) -> None:  # noqa: ANN001
 # --- the audit functions ------------------------------------------------------------------------
 
 
-def test_audit_entries_about_a_user_are_readable_only_by_that_user(zed, world) -> None:  # noqa: ANN001
+def test_audit_entries_about_a_user_are_readable_only_by_that_user(zed, world) -> None:
     user = zed["user"]
     with db_context(DbContext(user_id=str(user.pk), role="user")), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM audit_log")
@@ -160,7 +160,7 @@ def test_audit_entries_about_a_user_are_readable_only_by_that_user(zed, world) -
             cursor.execute("SELECT count(*) FROM accounts_audit_about_user(%s)", [user.pk])
 
 
-def test_the_app_role_cannot_update_the_audit_log_even_with_the_privileged_flag(zed) -> None:  # noqa: ANN001
+def test_the_app_role_cannot_update_the_audit_log_even_with_the_privileged_flag(zed) -> None:
     for sql in ("UPDATE audit_log SET old_values = NULL", "DELETE FROM audit_log"):
         with _admin_ctx(), pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
             with connection.cursor() as cursor:
@@ -173,7 +173,7 @@ def test_the_app_role_cannot_update_the_audit_log_even_with_the_privileged_flag(
         cursor.execute("SELECT set_config('accounts.audit_privileged', '', false)")
 
 
-def test_pseudonymising_needs_an_erased_account_and_its_own_context(zed, world) -> None:  # noqa: ANN001
+def test_pseudonymising_needs_an_erased_account_and_its_own_context(zed, world) -> None:
     user = zed["user"]
     with db_context(DbContext(user_id=str(user.pk), role="user")):
         with pytest.raises(DatabaseError, match="not erased"), transaction.atomic(), connection.cursor() as cursor:
@@ -213,7 +213,7 @@ def _mongo_hits(term: str) -> dict[str, int]:
     return hits
 
 
-def test_after_erasure_neither_store_holds_the_email_or_the_name(zed, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_after_erasure_neither_store_holds_the_email_or_the_name(zed, django_capture_on_commit_callbacks) -> None:
     user = zed["user"]
     for term in TERMS:  # the fixture really put them in both stores
         assert _pg_hits(term), term
@@ -242,7 +242,7 @@ def test_after_erasure_neither_store_holds_the_email_or_the_name(zed, django_cap
     assert LoginAttempt.objects.filter(email__iexact=EMAIL).count() == 0
 
 
-def test_erasure_ends_every_session_and_the_account_cannot_sign_in(zed, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_erasure_ends_every_session_and_the_account_cannot_sign_in(zed, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         zed["browser"].post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
     assert zed["browser"].get("/accounts/profile/").status_code == 302
@@ -251,7 +251,7 @@ def test_erasure_ends_every_session_and_the_account_cannot_sign_in(zed, django_c
     assert response.status_code == 400
 
 
-def test_audit_entries_are_pseudonymised_not_deleted(zed, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_audit_entries_are_pseudonymised_not_deleted(zed, django_capture_on_commit_callbacks) -> None:
     user = zed["user"]
     with django_capture_on_commit_callbacks(execute=True):
         zed["browser"].post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
@@ -270,7 +270,7 @@ def test_audit_entries_are_pseudonymised_not_deleted(zed, django_capture_on_comm
         assert cursor.fetchone()[0] == 0
 
 
-def test_erasure_needs_the_password_and_changes_nothing_otherwise(zed) -> None:  # noqa: ANN001
+def test_erasure_needs_the_password_and_changes_nothing_otherwise(zed) -> None:
     response = zed["browser"].post("/accounts/delete/", {"password": "not-my-password", "confirm": "on"})
     assert response.status_code == 400 and b"password is incorrect" in response.content
     assert zed["browser"].post("/accounts/delete/", {"password": PASSWORD}).status_code == 400  # no confirmation
@@ -279,7 +279,7 @@ def test_erasure_needs_the_password_and_changes_nothing_otherwise(zed) -> None: 
     assert zed["browser"].get("/accounts/profile/").status_code == 200
 
 
-def test_the_last_admin_of_a_team_cannot_erase_the_account(world) -> None:  # noqa: ANN001
+def test_the_last_admin_of_a_team_cannot_erase_the_account(world) -> None:
     client = client_for(world.team_admin)
     response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 409 and b"only admin of Rescue Squad" in response.content
@@ -289,7 +289,7 @@ def test_the_last_admin_of_a_team_cannot_erase_the_account(world) -> None:  # no
 
 def test_erasure_is_refused_whole_while_the_document_server_is_down(
     zed, docserver, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     user = zed["user"]
     docserver.stop()
     try:
@@ -312,7 +312,7 @@ def test_erasure_is_refused_whole_while_the_document_server_is_down(
 
 def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
     zed, world, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     from tasks import documents as task_documents
 
     user = zed["user"]

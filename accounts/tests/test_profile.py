@@ -33,18 +33,18 @@ PROFILE = {
 
 
 @pytest.fixture
-def person(make_user):  # noqa: ANN001, ANN201
+def person(make_user):
     return make_user("traveller", email="ruth@example.com", email_verified=True)
 
 
-def _save(client, data=PROFILE, capture=None):  # noqa: ANN001, ANN202
+def _save(client, data=PROFILE, capture=None):
     if capture is None:
         return client.post("/accounts/profile/", data)
     with capture(execute=True):
         return client.post("/accounts/profile/", data)
 
 
-def test_saving_the_profile_writes_postgres_outbox_and_mongodb(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_saving_the_profile_writes_postgres_outbox_and_mongodb(person, django_capture_on_commit_callbacks) -> None:
     client = client_for(person)
     response = _save(client, capture=django_capture_on_commit_callbacks)
     assert response.status_code == 302
@@ -61,7 +61,7 @@ def test_saving_the_profile_writes_postgres_outbox_and_mongodb(person, django_ca
     }
 
 
-def test_the_profile_change_is_audited_as_content(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_the_profile_change_is_audited_as_content(person, django_capture_on_commit_callbacks) -> None:
     client = client_for(person)
     _save(client, capture=django_capture_on_commit_callbacks)
     _save(client, {**PROFILE, "bio": "Runs now."}, capture=django_capture_on_commit_callbacks)
@@ -77,7 +77,7 @@ def test_the_profile_change_is_audited_as_content(person, django_capture_on_comm
 
 def test_profile_reads_are_cached_for_an_hour_and_invalidated_on_write(
     person, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001
+) -> None:
     client = client_for(person)
     _save(client, capture=django_capture_on_commit_callbacks)
     first = profile_get(person.pk)
@@ -94,7 +94,7 @@ def test_profile_reads_are_cached_for_an_hour_and_invalidated_on_write(
     assert profile_get(person.pk)["first_name"] == "Rita"
 
 
-def test_profile_preferences_for_other_apps(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_profile_preferences_for_other_apps(person, django_capture_on_commit_callbacks) -> None:
     assert profile_preferences(person.pk) == {
         "theme": "system",
         "channels": {"email": True, "in_app": True},
@@ -108,7 +108,7 @@ def test_profile_preferences_for_other_apps(person, django_capture_on_commit_cal
     }
 
 
-def test_the_theme_is_applied_by_the_site(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_the_theme_is_applied_by_the_site(person, django_capture_on_commit_callbacks) -> None:
     client = client_for(person)
     assert b'data-theme="system"' in client.get("/").content
     with django_capture_on_commit_callbacks(execute=True):
@@ -120,7 +120,7 @@ def test_the_theme_is_applied_by_the_site(person, django_capture_on_commit_callb
     assert b'data-theme="system"' in client_for(None).get("/").content  # anonymous visitors
 
 
-def test_bad_profile_input_is_a_400_and_changes_nothing(person) -> None:  # noqa: ANN001
+def test_bad_profile_input_is_a_400_and_changes_nothing(person) -> None:
     client = client_for(person)
     assert _save(client, {**PROFILE, "theme": "neon"}).status_code == 400
     assert _save(client, {**PROFILE, "email_cadence": "yearly"}).status_code == 400
@@ -131,12 +131,12 @@ def test_bad_profile_input_is_a_400_and_changes_nothing(person) -> None:  # noqa
     assert not OutboxEvent.objects.filter(aggregate_type="profile").exists()
 
 
-def test_profile_pages_need_sign_in(client) -> None:  # noqa: ANN001
+def test_profile_pages_need_sign_in(client) -> None:
     assert client.get("/accounts/profile/")["Location"].startswith("/accounts/login/?next=")
     assert client.post("/accounts/profile/", PROFILE).status_code == 302
 
 
-def test_a_document_server_outage_loses_no_profile_write(person, docserver, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_a_document_server_outage_loses_no_profile_write(person, docserver, django_capture_on_commit_callbacks) -> None:
     client = client_for(person)
     docserver.stop()
     try:
@@ -167,7 +167,7 @@ def _png(size: tuple[int, int] = (600, 400), mode: str = "RGB", fmt: str = "PNG"
     return out.getvalue()
 
 
-def _upload(client, data: bytes, name: str = "me.png", capture=None):  # noqa: ANN001, ANN202
+def _upload(client, data: bytes, name: str = "me.png", capture=None):
     upload = SimpleUploadedFile(name, data, content_type="image/png")
     if capture is None:
         return client.post("/accounts/profile/avatar/", {"avatar": upload})
@@ -180,7 +180,7 @@ def _avatars() -> list[Path]:
     return sorted(folder.glob("*")) if folder.exists() else []
 
 
-def test_an_avatar_is_checked_reencoded_as_a_thumbnail_and_served(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_an_avatar_is_checked_reencoded_as_a_thumbnail_and_served(person, django_capture_on_commit_callbacks) -> None:
     client = client_for(person)
     before = set(_avatars())
     response = _upload(
@@ -208,7 +208,7 @@ def test_an_avatar_is_checked_reencoded_as_a_thumbnail_and_served(person, django
     assert set(_avatars()) == before
 
 
-def test_a_file_that_is_not_an_image_is_refused(person) -> None:  # noqa: ANN001
+def test_a_file_that_is_not_an_image_is_refused(person) -> None:
     client = client_for(person)
     before = _avatars()
     response = _upload(client, b"<?php echo 'hi'; ?>" * 10, name="shell.png")
@@ -221,7 +221,7 @@ def test_a_file_that_is_not_an_image_is_refused(person) -> None:  # noqa: ANN001
     assert person.profile_version == 0 and _avatars() == before
 
 
-def test_an_avatar_over_the_size_limit_is_refused(person, settings) -> None:  # noqa: ANN001
+def test_an_avatar_over_the_size_limit_is_refused(person, settings) -> None:
     settings.AVATAR_MAX_BYTES = 1000
     before = _avatars()
     response = _upload(client_for(person), _png((800, 800), mode="RGB") + b"\0" * 2000)
@@ -229,7 +229,7 @@ def test_an_avatar_over_the_size_limit_is_refused(person, settings) -> None:  # 
     assert _avatars() == before
 
 
-def test_a_decompression_bomb_is_refused(person) -> None:  # noqa: ANN001
+def test_a_decompression_bomb_is_refused(person) -> None:
     before = _avatars()
     response = _upload(client_for(person), _png((9000, 9000), mode="L"))
     assert response.status_code == 400 and b"too many pixels" in response.content
@@ -251,7 +251,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize(("width", "height"), [(5000, 4000), (60_000, 60_000), (1, 20_000_000)])
-def test_an_avatar_with_too_many_pixels_is_refused_before_decoding(person, width: int, height: int) -> None:  # noqa: ANN001
+def test_an_avatar_with_too_many_pixels_is_refused_before_decoding(person, width: int, height: int) -> None:
     """16 megapixels at most (security review finding 6): the size is checked from the header."""
     before = _avatars()
     real = width * height <= 20_000_000 and width > 1  # small enough to draw; else only the header says so
@@ -272,12 +272,12 @@ def test_a_large_but_allowed_picture_still_becomes_a_thumbnail() -> None:
         assert image.size == (256, 256)
 
 
-def test_an_empty_upload_is_a_400(person) -> None:  # noqa: ANN001
+def test_an_empty_upload_is_a_400(person) -> None:
     response = client_for(person).post("/accounts/profile/avatar/", {})
     assert response.status_code == 400 and b"This field is required" in response.content
 
 
-def test_profile_document_never_holds_the_email(person, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_profile_document_never_holds_the_email(person, django_capture_on_commit_callbacks) -> None:
     _save(client_for(person), capture=django_capture_on_commit_callbacks)
     doc = profile_collection().find_one({"_id": person.pk})
     assert person.email not in json.dumps(doc, default=str)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 GOOD = "a-long-enough-passphrase"
 
 
-def _register(client: Client, email: str = "new.person@example.com", password: str = GOOD, **extra: str):  # noqa: ANN202
+def _register(client: Client, email: str = "new.person@example.com", password: str = GOOD, **extra: str):
     data = {"first_name": "Nia", "last_name": "Nova", "email": email, "password1": password, "password2": password}
     data.update(extra)
     return client.post("/accounts/register/", data)
@@ -59,7 +59,7 @@ def test_mismatched_passwords_and_bad_email_are_clear_400s(client: Client) -> No
     assert User.objects.count() == 0
 
 
-def test_a_taken_email_gets_the_same_answer_and_the_owner_is_told(client: Client, make_user) -> None:  # noqa: ANN001
+def test_a_taken_email_gets_the_same_answer_and_the_owner_is_told(client: Client, make_user) -> None:
     owner = make_user("traveller", email="taken@example.com")
     response = _register(client, email="TAKEN@example.com")
     assert response.status_code == 200 and b"Check your inbox" in response.content
@@ -69,12 +69,12 @@ def test_a_taken_email_gets_the_same_answer_and_the_owner_is_told(client: Client
     assert EmailDelivery.objects.filter(user_id=owner.pk, kind="account_exists").exists()
 
 
-def _answer(response) -> tuple[int, bytes]:  # noqa: ANN001
+def _answer(response) -> tuple[int, bytes]:
     """What the person registering sees, without the per-client CSRF token."""
     return response.status_code, re.sub(rb'"X-CSRFToken": "[^"]+"', b"", response.content)
 
 
-def test_re_registering_a_taken_address_emails_its_owner_at_most_once_an_hour(make_user, monkeypatch) -> None:  # noqa: ANN001
+def test_re_registering_a_taken_address_emails_its_owner_at_most_once_an_hour(make_user, monkeypatch) -> None:
     import time
 
     from mail.models import EmailDelivery
@@ -115,7 +115,7 @@ def test_the_verification_link_confirms_the_address_once_valid(client: Client) -
     assert client.post(link).status_code == 200  # pressing again is harmless
 
 
-def test_a_forged_or_expired_verification_link_is_refused(client: Client, make_user, settings) -> None:  # noqa: ANN001
+def test_a_forged_or_expired_verification_link_is_refused(client: Client, make_user, settings) -> None:
     user = make_user("traveller")
     assert client.get("/accounts/verify/not-a-token/").status_code == 404
     forged = signing.dumps({"u": user.pk, "e": user.email}, salt="another-salt")
@@ -139,7 +139,7 @@ def test_a_forged_or_expired_verification_link_is_refused(client: Client, make_u
     assert not user.email_verified
 
 
-def test_an_unverified_traveller_cannot_sign_in_but_gets_a_new_link(client: Client, make_user) -> None:  # noqa: ANN001
+def test_an_unverified_traveller_cannot_sign_in_but_gets_a_new_link(client: Client, make_user) -> None:
     user = make_user("traveller", email="unverified@example.com")
     response = client.post("/accounts/login/", {"email": "unverified@example.com", "password": "correct-horse-battery"})
     assert response.status_code == 403
@@ -152,7 +152,7 @@ def test_an_unverified_traveller_cannot_sign_in_but_gets_a_new_link(client: Clie
     assert response.status_code == 302
 
 
-def test_resend_form_answers_the_same_for_unknown_addresses(client: Client, make_user) -> None:  # noqa: ANN001
+def test_resend_form_answers_the_same_for_unknown_addresses(client: Client, make_user) -> None:
     user = make_user("traveller", email="again@example.com")
     assert client.get("/accounts/verify/resend/").status_code == 200
     assert client.post("/accounts/verify/resend/", {"email": "again@example.com"}).status_code == 200
@@ -161,7 +161,7 @@ def test_resend_form_answers_the_same_for_unknown_addresses(client: Client, make
     assert queued_link("verify_email", key="verify_url", user_id=user.pk)
 
 
-def test_signed_in_users_are_sent_away_from_registration(make_user) -> None:  # noqa: ANN001
+def test_signed_in_users_are_sent_away_from_registration(make_user) -> None:
     from accounts.tests.conftest import client_for
 
     client = client_for(make_user("traveller", email_verified=True))
@@ -179,7 +179,7 @@ class SlowHasher(PBKDF2PasswordHasher):
     iterations = 400_000
 
 
-def test_registration_takes_as_long_for_a_taken_email_as_for_a_new_one(client: Client, make_user, settings) -> None:  # noqa: ANN001
+def test_registration_takes_as_long_for_a_taken_email_as_for_a_new_one(client: Client, make_user, settings) -> None:
     import statistics
     import time
 
@@ -220,6 +220,6 @@ def test_opening_the_verification_link_changes_nothing_until_the_button_is_press
     assert user.email_verified
 
 
-def test_a_bad_verification_link_is_refused_on_post_too(client: Client, make_user) -> None:  # noqa: ANN001
+def test_a_bad_verification_link_is_refused_on_post_too(client: Client, make_user) -> None:
     make_user("traveller")
     assert client.post("/accounts/verify/not-a-token/").status_code == 404

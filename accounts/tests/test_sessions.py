@@ -17,7 +17,7 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def person(make_user):  # noqa: ANN001, ANN201
+def person(make_user):
     return make_user("staff", email="sess@example.com")
 
 
@@ -32,7 +32,7 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 
 
-def test_each_sign_in_is_indexed_in_postgres_and_redis(person) -> None:  # noqa: ANN001
+def test_each_sign_in_is_indexed_in_postgres_and_redis(person) -> None:
     signed_in(person.email, FIREFOX, "198.51.100.1")
     signed_in(person.email, CHROME, "198.51.100.2")
     rows = list(UserSession.objects.filter(user=person).order_by("id"))
@@ -46,7 +46,7 @@ def test_each_sign_in_is_indexed_in_postgres_and_redis(person) -> None:  # noqa:
     assert all(len(r.sid_hash) == 64 for r in rows)
 
 
-def test_sessions_page_lists_browsers_and_marks_this_one(person) -> None:  # noqa: ANN001
+def test_sessions_page_lists_browsers_and_marks_this_one(person) -> None:
     signed_in(person.email, FIREFOX)
     mine = signed_in(person.email, CHROME, "198.51.100.2")
     html = mine.get("/accounts/sessions/").content.decode()
@@ -55,7 +55,7 @@ def test_sessions_page_lists_browsers_and_marks_this_one(person) -> None:  # noq
     assert "Sign out all other sessions" in html
 
 
-def test_a_revoked_session_cookie_is_refused_at_once(person) -> None:  # noqa: ANN001
+def test_a_revoked_session_cookie_is_refused_at_once(person) -> None:
     victim = signed_in(person.email, FIREFOX)
     me = signed_in(person.email, CHROME)
     assert victim.get("/accounts/sessions/").status_code == 200
@@ -77,7 +77,7 @@ def test_a_revoked_session_cookie_is_refused_at_once(person) -> None:  # noqa: A
     assert other.ended_at is not None and other.end_reason == "revoked"
 
 
-def test_revocation_holds_even_when_redis_forgot_the_index(person) -> None:  # noqa: ANN001
+def test_revocation_holds_even_when_redis_forgot_the_index(person) -> None:
     victim = signed_in(person.email, FIREFOX)
     me = signed_in(person.email, CHROME)
     redis_client().delete(rkey(f"user:sessions:{person.pk}"))  # e.g. a Redis restart
@@ -89,7 +89,7 @@ def test_revocation_holds_even_when_redis_forgot_the_index(person) -> None:  # n
     assert victim.get("/accounts/sessions/").status_code == 302
 
 
-def test_sign_out_all_other_sessions(person) -> None:  # noqa: ANN001
+def test_sign_out_all_other_sessions(person) -> None:
     a = signed_in(person.email, FIREFOX)
     b = signed_in(person.email, FIREFOX, "198.51.100.3")
     me = signed_in(person.email, CHROME)
@@ -100,7 +100,7 @@ def test_sign_out_all_other_sessions(person) -> None:  # noqa: ANN001
     assert me.get("/accounts/sessions/").status_code == 200
 
 
-def test_signing_out_this_session_from_the_list(person) -> None:  # noqa: ANN001
+def test_signing_out_this_session_from_the_list(person) -> None:
     me = signed_in(person.email, CHROME)
     current = UserSession.objects.get(user=person)
     response = me.post(f"/accounts/sessions/{current.pk}/revoke/")
@@ -108,7 +108,7 @@ def test_signing_out_this_session_from_the_list(person) -> None:  # noqa: ANN001
     assert me.get("/accounts/sessions/").status_code == 302
 
 
-def test_someone_elses_session_cannot_be_revoked(person, make_user) -> None:  # noqa: ANN001
+def test_someone_elses_session_cannot_be_revoked(person, make_user) -> None:
     other_person = make_user("staff", email="other-sess@example.com")
     theirs = signed_in(other_person.email, FIREFOX)
     me = signed_in(person.email, CHROME)
@@ -120,7 +120,7 @@ def test_someone_elses_session_cannot_be_revoked(person, make_user) -> None:  # 
 
 
 @pytest.mark.parametrize("session_id", ["99999999999999999999", "9223372036854775808", "0"])
-def test_an_out_of_range_session_id_is_a_404_not_a_500(person, session_id: str) -> None:  # noqa: ANN001
+def test_an_out_of_range_session_id_is_a_404_not_a_500(person, session_id: str) -> None:
     """Security review finding 10: bad input is a 4xx, never an error page."""
     me = signed_in(person.email, FIREFOX)
     response = me.post(f"/accounts/sessions/{session_id}/revoke/")
@@ -128,12 +128,12 @@ def test_an_out_of_range_session_id_is_a_404_not_a_500(person, session_id: str) 
     assert me.get("/accounts/sessions/").status_code == 200  # still signed in
 
 
-def test_any_refusal_of_a_revocation_is_answered_with_its_own_4xx(person, monkeypatch) -> None:  # noqa: ANN001
+def test_any_refusal_of_a_revocation_is_answered_with_its_own_4xx(person, monkeypatch) -> None:
     """The view used to re-raise every refusal but a 404, i.e. answer a 500. No refusal other
     than "no such session" exists today, so one is provoked (the only stand-in in this file)."""
     from accounts import services
 
-    def refuse(**kwargs):  # noqa: ANN003, ANN202
+    def refuse(**kwargs):
         raise services.Conflict("That session is being signed out already; try again.")
 
     me = signed_in(person.email, FIREFOX)
@@ -144,7 +144,7 @@ def test_any_refusal_of_a_revocation_is_answered_with_its_own_4xx(person, monkey
     assert b"Firefox on Linux" in response.content  # the page again, with the message
 
 
-def test_changing_the_password_ends_every_other_session(person) -> None:  # noqa: ANN001
+def test_changing_the_password_ends_every_other_session(person) -> None:
     other = signed_in(person.email, FIREFOX)
     me = signed_in(person.email, CHROME)
     response = me.post(
@@ -163,7 +163,7 @@ def test_changing_the_password_ends_every_other_session(person) -> None:  # noqa
     assert active.count() == 1
 
 
-def test_password_change_refuses_a_wrong_old_password_or_a_weak_new_one(person) -> None:  # noqa: ANN001
+def test_password_change_refuses_a_wrong_old_password_or_a_weak_new_one(person) -> None:
     me = signed_in(person.email, CHROME)
     wrong = me.post(
         "/accounts/password/",
@@ -178,7 +178,7 @@ def test_password_change_refuses_a_wrong_old_password_or_a_weak_new_one(person) 
     assert person.check_password(PASSWORD)
 
 
-def test_password_reset_by_email_ends_every_session(person) -> None:  # noqa: ANN001
+def test_password_reset_by_email_ends_every_session(person) -> None:
     from accounts.tests.conftest import queued_link
 
     old = signed_in(person.email, FIREFOX)
@@ -211,7 +211,7 @@ def test_password_reset_for_an_unknown_address_looks_the_same(client: Client) ->
 
 
 @pytest.mark.parametrize(("minutes", "works"), [(59, True), (61, False)])
-def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, works: bool) -> None:  # noqa: ANN001
+def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, works: bool) -> None:
     import datetime as dt
 
     from django.contrib.auth.tokens import PasswordResetTokenGenerator
@@ -222,7 +222,7 @@ def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, work
     anon.post("/accounts/password/reset/", {"email": person.email})
     link = queued_link("password_reset", key="reset_url", user_id=person.pk)
     # The token generator's clock (naive local time, as Django's own), moved on.
-    later = dt.datetime.now() + dt.timedelta(minutes=minutes)  # noqa: DTZ005 - Django's _now() is naive
+    later = dt.datetime.now() + dt.timedelta(minutes=minutes)
     monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
     page = anon.get(link, follow=True)
     assert page.status_code == 200
@@ -230,7 +230,7 @@ def test_a_reset_link_works_for_one_hour(person, monkeypatch, minutes: int, work
     assert (b"<h1>This link does not work</h1>" in page.content) is not works
 
 
-def test_the_reset_email_says_one_hour(client: Client, person) -> None:  # noqa: ANN001
+def test_the_reset_email_says_one_hour(client: Client, person) -> None:
     from mail.delivery import build_message
     from mail.models import EmailDelivery, EmailPayload
 
@@ -241,7 +241,7 @@ def test_the_reset_email_says_one_hour(client: Client, person) -> None:  # noqa:
     assert "The link works for 1 hour, once." in message.alternatives[0][0]
 
 
-def test_password_reset_requests_are_throttled(client: Client, person) -> None:  # noqa: ANN001
+def test_password_reset_requests_are_throttled(client: Client, person) -> None:
     for _ in range(3):
         assert client.post("/accounts/password/reset/", {"email": person.email}).status_code == 302
     response = client.post("/accounts/password/reset/", {"email": person.email})
@@ -257,7 +257,7 @@ def _age_session(client: Client, *, started: float | None = None, last: float | 
     session.save()
 
 
-def test_idle_timeout_signs_the_session_out(person) -> None:  # noqa: ANN001
+def test_idle_timeout_signs_the_session_out(person) -> None:
     me = signed_in(person.email, CHROME)
     _age_session(me, last=time.time() - settings.SESSION_IDLE_SECONDS - 5)
     response = me.get("/accounts/sessions/")
@@ -268,28 +268,28 @@ def test_idle_timeout_signs_the_session_out(person) -> None:  # noqa: ANN001
     assert b"Your session expired" in login_page.content
 
 
-def test_activity_within_the_idle_timeout_keeps_the_session(person) -> None:  # noqa: ANN001
+def test_activity_within_the_idle_timeout_keeps_the_session(person) -> None:
     me = signed_in(person.email, CHROME)
     _age_session(me, last=time.time() - settings.SESSION_IDLE_SECONDS + 120)
     assert me.get("/accounts/sessions/").status_code == 200
     assert abs(me.session["_tf_last"] - time.time()) < 5  # touched
 
 
-def test_absolute_lifetime_ends_even_an_active_session(person) -> None:  # noqa: ANN001
+def test_absolute_lifetime_ends_even_an_active_session(person) -> None:
     me = signed_in(person.email, CHROME)
     _age_session(me, started=time.time() - settings.SESSION_ABSOLUTE_SECONDS - 5, last=time.time())
     assert me.get("/accounts/sessions/").status_code == 302
     assert UserSession.objects.get(user=person).end_reason == "absolute_timeout"
 
 
-def test_timeouts_come_from_settings(settings, person) -> None:  # noqa: ANN001
+def test_timeouts_come_from_settings(settings, person) -> None:
     settings.SESSION_IDLE_SECONDS = 60
     me = signed_in(person.email, CHROME)
     _age_session(me, last=time.time() - 90)
     assert me.get("/accounts/sessions/").status_code == 302
 
 
-def test_a_session_signed_in_another_way_is_indexed_lazily(make_user) -> None:  # noqa: ANN001
+def test_a_session_signed_in_another_way_is_indexed_lazily(make_user) -> None:
     user = make_user("staff")
     client = Client()
     client.force_login(user)
@@ -303,7 +303,7 @@ def test_session_engine_is_redis_backed_with_postgres_durability() -> None:
     assert settings.SESSION_IDLE_SECONDS == 30 * 60 and settings.SESSION_ABSOLUTE_SECONDS == 12 * 3600
 
 
-def test_the_sweep_ends_timed_out_sessions_and_forgets_old_history(person) -> None:  # noqa: ANN001
+def test_the_sweep_ends_timed_out_sessions_and_forgets_old_history(person) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
@@ -322,7 +322,7 @@ def test_the_sweep_ends_timed_out_sessions_and_forgets_old_history(person) -> No
     assert UserSession.objects.filter(user=person, ended_at__isnull=True).count() == 1
 
 
-def test_background_polling_neither_keeps_a_session_alive_nor_marks_presence(person) -> None:  # noqa: ANN001
+def test_background_polling_neither_keeps_a_session_alive_nor_marks_presence(person) -> None:
     from accounts.presence import presence_active
 
     me = signed_in(person.email, CHROME)

@@ -17,21 +17,21 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def person(make_user):  # noqa: ANN001, ANN201
+def person(make_user):
     return make_user("traveller", email="pat@example.com", email_verified=True)
 
 
-def _login(client: Client, email: str, password: str = PASSWORD, **extra: str):  # noqa: ANN202
+def _login(client: Client, email: str, password: str = PASSWORD, **extra: str):
     return client.post("/accounts/login/", {"email": email, "password": password}, **extra)
 
 
-def test_sign_in_by_email_is_case_insensitive_and_redirects(client: Client, person) -> None:  # noqa: ANN001
+def test_sign_in_by_email_is_case_insensitive_and_redirects(client: Client, person) -> None:
     response = _login(client, "  PAT@Example.COM ")
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.session["_auth_user_id"] == str(person.pk)
 
 
-def test_sign_in_follows_a_safe_next_only(client: Client, person) -> None:  # noqa: ANN001
+def test_sign_in_follows_a_safe_next_only(client: Client, person) -> None:
     response = client.post("/accounts/login/?next=/accounts/sessions/", {"email": person.email, "password": PASSWORD})
     assert response["Location"] == "/accounts/sessions/"
     client.post("/accounts/logout/")
@@ -41,7 +41,7 @@ def test_sign_in_follows_a_safe_next_only(client: Client, person) -> None:  # no
     assert response["Location"] == "/"
 
 
-def test_unknown_email_and_wrong_password_get_the_same_message(client: Client, person) -> None:  # noqa: ANN001
+def test_unknown_email_and_wrong_password_get_the_same_message(client: Client, person) -> None:
     wrong = _login(client, person.email, "not-the-password")
     unknown = _login(client, "nobody@example.com", "not-the-password")
     assert wrong.status_code == unknown.status_code == 400
@@ -49,11 +49,11 @@ def test_unknown_email_and_wrong_password_get_the_same_message(client: Client, p
     assert wrong.content.replace(b"pat@example.com", b"X").count(b"incorrect") == unknown.content.count(b"incorrect")
 
 
-def test_unknown_email_runs_the_password_hasher_too(client: Client, person, monkeypatch) -> None:  # noqa: ANN001
+def test_unknown_email_runs_the_password_hasher_too(client: Client, person, monkeypatch) -> None:
     calls: list[str] = []
     real = hashers.Argon2PasswordHasher.verify
 
-    def counting(self, password, encoded):  # noqa: ANN001, ANN202
+    def counting(self, password, encoded):
         calls.append(encoded.split("$", 1)[0])
         return real(self, password, encoded)
 
@@ -63,7 +63,7 @@ def test_unknown_email_runs_the_password_hasher_too(client: Client, person, monk
     assert calls == ["argon2", "argon2"]  # one argon2 run for each, known or not
 
 
-def test_unknown_email_and_wrong_password_take_similar_time(client: Client, person, settings) -> None:  # noqa: ANN001
+def test_unknown_email_and_wrong_password_take_similar_time(client: Client, person, settings) -> None:
     import accounts.services
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]  # the real costs
@@ -85,7 +85,7 @@ def test_unknown_email_and_wrong_password_take_similar_time(client: Client, pers
     assert 0.5 < known / unknown < 2.0, (known, unknown)
 
 
-def test_every_attempt_is_recorded_with_ip_and_user_agent(client: Client, person) -> None:  # noqa: ANN001
+def test_every_attempt_is_recorded_with_ip_and_user_agent(client: Client, person) -> None:
     _login(client, person.email, "nope-nope-nope", HTTP_USER_AGENT="UA-one", REMOTE_ADDR="198.51.100.7")
     _login(client, "ghost@example.com", "nope-nope-nope", HTTP_USER_AGENT="UA-two", REMOTE_ADDR="198.51.100.8")
     _login(client, person.email, PASSWORD, HTTP_USER_AGENT="UA-three", REMOTE_ADDR="198.51.100.9")
@@ -97,7 +97,7 @@ def test_every_attempt_is_recorded_with_ip_and_user_agent(client: Client, person
     ]
 
 
-def test_ten_failures_for_an_account_lock_it_with_429_and_retry_after(client: Client, person) -> None:  # noqa: ANN001
+def test_ten_failures_for_an_account_lock_it_with_429_and_retry_after(client: Client, person) -> None:
     for i in range(10):
         # from ten different addresses: the per-account counter is what trips
         assert _login(client, person.email, "wrong-password!", REMOTE_ADDR=f"203.0.113.{i + 1}").status_code == 400
@@ -112,7 +112,7 @@ def test_ten_failures_for_an_account_lock_it_with_429_and_retry_after(client: Cl
     assert _login(client, "other@example.com", "x-x-x-x-x-x", REMOTE_ADDR="203.0.113.100").status_code == 400
 
 
-def test_failures_from_one_ip_up_to_its_limit_lock_that_ip(client: Client, person, settings) -> None:  # noqa: ANN001
+def test_failures_from_one_ip_up_to_its_limit_lock_that_ip(client: Client, person, settings) -> None:
     settings.LOGIN_IP_FAILURE_LIMIT = 12
     for i in range(12):
         _login(client, f"guess{i}@example.com", "wrong-password!", REMOTE_ADDR="192.0.2.50")
@@ -122,7 +122,7 @@ def test_failures_from_one_ip_up_to_its_limit_lock_that_ip(client: Client, perso
     assert allowed.status_code == 302
 
 
-def test_a_shared_ip_is_not_locked_by_the_per_account_limit(client: Client, person, settings) -> None:  # noqa: ANN001
+def test_a_shared_ip_is_not_locked_by_the_per_account_limit(client: Client, person, settings) -> None:
     """An office behind one address: ten people mistyping (or ten sign-ins in flight, each
     counted until its password is checked) must not lock everyone else out. Found by
     bench.load, whose users all come from 127.0.0.1: sign-ins got 429 at 48 users."""
@@ -132,11 +132,11 @@ def test_a_shared_ip_is_not_locked_by_the_per_account_limit(client: Client, pers
     assert _login(client, person.email, PASSWORD, REMOTE_ADDR="192.0.2.60").status_code == 302
 
 
-def test_the_ip_limit_holds_under_the_postgresql_fallback_too(client: Client, person, settings, monkeypatch) -> None:  # noqa: ANN001
+def test_the_ip_limit_holds_under_the_postgresql_fallback_too(client: Client, person, settings, monkeypatch) -> None:
     from accounts import ratelimit
     from accounts.redisutil import RedisUnavailable
 
-    def down(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def down(*args, **kwargs):
         raise RedisUnavailable("redis is down")
 
     monkeypatch.setattr(ratelimit, "redis_client", down)
@@ -150,7 +150,7 @@ def test_the_ip_limit_holds_under_the_postgresql_fallback_too(client: Client, pe
     assert _login(client, person.email, PASSWORD, REMOTE_ADDR="192.0.2.70").status_code == 429
 
 
-def test_nine_failures_still_allow_the_right_password_and_success_resets_the_account(client: Client, person) -> None:  # noqa: ANN001
+def test_nine_failures_still_allow_the_right_password_and_success_resets_the_account(client: Client, person) -> None:
     for i in range(9):
         _login(client, person.email, "wrong-password!", REMOTE_ADDR=f"203.0.113.{i + 1}")
     assert _login(client, person.email, PASSWORD, REMOTE_ADDR="203.0.113.50").status_code == 302
@@ -160,11 +160,11 @@ def test_nine_failures_still_allow_the_right_password_and_success_resets_the_acc
     assert _login(client, person.email, PASSWORD, REMOTE_ADDR="203.0.113.150").status_code == 302
 
 
-def test_the_limit_falls_back_to_the_attempt_log_when_redis_is_down(client: Client, person, monkeypatch) -> None:  # noqa: ANN001
+def test_the_limit_falls_back_to_the_attempt_log_when_redis_is_down(client: Client, person, monkeypatch) -> None:
     from accounts import ratelimit
     from accounts.redisutil import RedisUnavailable
 
-    def down(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def down(*args, **kwargs):
         raise RedisUnavailable("redis is down")
 
     monkeypatch.setattr(ratelimit, "redis_client", down)
@@ -174,7 +174,7 @@ def test_the_limit_falls_back_to_the_attempt_log_when_redis_is_down(client: Clie
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
 
 
-def test_sign_in_rotates_the_session_key(client: Client, person) -> None:  # noqa: ANN001
+def test_sign_in_rotates_the_session_key(client: Client, person) -> None:
     from importlib import import_module
 
     from django.conf import settings
@@ -190,7 +190,7 @@ def test_sign_in_rotates_the_session_key(client: Client, person) -> None:  # noq
     assert not store().exists(before.session_key)  # the pre-sign-in key is gone, not reusable
 
 
-def test_sign_out_is_post_only_and_ends_the_session(client: Client, person) -> None:  # noqa: ANN001
+def test_sign_out_is_post_only_and_ends_the_session(client: Client, person) -> None:
     _login(client, person.email)
     assert client.get("/accounts/logout/").status_code == 405
     assert client.get("/accounts/sessions/").status_code == 200
@@ -205,7 +205,7 @@ def test_bad_sign_in_input_is_a_400_with_a_message(client: Client) -> None:
     assert LoginAttempt.objects.count() == 0
 
 
-def test_an_erased_or_inactive_account_gets_the_generic_message(client: Client, person) -> None:  # noqa: ANN001
+def test_an_erased_or_inactive_account_gets_the_generic_message(client: Client, person) -> None:
     person.is_active = False
     person.save()
     response = _login(client, person.email)

@@ -21,20 +21,20 @@ COOKIE = "tf_device"
 
 
 @pytest.fixture
-def owner(make_user):  # noqa: ANN001, ANN201
+def owner(make_user):
     return make_user("traveller", email="owen.owner@example.com", email_verified=True)
 
 
 @pytest.fixture
-def neighbour(make_user):  # noqa: ANN001, ANN201
+def neighbour(make_user):
     return make_user("traveller", email="nina.neighbour@example.com", email_verified=True)
 
 
-def _login(client: Client, email: str, password: str = PASSWORD, ip: str = "198.51.100.10"):  # noqa: ANN202
+def _login(client: Client, email: str, password: str = PASSWORD, ip: str = "198.51.100.10"):
     return client.post("/accounts/login/", {"email": email, "password": password}, REMOTE_ADDR=ip)
 
 
-def _trusted_browser(user) -> Client:  # noqa: ANN001
+def _trusted_browser(user) -> Client:
     """A browser that signed in to the account before (and signed out again)."""
     browser = Client()
     assert _login(browser, user.email, ip="198.51.100.20").status_code == 302
@@ -54,7 +54,7 @@ def _with_cookie(value: str) -> Client:
     return browser
 
 
-def test_a_sign_in_gives_the_browser_a_signed_long_lived_device_cookie(owner) -> None:  # noqa: ANN001
+def test_a_sign_in_gives_the_browser_a_signed_long_lived_device_cookie(owner) -> None:
     browser = Client()
     response = _login(browser, owner.email)
     assert response.status_code == 302
@@ -71,7 +71,7 @@ def test_a_sign_in_gives_the_browser_a_signed_long_lived_device_cookie(owner) ->
     assert signing.loads(again, salt=DEVICE_SALT)["n"] != data["n"]
 
 
-def test_the_attacker_is_refused_but_the_owners_browser_still_gets_in(owner) -> None:  # noqa: ANN001
+def test_the_attacker_is_refused_but_the_owners_browser_still_gets_in(owner) -> None:
     browser = _trusted_browser(owner)
     assert _attack(owner.email, 10) == [400] * 10
     # the attacker (no device cookie) is refused, even with the right password
@@ -86,7 +86,7 @@ def test_the_attacker_is_refused_but_the_owners_browser_still_gets_in(owner) -> 
     assert _login(Client(), owner.email, "yet-another-guess", ip="203.0.113.202").status_code == 429
 
 
-def test_the_owner_may_mistype_during_an_attack(owner, settings) -> None:  # noqa: ANN001
+def test_the_owner_may_mistype_during_an_attack(owner, settings) -> None:
     settings.LOGIN_DEVICE_FAILURE_LIMIT = 3
     browser = _trusted_browser(owner)
     _attack(owner.email, 10)
@@ -94,7 +94,7 @@ def test_the_owner_may_mistype_during_an_attack(owner, settings) -> None:  # noq
     assert _login(browser, owner.email).status_code == 302
 
 
-def test_a_forged_altered_expired_or_other_accounts_cookie_gives_no_trust(owner, neighbour, monkeypatch) -> None:  # noqa: ANN001
+def test_a_forged_altered_expired_or_other_accounts_cookie_gives_no_trust(owner, neighbour, monkeypatch) -> None:
     genuine = _trusted_browser(owner).cookies[COOKIE].value
     neighbours = _trusted_browser(neighbour).cookies[COOKIE].value
     payload = signing.loads(genuine, salt=DEVICE_SALT)
@@ -120,7 +120,7 @@ def test_a_forged_altered_expired_or_other_accounts_cookie_gives_no_trust(owner,
     assert _login(_with_cookie(genuine), owner.email).status_code == 302  # the genuine one does
 
 
-def test_a_password_change_revokes_the_accounts_device_cookies(owner) -> None:  # noqa: ANN001
+def test_a_password_change_revokes_the_accounts_device_cookies(owner) -> None:
     old = _trusted_browser(owner).cookies[COOKIE].value
     owner.set_password("a-new-long-password-1")
     owner.save()
@@ -128,7 +128,7 @@ def test_a_password_change_revokes_the_accounts_device_cookies(owner) -> None:  
     assert _login(_with_cookie(old), owner.email, "a-new-long-password-1").status_code == 429
 
 
-def test_a_device_cookies_own_failures_lock_that_cookie(owner, settings) -> None:  # noqa: ANN001
+def test_a_device_cookies_own_failures_lock_that_cookie(owner, settings) -> None:
     settings.LOGIN_DEVICE_FAILURE_LIMIT = 3
     browser = _trusted_browser(owner)
     assert [_login(browser, owner.email, f"stolen-cookie-guess-{n}").status_code for n in range(3)] == [400] * 3
@@ -140,13 +140,13 @@ def test_a_device_cookies_own_failures_lock_that_cookie(owner, settings) -> None
     assert sorted(reasons) == ["device_bad_password"] * 3 + ["device_rate_limited"]
 
 
-def test_device_cookies_hold_under_the_postgresql_fallback(owner, settings, monkeypatch) -> None:  # noqa: ANN001
+def test_device_cookies_hold_under_the_postgresql_fallback(owner, settings, monkeypatch) -> None:
     from accounts import ratelimit
     from accounts.redisutil import RedisUnavailable
 
     browser = _trusted_browser(owner)
 
-    def down(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def down(*args, **kwargs):
         raise RedisUnavailable("redis is down")
 
     monkeypatch.setattr(ratelimit, "redis_client", down)
@@ -160,7 +160,7 @@ def test_device_cookies_hold_under_the_postgresql_fallback(owner, settings, monk
     assert not LoginAttempt.objects.filter(reason__in=["pending", "device_pending"]).exists()
 
 
-def test_an_attack_does_not_stop_the_signed_in_owner_from_erasing_the_account(owner) -> None:  # noqa: ANN001
+def test_an_attack_does_not_stop_the_signed_in_owner_from_erasing_the_account(owner) -> None:
     """The erasure form checks the password under the same limits: the owner's device counts apart."""
     browser = Client()
     assert _login(browser, owner.email, ip="198.51.100.20").status_code == 302

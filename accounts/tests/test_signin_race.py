@@ -39,7 +39,7 @@ class CountingHasher(FastArgon2PasswordHasher):
 
 
 @pytest.fixture
-def counted(committed_db, settings) -> Iterator[User]:  # noqa: ANN001
+def counted(committed_db, settings) -> Iterator[User]:
     import accounts.services
 
     settings.PASSWORD_HASHERS = ["accounts.tests.test_signin_race.CountingHasher"]
@@ -72,7 +72,7 @@ def _guess_in_parallel(email: str, ip: str) -> list[int]:
     return sorted(statuses)
 
 
-def test_parallel_wrong_passwords_reach_the_hasher_at_most_limit_times(counted) -> None:  # noqa: ANN001
+def test_parallel_wrong_passwords_reach_the_hasher_at_most_limit_times(counted) -> None:
     statuses = _guess_in_parallel(counted.email, "198.51.100.200")
     assert len(statuses) == PARALLEL
     assert CountingHasher.calls <= 2, (CountingHasher.calls, statuses)
@@ -86,7 +86,7 @@ def test_parallel_wrong_passwords_reach_the_hasher_at_most_limit_times(counted) 
     )
 
 
-def test_the_right_password_releases_its_reservation(counted) -> None:  # noqa: ANN001
+def test_the_right_password_releases_its_reservation(counted) -> None:
     """A success does not count against the limit (from the same address, twice over)."""
     for _ in range(3):
         client = Client(REMOTE_ADDR="198.51.100.210")
@@ -99,11 +99,11 @@ def test_the_right_password_releases_its_reservation(counted) -> None:  # noqa: 
     )
 
 
-def test_the_postgres_fallback_reserves_under_an_advisory_lock(counted, monkeypatch) -> None:  # noqa: ANN001
+def test_the_postgres_fallback_reserves_under_an_advisory_lock(counted, monkeypatch) -> None:
     from accounts import ratelimit
     from accounts.redisutil import RedisUnavailable
 
-    def down(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def down(*args, **kwargs):
         raise RedisUnavailable("redis is down")
 
     monkeypatch.setattr(ratelimit, "redis_client", down)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 # --- creating teams ----------------------------------------------------------------------------
 
 
-def test_team_creators_create_a_team_and_become_its_admin_with_default_permissions(world) -> None:  # noqa: ANN001
+def test_team_creators_create_a_team_and_become_its_admin_with_default_permissions(world) -> None:
     client = client_for(world.outsider)  # holds the team-creator capability
     response = client.post("/teams/new/", {"name": "Night Shift", "description": "After dark"})
     assert response.status_code == 302 and response["Location"] == "/teams/night-shift/"
@@ -29,7 +29,7 @@ def test_team_creators_create_a_team_and_become_its_admin_with_default_permissio
     assert table == {(role, perm) for role, perms in DEFAULT_ROLE_PERMISSIONS.items() for perm in perms}
 
 
-def test_travellers_and_members_without_the_capability_cannot_create_teams(world) -> None:  # noqa: ANN001
+def test_travellers_and_members_without_the_capability_cannot_create_teams(world) -> None:
     for user in (world.traveller, world.member):
         client = client_for(user)
         assert client.get("/teams/new/").status_code == 404
@@ -37,7 +37,7 @@ def test_travellers_and_members_without_the_capability_cannot_create_teams(world
     assert not Team.objects.filter(name="Sneaky").exists()
 
 
-def test_team_short_names_are_unique_and_valid(world) -> None:  # noqa: ANN001
+def test_team_short_names_are_unique_and_valid(world) -> None:
     client = client_for(world.team_admin)
     taken = client.post("/teams/new/", {"name": "Rescue", "slug": "rescue"})
     assert taken.status_code == 409 and b"already exists" in taken.content
@@ -48,7 +48,7 @@ def test_team_short_names_are_unique_and_valid(world) -> None:  # noqa: ANN001
     assert Team.objects.count() == 2
 
 
-def test_guests_read_only_by_default(world) -> None:  # noqa: ANN001
+def test_guests_read_only_by_default(world) -> None:
     assert permission_has(world.guest, world.team.pk, "task.view")
     for perm in ("task.create", "task.edit_own", "comment.create", "team.invite", "team.manage"):
         assert not permission_has(world.guest, world.team.pk, perm)
@@ -60,14 +60,14 @@ def test_guests_read_only_by_default(world) -> None:  # noqa: ANN001
 # --- members ------------------------------------------------------------------------------------
 
 
-def test_team_admins_change_roles(world) -> None:  # noqa: ANN001
+def test_team_admins_change_roles(world) -> None:
     client = client_for(world.team_admin)
     response = client.post(f"/teams/rescue/members/{world.member.pk}/role/", {"role": "guest"})
     assert response.status_code == 302
     assert Membership.objects.get(team=world.team, user=world.member).role == "guest"
 
 
-def test_members_cannot_change_roles_or_remove_people(world) -> None:  # noqa: ANN001
+def test_members_cannot_change_roles_or_remove_people(world) -> None:
     client = client_for(world.member)
     response = client.post(f"/teams/rescue/members/{world.guest.pk}/role/", {"role": "admin"})
     assert response.status_code == 403 and b"team.manage" in response.content
@@ -75,7 +75,7 @@ def test_members_cannot_change_roles_or_remove_people(world) -> None:  # noqa: A
     assert Membership.objects.get(team=world.team, user=world.guest).role == "guest"
 
 
-def test_outsiders_get_404_for_every_team_action(world) -> None:  # noqa: ANN001
+def test_outsiders_get_404_for_every_team_action(world) -> None:
     client = client_for(world.outsider)
     assert client.get("/teams/rescue/").status_code == 404
     assert client.post(f"/teams/rescue/members/{world.member.pk}/role/", {"role": "guest"}).status_code == 404
@@ -86,24 +86,24 @@ def test_outsiders_get_404_for_every_team_action(world) -> None:  # noqa: ANN001
     assert Membership.objects.filter(team=world.team).count() == 3
 
 
-def test_role_change_input_is_checked(world) -> None:  # noqa: ANN001
+def test_role_change_input_is_checked(world) -> None:
     client = client_for(world.team_admin)
     assert client.post(f"/teams/rescue/members/{world.member.pk}/role/", {"role": "owner"}).status_code == 400
     assert client.post(f"/teams/rescue/members/{world.outsider.pk}/role/", {"role": "guest"}).status_code == 404
 
 
-def test_team_admins_remove_members(world) -> None:  # noqa: ANN001
+def test_team_admins_remove_members(world) -> None:
     client = client_for(world.team_admin)
     assert client.post(f"/teams/rescue/members/{world.guest.pk}/remove/").status_code == 302
     assert _role(world.guest, world.team) is None
     assert client_for(world.guest).get("/teams/rescue/").status_code == 404  # now an outsider
 
 
-def _role(user, team) -> str | None:  # noqa: ANN001
+def _role(user, team) -> str | None:
     return Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
 
 
-def test_the_last_admin_cannot_be_demoted_removed_or_leave(world) -> None:  # noqa: ANN001
+def test_the_last_admin_cannot_be_demoted_removed_or_leave(world) -> None:
     client = client_for(world.team_admin)
     demote = client.post(f"/teams/rescue/members/{world.team_admin.pk}/role/", {"role": "member"})
     assert demote.status_code == 409 and b"at least one admin" in demote.content
@@ -116,7 +116,7 @@ def test_the_last_admin_cannot_be_demoted_removed_or_leave(world) -> None:  # no
     assert _role(world.team_admin, world.team) is None
 
 
-def test_anyone_can_leave(world) -> None:  # noqa: ANN001
+def test_anyone_can_leave(world) -> None:
     for person in (world.guest, world.member):
         response = client_for(person).post("/teams/rescue/leave/")
         assert response.status_code == 302 and response["Location"] == "/teams/"
@@ -130,7 +130,7 @@ def _grants(**roles: list[str]) -> dict[str, str]:
     return {f"{role}:{perm}": "on" for role, perms in roles.items() for perm in perms}
 
 
-def test_team_admins_edit_role_permissions_and_checks_follow_at_once(world) -> None:  # noqa: ANN001
+def test_team_admins_edit_role_permissions_and_checks_follow_at_once(world) -> None:
     assert not permission_has(world.guest, world.team.pk, "comment.create")
     client = client_for(world.team_admin)
     data = _grants(
@@ -145,7 +145,7 @@ def test_team_admins_edit_role_permissions_and_checks_follow_at_once(world) -> N
     assert 'name="guest:comment.create" aria-label="Guest: Comment on tasks" checked' in page
 
 
-def test_permission_table_names_permissions_in_words_not_keys(world) -> None:  # noqa: ANN001
+def test_permission_table_names_permissions_in_words_not_keys(world) -> None:
     """People read "Edit tasks one created or is assigned to", not `task.edit_own`."""
     import html
     import re
@@ -165,7 +165,7 @@ def test_permission_table_names_permissions_in_words_not_keys(world) -> None:  #
     assert "team.manage" not in refusal and f"must keep the permission “{PERMISSIONS['team.manage']}”" in refusal
 
 
-def test_admins_must_keep_team_manage_and_unknown_permissions_are_refused(world) -> None:  # noqa: ANN001
+def test_admins_must_keep_team_manage_and_unknown_permissions_are_refused(world) -> None:
     client = client_for(world.team_admin)
     response = client.post("/teams/rescue/permissions/", _grants(admin=["task.view"]))
     assert response.status_code == 400 and b"must keep" in response.content
@@ -183,7 +183,7 @@ def test_admins_must_keep_team_manage_and_unknown_permissions_are_refused(world)
         role_permissions_set(actor=world.team_admin, team=world.team, grants={"admin": {"team.manage"}, "boss": set()})
 
 
-def test_members_see_but_cannot_edit_role_permissions(world) -> None:  # noqa: ANN001
+def test_members_see_but_cannot_edit_role_permissions(world) -> None:
     client = client_for(world.member)
     page = client.get("/teams/rescue/permissions/")
     assert page.status_code == 200 and b"Only team admins can change this" in page.content
@@ -194,11 +194,11 @@ def test_members_see_but_cannot_edit_role_permissions(world) -> None:  # noqa: A
 # --- invitations -----------------------------------------------------------------------------------
 
 
-def _invite(client: Client, email: str, role: str = "member"):  # noqa: ANN202
+def _invite(client: Client, email: str, role: str = "member"):
     return client.post("/teams/rescue/invite/", {"email": email, "role": role})
 
 
-def test_an_invitation_creates_an_account_with_a_membership_and_no_capability(world) -> None:  # noqa: ANN001
+def test_an_invitation_creates_an_account_with_a_membership_and_no_capability(world) -> None:
     assert _invite(client_for(world.team_admin), "New.Hire@Example.com").status_code == 302
     invitation = Invitation.objects.get(email="new.hire@example.com")
     assert invitation.expires_at - invitation.created_at == timedelta(days=7)
@@ -221,7 +221,7 @@ def test_an_invitation_creates_an_account_with_a_membership_and_no_capability(wo
     assert Client().get(link).status_code == 410
 
 
-def test_an_invitation_adds_an_existing_staff_account_once_signed_in(world) -> None:  # noqa: ANN001
+def test_an_invitation_adds_an_existing_staff_account_once_signed_in(world) -> None:
     _invite(client_for(world.team_admin), world.outsider.email, role="guest")
     link = queued_link("invitation", key="accept_url", email=world.outsider.email)
     anonymous = Client().get(link)
@@ -233,7 +233,7 @@ def test_an_invitation_adds_an_existing_staff_account_once_signed_in(world) -> N
     assert _role(world.outsider, world.team) == "guest"
 
 
-def test_expired_revoked_and_unknown_invitations(world) -> None:  # noqa: ANN001
+def test_expired_revoked_and_unknown_invitations(world) -> None:
     admin_client = client_for(world.team_admin)
     _invite(admin_client, "late@example.com")
     link = queued_link("invitation", key="accept_url", email="late@example.com")
@@ -255,7 +255,7 @@ def test_expired_revoked_and_unknown_invitations(world) -> None:  # noqa: ANN001
     assert Client().get("/invitations/not-a-real-token/").status_code == 404
 
 
-def test_who_may_invite_and_whom(world) -> None:  # noqa: ANN001
+def test_who_may_invite_and_whom(world) -> None:
     assert _invite(client_for(world.member), "x@example.com").status_code == 403  # members lack team.invite
     assert _invite(client_for(world.guest), "x@example.com").status_code == 403
     assert client_for(world.member).get("/teams/rescue/invite/").status_code == 403
@@ -266,7 +266,7 @@ def test_who_may_invite_and_whom(world) -> None:  # noqa: ANN001
     assert not Invitation.objects.exists()
 
 
-def test_inviting_as_admin_needs_team_manage(world) -> None:  # noqa: ANN001
+def test_inviting_as_admin_needs_team_manage(world) -> None:
     # give members the invite permission, but not team.manage
     RolePermission.objects.create(team=world.team, role="member", permission="team.invite")
     from accounts.permissions import permissions_invalidate
@@ -276,7 +276,7 @@ def test_inviting_as_admin_needs_team_manage(world) -> None:  # noqa: ANN001
     assert _invite(client_for(world.member), "z@example.com", role="member").status_code == 302
 
 
-def test_a_traveller_accepts_an_invitation_and_gains_the_team_only(world) -> None:  # noqa: ANN001
+def test_a_traveller_accepts_an_invitation_and_gains_the_team_only(world) -> None:
     assert _invite(client_for(world.team_admin), world.traveller.email, role="guest").status_code == 302
     link = queued_link("invitation", key="accept_url", email=world.traveller.email)
     response = client_for(world.traveller).post(link)
@@ -287,7 +287,7 @@ def test_a_traveller_accepts_an_invitation_and_gains_the_team_only(world) -> Non
     assert client_for(traveller).get("/bookings/staff/").status_code == 404
 
 
-def test_a_new_invitation_replaces_the_pending_one(world) -> None:  # noqa: ANN001
+def test_a_new_invitation_replaces_the_pending_one(world) -> None:
     client = client_for(world.team_admin)
     _invite(client, "twice@example.com")
     first = queued_link("invitation", key="accept_url", email="twice@example.com")
@@ -297,7 +297,7 @@ def test_a_new_invitation_replaces_the_pending_one(world) -> None:  # noqa: ANN0
     assert Client().get(second).status_code == 200
 
 
-def test_account_creation_by_invitation_checks_the_password(world) -> None:  # noqa: ANN001
+def test_account_creation_by_invitation_checks_the_password(world) -> None:
     _invite(client_for(world.team_admin), "weak@example.com")
     link = queued_link("invitation", key="accept_url", email="weak@example.com")
     response = Client().post(link, {"display_name": "Weak", "password1": "short", "password2": "short"})
@@ -309,13 +309,13 @@ def test_account_creation_by_invitation_checks_the_password(world) -> None:  # n
 # --- presence ----------------------------------------------------------------------------------------
 
 
-def test_presence_is_throttled_to_once_a_minute(world) -> None:  # noqa: ANN001
+def test_presence_is_throttled_to_once_a_minute(world) -> None:
     assert presence_touch(world.member.pk) is True
     assert presence_touch(world.member.pk) is False
     assert world.member.pk in presence_active([world.member.pk])
 
 
-def test_team_page_shows_who_was_active_in_the_last_five_minutes(world) -> None:  # noqa: ANN001
+def test_team_page_shows_who_was_active_in_the_last_five_minutes(world) -> None:
     import time
 
     presence_touch(world.guest.pk, now=time.time() - 6 * 60)  # six minutes ago
@@ -329,7 +329,7 @@ def test_team_page_shows_who_was_active_in_the_last_five_minutes(world) -> None:
     assert partial.status_code == 200 and b"<html" not in partial.content and b'id="members"' in partial.content
 
 
-def test_site_admins_see_every_team_but_act_only_through_memberships(world) -> None:  # noqa: ANN001
+def test_site_admins_see_every_team_but_act_only_through_memberships(world) -> None:
     client = client_for(world.site_admin)
     assert b"Rescue Squad" in client.get("/teams/").content
     assert client.get("/teams/rescue/").status_code == 200

@@ -113,7 +113,7 @@ def _email(name: str) -> str:
 
 
 @pytest.fixture
-def world(db) -> World:  # noqa: ANN001
+def world(db) -> World:
     from accounts.models import Membership, Team
 
     users: dict[str, Any] = {}

@@ -18,22 +18,22 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_user(make_user):  # noqa: ANN001
+def admin_user(make_user):
     return make_user("admin", email="boss@example.com")
 
 
 @pytest.fixture
-def admin_client(client, admin_user):  # noqa: ANN001
+def admin_client(client, admin_user):
     client.force_login(admin_user)
     return client
 
 
-def _team(name: str, actor) -> Team:  # noqa: ANN001
+def _team(name: str, actor) -> Team:
     with db_context(DbContext(user_id=str(actor.pk), role="user", request_id=f"req-{name}")):
         return Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
 
 
-def test_admin_sees_entries_with_actor_and_changed_fields(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_admin_sees_entries_with_actor_and_changed_fields(admin_client, admin_user) -> None:
     team = _team("Ops", admin_user)
     with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         Team.objects.filter(pk=team.pk).update(name="Operations")
@@ -47,7 +47,7 @@ def test_admin_sees_entries_with_actor_and_changed_fields(admin_client, admin_us
 
 
 @pytest.mark.parametrize("role", ["traveller", "staff"])
-def test_non_admins_get_404_everywhere_and_anonymous_is_sent_to_sign_in(client, make_user, role) -> None:  # noqa: ANN001
+def test_non_admins_get_404_everywhere_and_anonymous_is_sent_to_sign_in(client, make_user, role) -> None:
     user = make_user(role)
     team = _team("Hidden", user)
     urls = ["/audit/", f"/audit/history/accounts_team/{team.pk}/", "/audit/entry/1/"]
@@ -59,7 +59,7 @@ def test_non_admins_get_404_everywhere_and_anonymous_is_sent_to_sign_in(client, 
         assert client.get(url).status_code == 404
 
 
-def test_filters_by_table_record_user_operation_and_dates(admin_client, admin_user, make_user) -> None:  # noqa: ANN001
+def test_filters_by_table_record_user_operation_and_dates(admin_client, admin_user, make_user) -> None:
     other = make_user("staff", email="sam@example.com")
     mine = _team("Mine", admin_user)
     theirs = _team("Theirs", other)
@@ -94,13 +94,13 @@ def test_filters_by_table_record_user_operation_and_dates(admin_client, admin_us
         ({"source": "elsewhere"}, "Select a valid choice"),
     ],
 )
-def test_bad_filters_get_400_with_a_clear_message(admin_client, params, message) -> None:  # noqa: ANN001
+def test_bad_filters_get_400_with_a_clear_message(admin_client, params, message) -> None:
     response = admin_client.get("/audit/", params)
     assert response.status_code == 400
     assert message in response.content.decode()
 
 
-def test_pagination(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_pagination(admin_client, admin_user) -> None:
     with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
         Team.objects.bulk_create([Team(name=f"T{i}", slug=f"t-{i}") for i in range(120)])
     first = admin_client.get("/audit/", {"table": "accounts_team"}).content.decode()
@@ -111,14 +111,14 @@ def test_pagination(admin_client, admin_user) -> None:  # noqa: ANN001
     assert admin_client.get("/audit/", {"page": "nonsense"}).status_code == 200  # falls back to page 1
 
 
-def test_htmx_request_gets_the_partial(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_htmx_request_gets_the_partial(admin_client, admin_user) -> None:
     _team("Partial", admin_user)
     response = admin_client.get("/audit/", {"table": "accounts_team"}, HTTP_HX_REQUEST="true")
     body = response.content.decode()
     assert response.status_code == 200 and "<html" not in body and "/audit/entry/" in body
 
 
-def test_entry_shows_old_and_new_side_by_side_with_changes_highlighted(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_entry_shows_old_and_new_side_by_side_with_changes_highlighted(admin_client, admin_user) -> None:
     team = _team("Before", admin_user)
     with db_context(DbContext(user_id=str(admin_user.pk), role="system", ip="203.0.113.5", request_id="req-rename")):
         Team.objects.filter(pk=team.pk).update(name="After")
@@ -134,7 +134,7 @@ def test_entry_shows_old_and_new_side_by_side_with_changes_highlighted(admin_cli
     assert admin_client.get(reverse("audit:entry", args=[entry.pk]), {"source": "mars"}).status_code == 400
 
 
-def test_history_of_a_record_with_companion_tables(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_history_of_a_record_with_companion_tables(admin_client, admin_user) -> None:
     from audit.services import audit_content_record
 
     team = _team("History", admin_user)
@@ -151,7 +151,7 @@ def test_history_of_a_record_with_companion_tables(admin_client, admin_user) -> 
     assert admin_client.post(url).status_code == 405
 
 
-def test_history_link_tag_renders_for_admins_only(admin_user, make_user) -> None:  # noqa: ANN001
+def test_history_link_tag_renders_for_admins_only(admin_user, make_user) -> None:
     template = Template('{% load audit_tags %}{% audit_history_link "tasks_task" rid also="task_detail" %}')
     request = RequestFactory().get("/")
     request.user = admin_user
@@ -164,7 +164,7 @@ def test_history_link_tag_renders_for_admins_only(admin_user, make_user) -> None
     assert 'href="/audit/history/bookings_booking/7/"' in include.render(Context({"request": request}))
 
 
-def test_django_admin_lists_the_log_read_only(admin_client, admin_user, make_user) -> None:  # noqa: ANN001
+def test_django_admin_lists_the_log_read_only(admin_client, admin_user, make_user) -> None:
     team = _team("Admin view", admin_user)
     changelist = admin_client.get("/admin/audit/auditlog/")
     assert changelist.status_code == 200 and "accounts_team" in changelist.content.decode()
@@ -179,7 +179,7 @@ def test_django_admin_lists_the_log_read_only(admin_client, admin_user, make_use
         assert AuditLog.objects.filter(pk=entry.pk, operation="INSERT").exists()
 
 
-def test_every_capability_but_site_admin_keeps_the_audit_log_shut(client, make_user) -> None:  # noqa: ANN001
+def test_every_capability_but_site_admin_keeps_the_audit_log_shut(client, make_user) -> None:
     """The admin and the audit rows follow the site_admin capability alone."""
     user = make_user("staff")  # booking desk, catalogue editor, reports reader, team creator
     _team("Secret", user)
@@ -205,7 +205,7 @@ def test_diff_of_an_update_lists_only_changed_fields() -> None:
     assert changed_fields({"a": 1}, None) == ["a"]
 
 
-def test_history_works_for_any_record_id_and_refuses_bad_table_names(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_history_works_for_any_record_id_and_refuses_bad_table_names(admin_client, admin_user) -> None:
     from audit.services import audit_content_record
 
     with db_context(DbContext(user_id=str(admin_user.pk), role="system")):
@@ -218,7 +218,7 @@ def test_history_works_for_any_record_id_and_refuses_bad_table_names(admin_clien
     assert admin_client.get("/audit/history/Bad.Table/1/").status_code == 400
 
 
-def test_entries_without_a_record_id_still_render(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_entries_without_a_record_id_still_render(admin_client, admin_user) -> None:
     from django.db import connection
 
     with db_context(DbContext(user_id=str(admin_user.pk), role="system")), connection.cursor() as cursor:
@@ -229,7 +229,7 @@ def test_entries_without_a_record_id_still_render(admin_client, admin_user) -> N
     assert admin_client.get("/admin/audit/auditlog/").status_code == 200
 
 
-def test_entry_page_shows_only_changed_fields_and_table_labels(admin_client, admin_user) -> None:  # noqa: ANN001
+def test_entry_page_shows_only_changed_fields_and_table_labels(admin_client, admin_user) -> None:
     """An update lists what changed (not every column), and tables read as "Team", not accounts_team."""
     import html
     import re

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def team(committed_db) -> Team:  # noqa: ANN001
+def team(committed_db) -> Team:
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body)."""
     admin = User.objects.create_superuser("auditor@example.com", "correct-horse-battery", email_verified=True)
     with db_context(DbContext(user_id=str(admin.pk), role="system", ip="203.0.113.4", request_id="req-browser-01")):
@@ -22,7 +22,7 @@ def team(committed_db) -> Team:  # noqa: ANN001
     return team
 
 
-def test_admin_filters_the_log_and_reads_a_highlighted_diff(live_server_proc, team, browser_page) -> None:  # noqa: ANN001
+def test_admin_filters_the_log_and_reads_a_highlighted_diff(live_server_proc, team, browser_page) -> None:
     page = browser_page
     page.goto(f"{live_server_proc.url}/accounts/login/?next=/audit/")
     page.fill("input[name=email]", "auditor@example.com")

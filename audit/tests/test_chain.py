@@ -42,7 +42,7 @@ def _verify(capsys: pytest.CaptureFixture[str] | None = None, **kwargs: object) 
     return out.getvalue()
 
 
-def test_sealed_chain_verifies(committed_db) -> None:  # noqa: ANN001
+def test_sealed_chain_verifies(committed_db) -> None:
     _make_rows(30)
     output = _verify()
     assert "sealed 30 pending row(s)" in output
@@ -59,7 +59,7 @@ def test_sealed_chain_verifies(committed_db) -> None:  # noqa: ANN001
     assert "sealed 0 pending row(s)" in _verify()
 
 
-def test_python_and_sql_canonical_forms_agree_on_awkward_values(committed_db) -> None:  # noqa: ANN001
+def test_python_and_sql_canonical_forms_agree_on_awkward_values(committed_db) -> None:
     """Unicode, quotes, separators and NULLs hash identically in SQL (sealer) and Python (verifier)."""
     from audit.services import audit_content_record
 
@@ -81,7 +81,7 @@ def test_python_and_sql_canonical_forms_agree_on_awkward_values(committed_db) ->
     assert report is not None and report.ok and report.checked == 2, report
 
 
-def test_tampering_as_the_owner_is_found_and_named(committed_db) -> None:  # noqa: ANN001
+def test_tampering_as_the_owner_is_found_and_named(committed_db) -> None:
     ids = _make_rows(10)
     audit_seal_all()
     victim = _audit_id("accounts_team", ids[4])
@@ -97,7 +97,7 @@ def test_tampering_as_the_owner_is_found_and_named(committed_db) -> None:  # noq
     assert f"#{ids[4]}" in message
 
 
-def test_verify_audit_exits_non_zero_on_a_break(committed_db) -> None:  # noqa: ANN001
+def test_verify_audit_exits_non_zero_on_a_break(committed_db) -> None:
     ids = _make_rows(3)
     audit_seal_all()
     tamper("UPDATE audit_log SET user_id = 999 WHERE id = %s", [_audit_id("accounts_team", ids[0])])
@@ -121,7 +121,7 @@ def test_verify_audit_exits_non_zero_on_a_break(committed_db) -> None:  # noqa: 
     assert "audit chain broken" in result.stderr and "hash mismatch" in result.stderr
 
 
-def test_deleting_a_sealed_row_or_the_tail_is_found(committed_db) -> None:  # noqa: ANN001
+def test_deleting_a_sealed_row_or_the_tail_is_found(committed_db) -> None:
     ids = _make_rows(6)
     audit_seal_all()
     middle, last = _audit_id("accounts_team", ids[2]), _audit_id("accounts_team", ids[5])
@@ -137,7 +137,7 @@ def test_deleting_a_sealed_row_or_the_tail_is_found(committed_db) -> None:  # no
     assert report.broken.row_id == _audit_id("accounts_team", ids[3])
 
 
-def test_unsealing_a_row_by_hand_is_found(committed_db) -> None:  # noqa: ANN001
+def test_unsealing_a_row_by_hand_is_found(committed_db) -> None:
     ids = _make_rows(4)
     audit_seal_all()
     victim = _audit_id("accounts_team", ids[1])
@@ -146,7 +146,7 @@ def test_unsealing_a_row_by_hand_is_found(committed_db) -> None:  # noqa: ANN001
     assert not report.ok and "missing" in report.broken.reason and report.broken.seal_seq == 3
 
 
-def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_the_chain_holds(committed_db) -> None:  # noqa: ANN001
+def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_the_chain_holds(committed_db) -> None:
     """Ids are handed out before commit: an older transaction can commit after newer rows were sealed."""
     slow_team, *fast_teams = _make_rows(4)
     assert audit_seal_all() == 4
@@ -173,7 +173,7 @@ def test_a_row_committed_late_with_a_lower_id_is_sealed_later_and_the_chain_hold
     assert verify_chain().ok
 
 
-def test_one_sealer_at_a_time_and_writers_never_wait_for_it(committed_db) -> None:  # noqa: ANN001
+def test_one_sealer_at_a_time_and_writers_never_wait_for_it(committed_db) -> None:
     team = _make_rows(5)[0]
     holder = app_connection()
     other = app_connection(autocommit=True)
@@ -193,7 +193,7 @@ def test_one_sealer_at_a_time_and_writers_never_wait_for_it(committed_db) -> Non
     assert verify_chain().ok
 
 
-def test_concurrent_sealers_and_writers_keep_one_chain(committed_db) -> None:  # noqa: ANN001
+def test_concurrent_sealers_and_writers_keep_one_chain(committed_db) -> None:
     errors: list[BaseException] = []
     stop = threading.Event()
 
@@ -232,7 +232,7 @@ def test_concurrent_sealers_and_writers_keep_one_chain(committed_db) -> None:  #
     assert report.ok and report.checked == 244 and report.head_seq == 244
 
 
-def test_the_application_role_cannot_seal_by_hand_or_touch_the_head(db) -> None:  # noqa: ANN001
+def test_the_application_role_cannot_seal_by_hand_or_touch_the_head(db) -> None:
     from django.db import DatabaseError, connection, transaction
 
     for statement in (
@@ -256,7 +256,7 @@ def test_link_hash_is_sha256_of_previous_and_content_hash() -> None:
     assert link_hash(GENESIS, "c0ffee") == hashlib.sha256(f"{GENESIS}\nc0ffee".encode()).hexdigest()
 
 
-def test_erasing_a_person_redacts_sealed_rows_without_breaking_the_chain(committed_db) -> None:  # noqa: ANN001
+def test_erasing_a_person_redacts_sealed_rows_without_breaking_the_chain(committed_db) -> None:
     """accounts' pseudonymisation rewrites personal data in sealed rows: reported as redacted, links still hold."""
     from django.db import connection
     from django.utils import timezone
@@ -292,7 +292,7 @@ def test_erasing_a_person_redacts_sealed_rows_without_breaking_the_chain(committ
     assert not report.ok and report.broken.row_id == victim and "content was changed" in report.broken.reason
 
 
-def test_verify_audit_says_clearly_when_it_cannot_read_the_log(committed_db, settings) -> None:  # noqa: ANN001
+def test_verify_audit_says_clearly_when_it_cannot_read_the_log(committed_db, settings) -> None:
     settings.DATABASE_BACKUP = {**settings.DATABASE_BACKUP, "USER": "no_such_role_here"}
     with pytest.raises(CommandError, match="cannot connect as the backup role"):
         _verify(no_seal=True)

@@ -19,7 +19,7 @@ def _run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_check_rls_passes_and_lists_flags_policies_and_proofs(make_user) -> None:  # noqa: ANN001
+def test_check_rls_passes_and_lists_flags_policies_and_proofs(make_user) -> None:
     make_user("member")  # an account to try grant writes with
     output = _run()
     for table in ("audit_log", "audit_log_archive", "audit_chain_head"):
@@ -32,7 +32,7 @@ def test_check_rls_passes_and_lists_flags_policies_and_proofs(make_user) -> None
 
 
 @pytest.fixture
-def scratch(committed_db, settings):  # noqa: ANN001
+def scratch(committed_db, settings):
     """Make scratch tables as the owner (granted to the app role); dropped afterwards."""
     made: list[str] = []
 
@@ -63,14 +63,14 @@ def _fails(*args: str) -> str:
     return str(excinfo.value)
 
 
-def test_a_table_without_force_is_caught(scratch) -> None:  # noqa: ANN001
+def test_a_table_without_force_is_caught(scratch) -> None:
     name = scratch(force=False)
     assert name in protected_tables()  # row security is on, so it counts as protected
     message = _fails()
     assert f"{name}: row level security is not FORCEd" in message
 
 
-def test_a_real_table_switched_to_no_force_is_caught(committed_db) -> None:  # noqa: ANN001
+def test_a_real_table_switched_to_no_force_is_caught(committed_db) -> None:
     with owner_connection() as conn:
         conn.execute("ALTER TABLE audit_log_archive NO FORCE ROW LEVEL SECURITY")
     try:
@@ -81,32 +81,32 @@ def test_a_real_table_switched_to_no_force_is_caught(committed_db) -> None:  # n
     assert "row-level security in order" in _run("--no-proofs")
 
 
-def test_a_table_with_rls_but_no_policy_is_caught(scratch) -> None:  # noqa: ANN001
+def test_a_table_with_rls_but_no_policy_is_caught(scratch) -> None:
     name = scratch(policy=None)
     assert f"{name}: no policy" in _fails("--no-proofs")
 
 
-def test_an_expected_table_that_is_missing_or_unprotected_is_caught(scratch) -> None:  # noqa: ANN001
+def test_an_expected_table_that_is_missing_or_unprotected_is_caught(scratch) -> None:
     assert "no_such_table: table does not exist" in _fails("--no-proofs", "--table", "no_such_table")
     plain = scratch(enable=False, force=False, policy=None)
     message = _fails("--no-proofs", "--table", plain)
     assert f"{plain}: row level security is not ENABLEd" in message and f"{plain}: no policy" in message
 
 
-def test_a_policy_that_shows_rows_without_context_fails_the_proof(scratch) -> None:  # noqa: ANN001
+def test_a_policy_that_shows_rows_without_context_fails_the_proof(scratch) -> None:
     name = scratch(policy="true", rows=3)
     message = _fails()
     assert f"proof {name} without context: 3 row(s) visible with no context" in message
 
 
-def test_an_application_role_with_bypassrls_or_superuser_is_caught(db, settings) -> None:  # noqa: ANN001
+def test_an_application_role_with_bypassrls_or_superuser_is_caught(db, settings) -> None:
     settings.DB_APP_ROLE = settings.DB_BACKUP_ROLE  # a role with BYPASSRLS
     assert f"{settings.DB_BACKUP_ROLE} has BYPASSRLS" in _fails("--no-proofs")
     settings.DB_APP_ROLE = settings.DATABASE_SUPERUSER["USER"]
     assert "is a superuser" in _fails("--no-proofs")
 
 
-def test_an_application_role_that_owns_protected_tables_is_caught(db, settings) -> None:  # noqa: ANN001
+def test_an_application_role_that_owns_protected_tables_is_caught(db, settings) -> None:
     settings.DB_APP_ROLE = settings.DB_OWNER_ROLE
     message = _fails()
     assert "application role: owns protected table audit_log" in message
@@ -115,7 +115,7 @@ def test_an_application_role_that_owns_protected_tables_is_caught(db, settings) 
     assert report.proofs == []
 
 
-def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:  # noqa: ANN001
+def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:
     """Travellers see exactly their own bookings; a traveller with none sees none; a team member
     without the booking desk sees no one else's; the booking desk and the system see all."""
     import datetime as dt
@@ -157,7 +157,7 @@ def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:  # 
     assert f"ok   bookings_booking as booking desk {desk.pk}: sees 4 of 4 row(s)" in output
 
 
-def test_tasks_team_isolation_is_proved_with_real_rows(db, make_user) -> None:  # noqa: ANN001
+def test_tasks_team_isolation_is_proved_with_real_rows(db, make_user) -> None:
     """A team member sees only the tasks of their own teams."""
     from accounts.models import Membership, Team
     from taskforge.dbcontext import DbContext, db_context

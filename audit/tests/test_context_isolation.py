@@ -26,7 +26,7 @@ def _seed() -> None:
 
 
 @pytest.mark.worker
-def test_celery_tasks_see_protected_rows_only_with_a_context_and_seal_the_chain(celery_worker_proc) -> None:  # noqa: ANN001
+def test_celery_tasks_see_protected_rows_only_with_a_context_and_seal_the_chain(celery_worker_proc) -> None:
     _seed()
     # Several tasks interleaved on a two-process worker: a context never carries over.
     results = []
@@ -53,7 +53,7 @@ def test_celery_tasks_see_protected_rows_only_with_a_context_and_seal_the_chain(
     assert owner_scalar("SELECT seal_seq FROM audit_chain_head") == 5
 
 
-def test_management_commands_see_no_protected_rows(committed_db) -> None:  # noqa: ANN001
+def test_management_commands_see_no_protected_rows(committed_db) -> None:
     _seed()
     # In-process, with no context (as call_command from code would run):
     assert visible_counts()["audit_log"] == 0

@@ -45,7 +45,7 @@ class Recorder:
         self.pids: set[int] = set()
         self.lock = threading.Lock()
 
-    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001, ANN204
+    def __call__(self, execute, sql, params, many, context):
         current: Expected | None = getattr(self.local, "current", None)
         raw = context["connection"].connection
         if current is not None and raw is not None and raw.info.transaction_status != 3:  # 3 = INERROR
@@ -64,7 +64,7 @@ class Recorder:
 
 @pytest.mark.slow
 @pytest.mark.urls("audit.tests.leak_urls")
-def test_no_context_leaks_across_2000_pooled_requests(committed_db) -> None:  # noqa: ANN001
+def test_no_context_leaks_across_2000_pooled_requests(committed_db) -> None:
     admin = User.objects.create_superuser("leak-admin@example.com", "correct-horse-battery")
     with db_context(DbContext(user_id=str(admin.pk), role="system")):
         traveller = User.objects.create_user("leak-traveller@example.com", "correct-horse-battery")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
         ({"date_to": "2026-02-30"}, "Enter a valid date."),
     ],
 )
-def test_bad_filters_are_400s_with_a_message(admin_client, params: dict, message: str) -> None:  # noqa: ANN001
+def test_bad_filters_are_400s_with_a_message(admin_client, params: dict, message: str) -> None:
     response = admin_client.get("/audit/", params)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -33,7 +33,7 @@ def test_bad_filters_are_400s_with_a_message(admin_client, params: dict, message
     "params",
     [{"user": "42"}, {"date_from": "1900-01-01", "date_to": "2999-12-31"}, {"user": "nobody-yet@example.com "}],
 )
-def test_edge_values_that_are_fine_still_work(admin_client, params: dict) -> None:  # noqa: ANN001
+def test_edge_values_that_are_fine_still_work(admin_client, params: dict) -> None:
     response = admin_client.get("/audit/", params)
     assert response.status_code in (200, 400)
     if "@" in params.get("user", ""):

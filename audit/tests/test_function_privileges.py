@@ -41,7 +41,7 @@ def _normalise(signature: str) -> str:
     return signature.replace(" ", "").replace("charactervarying", "varchar")
 
 
-def test_no_audit_or_accounts_definer_function_is_executable_by_public(db) -> None:  # noqa: ANN001
+def test_no_audit_or_accounts_definer_function_is_executable_by_public(db) -> None:
     functions = {_normalise(f.signature): f for f in definer_functions()}
     assert OURS <= set(functions), sorted(functions)
     for name in OURS:
@@ -54,7 +54,7 @@ def test_no_audit_or_accounts_definer_function_is_executable_by_public(db) -> No
     assert public == 0
 
 
-def test_the_app_role_executes_exactly_what_it_needs(db) -> None:  # noqa: ANN001
+def test_the_app_role_executes_exactly_what_it_needs(db) -> None:
     functions = {_normalise(f.signature): f for f in definer_functions()}
     for name in OURS:
         assert functions[name].app_role == (name in APP_EXECUTES), name
@@ -69,7 +69,7 @@ def test_the_app_role_executes_exactly_what_it_needs(db) -> None:  # noqa: ANN00
         assert cursor.fetchone()[0] >= -1
 
 
-def test_audit_retention_still_runs_as_the_owner(committed_db) -> None:  # noqa: ANN001
+def test_audit_retention_still_runs_as_the_owner(committed_db) -> None:
     out = StringIO()
     call_command("audit_retention", "--days", "30", stdout=out)
     assert "archived 0 audit row(s) older than 30 day(s)" in out.getvalue()
@@ -89,7 +89,7 @@ def test_audit_retention_still_runs_as_the_owner(committed_db) -> None:  # noqa:
         (None, "INSERT", "not a content kind"),
     ],
 )
-def test_audit_record_content_refuses_forged_table_rows_and_odd_operations(db, table, op, message) -> None:  # noqa: ANN001
+def test_audit_record_content_refuses_forged_table_rows_and_odd_operations(db, table, op, message) -> None:
     with db_context(DbContext(user_id="5", role="user")):
         with pytest.raises(DatabaseError, match=message), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT audit_record_content(%s, 'x1', %s, NULL, '{\"a\": 1}'::jsonb)", [table, op])
@@ -97,7 +97,7 @@ def test_audit_record_content_refuses_forged_table_rows_and_odd_operations(db, t
             cursor.execute("SELECT audit_record_content('task_detail', 'x1', 'INSERT', NULL, '{\"a\": 1}'::jsonb)")
 
 
-def test_check_rls_fails_on_a_definer_function_anyone_may_call(db) -> None:  # noqa: ANN001
+def test_check_rls_fails_on_a_definer_function_anyone_may_call(db) -> None:
     name = f"rls_scratch_fn_{uuid.uuid4().hex[:10]}"
     with owner_connection() as conn:
         conn.execute(f"CREATE FUNCTION {name}() RETURNS integer LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'")
@@ -115,7 +115,7 @@ def test_check_rls_fails_on_a_definer_function_anyone_may_call(db) -> None:  # n
             conn.execute(f"DROP FUNCTION IF EXISTS {name}()")
 
 
-def test_check_rls_lists_the_definer_functions_and_who_may_run_them(db) -> None:  # noqa: ANN001
+def test_check_rls_lists_the_definer_functions_and_who_may_run_them(db) -> None:
     out = StringIO()
     try:
         call_command("check_rls", "--no-proofs", stdout=out, stderr=StringIO())

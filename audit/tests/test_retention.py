@@ -40,7 +40,7 @@ def _backdate(ids: list[int], days: int) -> None:
         )
 
 
-def test_retention_moves_a_prefix_of_the_chain_and_it_still_verifies(committed_db) -> None:  # noqa: ANN001
+def test_retention_moves_a_prefix_of_the_chain_and_it_still_verifies(committed_db) -> None:
     _teams(10)
     ids = _audit_ids()
     old = settings.AUDIT_RETENTION_DAYS + 5
@@ -62,7 +62,7 @@ def test_retention_moves_a_prefix_of_the_chain_and_it_still_verifies(committed_d
     assert "checked 10 sealed row(s) (audit_log_archive 5, audit_log 5)" in verify_out.getvalue()
 
 
-def test_everything_archived_then_new_rows_continue_the_chain(committed_db) -> None:  # noqa: ANN001
+def test_everything_archived_then_new_rows_continue_the_chain(committed_db) -> None:
     _teams(4)
     _backdate(_audit_ids(), 400)
     assert audit_archive_expired(days=90) == 4
@@ -74,7 +74,7 @@ def test_everything_archived_then_new_rows_continue_the_chain(committed_db) -> N
     assert report.ok and report.per_source == {"audit_log_archive": 4, "audit_log": 3} and report.head_seq == 7
 
 
-def test_tampering_in_the_archive_is_found(committed_db) -> None:  # noqa: ANN001
+def test_tampering_in_the_archive_is_found(committed_db) -> None:
     _teams(5)
     _backdate(_audit_ids(), 200)
     audit_archive_expired(days=30)
@@ -84,7 +84,7 @@ def test_tampering_in_the_archive_is_found(committed_db) -> None:  # noqa: ANN00
         call_command("verify_audit", stdout=StringIO(), stderr=StringIO())
 
 
-def test_young_rows_stay_and_archived_rows_stay_readable_by_admins_only(committed_db) -> None:  # noqa: ANN001
+def test_young_rows_stay_and_archived_rows_stay_readable_by_admins_only(committed_db) -> None:
     _teams(3)
     _backdate(_audit_ids()[:1], 100)
     assert audit_archive_expired(days=90) == 1
@@ -96,7 +96,7 @@ def test_young_rows_stay_and_archived_rows_stay_readable_by_admins_only(committe
         assert AuditLogArchive.objects.count() == 1 and AuditLog.objects.count() == 2
 
 
-def test_bad_retention_periods_are_refused(committed_db) -> None:  # noqa: ANN001
+def test_bad_retention_periods_are_refused(committed_db) -> None:
     with pytest.raises(CommandError, match="at least 1"):
         call_command("audit_retention", days=0, stdout=StringIO())
     with pytest.raises(ValueError, match="at least one day"):
@@ -118,7 +118,7 @@ def test_beat_runs_the_sealer_every_few_seconds_and_retention_weekly() -> None:
     assert schedule["audit-retention-weekly"]["task"] == "audit.retention"
 
 
-def test_the_browser_shows_archived_entries_and_history_spans_the_cut(committed_db, client) -> None:  # noqa: ANN001
+def test_the_browser_shows_archived_entries_and_history_spans_the_cut(committed_db, client) -> None:
     from accounts.models import User
 
     admin = User.objects.create_superuser("archivist@example.com", "correct-horse-battery")

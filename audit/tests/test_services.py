@@ -98,7 +98,7 @@ def test_bad_arguments_are_refused_and_nothing_is_written(kwargs: dict, message:
         assert AuditLog.objects.count() == 0
 
 
-def test_password_hashes_never_reach_the_log(make_user) -> None:  # noqa: ANN001
+def test_password_hashes_never_reach_the_log(make_user) -> None:
     user = make_user("traveller")
     user.set_password("another-long-password-1")
     with db_context(ACTOR):

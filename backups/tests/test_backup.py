@@ -54,7 +54,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def age_key(settings, tmp_path: Path) -> Path:  # noqa: ANN001
+def age_key(settings, tmp_path: Path) -> Path:
     """A key pair of this test's own: backups are encrypted to it and decrypted with it."""
     identity_file = tmp_path / "keys" / "backup-identity.txt"
     settings.BACKUP_AGE_RECIPIENTS = [write_identity_file(identity_file)]
@@ -63,7 +63,7 @@ def age_key(settings, tmp_path: Path) -> Path:  # noqa: ANN001
 
 
 @pytest.fixture
-def backup_dir(settings, tmp_path: Path, age_key: Path) -> Path:  # noqa: ANN001
+def backup_dir(settings, tmp_path: Path, age_key: Path) -> Path:
     settings.BACKUP_DIR = tmp_path / "backups"
     return settings.BACKUP_DIR
 
@@ -73,7 +73,7 @@ def _decrypt(path: Path, identity_file: Path) -> bytes:
 
 
 @pytest.fixture
-def populated(committed_db, backup_dir: Path) -> Iterator[dict]:  # noqa: ANN001
+def populated(committed_db, backup_dir: Path) -> Iterator[dict]:
     """Committed rows in PostgreSQL (users, a team) and documents in two collections."""
     from accounts.models import Membership, Team, User
     from taskforge.mongo import mongo_db
@@ -266,7 +266,7 @@ def test_a_scheduled_slot_is_backed_up_once(populated: dict) -> None:
     assert len(list_backups()) == 2
 
 
-def test_slot_follows_the_backup_hour(settings) -> None:  # noqa: ANN001
+def test_slot_follows_the_backup_hour(settings) -> None:
     settings.BACKUP_HOUR = 2
     assert slot_for(datetime(2026, 11, 21, 2, 0, tzinfo=UTC)) == "daily-2026-11-21"
     assert slot_for(datetime(2026, 11, 22, 1, 30, tzinfo=UTC)) == "daily-2026-11-21"  # late redelivery
@@ -287,7 +287,7 @@ def _fake_backup(base: Path, when: datetime, *, verified: bool | None = None) ->
     return path
 
 
-def test_retention_keeps_30_days_and_never_the_last_verified_backup(db, backup_dir: Path) -> None:  # noqa: ANN001
+def test_retention_keeps_30_days_and_never_the_last_verified_backup(db, backup_dir: Path) -> None:
     now = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
     verified_old = _fake_backup(backup_dir, now - timedelta(days=45), verified=True)
     failed_old = _fake_backup(backup_dir, now - timedelta(days=40), verified=False)
@@ -312,7 +312,7 @@ def test_retention_keeps_30_days_and_never_the_last_verified_backup(db, backup_d
     assert backup_retention(now=now) == [verified_old]
 
 
-def test_retention_never_deletes_the_newest_backup(db, backup_dir: Path) -> None:  # noqa: ANN001
+def test_retention_never_deletes_the_newest_backup(db, backup_dir: Path) -> None:
     now = datetime(2026, 11, 21, tzinfo=UTC)
     only = _fake_backup(backup_dir, now - timedelta(days=90))
     out = io.StringIO()
@@ -324,7 +324,7 @@ def test_retention_never_deletes_the_newest_backup(db, backup_dir: Path) -> None
 # --- restore safety and the dashboard -------------------------------------------------------------
 
 
-def test_restore_into_live_needs_the_typed_confirmation(db, backup_dir: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_restore_into_live_needs_the_typed_confirmation(db, backup_dir: Path, monkeypatch) -> None:
     path = _fake_backup(backup_dir, datetime(2026, 11, 20, tzinfo=UTC))
     phrase = f"overwrite {live_db_name()} with {path.name}"
     monkeypatch.setattr("sys.stdin", io.StringIO(phrase + "\n"))  # not a terminal
@@ -364,7 +364,7 @@ def test_restore_into_live_puts_both_stores_back_as_they_were(populated: dict) -
     assert verify_backup(Path(backup_create().record.path)).ok
 
 
-def test_admin_dashboard_shows_age_and_result_of_last_verified_backup(client, make_user, backup_dir: Path) -> None:  # noqa: ANN001
+def test_admin_dashboard_shows_age_and_result_of_last_verified_backup(client, make_user, backup_dir: Path) -> None:
     from django.utils import timezone
 
     admin = make_user("admin")
@@ -399,7 +399,7 @@ def test_admin_dashboard_shows_age_and_result_of_last_verified_backup(client, ma
 # --- encryption: keys missing or wrong, rotation, old clear backups ------------------------------------------
 
 
-def test_backup_is_refused_without_a_recipient(populated: dict, settings) -> None:  # noqa: ANN001
+def test_backup_is_refused_without_a_recipient(populated: dict, settings) -> None:
     settings.BACKUP_AGE_RECIPIENTS = []
     with pytest.raises(CommandError, match="no recipient is configured: set BACKUP_AGE_RECIPIENTS"):
         call_command("backup")
@@ -407,7 +407,7 @@ def test_backup_is_refused_without_a_recipient(populated: dict, settings) -> Non
     assert list_backups() == []
 
 
-def test_a_wrong_key_is_a_clear_error_and_nothing_is_restored(populated: dict, settings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_wrong_key_is_a_clear_error_and_nothing_is_restored(populated: dict, settings, tmp_path: Path) -> None:
     path = Path(backup_create().record.path)
     encrypted_to = settings.BACKUP_AGE_RECIPIENTS[0]
     stranger = tmp_path / "stranger.txt"
@@ -429,7 +429,7 @@ def test_a_wrong_key_is_a_clear_error_and_nothing_is_restored(populated: dict, s
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
-def test_a_missing_or_broken_identity_is_a_clear_error(populated: dict, settings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_missing_or_broken_identity_is_a_clear_error(populated: dict, settings, tmp_path: Path) -> None:
     path = Path(backup_create().record.path)
     settings.BACKUP_AGE_IDENTITY_FILES = []
     with pytest.raises(CommandError, match="no age identity is configured to decrypt backups"):
@@ -458,7 +458,7 @@ def test_damaged_ciphertext_is_named_when_the_file_check_is_skipped(populated: d
         call_command("restore", path.name, "--target", "scratch", "--skip-file-check")
 
 
-def test_key_rotation_keeps_old_backups_readable(populated: dict, settings, age_key: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_key_rotation_keeps_old_backups_readable(populated: dict, settings, age_key: Path, tmp_path: Path) -> None:
     old_public = settings.BACKUP_AGE_RECIPIENTS[0]
     old_backup = Path(backup_create().record.path)
     # Rotate: new backups to the new key; both identities listed for restores, the new one first.

@@ -113,7 +113,7 @@ def _django() -> None:
     django.setup()
 
 
-def _pg(cfg: dict[str, Any], dbname: str, **kwargs: Any):  # noqa: ANN202
+def _pg(cfg: dict[str, Any], dbname: str, **kwargs: Any):
     import psycopg
 
     return psycopg.connect(
@@ -134,7 +134,7 @@ def _start_docserver(docs_dir: Path) -> tuple[int, subprocess.Popen[bytes]]:
              "--data-dir", str(docs_dir / "data"), "--log-file", str(docs_dir / "nx.log"),
              # Our own pid file: the default one in /tmp is shared by every nx-27017 started without one.
              "--pid-file", str(docs_dir / "nx.pid")],
-            stdout=open(docs_dir / "nx.out", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            stdout=open(docs_dir / "nx.out", "ab"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
             _wait_port(port, proc, "nx-27017")
@@ -501,7 +501,7 @@ def run_load(clients: list[Client], scenario: Scenario, seconds: float, pace: fl
     stop_at = time.monotonic() + seconds
 
     def worker(index: int, client: Client) -> None:
-        rng = random.Random(index * 7919 + int(time.time()))  # noqa: S311
+        rng = random.Random(index * 7919 + int(time.time()))
         local = []
         while time.monotonic() < stop_at:
             method, path, body, expected = scenario.request(rng)
@@ -553,7 +553,7 @@ def rls_overhead(samples: int) -> dict[str, Any]:
     bypass = _pg(settings.DATABASE_BACKUP, app_cfg["NAME"], autocommit=True)
     assert bypass.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()[0]
     assert not app.execute("SELECT rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()[0]
-    rng = random.Random(5)  # noqa: S311
+    rng = random.Random(5)
     timings: dict[str, list[float]] = {"rls": [], "bypass": []}
     rows_seen = {"rls": 0, "bypass": 0}
     for k in range(samples + 200):
@@ -609,7 +609,7 @@ def drive(args: argparse.Namespace) -> None:
     log = Path(tempfile.mkdtemp(prefix="bench-catalogue-web-")) / "gunicorn.log"
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     results: dict[str, Any] = {"sizes": vars(args), "load": {}}
     try:

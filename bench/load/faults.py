@@ -80,7 +80,7 @@ def _summary(answers: list[probes.Answer]) -> dict[str, Any]:
 
 def redis_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
     secs = ctx.args.fault_seconds
-    rng = random.Random(1)  # noqa: S311
+    rng = random.Random(1)
     codes = _codes(ctx, rng)
     rec = probes.Recorder()
     port = ctx.web.port
@@ -174,7 +174,7 @@ def docserver_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
     from taskforge.dbcontext import DbContext, db_context
 
     secs, limit = ctx.args.fault_seconds, ctx.args.converge_seconds
-    rng = random.Random(2)  # noqa: S311
+    rng = random.Random(2)
     codes = _codes(ctx, rng, 200)
     rec = probes.Recorder()
     port = ctx.web.port
@@ -477,7 +477,7 @@ def _idle_drop(ctx: Ctx, su: Any, rng: random.Random) -> dict[str, Any]:
 
 
 def postgres_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
-    rng = random.Random(4)  # noqa: S311
+    rng = random.Random(4)
     rec = probes.Recorder()
     port = ctx.web.port
     traveller = probes.sign_in(port, _travellers(ctx, 1, 20)[0])

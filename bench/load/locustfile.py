@@ -88,7 +88,7 @@ class Flow(FastHttpUser):
 
     def on_start(self) -> None:
         self.n = next(_serial)
-        self.rng = random.Random(os.getpid() * 100_003 + self.n)  # noqa: S311 - load data
+        self.rng = random.Random(os.getpid() * 100_003 + self.n)
         self.steps: Iterator[None] = self.script()
 
     @task

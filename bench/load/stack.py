@@ -115,7 +115,7 @@ class Managed:
     def _popen(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.Popen(
-            args, cwd=ROOT, env=env or self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            args, cwd=ROOT, env=env or self.env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         self.proc = proc

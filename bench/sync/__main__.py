@@ -186,7 +186,7 @@ class Workers:
                     ],
                     cwd=ROOT,
                     env={**os.environ, **(env_extra or {})},
-                    stdout=open(log, "ab"),  # noqa: SIM115
+                    stdout=open(log, "ab"),
                     stderr=subprocess.STDOUT,
                 )  # fmt: skip
             )

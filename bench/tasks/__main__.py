@@ -76,7 +76,7 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: flo
 # --- orchestration (parent: real settings, scratch resources) ------------------------------------
 
 
-def _owner_connect(dbname: str):  # noqa: ANN202
+def _owner_connect(dbname: str):
     import django
     import psycopg
 
@@ -170,7 +170,7 @@ def generate(clients: int) -> tuple[int, list[str]]:
     from accounts.models import Membership, Team, User
     from tasks.documents import comments, details
 
-    rng = random.Random(7)  # noqa: S311 - bench data
+    rng = random.Random(7)
     started = time.monotonic()
     password = make_password(PASSWORD)
     emails = [f"bench{i:02d}@example.com" for i in range(max(clients, 1))]
@@ -320,7 +320,7 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
     stop_at = time.monotonic() + seconds
 
     def worker(index: int, client: Client) -> None:
-        rng = random.Random(index)  # noqa: S311
+        rng = random.Random(index)
         local = []
         turn = index % 2
         while time.monotonic() < stop_at:
@@ -369,7 +369,7 @@ def drive(args: argparse.Namespace) -> None:
     log = Path(tempfile.mkdtemp(prefix="bench-tasks-web-")) / "gunicorn.log"
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         _wait_port(port, web, "gunicorn")

@@ -70,7 +70,7 @@ def create_trip(staff: Any, **overrides: Any) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(request, settings):  # noqa: ANN001, ANN202
+def _fast_password_hashing(request, settings):
     """Argon2 costs ~0.3 s per user; these tests never check passwords, except the browser
     test, whose gunicorn verifies with the real hashers."""
     if request.node.get_closest_marker("browser") is None:
@@ -78,22 +78,22 @@ def _fast_password_hashing(request, settings):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def staff(make_user):  # noqa: ANN001, ANN201
+def staff(make_user):
     return make_user("staff")
 
 
 @pytest.fixture
-def traveller(make_user):  # noqa: ANN001, ANN201
+def traveller(make_user):
     return make_user("traveller")
 
 
 @pytest.fixture
-def other_traveller(make_user):  # noqa: ANN001, ANN201
+def other_traveller(make_user):
     return make_user("traveller")
 
 
 @pytest.fixture
-def make_trip(staff):  # noqa: ANN001, ANN201
+def make_trip(staff):
     """make_trip(**overrides) -> Trip, with the outbox applied (document + projection exist)."""
 
     def factory(apply: bool = True, **overrides: Any) -> Any:
@@ -106,7 +106,7 @@ def make_trip(staff):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def book(make_user):  # noqa: ANN001, ANN201
+def book(make_user):
     """book(user, trip, travellers=1) -> Booking, made through the service under the user's context."""
     import uuid
 

@@ -31,7 +31,7 @@ def test_refund_rounds_down_to_the_minor_unit() -> None:
     assert refund_quote(total_minor=10_001, travel_date=TODAY + dt.timedelta(days=10), today=TODAY).amount_minor == 5000
 
 
-def test_price_range_thresholds(settings) -> None:  # noqa: ANN001
+def test_price_range_thresholds(settings) -> None:
     settings.TRIP_PRICE_BUDGET_MAX_MINOR = 100_000
     settings.TRIP_PRICE_LUXURY_MIN_MINOR = 300_000
     assert [price_range_for(p) for p in (99_999, 100_000, 299_999, 300_000)] == [
@@ -43,7 +43,7 @@ def test_price_range_thresholds(settings) -> None:  # noqa: ANN001
     assert money(123456, "GBP") == "£1,234.56" and money(5, "EUR") == "€0.05"
 
 
-def _create(user, trip, travellers=1, key=None, total="auto"):  # noqa: ANN001, ANN202
+def _create(user, trip, travellers=1, key=None, total="auto"):
     with db_context(ctx_for(user)):
         return services.booking_create(
             actor=user,
@@ -55,7 +55,7 @@ def _create(user, trip, travellers=1, key=None, total="auto"):  # noqa: ANN001, 
         )
 
 
-def test_booking_total_is_computed_on_the_server(make_trip, traveller) -> None:  # noqa: ANN001
+def test_booking_total_is_computed_on_the_server(make_trip, traveller) -> None:
     trip = make_trip(price_minor=123_45)
     booking, created = _create(traveller, trip, 3)
     assert created and booking.total_minor == 370_35 and booking.unit_price_minor == 123_45
@@ -63,7 +63,7 @@ def test_booking_total_is_computed_on_the_server(make_trip, traveller) -> None: 
     assert Departure.objects.get(trip=trip).seats_taken == 3
 
 
-def test_tampered_total_is_refused_and_nothing_is_booked(make_trip, traveller) -> None:  # noqa: ANN001
+def test_tampered_total_is_refused_and_nothing_is_booked(make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00)
     with pytest.raises(services.ServiceError, match="does not match the price") as info:
         _create(traveller, trip, 2, total=1)
@@ -75,7 +75,7 @@ def test_tampered_total_is_refused_and_nothing_is_booked(make_trip, traveller) -
     assert Departure.objects.get(trip=trip).seats_taken == 0
 
 
-def test_same_idempotency_key_books_once(make_trip, traveller) -> None:  # noqa: ANN001
+def test_same_idempotency_key_books_once(make_trip, traveller) -> None:
     trip = make_trip()
     key = uuid.uuid4()
     first, created_first = _create(traveller, trip, 2, key=key)
@@ -86,14 +86,14 @@ def test_same_idempotency_key_books_once(make_trip, traveller) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("travellers", [0, -1, 13, 10**12, "two", None, "1.5"])
-def test_bad_traveller_counts_are_refused(make_trip, traveller, travellers) -> None:  # noqa: ANN001
+def test_bad_traveller_counts_are_refused(make_trip, traveller, travellers) -> None:
     trip = make_trip()
     with pytest.raises(services.ServiceError) as info:
         _create(traveller, trip, travellers, total=None)
     assert info.value.field == "travellers"
 
 
-def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff) -> None:  # noqa: ANN001
+def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff) -> None:
     with pytest.raises(services.NotFound), db_context(ctx_for(traveller)):
         services.booking_create(
             actor=traveller,
@@ -126,7 +126,7 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff
         _create(traveller, past, 1)
 
 
-def test_sold_out_is_a_conflict(make_trip, traveller, other_traveller) -> None:  # noqa: ANN001
+def test_sold_out_is_a_conflict(make_trip, traveller, other_traveller) -> None:
     trip = make_trip(seats=3)
     _create(traveller, trip, 2)
     with pytest.raises(services.Conflict, match="Only 1 seat left"):
@@ -142,7 +142,7 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
     traveller,
     days,
     refund_percent,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     trip = make_trip(start=timezone.localdate() + dt.timedelta(days=days), price_minor=200_00)
     booking, _ = _create(traveller, trip, 2)
@@ -156,7 +156,7 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
         services.booking_cancel(actor=traveller, booking_id=booking.pk)
 
 
-def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, other_traveller) -> None:  # noqa: ANN001
+def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, other_traveller) -> None:
     trip = make_trip()
     booking, _ = _create(traveller, trip, 2)
     with db_context(ctx_for(other_traveller)):
@@ -173,7 +173,7 @@ def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, othe
     assert booking.status == BookingStatus.PENDING and booking.travellers == 2
 
 
-def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip, traveller) -> None:  # noqa: ANN001
+def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip, traveller) -> None:
     trip = make_trip(price_minor=150_00, seats=10)  # 60 days out: full refund tier
     booking, _ = _create(traveller, trip, 4)
     with db_context(ctx_for(traveller)):
@@ -187,13 +187,13 @@ def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip
     assert Departure.objects.get(trip=trip).seats_taken == 1
 
 
-def _reduce(user, booking, travellers, **kwargs):  # noqa: ANN001, ANN202
+def _reduce(user, booking, travellers, **kwargs):
     with db_context(ctx_for(user)):
         services.booking_reduce_travellers(actor=user, booking_id=booking.pk, travellers=travellers, **kwargs)
         return Booking.objects.get(pk=booking.pk)
 
 
-def test_reducing_in_the_no_refund_window_keeps_the_removed_travellers_price(make_trip, traveller) -> None:  # noqa: ANN001
+def test_reducing_in_the_no_refund_window_keeps_the_removed_travellers_price(make_trip, traveller) -> None:
     """Issue 14, finding 1: 10 travellers, 3 days before departure, reduced to 1, lost
     £900 of the booking's total with no fee. A cancellation then would refund nothing."""
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
@@ -209,7 +209,7 @@ def test_reducing_in_the_no_refund_window_keeps_the_removed_travellers_price(mak
     assert (cancelled.refund_minor, cancelled.net_minor) == (0, 1000_00)
 
 
-def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers(make_trip, traveller) -> None:  # noqa: ANN001
+def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers(make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=10))
     booking, _ = _create(traveller, trip, 4)
     reduced = _reduce(traveller, booking, 1)
@@ -224,7 +224,7 @@ def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers
     assert Departure.objects.get(trip=trip).seats_taken == 0
 
 
-def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, traveller) -> None:  # noqa: ANN001
+def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=10))
     booking, _ = _create(traveller, trip, 4)
     with db_context(ctx_for(traveller)):
@@ -246,7 +246,7 @@ def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, trave
     assert Departure.objects.get(trip=trip).seats_taken == 4
 
 
-def test_a_company_cancellation_after_a_reduction_refunds_the_whole_total(make_trip, traveller, staff) -> None:  # noqa: ANN001
+def test_a_company_cancellation_after_a_reduction_refunds_the_whole_total(make_trip, traveller, staff) -> None:
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
     booking, _ = _create(traveller, trip, 3)
     _reduce(traveller, booking, 1)
@@ -259,7 +259,7 @@ def test_staff_confirm_payment_and_cancel_with_reason(
     make_trip,
     traveller,
     staff,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     trip = make_trip(start=timezone.localdate() + dt.timedelta(days=3), price_minor=100_00)
     booking, _ = _create(traveller, trip, 1)

@@ -22,7 +22,7 @@ def _count_bookings() -> int:
         return Booking.objects.count()
 
 
-def _post_book(client, trip, **overrides):  # noqa: ANN001, ANN202
+def _post_book(client, trip, **overrides):
     data = {
         "travel_date": trip.start.isoformat(),
         "travellers": "2",
@@ -35,7 +35,7 @@ def _post_book(client, trip, **overrides):  # noqa: ANN001, ANN202
     return client.post(f"/trips/{trip.code}/book/", data)
 
 
-def test_traveller_books_reviews_price_then_confirms(client, make_trip, traveller) -> None:  # noqa: ANN001
+def test_traveller_books_reviews_price_then_confirms(client, make_trip, traveller) -> None:
     trip = make_trip(price_minor=250_00)
     client.force_login(traveller)
     page = client.get(f"/trips/{trip.code}/book/")
@@ -64,7 +64,7 @@ def test_traveller_books_reviews_price_then_confirms(client, make_trip, travelle
     assert mine.status_code == 200 and f"/bookings/{booking.pk}/" in mine.content.decode()
 
 
-def test_double_submit_creates_one_booking(client, make_trip, traveller) -> None:  # noqa: ANN001
+def test_double_submit_creates_one_booking(client, make_trip, traveller) -> None:
     trip = make_trip()
     client.force_login(traveller)
     key = str(uuid.uuid4())
@@ -87,7 +87,7 @@ def test_double_submit_creates_one_booking(client, make_trip, traveller) -> None
         ("", "This field is required"),
     ],
 )
-def test_bad_traveller_numbers_get_a_form_error(client, make_trip, traveller, travellers, message) -> None:  # noqa: ANN001
+def test_bad_traveller_numbers_get_a_form_error(client, make_trip, traveller, travellers, message) -> None:
     trip = make_trip()
     client.force_login(traveller)
     response = _post_book(client, trip, travellers=travellers)
@@ -96,7 +96,7 @@ def test_bad_traveller_numbers_get_a_form_error(client, make_trip, traveller, tr
     assert _count_bookings() == 0
 
 
-def test_tampered_total_is_refused_with_a_clear_error(client, make_trip, traveller) -> None:  # noqa: ANN001
+def test_tampered_total_is_refused_with_a_clear_error(client, make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00)
     client.force_login(traveller)
     for total in ("1", "20001", "abc", None):
@@ -107,7 +107,7 @@ def test_tampered_total_is_refused_with_a_clear_error(client, make_trip, travell
     assert _count_bookings() == 0
 
 
-def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) -> None:  # noqa: ANN001
+def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) -> None:
     client.force_login(traveller)
     assert client.post("/trips/NOPE-1/book/", {"travellers": "1"}).status_code == 404
     assert client.get("/trips/NOPE-1/").status_code == 404
@@ -135,14 +135,14 @@ def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) ->
     assert _count_bookings() == 0
 
 
-def test_sold_out_departure_answers_409(client, make_trip, traveller) -> None:  # noqa: ANN001
+def test_sold_out_departure_answers_409(client, make_trip, traveller) -> None:
     trip = make_trip(seats=1)
     client.force_login(traveller)
     response = _post_book(client, trip)
     assert response.status_code == 409 and "Only 1 seat left" in response.content.decode()
 
 
-def test_anyone_signed_in_books_for_themselves_and_anonymous_is_sent_to_sign_in(client, make_trip, staff) -> None:  # noqa: ANN001
+def test_anyone_signed_in_books_for_themselves_and_anonymous_is_sent_to_sign_in(client, make_trip, staff) -> None:
     """Site capabilities are extra grants: a booking-desk person is still a traveller too."""
     trip = make_trip()
     anonymous = client.get(f"/trips/{trip.code}/book/")
@@ -154,7 +154,7 @@ def test_anyone_signed_in_books_for_themselves_and_anonymous_is_sent_to_sign_in(
     assert _count_bookings() == 1
 
 
-def test_quote_partial(client, make_trip) -> None:  # noqa: ANN001
+def test_quote_partial(client, make_trip) -> None:
     trip = make_trip(price_minor=99_50)
     ok = client.get(f"/trips/{trip.code}/quote/?travellers=2")
     assert ok.status_code == 200 and "£199.00" in ok.content.decode()
@@ -163,7 +163,7 @@ def test_quote_partial(client, make_trip) -> None:  # noqa: ANN001
     assert client.get("/trips/NOPE/quote/?travellers=1").status_code == 404
 
 
-def test_bookings_of_others_are_404(client, make_trip, book, traveller, other_traveller) -> None:  # noqa: ANN001
+def test_bookings_of_others_are_404(client, make_trip, book, traveller, other_traveller) -> None:
     trip = make_trip()
     theirs = book(other_traveller, trip, 1)
     client.force_login(traveller)
@@ -176,7 +176,7 @@ def test_bookings_of_others_are_404(client, make_trip, book, traveller, other_tr
     assert theirs.status == BookingStatus.PENDING
 
 
-def test_cancel_shows_refund_before_confirming(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+def test_cancel_shows_refund_before_confirming(client, make_trip, book, traveller) -> None:
     trip = make_trip(start=timezone.localdate() + dt.timedelta(days=10), price_minor=300_00)
     booking = book(traveller, trip, 2)
     client.force_login(traveller)
@@ -194,7 +194,7 @@ def test_cancel_shows_refund_before_confirming(client, make_trip, book, travelle
     assert again.status_code == 409 and "already cancelled" in again.content.decode()
 
 
-def test_reduce_travellers_page(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+def test_reduce_travellers_page(client, make_trip, book, traveller) -> None:
     trip = make_trip(price_minor=100_00)
     booking = book(traveller, trip, 3)
     client.force_login(traveller)
@@ -214,7 +214,7 @@ def test_reduce_travellers_page(client, make_trip, book, traveller) -> None:  # 
     assert Departure.objects.get(trip=trip).seats_taken == 1
 
 
-def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, traveller) -> None:
     """Issue 14, finding 1, through the pages: 10 travellers 3 days out, reduced to 1."""
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
     booking = book(traveller, trip, 10)
@@ -254,7 +254,7 @@ def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, trav
     assert "£1,000.00" in mine
 
 
-def test_staff_pages_are_404_for_travellers(client, make_trip, book, traveller) -> None:  # noqa: ANN001
+def test_staff_pages_are_404_for_travellers(client, make_trip, book, traveller) -> None:
     trip = make_trip()
     booking = book(traveller, trip, 1)
     client.force_login(traveller)
@@ -274,7 +274,7 @@ def test_staff_list_filters_and_actions(
     traveller,
     other_traveller,
     staff,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     soon = make_trip(name="Kyoto Food Trail", start=timezone.localdate() + dt.timedelta(days=20))
     later = make_trip(name="Lapland Huskies", start=timezone.localdate() + dt.timedelta(days=90))

@@ -23,7 +23,7 @@ def _user(role: str) -> object:
     return person_create(role, f"{role}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, email_verified=True)
 
 
-def _sign_in(page, base: str, user, next_url: str) -> None:  # noqa: ANN001
+def _sign_in(page, base: str, user, next_url: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{base}/accounts/login/?next={next_url}")
     page.fill("input[name=email]", user.email)
@@ -32,13 +32,13 @@ def _sign_in(page, base: str, user, next_url: str) -> None:  # noqa: ANN001
     page.wait_for_url(re.compile(re.escape(next_url) + "$"))
 
 
-def _off_loop(func):  # noqa: ANN001, ANN202
+def _off_loop(func):
     """Run ORM code in a worker thread: Playwright's event loop forbids it in the test body."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
 
-    def run():  # noqa: ANN202
+    def run():
         try:
             return func()
         finally:
@@ -49,7 +49,7 @@ def _off_loop(func):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def scene(committed_db):  # noqa: ANN001, ANN201
+def scene(committed_db):
     """Made before the browser starts: staff, two travellers, two trips, a pending booking."""
     staff, traveller, other = _user("staff"), _user("traveller"), _user("traveller")
     villa = create_trip(
@@ -74,7 +74,7 @@ def scene(committed_db):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.browser
-def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene, browser_page) -> None:  # noqa: ANN001
+def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene, browser_page) -> None:
     base = live_server_proc.url
     staff, traveller, villa, theirs = scene["staff"], scene["traveller"], scene["villa"], scene["theirs"]
     page = browser_page

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def trips(committed_db):  # noqa: ANN001, ANN201
+def trips(committed_db):
     """Made before the browser starts: a staff member and two trips, one of whose image files are gone."""
     staff = _user("staff")
     kept = create_trip(staff, name="Glacier Express Rail Journey", resort="Swiss Alps", start=dt.date(2027, 6, 10))
@@ -33,14 +33,14 @@ def trips(committed_db):  # noqa: ANN001, ANN201
     return {"staff": staff, "kept": kept, "lost": lost}
 
 
-def _broken_images(page) -> list[str]:  # noqa: ANN001
+def _broken_images(page) -> list[str]:
     """Images the browser could not draw (what shows as the broken-image icon)."""
     return page.evaluate(
         "[...document.images].filter(i => i.complete && i.naturalWidth === 0).map(i => i.getAttribute('src'))"
     )
 
 
-def test_trip_edit_form_keeps_the_departure_date_and_saves(live_server_proc, trips, browser_page) -> None:  # noqa: ANN001
+def test_trip_edit_form_keeps_the_departure_date_and_saves(live_server_proc, trips, browser_page) -> None:
     base, page, trip = live_server_proc.url, browser_page, trips["kept"]
     _sign_in(page, base, trips["staff"], f"/trips/staff/{trip.code}/edit/")
     assert page.input_value("#id_start") == "2027-06-10"
@@ -52,7 +52,7 @@ def test_trip_edit_form_keeps_the_departure_date_and_saves(live_server_proc, tri
     assert saved == (dt.date(2027, 6, 10), 14)
 
 
-def test_missing_trip_images_show_a_placeholder(live_server_proc, trips, browser_page) -> None:  # noqa: ANN001
+def test_missing_trip_images_show_a_placeholder(live_server_proc, trips, browser_page) -> None:
     base, page, lost = live_server_proc.url, browser_page, trips["lost"]
     _sign_in(page, base, trips["staff"], "/trips/")
     card = page.locator(f'[data-trip="{lost.code}"] img')
@@ -72,7 +72,7 @@ def test_missing_trip_images_show_a_placeholder(live_server_proc, trips, browser
 def test_an_image_that_fails_in_the_browser_falls_back_to_the_placeholder(
     live_server_proc,
     trips,
-    browser_page,  # noqa: ANN001
+    browser_page,
 ) -> None:
     """The server thought the file was there (or a cached page said so), the request failed anyway."""
     base, page, kept = live_server_proc.url, browser_page, trips["kept"]
@@ -83,7 +83,7 @@ def test_an_image_that_fails_in_the_browser_falls_back_to_the_placeholder(
     assert _broken_images(page) == []
 
 
-def test_an_invalid_catalogue_filter_is_shown(live_server_proc, trips, browser_page) -> None:  # noqa: ANN001
+def test_an_invalid_catalogue_filter_is_shown(live_server_proc, trips, browser_page) -> None:
     base, page = live_server_proc.url, browser_page
     page.goto(f"{base}/trips/")
     page.fill("#id_price_min", "500")

@@ -59,7 +59,7 @@ def _race(trip: Any, travellers: list[Any], seats_each: int) -> tuple[list[int],
 
 
 @pytest.mark.parametrize(("seats", "clients", "each", "expected"), [(5, 12, 1, 5), (5, 6, 2, 2)])
-def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: int, each: int, expected: int) -> None:  # noqa: ANN001
+def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: int, each: int, expected: int) -> None:
     (staff,) = _users("staff", 1)
     trip = create_trip(staff, seats=seats)
     travellers = _users("traveller", clients)
@@ -75,7 +75,7 @@ def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: i
         assert sum(live.values_list("travellers", flat=True)) == departure.seats_taken
 
 
-def test_concurrent_double_submit_creates_one_booking(committed_db) -> None:  # noqa: ANN001
+def test_concurrent_double_submit_creates_one_booking(committed_db) -> None:
     (staff,) = _users("staff", 1)
     (traveller,) = _users("traveller", 1)
     trip = create_trip(staff, seats=10)

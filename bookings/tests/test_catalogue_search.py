@@ -13,12 +13,12 @@ from bookings.selectors import PER_PAGE, CatalogueFilters, catalogue_page
 pytestmark = pytest.mark.django_db
 
 
-def _codes(response) -> list[str]:  # noqa: ANN001
+def _codes(response) -> list[str]:
     return re.findall(r'data-trip="([^"]+)"', response.content.decode())
 
 
 @pytest.fixture
-def catalogue(make_trip):  # noqa: ANN001, ANN201
+def catalogue(make_trip):
     today = timezone.localdate()
     make_trip(
         code="MAL-1",
@@ -62,7 +62,7 @@ def catalogue(make_trip):  # noqa: ANN001, ANN201
     )
 
 
-def test_list_sorts_and_filters(client, catalogue) -> None:  # noqa: ANN001
+def test_list_sorts_and_filters(client, catalogue) -> None:
     assert _codes(client.get("/trips/")) == ["MAL-2", "BAL-1", "MAL-1", "ALP-1"]  # soonest first
     assert _codes(client.get("/trips/?sort=price")) == ["BAL-1", "MAL-2", "ALP-1", "MAL-1"]
     assert _codes(client.get("/trips/?sort=price_desc"))[0] == "MAL-1"
@@ -91,13 +91,13 @@ def test_list_sorts_and_filters(client, catalogue) -> None:  # noqa: ANN001
         "price_max=10.001",
     ],
 )
-def test_bad_filters_answer_400_with_a_message(client, catalogue, query) -> None:  # noqa: ANN001
+def test_bad_filters_answer_400_with_a_message(client, catalogue, query) -> None:
     response = client.get(f"/trips/?{query}")
     assert response.status_code == 400
     assert "Some filters need fixing" in response.content.decode()
 
 
-def test_pagination(make_trip) -> None:  # noqa: ANN001
+def test_pagination(make_trip) -> None:
     for i in range(PER_PAGE + 3):
         make_trip(code=f"PG-{i:02d}", start=timezone.localdate() + dt.timedelta(days=10 + i))
     first = catalogue_page(CatalogueFilters(), 1)
@@ -107,7 +107,7 @@ def test_pagination(make_trip) -> None:  # noqa: ANN001
     assert first.total == PER_PAGE + 3
 
 
-def test_search_ranks_name_and_resort_above_description(client, catalogue) -> None:  # noqa: ANN001
+def test_search_ranks_name_and_resort_above_description(client, catalogue) -> None:
     response = client.get("/trips/?q=maldives")
     codes = _codes(response)
     assert codes[:2] == ["MAL-1", "MAL-2"] or codes[:2] == ["MAL-2", "MAL-1"]
@@ -117,7 +117,7 @@ def test_search_ranks_name_and_resort_above_description(client, catalogue) -> No
     assert "best matches first" in html
 
 
-def test_search_snippets_are_escaped(client, catalogue) -> None:  # noqa: ANN001
+def test_search_snippets_are_escaped(client, catalogue) -> None:
     html = client.get("/trips/?q=fondue").content.decode()
     assert _codes_from(html) == ["ALP-1"]
     assert "<b>fondue</b>" not in html  # description HTML never reaches the page raw
@@ -129,12 +129,12 @@ def _codes_from(html: str) -> list[str]:
 
 
 @pytest.mark.parametrize("typo", ["maldivs", "maldeves", "MALDIEVS", "snorkeling"])
-def test_typos_still_find_the_trip(client, catalogue, typo) -> None:  # noqa: ANN001
+def test_typos_still_find_the_trip(client, catalogue, typo) -> None:
     codes = _codes(client.get(f"/trips/?q={typo}"))
     assert "MAL-1" in codes
 
 
-def test_typo_fallback_is_announced_and_highlighted(client, catalogue) -> None:  # noqa: ANN001
+def test_typo_fallback_is_announced_and_highlighted(client, catalogue) -> None:
     html = client.get("/trips/?q=maldeves").content.decode()
     assert "No exact matches for “maldeves”; showing results for “maldives”." in html
     assert "<mark>Maldives</mark>" in html
@@ -142,19 +142,19 @@ def test_typo_fallback_is_announced_and_highlighted(client, catalogue) -> None: 
     assert "(any of the words)" in both and "MAL-1" in both and "ALP-1" in both
 
 
-def test_search_combines_with_filters_and_finds_nothing_cleanly(client, catalogue) -> None:  # noqa: ANN001
+def test_search_combines_with_filters_and_finds_nothing_cleanly(client, catalogue) -> None:
     assert _codes(client.get("/trips/?q=maldives&price_range=luxury")) == ["MAL-1"]
     response = client.get("/trips/?q=zzqxw")
     assert response.status_code == 200 and _codes(response) == [] and "No trips match" in response.content.decode()
 
 
-def test_htmx_gets_the_results_partial(client, catalogue) -> None:  # noqa: ANN001
+def test_htmx_gets_the_results_partial(client, catalogue) -> None:
     response = client.get("/trips/?q=bali", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert "<html" not in response.content.decode() and _codes(response) == ["BAL-1"]
 
 
-def test_broad_searches_rank_a_bounded_pool_that_keeps_name_matches(make_trip, monkeypatch) -> None:  # noqa: ANN001
+def test_broad_searches_rank_a_bounded_pool_that_keeps_name_matches(make_trip, monkeypatch) -> None:
     from bookings import selectors
 
     for i in range(6):  # "reef" only in the description (weight C)
@@ -170,7 +170,7 @@ def test_broad_searches_rank_a_bounded_pool_that_keeps_name_matches(make_trip, m
     assert "<mark>Reef</mark>" in str(result.items[0].name_html)
 
 
-def test_filter_form_echoes_the_query_without_failed_template_lookups(client, catalogue, monkeypatch) -> None:  # noqa: ANN001
+def test_filter_form_echoes_the_query_without_failed_template_lookups(client, catalogue, monkeypatch) -> None:
     """The form reads every filter from a plain dict: looking a missing key up in the
     QueryDict cost the template engine two exceptions and a dir() per resort <option>."""
     from django.template import base
@@ -178,7 +178,7 @@ def test_filter_form_echoes_the_query_without_failed_template_lookups(client, ca
     failed: list[str] = []
     real = base.Variable._resolve_lookup
 
-    def counting(self, context):  # noqa: ANN001, ANN202
+    def counting(self, context):
         try:
             return real(self, context)
         except base.VariableDoesNotExist:

@@ -57,12 +57,12 @@ DOCS = [
 ]
 
 
-def _read(doc):  # noqa: ANN001, ANN202
+def _read(doc):
     """What the application reads from a stored document."""
     return None if doc is None else {"_id": doc["_id"], **trip_doc_state(doc)}
 
 
-def _upsert_document(col):  # noqa: ANN001, ANN202
+def _upsert_document(col):
     fields = trip_document_fields(PAYLOAD)
     first = mongo_upsert_versioned(col, "MAL-1", 1, fields)
     off_sale = mongo_upsert_versioned(col, "MAL-1", 2, {**fields, "active": False, "keywords": ["beach"]})
@@ -70,7 +70,7 @@ def _upsert_document(col):  # noqa: ANN001, ANN202
     return [first, off_sale, replayed, _read(col.find_one({"_id": "MAL-1"}))]
 
 
-def _unique_code(col):  # noqa: ANN001, ANN202
+def _unique_code(col):
     col.create_index([("code", ASCENDING)], unique=True, name="code_unique")
     col.create_index([("active", ASCENDING), ("start", ASCENDING)], name="active_start")
     try:

@@ -14,7 +14,7 @@ STAFF = DbContext(role="system", user_agent="test")  # sees every booking, as th
 
 
 @pytest.fixture
-def booked(make_trip, book, traveller):  # noqa: ANN001, ANN201
+def booked(make_trip, book, traveller):
     trip = make_trip(seats=3)
     return trip, book(traveller, trip, 1)
 
@@ -31,7 +31,7 @@ def booked(make_trip, book, traveller):  # noqa: ANN001, ANN201
         ("refund_minor = total_minor + 1", "bookings_booking_refund_range"),
     ],
 )
-def test_booking_check_constraints(booked, assignment: str, constraint: str) -> None:  # noqa: ANN001
+def test_booking_check_constraints(booked, assignment: str, constraint: str) -> None:
     _trip, booking = booked
     with db_context(STAFF), pytest.raises(IntegrityError, match=constraint), transaction.atomic():
         with connection.cursor() as cursor:
@@ -50,7 +50,7 @@ def test_booking_check_constraint_definitions() -> None:
     assert "pending" in defs["bookings_booking_status_valid"] and "cancelled" in defs["bookings_booking_status_valid"]
 
 
-def test_departure_cannot_be_oversold_even_without_the_lock(booked) -> None:  # noqa: ANN001
+def test_departure_cannot_be_oversold_even_without_the_lock(booked) -> None:
     trip, _booking = booked
     with pytest.raises(IntegrityError, match="bookings_departure_not_oversold"), transaction.atomic():
         Departure.objects.filter(trip=trip).update(seats_taken=4)
@@ -66,7 +66,7 @@ def test_departure_cannot_be_oversold_even_without_the_lock(booked) -> None:  # 
         ("currency = 'XXX'", "bookings_trip_currency_valid"),
     ],
 )
-def test_trip_check_constraints(booked, assignment: str, constraint: str) -> None:  # noqa: ANN001
+def test_trip_check_constraints(booked, assignment: str, constraint: str) -> None:
     trip, _booking = booked
     from django.db import DataError
 

@@ -19,7 +19,7 @@ ADMIN = DbContext(role="system", user_agent="test")
 
 
 @pytest.fixture
-def travels(make_trip, book, traveller, staff):  # noqa: ANN001, ANN201
+def travels(make_trip, book, traveller, staff):
     """The traveller's bookings on one departure: pending (3 seats), pending but paid (2),
     confirmed (1); and another traveller's pending booking (4)."""
     trip = make_trip(seats=20)
@@ -32,7 +32,7 @@ def travels(make_trip, book, traveller, staff):  # noqa: ANN001, ANN201
     return {"trip": trip, "pending": pending, "paid": paid, "confirmed": confirmed}
 
 
-def _seats(trip) -> int:  # noqa: ANN001
+def _seats(trip) -> int:
     return Departure.objects.get(trip=trip).seats_taken
 
 
@@ -42,12 +42,12 @@ def _status(booking: Booking) -> tuple[str, int, str]:
     return row.status, row.travellers, row.user.email
 
 
-def _erase(client, user) -> int:  # noqa: ANN001
+def _erase(client, user) -> int:
     client.force_login(user)
     return client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"}).status_code
 
 
-def test_erasure_cancels_pending_unpaid_bookings_and_releases_their_seats(client, travels, traveller) -> None:  # noqa: ANN001
+def test_erasure_cancels_pending_unpaid_bookings_and_releases_their_seats(client, travels, traveller) -> None:
     trip = travels["trip"]
     assert _seats(trip) == 6
     assert _erase(client, traveller) == 200
@@ -66,14 +66,14 @@ def test_erasure_cancels_pending_unpaid_bookings_and_releases_their_seats(client
     assert summary["bookings_pending"] == {"bookings_cancelled": 1, "seats_released": 3}
 
 
-def test_other_travellers_bookings_are_untouched(client, travels, traveller, other_traveller, book) -> None:  # noqa: ANN001
+def test_other_travellers_bookings_are_untouched(client, travels, traveller, other_traveller, book) -> None:
     theirs = book(other_traveller, travels["trip"], 4)
     assert _erase(client, traveller) == 200
     assert _status(theirs)[:2] == (BookingStatus.PENDING, 4)
     assert _seats(travels["trip"]) == 3 + 4
 
 
-def test_the_cancellation_is_part_of_the_erasure_transaction(client, travels, traveller, monkeypatch) -> None:  # noqa: ANN001
+def test_the_cancellation_is_part_of_the_erasure_transaction(client, travels, traveller, monkeypatch) -> None:
     """An eraser that cannot finish refuses the whole erasure: the booking and its seats stay."""
 
     def unavailable(subject: export.ErasureSubject) -> dict[str, int]:

@@ -16,7 +16,7 @@ from taskforge.testing.personas import person_create
 
 
 @pytest.mark.django_db
-def test_jobs_hand_the_email_to_the_delivery_log(make_trip, book, traveller, other_traveller, staff) -> None:  # noqa: ANN001
+def test_jobs_hand_the_email_to_the_delivery_log(make_trip, book, traveller, other_traveller, staff) -> None:
     trip = make_trip(name="Masai Mara Safari", price_minor=390_000)
     booking = book(traveller, trip, 2)
     with db_context(ctx_for(staff)):
@@ -35,7 +35,7 @@ def test_jobs_hand_the_email_to_the_delivery_log(make_trip, book, traveller, oth
 
 
 @pytest.mark.worker
-def test_confirmation_email_goes_through_a_real_worker(celery_worker_proc) -> None:  # noqa: ANN001
+def test_confirmation_email_goes_through_a_real_worker(celery_worker_proc) -> None:
     from accounts.models import User
 
     staff = person_create("staff", f"s-{uuid.uuid4().hex[:8]}@example.com", "correct-horse-battery")

@@ -28,7 +28,7 @@ def test_travellers_rule_reads_the_same_in_forms_and_services(travellers: str) -
         assert not reduce.is_valid() and reduce.errors["travellers"] == [message]
 
 
-def test_trip_code_rule_reads_the_same_in_form_and_service(make_user) -> None:  # noqa: ANN001
+def test_trip_code_rule_reads_the_same_in_form_and_service(make_user) -> None:
     form = TripForm({"code": "bad code!"})
     form.is_valid()
     with pytest.raises(services.ServiceError) as refused:

@@ -12,7 +12,7 @@ from taskforge.dbcontext import DbContext, db_context
 pytestmark = pytest.mark.django_db
 
 
-def _one(sql: str, params: list | None = None):  # noqa: ANN202
+def _one(sql: str, params: list | None = None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         return cursor.fetchone()
@@ -25,7 +25,7 @@ def _rowcount(sql: str, params: list | None = None) -> int:
 
 
 @pytest.fixture
-def two_bookings(make_trip, book, traveller, other_traveller):  # noqa: ANN001, ANN201
+def two_bookings(make_trip, book, traveller, other_traveller):
     trip = make_trip()
     return trip, book(traveller, trip, 2), book(other_traveller, trip, 1)
 
@@ -39,12 +39,12 @@ def test_table_has_row_security_enabled_and_forced() -> None:
     assert _one("SELECT current_user")[0] != "postgres"
 
 
-def test_no_context_sees_no_bookings(two_bookings) -> None:  # noqa: ANN001
+def test_no_context_sees_no_bookings(two_bookings) -> None:
     assert _one("SELECT count(*) FROM bookings_booking")[0] == 0
     assert Booking.objects.count() == 0
 
 
-def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller, staff) -> None:  # noqa: ANN001
+def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller, staff) -> None:
     _trip, mine, theirs = two_bookings
     with db_context(ctx_for(traveller)):
         assert list(Booking.objects.values_list("id", flat=True)) == [mine.pk]
@@ -55,7 +55,7 @@ def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller,
         assert Booking.objects.count() == 2
 
 
-def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, traveller) -> None:  # noqa: ANN001
+def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, traveller) -> None:
     _trip, mine, theirs = two_bookings
     with db_context(ctx_for(traveller)):
         assert _rowcount("UPDATE bookings_booking SET payment_reference = 'x' WHERE id = %s", [theirs.pk]) == 0
@@ -67,7 +67,7 @@ def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, tr
         assert Booking.objects.filter(pk=theirs.pk).exists()
 
 
-def test_insert_for_someone_else_is_refused_by_with_check(two_bookings, traveller, other_traveller) -> None:  # noqa: ANN001
+def test_insert_for_someone_else_is_refused_by_with_check(two_bookings, traveller, other_traveller) -> None:
     trip, mine, _theirs = two_bookings
     insert = (
         "INSERT INTO bookings_booking (user_id, trip_code, booking_date, travel_date, travellers, unit_price_minor,"
@@ -84,7 +84,7 @@ def test_insert_for_someone_else_is_refused_by_with_check(two_bookings, travelle
         assert _rowcount(insert, [traveller.pk, trip.code, trip.start]) == 1
 
 
-def test_no_context_cannot_insert(two_bookings, traveller) -> None:  # noqa: ANN001
+def test_no_context_cannot_insert(two_bookings, traveller) -> None:
     trip, _mine, _theirs = two_bookings
     with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
         _rowcount(
@@ -96,7 +96,7 @@ def test_no_context_cannot_insert(two_bookings, traveller) -> None:  # noqa: ANN
         )
 
 
-def test_app_role_cannot_switch_row_security_off(two_bookings, traveller) -> None:  # noqa: ANN001
+def test_app_role_cannot_switch_row_security_off(two_bookings, traveller) -> None:
     with db_context(ctx_for(traveller)):
         with pytest.raises(DatabaseError), transaction.atomic():
             _rowcount("ALTER TABLE bookings_booking DISABLE ROW LEVEL SECURITY")
@@ -105,7 +105,7 @@ def test_app_role_cannot_switch_row_security_off(two_bookings, traveller) -> Non
             _one("SELECT count(*) FROM bookings_booking")
 
 
-def test_a_team_member_without_the_booking_desk_sees_no_one_elses_bookings(two_bookings, make_user) -> None:  # noqa: ANN001
+def test_a_team_member_without_the_booking_desk_sees_no_one_elses_bookings(two_bookings, make_user) -> None:
     """Issue: every team member used to be "staff" and see every booking. Now RLS follows the
     booking-desk capability, looked up in the grant table, whatever the team role."""
     from accounts.models import Membership, Team

@@ -20,7 +20,7 @@ def _event(code: str, version: int) -> OutboxEvent:
     return OutboxEvent.objects.get(aggregate_type="trip", aggregate_id=code, version=version)
 
 
-def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:  # noqa: ANN001
+def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:
     trip = make_trip(code="SYNC-1", apply=False)
     event = _event("SYNC-1", 1)
     assert event.status == OutboxStatus.PENDING and event.payload["name"].startswith("Trip number")
@@ -40,7 +40,7 @@ def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:  # n
     assert trip_collection().find_one({"_id": "SYNC-1"})["version"] == 1
 
 
-def test_replayed_and_out_of_order_events_change_nothing(make_trip, client, staff) -> None:  # noqa: ANN001
+def test_replayed_and_out_of_order_events_change_nothing(make_trip, client, staff) -> None:
     make_trip(code="SYNC-2", name="First name")
     v1 = _event("SYNC-2", 1)
     v2 = OutboxEvent(
@@ -58,7 +58,7 @@ def test_replayed_and_out_of_order_events_change_nothing(make_trip, client, staf
     assert (listing.name, listing.version) == ("Second name", 2)
 
 
-def test_mongo_down_keeps_search_working_and_the_relay_catches_up(make_trip, client, docserver) -> None:  # noqa: ANN001
+def test_mongo_down_keeps_search_working_and_the_relay_catches_up(make_trip, client, docserver) -> None:
     docserver.stop()
     try:
         trip = make_trip(code="DOWN-1", name="Patagonia Glaciers", resort="Patagonia")  # relay runs, Mongo fails
@@ -79,12 +79,12 @@ def test_mongo_down_keeps_search_working_and_the_relay_catches_up(make_trip, cli
     assert "Details pending" not in client.get(f"/trips/{trip.code}/").content.decode()
 
 
-def _trip_report(fix: bool = False):  # noqa: ANN202
+def _trip_report(fix: bool = False):
     (report,) = outbox_reconcile(aggregate_types=["trip"], fix=fix)
     return report
 
 
-def test_reconcile_finds_and_repairs_drift(make_trip) -> None:  # noqa: ANN001
+def test_reconcile_finds_and_repairs_drift(make_trip) -> None:
     make_trip(code="DRIFT-1", name="Kept name")
     make_trip(code="DRIFT-2")
     assert _trip_report().drift == 0

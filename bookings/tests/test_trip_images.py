@@ -23,7 +23,7 @@ def _img_tags(html: str) -> list[str]:
     return [part.split(">", 1)[0] for part in html.split("<img")[1:]]
 
 
-def test_pages_show_the_placeholder_for_missing_files(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_pages_show_the_placeholder_for_missing_files(client, staff, make_trip) -> None:
     kept, lost = make_trip(name="Kept photo"), make_trip(name="Lost photo")
     _drop_files(lost.code)
     client.force_login(staff)

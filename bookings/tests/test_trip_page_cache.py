@@ -15,12 +15,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finds(monkeypatch):  # noqa: ANN001, ANN201
+def finds(monkeypatch):
     """Counts trip document reads from the document server."""
     calls: list[str] = []
     real = selectors.trip_document
 
-    def counting(code: str):  # noqa: ANN202
+    def counting(code: str):
         calls.append(code)
         return real(code)
 
@@ -28,7 +28,7 @@ def finds(monkeypatch):  # noqa: ANN001, ANN201
     return calls
 
 
-def test_second_view_is_served_without_the_document_server(client, make_trip, finds) -> None:  # noqa: ANN001
+def test_second_view_is_served_without_the_document_server(client, make_trip, finds) -> None:
     make_trip(code="CACHE-1", description_md="Sunny **beaches** and reefs.")
     first = client.get("/trips/CACHE-1/")
     second = client.get("/trips/CACHE-1/")
@@ -37,14 +37,14 @@ def test_second_view_is_served_without_the_document_server(client, make_trip, fi
     assert finds == ["CACHE-1"]
 
 
-def test_seats_left_stay_live_while_the_content_is_cached(client, make_trip, traveller, book) -> None:  # noqa: ANN001
+def test_seats_left_stay_live_while_the_content_is_cached(client, make_trip, traveller, book) -> None:
     trip = make_trip(code="CACHE-2", seats=10)
     assert "<strong>10</strong> seats left" in client.get("/trips/CACHE-2/").content.decode()
     book(traveller, trip, travellers=3)
     assert "<strong>7</strong> seats left" in client.get("/trips/CACHE-2/").content.decode()
 
 
-def test_an_edit_is_shown_at_once(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_an_edit_is_shown_at_once(client, staff, make_trip) -> None:
     make_trip(code="EDIT-C", name="Old name")
     assert "Old name" in client.get("/trips/EDIT-C/").content.decode()
     client.force_login(staff)
@@ -56,7 +56,7 @@ def test_an_edit_is_shown_at_once(client, staff, make_trip) -> None:  # noqa: AN
     assert "New name" in page and "<strong>new</strong>" in page
 
 
-def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, staff, make_trip, finds) -> None:  # noqa: ANN001
+def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, staff, make_trip, finds) -> None:
     trip = make_trip(code="LAG-1", name="First name")
     client.force_login(staff)
     data = _form(code=None, name="Second name", image=None, version="1")
@@ -74,7 +74,7 @@ def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, staf
     assert finds.count("LAG-1") == 2  # the lagging read and the first current one; then cached
 
 
-def test_document_server_down_shows_details_pending_without_caching(client, make_trip, docserver) -> None:  # noqa: ANN001
+def test_document_server_down_shows_details_pending_without_caching(client, make_trip, docserver) -> None:
     make_trip(code="DOWN-1", name="Reef week")
     docserver.stop()
     try:

@@ -30,7 +30,7 @@ def _jpeg_with_exif() -> bytes:
     return buffer.getvalue()
 
 
-def _form(**overrides):  # noqa: ANN003, ANN202
+def _form(**overrides):
     data = {
         "code": "MAL-100",
         "name": "Maldives Reef Week",
@@ -49,7 +49,7 @@ def _form(**overrides):  # noqa: ANN003, ANN202
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_callbacks) -> None:
     client.force_login(staff)
     assert client.get("/trips/staff/new/").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
@@ -99,7 +99,7 @@ def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_ca
         ({"image": SimpleUploadedFile("x.gif", b"GIF89a" + b"\x00" * 50, content_type="image/gif")}, "readable image"),
     ],
 )
-def test_trip_form_errors_are_shown_on_the_form(client, staff, overrides, field_message) -> None:  # noqa: ANN001
+def test_trip_form_errors_are_shown_on_the_form(client, staff, overrides, field_message) -> None:
     client.force_login(staff)
     response = client.post("/trips/staff/new/", _form(**overrides))
     assert response.status_code == 400
@@ -107,14 +107,14 @@ def test_trip_form_errors_are_shown_on_the_form(client, staff, overrides, field_
     assert not Trip.objects.exists() and not OutboxEvent.objects.exists()
 
 
-def test_duplicate_code_is_a_form_error(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_duplicate_code_is_a_form_error(client, staff, make_trip) -> None:
     make_trip(code="DUP-1")
     client.force_login(staff)
     response = client.post("/trips/staff/new/", _form(code="DUP-1"))
     assert response.status_code == 400 and "already exists" in response.content.decode()
 
 
-def test_oversized_image_is_refused(client, staff, settings) -> None:  # noqa: ANN001
+def test_oversized_image_is_refused(client, staff, settings) -> None:
     settings.TRIP_IMAGE_MAX_BYTES = 2048
     client.force_login(staff)
     big = SimpleUploadedFile("big.png", png_bytes((400, 400)) + b"\x00" * 4096, content_type="image/png")
@@ -122,7 +122,7 @@ def test_oversized_image_is_refused(client, staff, settings) -> None:  # noqa: A
     assert response.status_code == 400 and "too large" in response.content.decode()
 
 
-def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip) -> None:
     trip = make_trip(code="EDIT-1", name="Old name", seats=10)
     client.force_login(staff)
     page = client.get("/trips/staff/EDIT-1/edit/")
@@ -141,7 +141,7 @@ def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip)
     assert stale.status_code == 409 and "changed this trip meanwhile" in stale.content.decode()
 
 
-def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, traveller, make_trip, book) -> None:  # noqa: ANN001
+def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, traveller, make_trip, book) -> None:
     trip = make_trip(code="FULL-1", seats=5)
     book(traveller, trip, 3)
     client.force_login(staff)
@@ -156,7 +156,7 @@ def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, trav
     assert trip.version == 1
 
 
-def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> None:
     make_trip(code="OFF-1", name="Glacier walk")
     client.force_login(staff)
     assert "OFF-1" in client.get("/trips/").content.decode()
@@ -176,7 +176,7 @@ def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> No
     assert "OFF-1" in client.get("/trips/").content.decode()
 
 
-def test_staff_trip_pages_are_404_for_travellers(client, traveller, make_trip) -> None:  # noqa: ANN001
+def test_staff_trip_pages_are_404_for_travellers(client, traveller, make_trip) -> None:
     make_trip(code="SAFE-1")
     client.force_login(traveller)
     for url in ("/trips/staff/", "/trips/staff/new/", "/trips/staff/SAFE-1/edit/"):
@@ -188,7 +188,7 @@ def test_staff_trip_pages_are_404_for_travellers(client, traveller, make_trip) -
     assert client.get("/trips/staff/").status_code == 302
 
 
-def test_staff_trip_list(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_staff_trip_list(client, staff, make_trip) -> None:
     make_trip(code="LIST-1", name="Bali Surf")
     make_trip(code="LIST-2", name="Kyoto Temples")
     client.force_login(staff)
@@ -196,7 +196,7 @@ def test_staff_trip_list(client, staff, make_trip) -> None:  # noqa: ANN001
     assert "LIST-1" in html and "LIST-2" not in html
 
 
-def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, staff, make_trip) -> None:
     """Issue 15: the search needed the full trip code."""
     make_trip(code="BALI-101", name="Bali Surf Camp", resort="Bali")
     make_trip(code="KYO-202", name="Kyoto Temples", resort="Kansai")
@@ -218,7 +218,7 @@ def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, sta
     assert codes("") == {"BALI-101", "KYO-202"}
 
 
-def test_trip_code_is_read_only_on_edit_and_a_changed_code_is_refused(client, staff, make_trip) -> None:  # noqa: ANN001
+def test_trip_code_is_read_only_on_edit_and_a_changed_code_is_refused(client, staff, make_trip) -> None:
     """Issue 15: the help text said the code cannot change, but nothing said no to a new one."""
     trip = make_trip(code="KEEP-1", name="Keep me")
     client.force_login(staff)

@@ -41,7 +41,7 @@ class Sink:
             handle.write(json.dumps(record) + "\n")
             handle.flush()
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
         if self.hold_left > 0:
             self.hold_left -= 1
             self._append(self.events, {"event": "rcpt-held", "address": address, "at": time.time()})
@@ -49,7 +49,7 @@ class Sink:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.fail_left > 0:
             self.fail_left -= 1
             self._append(self.events, {"event": "data-refused", "at": time.time()})

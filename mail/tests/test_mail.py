@@ -31,7 +31,7 @@ from mail.tests.smtp_sink import SinkProcess
 
 
 @pytest.fixture(autouse=True)
-def _locmem(settings) -> None:  # noqa: ANN001
+def _locmem(settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.SITE_URL = "https://forge.example"
 
@@ -65,7 +65,7 @@ def _set_preferences(user_id: int, *, email: bool = True, cadence: str = "immedi
     profile_invalidate(user_id)
 
 
-def _queue(user, key: str = "k1", **kwargs):  # noqa: ANN001, ANN202
+def _queue(user, key: str = "k1", **kwargs):
     return mail_queue(
         kind=kwargs.pop("kind", "password_reset"),
         to_user_id=user.pk,
@@ -77,7 +77,7 @@ def _queue(user, key: str = "k1", **kwargs):  # noqa: ANN001, ANN202
 
 def test_mail_queue_writes_the_log_row_and_enqueues_only_on_commit(
     make_user,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     user = make_user("traveller", email="tara@example.com")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -92,7 +92,7 @@ def test_mail_queue_writes_the_log_row_and_enqueues_only_on_commit(
     assert EmailPayload.objects.get(delivery=delivery).context["reset_url"].endswith("/reset/t0k3n")
 
 
-def test_the_same_idempotency_key_queues_once(make_user, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_the_same_idempotency_key_queues_once(make_user, django_capture_on_commit_callbacks) -> None:
     user = make_user()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         first = _queue(user, "same")
@@ -114,13 +114,13 @@ def test_the_same_idempotency_key_queues_once(make_user, django_capture_on_commi
         ({"kind": "test", "to_email": "a@example.com", "context": {"x": object()}}, "JSON-serialisable"),
     ],
 )
-def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(db, kwargs: dict, message: str) -> None:  # noqa: ANN001
+def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(db, kwargs: dict, message: str) -> None:
     with pytest.raises(MailError, match=message):
         mail_queue(idempotency_key="bad", **kwargs)
     assert not EmailDelivery.objects.exists()
 
 
-def test_delivery_sends_text_and_html_with_preferences_link_and_stable_message_id(make_user) -> None:  # noqa: ANN001
+def test_delivery_sends_text_and_html_with_preferences_link_and_stable_message_id(make_user) -> None:
     user = make_user(email="theo@example.com")
     delivery = _queue(user)
     outcome = delivery_send(delivery.pk)
@@ -143,7 +143,7 @@ def test_delivery_sends_text_and_html_with_preferences_link_and_stable_message_i
     assert not EmailPayload.objects.filter(delivery=delivery).exists()
 
 
-def test_a_sent_email_is_never_sent_again(make_user) -> None:  # noqa: ANN001
+def test_a_sent_email_is_never_sent_again(make_user) -> None:
     delivery = _queue(make_user())
     assert delivery_send(delivery.pk).status == EmailStatus.SENT
     assert delivery_send(delivery.pk).status == EmailStatus.SENT  # a redelivered job
@@ -151,7 +151,7 @@ def test_a_sent_email_is_never_sent_again(make_user) -> None:  # noqa: ANN001
     assert EmailDelivery.objects.get(pk=delivery.pk).attempts == 1
 
 
-def test_transient_smtp_error_is_retried_with_backoff_then_sent(make_user) -> None:  # noqa: ANN001
+def test_transient_smtp_error_is_retried_with_backoff_then_sent(make_user) -> None:
     delivery = _queue(make_user())
     down = FailingConnection(smtplib.SMTPServerDisconnected("Connection unexpectedly closed"))
     outcome = delivery_send(delivery.pk, email_connection=down)
@@ -169,7 +169,7 @@ def test_transient_smtp_error_is_retried_with_backoff_then_sent(make_user) -> No
     assert backoff_seconds(30) == 3600
 
 
-def test_temporary_smtp_reply_4xx_is_transient_but_5xx_is_permanent(make_user) -> None:  # noqa: ANN001
+def test_temporary_smtp_reply_4xx_is_transient_but_5xx_is_permanent(make_user) -> None:
     user = make_user(email="gone@example.com")
     first = _queue(user, "a")
     busy = FailingConnection(smtplib.SMTPDataError(451, b"try again later"))
@@ -185,7 +185,7 @@ def test_temporary_smtp_reply_4xx_is_transient_but_5xx_is_permanent(make_user) -
     assert not EmailPayload.objects.filter(delivery=second).exists()
 
 
-def test_transient_errors_stop_after_max_attempts(make_user, settings) -> None:  # noqa: ANN001
+def test_transient_errors_stop_after_max_attempts(make_user, settings) -> None:
     settings.EMAIL_MAX_ATTEMPTS = 2
     delivery = _queue(make_user())
     down = FailingConnection(ConnectionRefusedError(111, "Connection refused"))
@@ -196,7 +196,7 @@ def test_transient_errors_stop_after_max_attempts(make_user, settings) -> None: 
     assert "Connection refused" in delivery.last_error
 
 
-def test_a_live_claim_is_respected_and_a_stale_one_is_taken_over(make_user) -> None:  # noqa: ANN001
+def test_a_live_claim_is_respected_and_a_stale_one_is_taken_over(make_user) -> None:
     delivery = _queue(make_user())
     # Another worker claimed it a moment ago: wait for its lease, send nothing.
     EmailDelivery.objects.filter(pk=delivery.pk).update(
@@ -215,7 +215,7 @@ def test_a_live_claim_is_respected_and_a_stale_one_is_taken_over(make_user) -> N
     assert "taking over from a sender that died mid-send" in delivery.last_error
 
 
-def test_an_unrenderable_email_fails_for_good(db) -> None:  # noqa: ANN001
+def test_an_unrenderable_email_fails_for_good(db) -> None:
     delivery = mail_queue(kind="test", to_email="x@example.com", context={}, idempotency_key="t2")
     # Its templates were removed by a deploy after it was queued: retrying will not help.
     EmailDelivery.objects.filter(pk=delivery.pk).update(kind="vanished")
@@ -226,7 +226,7 @@ def test_an_unrenderable_email_fails_for_good(db) -> None:  # noqa: ANN001
     assert django_mail.outbox == []
 
 
-def test_sweep_requeues_lost_messages_only(make_user, settings) -> None:  # noqa: ANN001
+def test_sweep_requeues_lost_messages_only(make_user, settings) -> None:
     user = make_user()
     fresh = _queue(user, "fresh")
     lost = _queue(user, "lost")
@@ -244,7 +244,7 @@ def test_sweep_requeues_lost_messages_only(make_user, settings) -> None:  # noqa
 # --- preferences and digests ---------------------------------------------------------------
 
 
-def test_notification_follows_the_users_preferences(make_user, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_notification_follows_the_users_preferences(make_user, django_capture_on_commit_callbacks) -> None:
     immediate, daily, off = make_user("staff"), make_user("staff"), make_user("staff")
     _set_preferences(immediate.pk, cadence="immediate")
     _set_preferences(daily.pk, cadence="daily")
@@ -273,7 +273,7 @@ def test_notification_follows_the_users_preferences(make_user, django_capture_on
     assert "https://forge.example/accounts/profile/" in body
 
 
-def test_digest_sends_one_email_listing_everything_since_the_last_one(make_user) -> None:  # noqa: ANN001
+def test_digest_sends_one_email_listing_everything_since_the_last_one(make_user) -> None:
     user = make_user("staff", email="kim@example.com")
     _set_preferences(user.pk, cadence="daily")
     for n in range(3):
@@ -310,7 +310,7 @@ def test_digest_sends_one_email_listing_everything_since_the_last_one(make_user)
     assert later.subject == "Your daily TaskForge digest: 1 update"
 
 
-def test_digest_items_are_dropped_when_email_is_turned_off_and_flushed_when_immediate(make_user) -> None:  # noqa: ANN001
+def test_digest_items_are_dropped_when_email_is_turned_off_and_flushed_when_immediate(make_user) -> None:
     quiet, eager = make_user("staff"), make_user("staff")
     for user in (quiet, eager):
         _set_preferences(user.pk, cadence="weekly")
@@ -325,7 +325,7 @@ def test_digest_items_are_dropped_when_email_is_turned_off_and_flushed_when_imme
     assert not EmailDelivery.objects.filter(user=quiet).exists()
 
 
-def test_unreadable_preferences_defer_the_email_to_the_next_digest_run(make_user, docserver) -> None:  # noqa: ANN001
+def test_unreadable_preferences_defer_the_email_to_the_next_digest_run(make_user, docserver) -> None:
     """Document server down: we cannot know whether the user opted out, so nothing is sent yet."""
     from accounts.selectors import profile_invalidate
 
@@ -353,7 +353,7 @@ def test_unreadable_preferences_defer_the_email_to_the_next_digest_run(make_user
     assert "Assigned while down" in str(EmailPayload.objects.get().context)
 
 
-def test_notification_input_is_validated(make_user) -> None:  # noqa: ANN001
+def test_notification_input_is_validated(make_user) -> None:
     user = make_user()
     with pytest.raises(MailError, match="summary"):
         mail_notification(user_id=user.pk, kind="task_due", summary="  ", url="/", idempotency_key="x")
@@ -364,7 +364,7 @@ def test_notification_input_is_validated(make_user) -> None:  # noqa: ANN001
     assert not DigestItem.objects.exists()
 
 
-def test_booking_emails_use_their_templates(make_user) -> None:  # noqa: ANN001
+def test_booking_emails_use_their_templates(make_user) -> None:
     user = make_user(email="tara2@example.com")
     _set_preferences(user.pk, cadence="immediate")
     mail_notification(
@@ -387,7 +387,7 @@ def test_booking_emails_use_their_templates(make_user) -> None:  # noqa: ANN001
 # --- notify_test and the admin log -------------------------------------------------------------
 
 
-def test_notify_test_sends_through_the_delivery_path(db, capsys) -> None:  # noqa: ANN001
+def test_notify_test_sends_through_the_delivery_path(db, capsys) -> None:
     call_command("notify_test", "ops@example.com", "--sync")
     out = capsys.readouterr().out
     delivery = EmailDelivery.objects.get(kind="test")
@@ -397,13 +397,13 @@ def test_notify_test_sends_through_the_delivery_path(db, capsys) -> None:  # noq
     assert "outgoing email works" in django_mail.outbox[0].body
 
 
-def test_notify_test_refuses_a_bad_address(db) -> None:  # noqa: ANN001
+def test_notify_test_refuses_a_bad_address(db) -> None:
     with pytest.raises(CommandError, match="not a valid email address"):
         call_command("notify_test", "nope", "--sync")
     assert not EmailDelivery.objects.exists()
 
 
-def test_admins_browse_the_delivery_log_read_only_and_others_cannot(client, make_user) -> None:  # noqa: ANN001
+def test_admins_browse_the_delivery_log_read_only_and_others_cannot(client, make_user) -> None:
     admin = make_user("admin")
     staff = make_user("staff")
     delivery = _queue(staff, "log")
@@ -419,7 +419,7 @@ def test_admins_browse_the_delivery_log_read_only_and_others_cannot(client, make
     assert client.get("/admin/mail/emaildelivery/").status_code == 403  # signed in, not a site admin
 
 
-def test_real_smtp_temporary_failure_then_success(make_user, settings, tmp_path: Path) -> None:  # noqa: ANN001
+def test_real_smtp_temporary_failure_then_success(make_user, settings, tmp_path: Path) -> None:
     """Real smtplib against the sink process: a 451 is retried, the second attempt is accepted."""
     sink = SinkProcess(tmp_path, fail_data=1).start()
     try:

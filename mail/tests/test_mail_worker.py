@@ -28,7 +28,7 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> ob
 
 
 @pytest.fixture
-def start_mail_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
+def start_mail_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     """Start an SMTP sink process, then a real worker whose EMAIL_URL points at it."""
     sinks: list[SinkProcess] = []
 
@@ -67,14 +67,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _make_user(email: str):  # noqa: ANN202
+def _make_user(email: str):
     from accounts.models import User
 
     with db_context(DbContext(role="system", user_agent="test")):
         return User.objects.create_user(email, "correct-horse-battery")
 
 
-def test_sigkill_mid_send_neither_loses_nor_duplicates_the_email(start_mail_worker) -> None:  # noqa: ANN001
+def test_sigkill_mid_send_neither_loses_nor_duplicates_the_email(start_mail_worker) -> None:
     held_sink, mail_worker = start_mail_worker(hold_count=1)
     user = _make_user("kill-me@example.com")
     with transaction.atomic():
@@ -115,7 +115,7 @@ def test_sigkill_mid_send_neither_loses_nor_duplicates_the_email(start_mail_work
     assert not hasattr(row, "payload") or not EmailDelivery.objects.filter(pk=row.pk, payload__isnull=False).exists()
 
 
-def test_sigkill_before_the_job_runs_loses_nothing(start_mail_worker) -> None:  # noqa: ANN001
+def test_sigkill_before_the_job_runs_loses_nothing(start_mail_worker) -> None:
     """The worker is dead when the email is queued: RabbitMQ keeps the message until one is back."""
     sink, mail_worker = start_mail_worker(hold_count=0)
     user = _make_user("later@example.com")

@@ -27,7 +27,7 @@ EXTREMES = (
 
 
 @pytest.fixture
-def staff(make_user) -> Client:  # noqa: ANN001
+def staff(make_user) -> Client:
     client = Client()
     client.force_login(make_user("admin"))  # every report, the task flow included
     return client

@@ -14,7 +14,7 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def reports_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
+def reports_live(committed_db, live_server_proc):
     """Data and the star schema made before the browser starts (Playwright's loop forbids the ORM in the test)."""
     star_drop()
     known = known_data_create()
@@ -27,7 +27,7 @@ def reports_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
     star_drop()
 
 
-def test_staff_reads_the_revenue_report_and_downloads_the_csv(reports_live, browser_page) -> None:  # noqa: ANN001
+def test_staff_reads_the_revenue_report_and_downloads_the_csv(reports_live, browser_page) -> None:
     page, url = browser_page, reports_live["url"]
     page.goto(f"{url}/accounts/login/?next=/reports/")
     page.fill("input[name=email]", reports_live["email"])
@@ -49,7 +49,7 @@ def test_staff_reads_the_revenue_report_and_downloads_the_csv(reports_live, brow
         page.click("text=Export CSV")
     download = download_info.value
     assert download.suggested_filename == "revenue-daily-2025-03-01-to-2025-04-30.csv"
-    lines = open(download.path(), encoding="utf-8").read().splitlines()  # noqa: SIM115, PTH123
+    lines = open(download.path(), encoding="utf-8").read().splitlines()
     assert lines[0] == "date,currency,bookings,cancelled,travellers,booked,revenue"
     assert lines[1] == "2025-03-03,GBP,2,0,3,3000.00,2000.00"
 
@@ -58,7 +58,7 @@ LONG_RESORT = "Riviera di Levante and the Cinque Terre National Park Coast"
 
 
 @pytest.fixture
-def long_names_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
+def long_names_live(committed_db, live_server_proc):
     """The known data with one resort renamed to something long, loaded before the browser starts."""
     from bookings.models import TripListing
     from taskforge.dbcontext import DbContext, db_context
@@ -76,7 +76,7 @@ def long_names_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
     star_drop()
 
 
-def test_long_resort_names_are_not_clipped(long_names_live, browser_page) -> None:  # noqa: ANN001
+def test_long_resort_names_are_not_clipped(long_names_live, browser_page) -> None:
     """Issue 15: long resort names were cut off at the chart's left edge."""
     page, url = browser_page, long_names_live["url"]
     page.goto(f"{url}/accounts/login/?next=/reports/resorts/")

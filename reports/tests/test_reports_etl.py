@@ -20,7 +20,7 @@ D = dt.date
 
 
 @pytest.fixture
-def star(committed_db) -> Iterator[None]:  # noqa: ANN001
+def star(committed_db) -> Iterator[None]:
     """A committed database without a star schema; the schema is dropped again afterwards."""
     star_drop()
     yield
@@ -28,7 +28,7 @@ def star(committed_db) -> Iterator[None]:  # noqa: ANN001
 
 
 @pytest.fixture
-def known(star) -> KnownData:  # noqa: ANN001
+def known(star) -> KnownData:
     return known_data_create()
 
 
@@ -180,7 +180,7 @@ def test_a_second_concurrent_load_stops_at_once(known: KnownData) -> None:
     assert etl.run_etl().status == "ok"
 
 
-def test_reports_before_any_load_say_so(star) -> None:  # noqa: ANN001
+def test_reports_before_any_load_say_so(star) -> None:
     with pytest.raises(selectors.StarUnavailable, match="not been built"):
         selectors.revenue_rows("day", D(2025, 3, 1), D(2025, 3, 31))
 
@@ -194,14 +194,14 @@ def test_manage_py_reports_etl(known: KnownData, capsys: pytest.CaptureFixture[s
     assert "star.fact_booking: 5 rows (0 changed)" in capsys.readouterr().out
 
 
-def test_a_failed_connection_is_a_clear_error(star, settings) -> None:  # noqa: ANN001
+def test_a_failed_connection_is_a_clear_error(star, settings) -> None:
     settings.DATABASE_BACKUP = {**settings.DATABASE_BACKUP, "USER": "no_such_role_for_reports"}
     with pytest.raises(etl.EtlError, match="cannot connect to the primary as the backup role"):
         etl.run_etl()
     assert star_rows("SELECT status, error <> '' FROM star.etl_run") == [("failed", True)]
 
 
-def test_etl_on_an_empty_database(star) -> None:  # noqa: ANN001
+def test_etl_on_an_empty_database(star) -> None:
     result = etl.run_etl()
     assert result.status == "ok"
     assert {t: n for t, n in result.rows.items() if t != "dim_date"} == dict.fromkeys(
@@ -229,7 +229,7 @@ def test_the_backup_role_can_dump_the_star_schema(known: KnownData) -> None:
 
     etl.run_etl()
     args, env = pg_cli_args(settings.DATABASE_BACKUP, connections["default"].settings_dict["NAME"])
-    dump = subprocess.run(  # noqa: S603 - fixed arguments
+    dump = subprocess.run(
         ["pg_dump", *args, "--schema=star", "--format=plain"], env=env, capture_output=True, text=True, timeout=60
     )
     assert dump.returncode == 0, dump.stderr

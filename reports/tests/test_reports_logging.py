@@ -39,7 +39,7 @@ def _json_records(text: str) -> list[dict]:
 
 
 @pytest.mark.worker
-def test_request_id_travels_from_the_request_into_the_task_log(json_logs, celery_worker_proc) -> None:  # noqa: ANN001, E501
+def test_request_id_travels_from_the_request_into_the_task_log(json_logs, celery_worker_proc) -> None:
     star_drop()
     admin = User.objects.create_superuser(f"reports-log-{uuid.uuid4().hex[:6]}@example.com", None)
     client = Client()
@@ -89,7 +89,7 @@ def test_log_json_setting_selects_the_json_formatter_with_request_id() -> None:
     env = {"DJANGO_SETTINGS_MODULE": "taskforge.settings", "DJANGO_SETTINGS_PROFILE": "test", "LOG_JSON": "true"}
     import os
 
-    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+    result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env={**os.environ, **env},

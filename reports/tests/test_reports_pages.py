@@ -33,7 +33,7 @@ EXPORTS = [
 
 
 @pytest.fixture
-def loaded(committed_db) -> Iterator[KnownData]:  # noqa: ANN001
+def loaded(committed_db) -> Iterator[KnownData]:
     """The known data set, loaded into a fresh star schema."""
     star_drop()
     data = known_data_create()
@@ -42,13 +42,13 @@ def loaded(committed_db) -> Iterator[KnownData]:  # noqa: ANN001
     star_drop()
 
 
-def as_user(user) -> Client:  # noqa: ANN001
+def as_user(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def rows_of(response) -> list[list[str]]:  # noqa: ANN001
+def rows_of(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 
@@ -151,14 +151,14 @@ def test_task_flow_staff_see_their_teams_and_admins_all(loaded: KnownData) -> No
         ("/reports/tasks/export.csv?start=1999-01-01&end=2025-01-01", "at most 731 days"),
     ],
 )
-def test_bad_filters_are_a_400_with_a_message(committed_db, url: str, message: str) -> None:  # noqa: ANN001
+def test_bad_filters_are_a_400_with_a_message(committed_db, url: str, message: str) -> None:
     staff = person_create("admin", "reports-bad-input@example.com")  # every report, the task flow included
     response = as_user(staff).get(url)
     assert response.status_code == 400
     assert message in response.content.decode()
 
 
-def test_unknown_period_is_a_404_and_an_unbuilt_star_is_explained(committed_db) -> None:  # noqa: ANN001
+def test_unknown_period_is_a_404_and_an_unbuilt_star_is_explained(committed_db) -> None:
     star_drop()
     staff = as_user(person_create("reports_reader", "reports-early@example.com"))
     assert staff.get("/reports/revenue/weekly/").status_code == 404
@@ -175,7 +175,7 @@ def test_csv_neutralises_formulas_in_user_text() -> None:
     assert rows_of(response)[1:] == [["'=HYPERLINK(1)"], ["'-5"], ["-5"], ["Alps"]]
 
 
-def test_refresh_is_for_admins_only(committed_db) -> None:  # noqa: ANN001
+def test_refresh_is_for_admins_only(committed_db) -> None:
     staff = person_create("reports_reader", "reports-refresh@example.com")
     traveller = User.objects.create_user("reports-refresh-t@example.com", None)
     assert Client().post("/reports/refresh/").status_code == 302

@@ -49,7 +49,7 @@ class Recorder:
     def __init__(self) -> None:
         self.sql: list[str] = []
 
-    def __call__(self, execute, sql, params, many, context):  # noqa: ANN001, ANN204
+    def __call__(self, execute, sql, params, many, context):
         self.sql.append(sql)
         return execute(sql, params, many, context)
 
@@ -64,7 +64,7 @@ def recording(*aliases: str) -> Iterator[dict[str, Recorder]]:
 
 
 @pytest.fixture
-def data(committed_db):  # noqa: ANN001, ANN201
+def data(committed_db):
     from bookings.models import Trip, TripListing
     from taskforge.dbcontext import DbContext, db_context
 
@@ -89,7 +89,7 @@ def data(committed_db):  # noqa: ANN001, ANN201
     star_drop()
 
 
-def test_star_alias_follows_the_router(settings) -> None:  # noqa: ANN001
+def test_star_alias_follows_the_router(settings) -> None:
     assert selectors.star_alias() == "default"
     settings.DATABASES = {**settings.DATABASES, "replica": dict(settings.DATABASES["default"])}
     assert selectors.star_alias() == "replica"  # the standby is a physical copy, star schema included
@@ -98,7 +98,7 @@ def test_star_alias_follows_the_router(settings) -> None:  # noqa: ANN001
     assert etl.star_target() == "reports"
 
 
-def test_lag_tolerant_reads_use_the_replica_and_read_your_writes_does_not(data) -> None:  # noqa: ANN001
+def test_lag_tolerant_reads_use_the_replica_and_read_your_writes_does_not(data) -> None:
     from bookings.models import Booking
     from taskforge.dbcontext import DbContext, db_context
 
@@ -130,7 +130,7 @@ def test_lag_tolerant_reads_use_the_replica_and_read_your_writes_does_not(data) 
         assert [sql for sql in rec["replica"].sql if "set_config" not in sql] == []
 
 
-def test_with_a_reports_alias_the_etl_loads_it_and_pages_read_it(data) -> None:  # noqa: ANN001
+def test_with_a_reports_alias_the_etl_loads_it_and_pages_read_it(data) -> None:
     owner = settings.DATABASE_OWNER
     staff = Client()
     staff.force_login(data.staff_alpha)
@@ -148,7 +148,7 @@ def test_with_a_reports_alias_the_etl_loads_it_and_pages_read_it(data) -> None: 
         assert conn.execute("SELECT target FROM star.etl_run").fetchall() == [("reports",)]
 
 
-def test_system_page_reports_a_configured_replica(committed_db) -> None:  # noqa: ANN001
+def test_system_page_reports_a_configured_replica(committed_db) -> None:
     from accounts.models import User
 
     admin = Client()

@@ -75,7 +75,7 @@ def test_last_verified_backup_is_shown() -> None:
     assert "No verified backup recorded" not in page
 
 
-def test_document_server_down_degrades_only_its_section(docserver) -> None:  # noqa: ANN001
+def test_document_server_down_degrades_only_its_section(docserver) -> None:
     admin = signed_in("admin")
     docserver.stop()
     try:

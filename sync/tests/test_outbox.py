@@ -88,7 +88,7 @@ def _probe_state(probe_id: int) -> tuple[dict | None, tuple | None]:
 # --- recording and the fast path ------------------------------------------------------------
 
 
-def test_service_change_reaches_both_stores_through_the_fast_path(db, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
+def test_service_change_reaches_both_stores_through_the_fast_path(db, django_capture_on_commit_callbacks) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         probe = probe_save(name="alpha")
     event = OutboxEvent.objects.get(aggregate_type="probe", aggregate_id=str(probe.pk))
@@ -100,7 +100,7 @@ def test_service_change_reaches_both_stores_through_the_fast_path(db, django_cap
     assert row == (1, "alpha", False)
 
 
-def test_record_refuses_unknown_types_and_bad_versions(db) -> None:  # noqa: ANN001
+def test_record_refuses_unknown_types_and_bad_versions(db) -> None:
     with pytest.raises(LookupError, match="no outbox handler"):
         _record("nobody", "1", 1)
     with pytest.raises(ValueError, match="positive integer"):
@@ -110,7 +110,7 @@ def test_record_refuses_unknown_types_and_bad_versions(db) -> None:  # noqa: ANN
     assert not OutboxEvent.objects.exists()
 
 
-def test_event_rolls_back_with_the_change(db) -> None:  # noqa: ANN001
+def test_event_rolls_back_with_the_change(db) -> None:
     with pytest.raises(RuntimeError), transaction.atomic():
         probe_save(name="doomed", fast_path=False)
         raise RuntimeError("the service failed after recording")
@@ -121,7 +121,7 @@ def test_event_rolls_back_with_the_change(db) -> None:  # noqa: ANN001
 # --- ordering, replay, tombstones ----------------------------------------------------------
 
 
-def test_out_of_order_delivery_ends_at_the_newest_version(db) -> None:  # noqa: ANN001
+def test_out_of_order_delivery_ends_at_the_newest_version(db) -> None:
     probe = probe_save(name="v1", fast_path=False)
     for n in range(2, 6):
         probe_save(name=f"v{n}", probe_id=probe.pk, fast_path=False)
@@ -135,7 +135,7 @@ def test_out_of_order_delivery_ends_at_the_newest_version(db) -> None:  # noqa: 
     assert set(OutboxEvent.objects.values_list("status", flat=True)) == {OutboxStatus.APPLIED}
 
 
-def test_a_shuffled_batch_ends_at_the_newest_version(db) -> None:  # noqa: ANN001
+def test_a_shuffled_batch_ends_at_the_newest_version(db) -> None:
     probes = [probe_save(name="n1", fast_path=False) for _ in range(20)]
     for probe in probes:
         for n in range(2, 5):
@@ -150,7 +150,7 @@ def test_a_shuffled_batch_ends_at_the_newest_version(db) -> None:  # noqa: ANN00
         assert row == (4, "n4", False)
 
 
-def test_replaying_every_event_twice_changes_nothing(db) -> None:  # noqa: ANN001
+def test_replaying_every_event_twice_changes_nothing(db) -> None:
     probes = [probe_save(name=f"p{i}", fast_path=False) for i in range(5)]
     probe_save(name="renamed", probe_id=probes[0].pk, fast_path=False)
     probe_delete(probe_id=probes[1].pk, fast_path=False)
@@ -169,7 +169,7 @@ def test_replaying_every_event_twice_changes_nothing(db) -> None:  # noqa: ANN00
         assert snapshot() == before
 
 
-def test_a_late_older_event_does_not_resurrect_a_deleted_entity(db) -> None:  # noqa: ANN001
+def test_a_late_older_event_does_not_resurrect_a_deleted_entity(db) -> None:
     probe = probe_save(name="short-lived", fast_path=False)
     create = OutboxEvent.objects.get(version=1)
     probe_delete(probe_id=probe.pk, fast_path=False)
@@ -181,7 +181,7 @@ def test_a_late_older_event_does_not_resurrect_a_deleted_entity(db) -> None:  # 
     assert row == (2, "", True)
 
 
-def test_bulk_upsert_with_stale_and_repeated_ids(db) -> None:  # noqa: ANN001
+def test_bulk_upsert_with_stale_and_repeated_ids(db) -> None:
     col = probe_collection()
     col.insert_one({"_id": 1, "version": 5, "name": "newer"})
     written = mongo_upsert_versioned_many(
@@ -195,7 +195,7 @@ def test_bulk_upsert_with_stale_and_repeated_ids(db) -> None:  # noqa: ANN001
     }
 
 
-def test_projection_upsert_only_moves_forward(db) -> None:  # noqa: ANN001
+def test_projection_upsert_only_moves_forward(db) -> None:
     assert projection_upsert_versioned(SyncProbeSearch, 9, 2, {"name": "two"}) is True
     assert projection_upsert_versioned(SyncProbeSearch, 9, 1, {"name": "one"}) is False
     assert projection_upsert_versioned(SyncProbeSearch, 9, 2, {"name": "again"}) is False
@@ -206,7 +206,7 @@ def test_projection_upsert_only_moves_forward(db) -> None:  # noqa: ANN001
 # --- claims and leases ------------------------------------------------------------------------
 
 
-def test_a_claimed_event_is_invisible_to_other_relays_until_its_lease_ends(db) -> None:  # noqa: ANN001
+def test_a_claimed_event_is_invisible_to_other_relays_until_its_lease_ends(db) -> None:
     event = _record("test_count", "1", 1)
     claimed, token = _claim(10)
     assert [e.id for e in claimed] == [event.id]
@@ -223,7 +223,7 @@ def test_a_claimed_event_is_invisible_to_other_relays_until_its_lease_ends(db) -
     assert event.attempts == 2
 
 
-def test_a_relay_stops_at_half_its_lease_and_releases_the_rest(db) -> None:  # noqa: ANN001
+def test_a_relay_stops_at_half_its_lease_and_releases_the_rest(db) -> None:
     events = [_record("test_count", str(i), 1) for i in range(5)]
     claimed, token = _claim(10)
     result = _process(claimed, token, claimed_at=-1e9)  # the lease is long gone
@@ -235,7 +235,7 @@ def test_a_relay_stops_at_half_its_lease_and_releases_the_rest(db) -> None:  # n
 
 
 @override_settings(OUTBOX_MAX_ATTEMPTS=3)
-def test_a_claim_lost_again_and_again_ends_as_a_dead_letter(db) -> None:  # noqa: ANN001
+def test_a_claim_lost_again_and_again_ends_as_a_dead_letter(db) -> None:
     event = _record("test_count", "1", 1)
     for _ in range(3):  # three relays claim it and vanish
         assert len(_claim(10)[0]) == 1
@@ -247,7 +247,7 @@ def test_a_claim_lost_again_and_again_ends_as_a_dead_letter(db) -> None:  # noqa
     assert APPLIED[event.id] == 0
 
 
-def test_concurrent_relays_apply_each_event_exactly_once(committed_db) -> None:  # noqa: ANN001
+def test_concurrent_relays_apply_each_event_exactly_once(committed_db) -> None:
     with transaction.atomic():
         for i in range(1500):
             outbox_record(
@@ -279,7 +279,7 @@ def test_concurrent_relays_apply_each_event_exactly_once(committed_db) -> None: 
 
 
 @override_settings(OUTBOX_MAX_ATTEMPTS=3, OUTBOX_BACKOFF_MAX_SECONDS=300)
-def test_failures_back_off_then_dead_letter_then_sync_retry(db, capsys) -> None:  # noqa: ANN001
+def test_failures_back_off_then_dead_letter_then_sync_retry(db, capsys) -> None:
     event = _record("test_flaky", "42", 1)
     delays = []
     for attempt in (1, 2):
@@ -315,7 +315,7 @@ def test_failures_back_off_then_dead_letter_then_sync_retry(db, capsys) -> None:
     assert event.status == OutboxStatus.APPLIED
 
 
-def test_sync_retry_filters_by_type_and_id(db, capsys) -> None:  # noqa: ANN001
+def test_sync_retry_filters_by_type_and_id(db, capsys) -> None:
     flaky = [_record("test_flaky", str(i), 1) for i in range(3)]
     counted = _record("test_count", "1", 1)
     OutboxEvent.objects.update(status=OutboxStatus.DEAD, attempts=8)
@@ -330,7 +330,7 @@ def test_sync_retry_filters_by_type_and_id(db, capsys) -> None:  # noqa: ANN001
     }
 
 
-def test_an_unreachable_store_uses_no_attempt_and_pauses_the_relay(db, docserver) -> None:  # noqa: ANN001
+def test_an_unreachable_store_uses_no_attempt_and_pauses_the_relay(db, docserver) -> None:
     events = [probe_save(name=f"down{i}", fast_path=False) for i in range(3)]
     docserver.stop()
     try:
@@ -352,7 +352,7 @@ def test_an_unreachable_store_uses_no_attempt_and_pauses_the_relay(db, docserver
 # --- status, purge ---------------------------------------------------------------------------
 
 
-def test_sync_status_reports_pending_age_and_lag_percentiles(db, capsys) -> None:  # noqa: ANN001
+def test_sync_status_reports_pending_age_and_lag_percentiles(db, capsys) -> None:
     for i in range(10):
         _record("test_count", str(i), 1)
     assert relay_sweep() == 10
@@ -375,7 +375,7 @@ def test_sync_status_reports_pending_age_and_lag_percentiles(db, capsys) -> None
     assert '"applied_last_hour": 10' in capsys.readouterr().out
 
 
-def test_purge_deletes_only_old_applied_events(db) -> None:  # noqa: ANN001
+def test_purge_deletes_only_old_applied_events(db) -> None:
     for i in range(4):
         _record("test_count", str(i), 1)
     relay_sweep()

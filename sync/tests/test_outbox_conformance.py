@@ -16,7 +16,7 @@ SEED = [
 ]
 
 
-def _tombstones(col):  # noqa: ANN001, ANN202
+def _tombstones(col):
     return [
         mongo_tombstone_versioned(col, 1, 4, unset=("name",)),  # existing document
         mongo_tombstone_versioned(col, 9, 1, unset=("name",)),  # never seen: a bare tombstone
@@ -25,11 +25,11 @@ def _tombstones(col):  # noqa: ANN001, ANN202
     ]
 
 
-def _upsert_unset(col):  # noqa: ANN001, ANN202
+def _upsert_unset(col):
     return [mongo_upsert_versioned(col, 2, 5, {"title": "t"}, unset=("name",)), col.find_one({"_id": 2})]
 
 
-def _many(col, items):  # noqa: ANN001, ANN202
+def _many(col, items):
     """The bulk helper; on mongomock, the same writes one by one as the reference.
 
     mongomock 4.3 cannot run pymongo 4.20's bulk_write at all (UpdateOne passes a `sort`
@@ -41,14 +41,14 @@ def _many(col, items):  # noqa: ANN001, ANN202
     return mongo_upsert_versioned_many(col, items)
 
 
-def _bulk(col):  # noqa: ANN001, ANN202
+def _bulk(col):
     written = _many(
         col, [(1, 2, {"name": "stale"}), (2, 2, {"name": "newer"}), (4, 1, {"name": "new"}), (4, 2, {"name": "newer"})]
     )
     return [written, sorted(col.find({}), key=lambda d: d["_id"])]
 
 
-def _bulk_all_stale(col):  # noqa: ANN001, ANN202
+def _bulk_all_stale(col):
     return [_many(col, [(1, 1, {"name": "x"}), (2, 1, {"name": "y"})]), col.count_documents({})]
 
 

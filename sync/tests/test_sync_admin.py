@@ -23,7 +23,7 @@ def _dead_letter() -> OutboxEvent:
     return event
 
 
-def test_admin_lists_dead_letters_and_retries_them(client: Client, make_user) -> None:  # noqa: ANN001
+def test_admin_lists_dead_letters_and_retries_them(client: Client, make_user) -> None:
     event = _dead_letter()
     client.force_login(make_user("admin"))
     page = client.get(URL, {"status__exact": "dead"})
@@ -36,7 +36,7 @@ def test_admin_lists_dead_letters_and_retries_them(client: Client, make_user) ->
     assert client.get(f"{URL}add/").status_code == 403  # read-only
 
 
-def test_non_admins_cannot_see_the_outbox(client: Client, make_user) -> None:  # noqa: ANN001
+def test_non_admins_cannot_see_the_outbox(client: Client, make_user) -> None:
     event = _dead_letter()
     client.force_login(make_user("staff"))
     page = client.get(URL)

@@ -76,7 +76,7 @@ def _descendants(pid: int) -> list[int]:
     return children
 
 
-def _sigkill_worker(worker) -> None:  # noqa: ANN001
+def _sigkill_worker(worker) -> None:
     """SIGKILL the worker and its pool processes at once, as the OOM killer or a lost host would."""
     pool = _descendants(worker.proc.pid)
     for pid in pool:
@@ -84,7 +84,7 @@ def _sigkill_worker(worker) -> None:  # noqa: ANN001
     worker.kill(signal.SIGKILL)
 
 
-def test_document_server_outage_then_catch_up_with_zero_drift(celery_worker_proc, docserver, capsys) -> None:  # noqa: ANN001
+def test_document_server_outage_then_catch_up_with_zero_drift(celery_worker_proc, docserver, capsys) -> None:
     kept = [probe_save(name=f"before-{i}") for i in range(3)]  # applied on the fast path
     assert probe_collection().count_documents({}) == 3
 
@@ -119,7 +119,7 @@ def test_document_server_outage_then_catch_up_with_zero_drift(celery_worker_proc
 
 def test_sigkilled_relay_worker_holding_claims_then_restart_applies_each_event_once_in_effect(
     monkeypatch, celery_worker_proc
-) -> None:  # noqa: ANN001
+) -> None:
     monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "8")
     celery_worker_proc.stop()
     celery_worker_proc.start()
@@ -146,7 +146,7 @@ def test_sigkilled_relay_worker_holding_claims_then_restart_applies_each_event_o
     assert probe_collection().count_documents({}) == len(probes)
 
 
-def test_two_relay_processes_never_claim_the_same_event(monkeypatch, celery_worker_proc) -> None:  # noqa: ANN001
+def test_two_relay_processes_never_claim_the_same_event(monkeypatch, celery_worker_proc) -> None:
     """A worker with two pool processes = two relays sweeping at once, with small batches."""
     monkeypatch.setenv("OUTBOX_BATCH_SIZE", "20")
     monkeypatch.setenv("OUTBOX_SWEEP_SECONDS", "2")
@@ -164,7 +164,7 @@ def test_two_relay_processes_never_claim_the_same_event(monkeypatch, celery_work
     _assert_stores_match_postgres()
 
 
-def test_celery_fast_path_applies_without_waiting_for_a_sweep(settings, celery_worker_proc) -> None:  # noqa: ANN001
+def test_celery_fast_path_applies_without_waiting_for_a_sweep(settings, celery_worker_proc) -> None:
     settings.OUTBOX_FAST_PATH = "celery"
     started = time.monotonic()
     probes = [probe_save(name=f"quick-{i}") for i in range(5)]
@@ -178,7 +178,7 @@ def test_celery_fast_path_applies_without_waiting_for_a_sweep(settings, celery_w
     _assert_stores_match_postgres()
 
 
-def test_sync_status_probe_round_trips_through_the_running_relay(celery_worker_proc, capsys) -> None:  # noqa: ANN001
+def test_sync_status_probe_round_trips_through_the_running_relay(celery_worker_proc, capsys) -> None:
     import threading
 
     stop = threading.Event()

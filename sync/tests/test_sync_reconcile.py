@@ -36,7 +36,7 @@ def _report(**kwargs: object) -> DriftReport:
     return report
 
 
-def test_no_drift_when_the_relay_has_applied_everything(db, capsys) -> None:  # noqa: ANN001
+def test_no_drift_when_the_relay_has_applied_everything(db, capsys) -> None:
     _probes(3)
     report = _report()
     assert (report.source, report.documents, report.projection, report.drift) == (3, 3, 3, 0)
@@ -44,7 +44,7 @@ def test_no_drift_when_the_relay_has_applied_everything(db, capsys) -> None:  # 
     assert "probe: 3 source rows, 3 documents, 3 projection rows; 0 in flight; drift 0" in capsys.readouterr().out
 
 
-def test_drift_is_found_reported_and_fixed(db, capsys) -> None:  # noqa: ANN001
+def test_drift_is_found_reported_and_fixed(db, capsys) -> None:
     p = _probes(7)
     ids = [str(x.pk) for x in p]
     col = probe_collection()
@@ -83,7 +83,7 @@ def test_drift_is_found_reported_and_fixed(db, capsys) -> None:  # noqa: ANN001
     assert col.find_one({"_id": 990002})["deleted"]  # tombstones are kept
 
 
-def test_json_output(db, capsys) -> None:  # noqa: ANN001
+def test_json_output(db, capsys) -> None:
     p = _probes(1)
     probe_collection().delete_one({"_id": p[0].pk})
     call_command("sync_reconcile", "--type", "probe", "--json")
@@ -91,7 +91,7 @@ def test_json_output(db, capsys) -> None:  # noqa: ANN001
     assert '"drift": 1' in out and f'"{p[0].pk}"' in out
 
 
-def test_a_write_during_the_scan_is_not_reported(db, registry) -> None:  # noqa: ANN001
+def test_a_write_during_the_scan_is_not_reported(db, registry) -> None:
     """The first full scan sees an old source version; the second look at the candidate does not."""
     p = _probes(1)
     calls = []
@@ -110,7 +110,7 @@ def test_a_write_during_the_scan_is_not_reported(db, registry) -> None:  # noqa:
     assert report.drift == 0
 
 
-def test_function_reconcilers_errors_and_unknown_types(db, registry, capsys) -> None:  # noqa: ANN001
+def test_function_reconcilers_errors_and_unknown_types(db, registry, capsys) -> None:
     seen = []
 
     def fn_reconcile(*, repair: bool = False) -> dict:
@@ -133,7 +133,7 @@ def test_function_reconcilers_errors_and_unknown_types(db, registry, capsys) -> 
         call_command("sync_reconcile", "--type", "nope")
 
 
-def test_scheduled_report_logs_drift_without_repairing(db, registry, caplog) -> None:  # noqa: ANN001
+def test_scheduled_report_logs_drift_without_repairing(db, registry, caplog) -> None:
     p = _probes(2)
     probe_collection().delete_one({"_id": p[0].pk})
     for name in list(_RECONCILERS):
@@ -146,7 +146,7 @@ def test_scheduled_report_logs_drift_without_repairing(db, registry, caplog) -> 
     assert probe_collection().count_documents({}) == 1
 
 
-def test_sync_status_probe_fails_when_no_relay_runs(db, capsys) -> None:  # noqa: ANN001
+def test_sync_status_probe_fails_when_no_relay_runs(db, capsys) -> None:
     with pytest.raises(CommandError, match="heartbeat probe was not applied within 1 s"):
         call_command("sync_status", "--probe", "--wait", "1")
     assert "probe: NOT applied" in capsys.readouterr().out

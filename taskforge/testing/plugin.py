@@ -41,7 +41,7 @@ class DocServer:
         if self.proc and self.proc.poll() is None:
             return
         exe = Path(sys.executable).with_name("nx-27017")
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        log = open(self.data_dir / "server.log", "ab")
         self.proc = subprocess.Popen(
             [
                 str(exe),

@@ -53,7 +53,7 @@ OUTCOME = """() => ({
 })"""
 
 
-def _wait_until(page, expression: str, seconds: float = 10) -> None:  # noqa: ANN001
+def _wait_until(page, expression: str, seconds: float = 10) -> None:
     """Poll from the test: page.wait_for_function evaluates its string inside the page,
     where the CSP refuses eval (page.evaluate is not subject to it)."""
     deadline = time.monotonic() + seconds
@@ -66,7 +66,7 @@ def _user(role: str, **extra: Any) -> Any:
     return person_create(role, f"{role}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, email_verified=True, **extra)
 
 
-def _sign_in(page, base: str, user: Any, next_url: str) -> None:  # noqa: ANN001
+def _sign_in(page, base: str, user: Any, next_url: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{base}/accounts/login/?next={next_url}")
     page.fill("input[name=email]", user.email)
@@ -75,7 +75,7 @@ def _sign_in(page, base: str, user: Any, next_url: str) -> None:  # noqa: ANN001
     page.wait_for_url(re.compile(re.escape(next_url) + "$"))
 
 
-def test_injected_inline_script_handler_url_and_style_do_not_run(live_server_proc, browser_page) -> None:  # noqa: ANN001
+def test_injected_inline_script_handler_url_and_style_do_not_run(live_server_proc, browser_page) -> None:
     page = browser_page
     page.add_init_script(RECORD_VIOLATIONS)
 
@@ -99,7 +99,7 @@ def test_injected_inline_script_handler_url_and_style_do_not_run(live_server_pro
 
 
 @pytest.fixture
-def scene(committed_db):  # noqa: ANN001, ANN201
+def scene(committed_db):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body):
     a traveller with a booking, a team member with a task, a site admin, a trip, report data."""
     from accounts.models import Membership, Team
@@ -133,7 +133,7 @@ def scene(committed_db):  # noqa: ANN001, ANN201
     star_drop()
 
 
-def test_the_sites_own_pages_break_no_rule_of_the_policy(live_server_proc, scene, browser_page) -> None:  # noqa: ANN001
+def test_the_sites_own_pages_break_no_rule_of_the_policy(live_server_proc, scene, browser_page) -> None:
     page, base = browser_page, live_server_proc.url
     page.add_init_script(RECORD_VIOLATIONS)
     console: list[str] = []

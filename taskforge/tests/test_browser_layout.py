@@ -41,7 +41,7 @@ def _user(kind: str, name: str) -> User:
 
 
 @pytest.fixture
-def scene(committed_db, live_server_proc):  # noqa: ANN001, ANN201
+def scene(committed_db, live_server_proc):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body):
     a traveller with a booking, staff in a team with tasks of every priority."""
     staff, traveller = _user("staff", "Sana Staff"), _user("traveller", "Theo Traveller")
@@ -81,7 +81,7 @@ def scene(committed_db, live_server_proc):  # noqa: ANN001, ANN201
     }
 
 
-def _sign_in(page, url: str, email: str, target: str) -> None:  # noqa: ANN001
+def _sign_in(page, url: str, email: str, target: str) -> None:
     page.context.clear_cookies()
     page.goto(f"{url}/accounts/login/?next={target}")
     page.fill("input[name=email]", email)
@@ -90,7 +90,7 @@ def _sign_in(page, url: str, email: str, target: str) -> None:  # noqa: ANN001
     page.wait_for_url(re.compile(re.escape(target) + "$"))
 
 
-def _assert_fits_with_status_in_view(page, what: str) -> None:  # noqa: ANN001
+def _assert_fits_with_status_in_view(page, what: str) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{what}: the page scrolls sideways by {overflow}px"
     cells = page.locator("td[data-status]")
@@ -103,7 +103,7 @@ def _assert_fits_with_status_in_view(page, what: str) -> None:  # noqa: ANN001
         assert badge["x"] + badge["width"] <= PHONE["width"], f"{what}: status badge at {badge}"
 
 
-def test_tables_fit_a_phone_with_the_status_in_view(scene, browser_page) -> None:  # noqa: ANN001
+def test_tables_fit_a_phone_with_the_status_in_view(scene, browser_page) -> None:
     page, url = browser_page, scene["url"]
     page.set_viewport_size(PHONE)
     _sign_in(page, url, scene["traveller"], "/bookings/mine/")
@@ -121,7 +121,7 @@ def test_tables_fit_a_phone_with_the_status_in_view(scene, browser_page) -> None
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_register_button_meets_wcag_aa_contrast(scene, browser_page, scheme: str) -> None:  # noqa: ANN001
+def test_register_button_meets_wcag_aa_contrast(scene, browser_page, scheme: str) -> None:
     page = browser_page
     page.emulate_media(color_scheme=scheme)
     page.goto(f"{scene['url']}/trips/")
@@ -134,7 +134,7 @@ def test_register_button_meets_wcag_aa_contrast(scene, browser_page, scheme: str
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_priority_chart_reads_low_to_urgent_with_contrast(scene, browser_page, scheme: str) -> None:  # noqa: ANN001
+def test_priority_chart_reads_low_to_urgent_with_contrast(scene, browser_page, scheme: str) -> None:
     page = browser_page
     page.emulate_media(color_scheme=scheme)
     _sign_in(page, scene["url"], scene["staff"], f"/dashboard/teams/{scene['team']}/")
@@ -150,7 +150,7 @@ def test_priority_chart_reads_low_to_urgent_with_contrast(scene, browser_page, s
     assert order == sorted(order), (scheme, fills)  # the stronger the priority, the more it stands out
 
 
-def test_trip_code_cannot_be_edited(scene, browser_page) -> None:  # noqa: ANN001
+def test_trip_code_cannot_be_edited(scene, browser_page) -> None:
     page, code = browser_page, scene["trip"]
     _sign_in(page, scene["url"], scene["staff"], f"/trips/staff/{code}/edit/")
     field = page.locator("#id_code")

@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_home_page_in_chromium(live_server_proc, browser_page) -> None:  # noqa: ANN001
+def test_home_page_in_chromium(live_server_proc, browser_page) -> None:
     browser_page.goto(live_server_proc.url + "/")
     assert browser_page.locator(".brand").inner_text() == "TaskForge"
     # static files are served (WhiteNoise) and htmx initialised

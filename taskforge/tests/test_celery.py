@@ -10,13 +10,13 @@ from taskforge.dbcontext import DbContext, db_context
 pytestmark = pytest.mark.worker
 
 
-def test_task_round_trip_through_a_real_worker(celery_worker_proc) -> None:  # noqa: ANN001
+def test_task_round_trip_through_a_real_worker(celery_worker_proc) -> None:
     with db_context(DbContext(user_id="42", role="user", request_id="req-abcdef12")):
         result = ping.delay("hello")
     assert result.get(timeout=30) == {"echo": "hello", "request_id": "req-abcdef12", "user_id": "42"}
 
 
-def test_task_without_context_runs_with_none(celery_worker_proc) -> None:  # noqa: ANN001
+def test_task_without_context_runs_with_none(celery_worker_proc) -> None:
     assert ping.delay("x").get(timeout=30) == {"echo": "x", "request_id": "", "user_id": ""}
 
 
@@ -33,7 +33,7 @@ def test_only_read_back_tasks_store_results() -> None:
 
 
 @pytest.mark.django_db
-def test_sending_a_task_from_a_request_never_touches_the_result_backend(monkeypatch) -> None:  # noqa: ANN001
+def test_sending_a_task_from_a_request_never_touches_the_result_backend(monkeypatch) -> None:
     """Redis (the result backend) down must not block a web request that queues a job:
     a send for a result subscribes to the backend, which retried for ~20 s while Redis
     was stopped (bench.load's Redis fault)."""

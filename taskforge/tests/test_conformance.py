@@ -33,15 +33,15 @@ DOCS = [
 ]
 
 
-def _find(filter_: dict, **kw) -> Shape:  # noqa: ANN003
-    def run(col):  # noqa: ANN001, ANN202
+def _find(filter_: dict, **kw) -> Shape:
+    def run(col):
         cursor = col.find(filter_, **kw).sort("_id", 1)
         return list(cursor)
 
     return Shape(f"find {filter_}", run, DOCS)
 
 
-def _versioned(col):  # noqa: ANN001, ANN202
+def _versioned(col):
     first = mongo_upsert_versioned(col, "k", 2, {"title": "two"})
     older = mongo_upsert_versioned(col, "k", 1, {"title": "one"})
     same = mongo_upsert_versioned(col, "k", 2, {"title": "again"})
@@ -49,7 +49,7 @@ def _versioned(col):  # noqa: ANN001, ANN202
     return [first, older, same, newer, col.find_one({"_id": "k"})]
 
 
-def _dup(col):  # noqa: ANN001, ANN202
+def _dup(col):
     col.insert_one({"_id": "z"})
     try:
         col.insert_one({"_id": "z"})

@@ -72,7 +72,7 @@ def test_every_date_and_time_input_of_the_site_is_found() -> None:
 
 
 @pytest.mark.parametrize("name_widget", _date_widgets(), ids=lambda nw: nw[0])
-def test_date_and_time_inputs_render_iso_values(name_widget) -> None:  # noqa: ANN001
+def test_date_and_time_inputs_render_iso_values(name_widget) -> None:
     name, widget = name_widget
     kind, value = _rendered_value(widget)
     assert kind in EXPECTED, f"{name} is a text input for a date; use taskforge.widgets"

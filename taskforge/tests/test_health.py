@@ -31,7 +31,7 @@ def test_readyz_all_green(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_readyz_503_when_document_server_stopped(client: Client, docserver) -> None:  # noqa: ANN001
+def test_readyz_503_when_document_server_stopped(client: Client, docserver) -> None:
     docserver.stop()
     try:
         status, body = _ready(client)
@@ -44,7 +44,7 @@ def test_readyz_503_when_document_server_stopped(client: Client, docserver) -> N
 
 
 @pytest.mark.django_db
-def test_readyz_503_when_redis_unreachable(client: Client, settings) -> None:  # noqa: ANN001
+def test_readyz_503_when_redis_unreachable(client: Client, settings) -> None:
     settings.CACHES = {
         "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"},
     }
@@ -61,7 +61,7 @@ def test_readyz_503_when_broker_unreachable(client: Client, monkeypatch: pytest.
     assert body["checks"]["broker"]["status"] == "failed"
 
 
-def test_readyz_503_when_postgresql_unreachable(client: Client, django_db_blocker) -> None:  # noqa: ANN001
+def test_readyz_503_when_postgresql_unreachable(client: Client, django_db_blocker) -> None:
     with django_db_blocker.unblock():
         conn = connections["default"]
         original = conn.settings_dict["PORT"]
@@ -79,7 +79,7 @@ def test_readyz_503_when_postgresql_unreachable(client: Client, django_db_blocke
 
 
 @pytest.mark.django_db
-def test_readyz_does_not_echo_exception_text(client: Client, settings) -> None:  # noqa: ANN001
+def test_readyz_does_not_echo_exception_text(client: Client, settings) -> None:
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     body = client.get("/readyz").json()
     assert body["checks"]["redis"]["error"].isidentifier()  # an exception class name, no host or message

@@ -31,7 +31,7 @@ def test_other_messages_and_loggers_are_counted_apart() -> None:
     assert f.filter(_record("Exception ignored", name="other.logger"))
 
 
-def test_the_django_redis_logger_passes_one_of_many(caplog) -> None:  # noqa: ANN001
+def test_the_django_redis_logger_passes_one_of_many(caplog) -> None:
     import uuid
 
     message = f"Exception ignored {uuid.uuid4().hex}"

@@ -29,7 +29,7 @@ def test_metrics_refused_from_elsewhere_without_token(client: Client) -> None:
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 404
 
 
-def test_metrics_token(client: Client, settings) -> None:  # noqa: ANN001
+def test_metrics_token(client: Client, settings) -> None:
     """With a token set (always, in production), loopback alone is not enough: only its bearer gets in."""
     settings.METRICS_TOKEN = "s3cret-token-of-at-least-32-chars"
     refused = [

@@ -33,7 +33,7 @@ def test_responses_vary_on_the_htmx_header(client: Client) -> None:
     assert "HX-Request" in client.get("/")["Vary"]
 
 
-def test_seed_demo_refuses_production(settings) -> None:  # noqa: ANN001
+def test_seed_demo_refuses_production(settings) -> None:
     from django.core.management import CommandError, call_command
 
     settings.PRODUCTION = True
@@ -41,7 +41,7 @@ def test_seed_demo_refuses_production(settings) -> None:  # noqa: ANN001
         call_command("seed_demo")
 
 
-def _team_member(make_user):  # noqa: ANN001, ANN202
+def _team_member(make_user):
     from accounts.models import Membership, Team
 
     user = make_user("member")
@@ -50,7 +50,7 @@ def _team_member(make_user):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.django_db
-def test_home_page_speaks_to_who_is_signed_in(client: Client, make_user) -> None:  # noqa: ANN001
+def test_home_page_speaks_to_who_is_signed_in(client: Client, make_user) -> None:
     anonymous = client.get("/").content.decode()
     assert "sign in to your team's boards" in anonymous and 'href="/accounts/login/"' in anonymous
     client.force_login(_team_member(make_user))
@@ -64,7 +64,7 @@ def test_home_page_speaks_to_who_is_signed_in(client: Client, make_user) -> None
 
 
 @pytest.mark.django_db
-def test_nav_links_the_boards_for_team_members_only(client: Client, make_user) -> None:  # noqa: ANN001
+def test_nav_links_the_boards_for_team_members_only(client: Client, make_user) -> None:
     def nav(html: str) -> str:
         return html.split('<nav id="mainnav"', 1)[1].split("</nav>", 1)[0]
 

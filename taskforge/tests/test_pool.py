@@ -29,7 +29,7 @@ def _terminate_pool_idle_backends() -> int:
     return len(pids)
 
 
-def test_request_after_idle_backends_were_killed_succeeds(committed_db) -> None:  # noqa: ANN001
+def test_request_after_idle_backends_were_killed_succeeds(committed_db) -> None:
     from accounts.models import User
 
     User.objects.count()  # open a pooled connection

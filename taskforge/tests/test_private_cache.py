@@ -19,7 +19,7 @@ RANGE = "start=2025-01-01&end=2025-12-31"
 
 
 @pytest.fixture
-def loaded(committed_db) -> Iterator[KnownData]:  # noqa: ANN001
+def loaded(committed_db) -> Iterator[KnownData]:
     star_drop()
     data = known_data_create()
     assert etl.run_etl().status == "ok"
@@ -27,13 +27,13 @@ def loaded(committed_db) -> Iterator[KnownData]:  # noqa: ANN001
     star_drop()
 
 
-def as_user(user) -> Client:  # noqa: ANN001
+def as_user(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
 
 
-def assert_not_stored(response, url: str) -> None:  # noqa: ANN001
+def assert_not_stored(response, url: str) -> None:
     assert response.status_code == 200, (url, response.status_code)
     directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
     assert "no-store" in directives, (url, response.get("Cache-Control"))
@@ -90,7 +90,7 @@ def test_anonymous_pages_keep_their_caching(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_a_view_that_chose_its_caching_keeps_it(make_user, settings, tmp_path) -> None:  # noqa: ANN001
+def test_a_view_that_chose_its_caching_keeps_it(make_user, settings, tmp_path) -> None:
     from accounts import services
 
     settings.MEDIA_ROOT = tmp_path

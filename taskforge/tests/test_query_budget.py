@@ -35,7 +35,7 @@ SMALL, LARGE = 5, 50
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):  # noqa: ANN001, ANN202
+def _fast_hashing(settings):
     # Users here never sign in with a password (force_login); keep hashing cheap anyway.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -65,7 +65,7 @@ class World:
 
 
 @pytest.fixture
-def world(make_user) -> World:  # noqa: ANN001
+def world(make_user) -> World:
     from accounts.models import Membership, Team
 
     staff = make_user("staff", display_name="Sally Staff", password=None)
@@ -270,7 +270,7 @@ def _measure(client: Client, w: World, page: Page, n: int, on_commit: Any) -> di
 def test_page_stays_within_the_query_budget_whatever_the_data_size(
     world: World,
     page: Page,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     client = Client()
     if page.viewer:
@@ -328,7 +328,7 @@ def _more_report_data(known: Any, n: int) -> None:
             Task.objects.filter(pk=row.pk).update(created_at=booked, done_at=booked + dt.timedelta(hours=5 + i))
 
 
-def test_report_pages_stay_within_the_query_budget_whatever_the_data_size(committed_db) -> None:  # noqa: ANN001
+def test_report_pages_stay_within_the_query_budget_whatever_the_data_size(committed_db) -> None:
     """The report pages read the star schema the ETL loads (real commits, hence committed_db)."""
     from reports.testdata import known_data_create, star_drop
 
@@ -363,8 +363,8 @@ def test_the_budget_catches_a_page_that_grows_with_its_data(world: World) -> Non
 
     _members(world, SMALL)
     with CaptureQueriesContext(connection) as few:
-        [m.user.email for m in Membership.objects.filter(team=world.team)]  # noqa: B018 - the N+1 on purpose
+        [m.user.email for m in Membership.objects.filter(team=world.team)]
     _members(world, LARGE)
     with CaptureQueriesContext(connection) as many:
-        [m.user.email for m in Membership.objects.filter(team=world.team)]  # noqa: B018
+        [m.user.email for m in Membership.objects.filter(team=world.team)]
     assert len(many) > len(few) > BUDGET // 3

@@ -11,17 +11,17 @@ from taskforge.dbcontext import DbContext, db_context
 pytestmark = pytest.mark.django_db
 
 
-def _scalar(sql: str, params: list | None = None):  # noqa: ANN202
+def _scalar(sql: str, params: list | None = None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         return cursor.fetchone()[0]
 
 
-def test_tests_run_as_the_application_role(settings) -> None:  # noqa: ANN001
+def test_tests_run_as_the_application_role(settings) -> None:
     assert _scalar("SELECT current_user") == settings.DB_APP_ROLE
 
 
-def test_application_role_has_no_privileges_to_bypass_rls(settings) -> None:  # noqa: ANN001
+def test_application_role_has_no_privileges_to_bypass_rls(settings) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
         assert cursor.fetchone() == (False, False)
@@ -31,7 +31,7 @@ def test_application_role_has_no_privileges_to_bypass_rls(settings) -> None:  # 
         assert cursor.fetchone()[0] == 0
 
 
-def test_protected_rows_hidden_without_context_and_visible_to_admin(make_user) -> None:  # noqa: ANN001
+def test_protected_rows_hidden_without_context_and_visible_to_admin(make_user) -> None:
     user = make_user("traveller")  # the insert is audited by the trigger
     assert _scalar("SELECT count(*) FROM audit_log") == 0  # no context: no rows
     with db_context(DbContext(user_id=str(user.pk), role="user")):
@@ -40,7 +40,7 @@ def test_protected_rows_hidden_without_context_and_visible_to_admin(make_user) -
         assert _scalar("SELECT count(*) FROM audit_log WHERE record_id = %s", [str(user.pk)]) >= 1
 
 
-def test_row_security_cannot_be_switched_off_by_the_app_role(make_user) -> None:  # noqa: ANN001
+def test_row_security_cannot_be_switched_off_by_the_app_role(make_user) -> None:
     make_user("traveller")
     with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
         with connection.cursor() as cursor:
@@ -63,7 +63,7 @@ def test_application_role_cannot_write_the_audit_log(statement: str) -> None:
             cursor.execute(statement)
 
 
-def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> None:  # noqa: ANN001
+def test_audit_rows_name_the_actor_from_the_connection_context(make_user) -> None:
     admin = make_user("admin")
     ctx = DbContext(
         user_id=str(admin.pk), role="user", ip="203.0.113.9", user_agent="pytest", request_id="req-12345678"
@@ -94,7 +94,7 @@ def test_application_role_cannot_touch_schema_bookkeeping_truncate_or_create_tem
             cursor.execute(statement)
 
 
-def test_application_role_can_write_model_tables(make_user) -> None:  # noqa: ANN001
+def test_application_role_can_write_model_tables(make_user) -> None:
     user = make_user("staff")
     with connection.cursor() as cursor:
         cursor.execute("UPDATE accounts_user SET display_name = 'x' WHERE id = %s", [user.pk])

@@ -20,14 +20,14 @@ def _obj(db: str | None) -> SimpleNamespace:
     return SimpleNamespace(_state=SimpleNamespace(db=db))
 
 
-def test_without_replica_everything_reads_and_writes_default(settings) -> None:  # noqa: ANN001
+def test_without_replica_everything_reads_and_writes_default(settings) -> None:
     assert "replica" not in settings.DATABASES
     with replica_reads():
         assert router.db_for_read(User) == "default"
     assert router.db_for_write(User) == "default"
 
 
-def test_replica_only_inside_replica_reads(settings) -> None:  # noqa: ANN001
+def test_replica_only_inside_replica_reads(settings) -> None:
     settings.DATABASES = {**settings.DATABASES, "replica": dict(settings.DATABASES["default"])}
     assert router.db_for_read(User) == "default"
     with replica_reads():
@@ -37,7 +37,7 @@ def test_replica_only_inside_replica_reads(settings) -> None:  # noqa: ANN001
             assert router.db_for_read(User) == "default"
 
 
-def test_reports_models_go_to_reports_when_configured(settings) -> None:  # noqa: ANN001
+def test_reports_models_go_to_reports_when_configured(settings) -> None:
     assert router.db_for_read(_model("reports")) == "default"
     settings.DATABASES = {**settings.DATABASES, "reports": dict(settings.DATABASES["default"])}
     assert router.db_for_read(_model("reports")) == "reports"

@@ -53,7 +53,7 @@ def test_helpers() -> None:
         Vocabulary("words; DROP TABLE x")
 
 
-def test_catalogue_typo_search_on_an_empty_vocabulary_is_a_clean_empty_page(client) -> None:  # noqa: ANN001
+def test_catalogue_typo_search_on_an_empty_vocabulary_is_a_clean_empty_page(client) -> None:
     """The correction query used to drop words without a neighbour (a 500 on an empty vocabulary)."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM bookings_search_word")

@@ -19,7 +19,7 @@ from taskforge.tests.test_settings import PROD_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = ROOT / "deploy" / "nginx"
-PROD_KEY = "k" * 20 + "Q9x!v2@Lp#7zR$4mT%8nW^3bY&6cH*1d"  # noqa: S105 - a throwaway key for a subprocess
+PROD_KEY = "k" * 20 + "Q9x!v2@Lp#7zR$4mT%8nW^3bY&6cH*1d"
 
 
 def csp_directives(value: str) -> dict[str, list[str]]:
@@ -60,7 +60,7 @@ def test_static_files_carry_the_policy_too(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_signed_in_pages_send_it_as_well(client: Client, make_user) -> None:  # noqa: ANN001
+def test_signed_in_pages_send_it_as_well(client: Client, make_user) -> None:
     client.force_login(make_user("traveller"))
     response = client.get("/accounts/profile/")
     assert response.status_code == 200
@@ -77,11 +77,11 @@ def test_permissions_and_referrer_policies(client: Client) -> None:
     assert "Strict-Transport-Security" not in response  # dev/test: no TLS, no HSTS
 
 
-def test_a_nonce_is_added_only_where_a_template_asks_for_one(rf) -> None:  # noqa: ANN001
+def test_a_nonce_is_added_only_where_a_template_asks_for_one(rf) -> None:
     from csp.middleware import CSPMiddleware
     from django.http import HttpResponse
 
-    def view_with_inline_script(request):  # noqa: ANN001, ANN202
+    def view_with_inline_script(request):
         return HttpResponse(f'<script nonce="{request.csp_nonce}">1</script>')
 
     request = rf.get("/")
@@ -109,7 +109,7 @@ def prod_headers() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     # Every variable prod requires (the same set the settings tests start prod with).
     env.update(PROD_ENV, DJANGO_SETTINGS_MODULE="taskforge.settings", DJANGO_ALLOWED_HOSTS="testserver")
-    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+    result = subprocess.run(
         [sys.executable, "-c", _PROD_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -105,7 +105,7 @@ def test_rabbitmq_needs_amqps_with_a_verified_certificate_off_host() -> None:
     assert broker_finding("amqps://tf:pw@mq.tls.invalid:5671/tf", unverified).problem == UNVERIFIED
 
 
-def test_the_check_warns_only_in_production(settings) -> None:  # noqa: ANN001
+def test_the_check_warns_only_in_production(settings) -> None:
     settings.DATABASE_BACKUP = _pg("postgres://taskforge_backup@db.tls.invalid:5432/tf")
     settings.MONGODB_URI = "mongodb://m1.tls.invalid:27017/tf"
     settings.REDIS_URL = "redis://cache.tls.invalid:6379/0"

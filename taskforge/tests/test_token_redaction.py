@@ -59,7 +59,7 @@ def _get(url: str, **headers: str) -> int:
         return exc.code
 
 
-def test_tokens_stay_out_of_the_access_log_and_the_django_log(live_server_proc) -> None:  # noqa: ANN001
+def test_tokens_stay_out_of_the_access_log_and_the_django_log(live_server_proc) -> None:
     from accounts import services
     from accounts.models import User
 

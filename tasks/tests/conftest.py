@@ -13,13 +13,13 @@ from taskforge.dbcontext import DbContext, db_context
 
 
 @contextmanager
-def acting(user) -> Iterator[None]:  # noqa: ANN001
+def acting(user) -> Iterator[None]:
     with db_context(DbContext(user_id=str(user.pk), role="user", user_agent="pytest", request_id="test-req-0001")):
         yield
 
 
 @pytest.fixture
-def crew(make_user):  # noqa: ANN001
+def crew(make_user):
     from accounts.models import Membership, Team
 
     # No password (tests sign in with force_login): skips five Argon2 hashes per test.
@@ -41,10 +41,10 @@ def crew(make_user):  # noqa: ANN001
 
 
 @pytest.fixture
-def make_task(crew):  # noqa: ANN001
+def make_task(crew):
     from tasks import services
 
-    def factory(actor=None, **fields):  # noqa: ANN001, ANN003, ANN202
+    def factory(actor=None, **fields):
         actor = actor or crew.admin
         fields.setdefault("title", "A task")
         with acting(actor):
@@ -54,7 +54,7 @@ def make_task(crew):  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
-def _clean_attachments():  # noqa: ANN202
+def _clean_attachments():
     """Files outlive the rolled-back test transaction: start every test with none."""
     import shutil
     from pathlib import Path
@@ -66,12 +66,11 @@ def _clean_attachments():  # noqa: ANN202
 
 
 @pytest.fixture(autouse=True)
-def _forget_document_outages(monkeypatch):  # noqa: ANN001, ANN202
+def _forget_document_outages(monkeypatch):
     """Some modules stop asking MongoDB for a few seconds after it failed (process-wide);
     a test that stopped the document server must not change what the next test sees."""
     import accounts.selectors
     from sync.relay import store_pause_clear
-
 
     store_pause_clear()
     monkeypatch.setattr(accounts.selectors, "_mongo_down_until", 0.0, raising=False)

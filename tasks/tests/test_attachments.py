@@ -49,7 +49,7 @@ def _files_on_disk() -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def test_upload_and_download_with_the_original_name(client, crew, make_task) -> None:  # noqa: ANN001
+def test_upload_and_download_with_the_original_name(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.admin)
     name = 'Q3 "final" report – ü.pdf'
@@ -76,7 +76,7 @@ def test_upload_and_download_with_the_original_name(client, crew, make_task) -> 
     assert client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]])).status_code == 404
 
 
-def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:  # noqa: ANN001
+def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:
     task = make_task()
     with acting(crew.admin):
         meta = services.task_attachment_add(
@@ -101,7 +101,7 @@ def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:  # noqa
 )
 def test_disguised_or_unknown_uploads_are_refused_and_nothing_is_kept(
     client, crew, make_task, name, content, message
-) -> None:  # noqa: ANN001, E501
+) -> None:
     task = make_task()
     client.force_login(crew.admin)
     before = OutboxEvent.objects.count()
@@ -113,7 +113,7 @@ def test_disguised_or_unknown_uploads_are_refused_and_nothing_is_kept(
     assert OutboxEvent.objects.count() == before and _files_on_disk() == []
 
 
-def test_oversized_uploads_are_refused(client, crew, make_task, settings) -> None:  # noqa: ANN001
+def test_oversized_uploads_are_refused(client, crew, make_task, settings) -> None:
     settings.ATTACHMENT_MAX_BYTES = 1024
     task = make_task()
     client.force_login(crew.admin)
@@ -124,7 +124,7 @@ def test_oversized_uploads_are_refused(client, crew, make_task, settings) -> Non
     assert _files_on_disk() == []
 
 
-def test_only_editors_upload_to_a_task(client, crew, make_task) -> None:  # noqa: ANN001
+def test_only_editors_upload_to_a_task(client, crew, make_task) -> None:
     task = make_task(actor=crew.admin)
     for user in (crew.guest, crew.member2):
         client.force_login(user)
@@ -135,7 +135,7 @@ def test_only_editors_upload_to_a_task(client, crew, make_task) -> None:  # noqa
     assert _files_on_disk() == []
 
 
-def test_comment_attachments_are_downloadable_by_the_team(client, crew, make_task) -> None:  # noqa: ANN001
+def test_comment_attachments_are_downloadable_by_the_team(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     response = client.post(
@@ -152,7 +152,7 @@ def test_comment_attachments_are_downloadable_by_the_team(client, crew, make_tas
     assert client.get(reverse("tasks:attachment_download", args=[task.id, "0123456789abcdef"])).status_code == 404
 
 
-def test_a_rejected_comment_upload_saves_no_comment(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_rejected_comment_upload_saves_no_comment(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     response = client.post(

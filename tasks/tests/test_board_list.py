@@ -25,7 +25,7 @@ def _count_in_column(html: str, status: str) -> int:
     return int(match.group(1))
 
 
-def test_board_shows_columns_with_counts(client, crew, make_task) -> None:  # noqa: ANN001
+def test_board_shows_columns_with_counts(client, crew, make_task) -> None:
     for status in ("todo", "todo", "in_progress", "done"):
         make_task(status=status)
     client.force_login(crew.member)
@@ -39,7 +39,7 @@ def test_board_shows_columns_with_counts(client, crew, make_task) -> None:  # no
     ]
 
 
-def test_htmx_move_returns_both_changed_columns_in_one_response(client, crew, make_task) -> None:  # noqa: ANN001
+def test_htmx_move_returns_both_changed_columns_in_one_response(client, crew, make_task) -> None:
     task = make_task(status="todo", title="Move me")
     make_task(status="in_progress", title="Already there")
     client.force_login(crew.admin)
@@ -53,7 +53,7 @@ def test_htmx_move_returns_both_changed_columns_in_one_response(client, crew, ma
         assert Task.objects.get(id=task.id).version == 2
 
 
-def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client, crew, make_task) -> None:  # noqa: ANN001
+def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client, crew, make_task) -> None:
     task = make_task(status="todo")
     client.force_login(crew.admin)
     client.post(reverse("tasks:move", args=[task.id]), {"status": "in_progress", "version": 1}, **HTMX)
@@ -69,7 +69,7 @@ def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client,
         assert Task.objects.get(id=task.id).status == "in_progress"
 
 
-def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:  # noqa: ANN001
+def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:
     now = timezone.now()
     make_task(title="late one", due_at=now - dt.timedelta(days=2), priority="low", tags="billing")
     make_task(title="soon one", due_at=now + dt.timedelta(days=1), priority="urgent", assignee_id=crew.member.pk)
@@ -80,7 +80,7 @@ def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:  
     client.force_login(crew.member)
     url = reverse("tasks:list", args=[crew.team.id])
 
-    def titles(query: dict) -> list[str]:  # noqa: ANN001
+    def titles(query: dict) -> list[str]:
         response = client.get(url, query)
         assert response.status_code == 200, response.content[:500]
         return re.findall(r'<td data-label="Title"><a href="/tasks/[^"]+/">([^<]+)</a>', response.content.decode())
@@ -107,14 +107,14 @@ def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:  
         {"sort": "random()"},
     ],
 )
-def test_bad_filters_get_400_with_the_reason(client, crew, query) -> None:  # noqa: ANN001
+def test_bad_filters_get_400_with_the_reason(client, crew, query) -> None:
     client.force_login(crew.member)
     response = client.get(reverse("tasks:list", args=[crew.team.id]), query)
     assert response.status_code == 400
     assert b"Some filters are not valid" in response.content
 
 
-def test_my_tasks_lists_tasks_assigned_to_me_across_teams(client, crew, make_task) -> None:  # noqa: ANN001
+def test_my_tasks_lists_tasks_assigned_to_me_across_teams(client, crew, make_task) -> None:
     from accounts.models import Membership
 
     Membership.objects.create(team=crew.other, user=crew.member, role="member")
@@ -135,9 +135,9 @@ def test_queries_per_page_are_constant_in_the_number_of_tasks(
     crew,
     make_task,
     django_assert_max_num_queries,
-    page,  # noqa: ANN001
+    page,
 ) -> None:
-    def url(task) -> str:  # noqa: ANN001
+    def url(task) -> str:
         return {
             "board": reverse("tasks:board", args=[crew.team.id]),
             "list": reverse("tasks:list", args=[crew.team.id]) + "?sort=due",
@@ -170,7 +170,7 @@ def test_board_columns_are_cached_per_viewer_kind_until_a_task_changes(
     client,
     crew,
     make_task,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -201,7 +201,7 @@ def test_list_results_are_cached_per_query_and_refreshed_by_writes(
     client,
     crew,
     make_task,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     make_task(title="Mine", assignee_id=crew.member.pk)
     make_task(title="Theirs", assignee_id=crew.member2.pk)
@@ -220,7 +220,7 @@ def test_a_comment_refreshes_the_task_page_but_keeps_the_board_and_dashboard_cac
     client,
     crew,
     make_task,
-    django_capture_on_commit_callbacks,  # noqa: ANN001
+    django_capture_on_commit_callbacks,
 ) -> None:
     """Boards and dashboards are built from task rows only: a comment must not make every
     member's next board view re-render the team's columns (75 ms at 2,000 tasks)."""

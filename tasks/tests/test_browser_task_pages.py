@@ -21,14 +21,10 @@ DRAFT = "Checked the RAID:\ndisk 3 is degraded, replacing it tonight."
 
 
 @pytest.fixture
-def ops(committed_db, live_server_proc):  # noqa: ANN001, ANN201
+def ops(committed_db, live_server_proc):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body)."""
-    lead = User.objects.create_user(
-        "lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True
-    )
-    mate = User.objects.create_user(
-        "timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True
-    )
+    lead = User.objects.create_user("lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True)
+    mate = User.objects.create_user("timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True)
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
     Membership.objects.create(team=team, user=lead, role="admin")
     Membership.objects.create(team=team, user=mate, role="member")
@@ -50,7 +46,7 @@ def _set_role(team: Team, user: User, role: str | None) -> None:
     _off_loop(change)
 
 
-def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_page) -> None:  # noqa: ANN001
+def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_page) -> None:
     page, task = browser_page, ops["task"]
     _sign_in(page, ops["url"], "lena@example.com", f"/tasks/teams/{ops['team'].id}/board/")
     card = f"#card-{task.id}"
@@ -88,7 +84,7 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
     assert "changed by someone else" in live.inner_text()
 
 
-def test_comment_errors_are_shown_in_the_form_and_the_draft_survives(ops, browser_page, tmp_path) -> None:  # noqa: ANN001
+def test_comment_errors_are_shown_in_the_form_and_the_draft_survives(ops, browser_page, tmp_path) -> None:
     page, task = browser_page, ops["task"]
     task_path = f"/tasks/{task.id}/"
     _sign_in(page, ops["url"], "timo@example.com", task_path)
@@ -135,7 +131,7 @@ def test_comment_errors_are_shown_in_the_form_and_the_draft_survives(ops, browse
     assert "disk 3 is degraded" in page.inner_text("#comments .comment")
 
 
-def test_a_stale_edit_is_recovered_in_one_click(ops, browser_page) -> None:  # noqa: ANN001
+def test_a_stale_edit_is_recovered_in_one_click(ops, browser_page) -> None:
     page, task = browser_page, ops["task"]
     _sign_in(page, ops["url"], "timo@example.com", f"/tasks/{task.id}/edit/")
     page.fill("#id_title", "Swap the backup disk in rack 4")

@@ -18,15 +18,11 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def crew_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
+def crew_live(committed_db, live_server_proc):
     """Users and team made before the browser starts (Playwright's loop forbids the ORM in
     the test body); the server restarted with a 1-second poll so the test stays short."""
-    lead = User.objects.create_user(
-        "lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True
-    )
-    mate = User.objects.create_user(
-        "timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True
-    )
+    lead = User.objects.create_user("lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True)
+    mate = User.objects.create_user("timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True)
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
     Membership.objects.create(team=team, user=lead, role="admin")
     Membership.objects.create(team=team, user=mate, role="member")
@@ -35,7 +31,7 @@ def crew_live(committed_db, live_server_proc):  # noqa: ANN001, ANN201
     return {"team_id": team.id, "url": live_server_proc.url}
 
 
-def _sign_in(page, url: str, email: str, target: str) -> None:  # noqa: ANN001
+def _sign_in(page, url: str, email: str, target: str) -> None:
     page.goto(f"{url}/accounts/login/?next={target}")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
@@ -43,18 +39,18 @@ def _sign_in(page, url: str, email: str, target: str) -> None:  # noqa: ANN001
     page.wait_for_url(f"**{target}")
 
 
-def _shot(page, name: str) -> None:  # noqa: ANN001
+def _shot(page, name: str) -> None:
     """Screenshots for a human look (TASKS_SCREENSHOTS=/some/dir)."""
     if os.environ.get("TASKS_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["TASKS_SCREENSHOTS"], f"{name}.png"), full_page=True)
 
 
-def _bell_count(page) -> int:  # noqa: ANN001
+def _bell_count(page) -> int:
     count = page.locator("#bell .count")
     return int(count.inner_text()) if count.count() else 0
 
 
-def test_create_assign_move_notify_and_mention(crew_live, browser_page) -> None:  # noqa: ANN001
+def test_create_assign_move_notify_and_mention(crew_live, browser_page) -> None:
     url, team_id = crew_live["url"], crew_live["team_id"]
     lead = browser_page
     mate = lead.context.browser.new_context().new_page()

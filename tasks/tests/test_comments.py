@@ -20,7 +20,7 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _audit_rows(task_id) -> list[tuple]:  # noqa: ANN001
+def _audit_rows(task_id) -> list[tuple]:
     with db_context(DbContext(role="system")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT operation, new_values, user_id FROM audit_log WHERE table_name = 'task_comment' "
@@ -55,7 +55,7 @@ def test_mentions_are_parsed_and_highlighted_only_for_members() -> None:
     assert '<span class="mention">@kim</span>' in html and "@nobody" in html and 'mention">@nobody' not in html
 
 
-def test_comment_with_mention_notifies_the_member_and_is_audited(client, crew, make_task) -> None:  # noqa: ANN001
+def test_comment_with_mention_notifies_the_member_and_is_audited(client, crew, make_task) -> None:
     task = make_task()
     handle = crew.member2.email.split("@")[0]
     client.force_login(crew.member)
@@ -76,7 +76,7 @@ def test_comment_with_mention_notifies_the_member_and_is_audited(client, crew, m
     assert f'<span class="mention">@{handle}</span>' in page
 
 
-def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, crew, make_task) -> None:  # noqa: ANN001
+def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, crew, make_task) -> None:
     task = make_task()
     with acting(crew.member):
         doc = services.comment_create(actor=crew.member, task_id=task.id, body="first words")
@@ -100,7 +100,7 @@ def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, 
     assert [r[0] for r in _audit_rows(task.id)] == ["INSERT", "UPDATE", "DELETE"]
 
 
-def test_empty_or_oversized_comments_are_refused(client, crew, make_task) -> None:  # noqa: ANN001
+def test_empty_or_oversized_comments_are_refused(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     assert client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "   "}).status_code == 400
@@ -108,7 +108,7 @@ def test_empty_or_oversized_comments_are_refused(client, crew, make_task) -> Non
     assert documents.comments().count_documents({}) == 0
 
 
-def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, crew, make_task, docserver) -> None:  # noqa: ANN001
+def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, crew, make_task, docserver) -> None:
     task = make_task()
     client.force_login(crew.member)
     before = OutboxEvent.objects.count()
@@ -125,14 +125,14 @@ def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, cre
     assert _audit_rows(task.id) == []
 
 
-def test_mention_autocomplete_lists_matching_team_members(client, crew) -> None:  # noqa: ANN001
+def test_mention_autocomplete_lists_matching_team_members(client, crew) -> None:
     client.force_login(crew.member)
     html = client.get(reverse("tasks:members", args=[crew.team.id]), {"q": "@ma"}).content.decode()
     assert "Max Member" in html and "Mel Member" not in html and "Otto" not in html
     assert 'data-mention-insert="@' in html
 
 
-def test_relay_applies_notifications_of_a_comment(crew, make_task) -> None:  # noqa: ANN001
+def test_relay_applies_notifications_of_a_comment(crew, make_task) -> None:
     task = make_task(assignee_id=crew.member.pk)
     with acting(crew.member2):
         services.comment_create(actor=crew.member2, task_id=task.id, body="done?")

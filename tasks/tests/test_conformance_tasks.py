@@ -122,7 +122,7 @@ NOTIFICATIONS = [
 ]
 
 
-def _detail_upserts(col):  # noqa: ANN001, ANN202
+def _detail_upserts(col):
     payload = {
         "team_id": 1,
         "title": "T",
@@ -141,7 +141,7 @@ def _detail_upserts(col):  # noqa: ANN001, ANN202
     return [first, stale, newer, older, {**doc, "deleted": bool(doc["deleted"])}]
 
 
-def _insert_twice(col):  # noqa: ANN001, ANN202
+def _insert_twice(col):
     col.insert_one(dict(NOTIFICATIONS[0], _id="x"))
     try:
         col.insert_one(dict(NOTIFICATIONS[0], _id="x"))
@@ -150,7 +150,7 @@ def _insert_twice(col):  # noqa: ANN001, ANN202
     return ["accepted"]
 
 
-def _mark_read(col):  # noqa: ANN001, ANN202
+def _mark_read(col):
     at = T0.isoformat()
     one = col.update_one({"_id": "n1", "user_id": 4, "state": "unread"}, {"$set": {"state": "read", "read_at": at}})
     again = col.update_one({"_id": "n1", "user_id": 4, "state": "unread"}, {"$set": {"state": "read", "read_at": at}})
@@ -158,12 +158,12 @@ def _mark_read(col):  # noqa: ANN001, ANN202
     return [one.modified_count, again.modified_count, wrong_user.modified_count, col.find_one({"_id": "n1"})]
 
 
-def _comment_edit(col):  # noqa: ANN001, ANN202
+def _comment_edit(col):
     result = col.update_one({"_id": "c2"}, {"$set": {"body": "edited", "mentions": [3], "edited_at": T0.isoformat()}})
     return [result.modified_count, col.find_one({"_id": "c2"})]
 
 
-def _indexes(col):  # noqa: ANN001, ANN202
+def _indexes(col):
     col.create_index([("task_id", 1)])
     col.create_index([("user_id", 1)])
     col.create_index([("user_id", 1), ("created_at", -1)])
@@ -254,7 +254,7 @@ def test_leading_query_fields_have_single_field_indexes() -> None:
 
     documents._INDEXED.clear()  # ensure them now, whatever an earlier test did to the collections
 
-    def keys(col) -> list[list[str]]:  # noqa: ANN001
+    def keys(col) -> list[list[str]]:
         return [list(ix["key"]) for ix in col.list_indexes()]
 
     assert ["task_id"] in keys(documents.comments())

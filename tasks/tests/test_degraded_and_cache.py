@@ -22,7 +22,7 @@ def test_task_created_while_documents_are_down_shows_details_pending_then_catche
     crew,
     docserver,
     django_capture_on_commit_callbacks,
-    monkeypatch,  # noqa: ANN001
+    monkeypatch,
 ) -> None:
     client.force_login(crew.member)
     docserver.stop()
@@ -58,7 +58,7 @@ def test_task_created_while_documents_are_down_shows_details_pending_then_catche
     assert "Details pending" not in page and "<em>details</em>" in page and "outage" in page
 
 
-def test_pending_relay_is_shown_even_when_the_server_is_up(client, crew, make_task) -> None:  # noqa: ANN001
+def test_pending_relay_is_shown_even_when_the_server_is_up(client, crew, make_task) -> None:
     task = make_task(description="not applied yet")
     client.force_login(crew.member)
     assert b"still being synced" in client.get(reverse("tasks:detail", args=[task.id])).content
@@ -68,7 +68,7 @@ def test_pending_relay_is_shown_even_when_the_server_is_up(client, crew, make_ta
 
 def test_task_page_is_cached_and_invalidated_on_every_write(
     client, crew, make_task, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     task = make_task(description="first text")
     relay_sweep()
     client.force_login(crew.admin)

@@ -34,7 +34,7 @@ def _textarea(html: str, name: str) -> str:
     return match.group(1)
 
 
-def _demote(crew, user, role: str = "guest") -> None:  # noqa: ANN001
+def _demote(crew, user, role: str = "guest") -> None:
     Membership.objects.filter(team=crew.team, user=user).update(role=role)
     permissions_invalidate(crew.team.id)
 
@@ -42,7 +42,7 @@ def _demote(crew, user, role: str = "guest") -> None:  # noqa: ANN001
 # --- comments and uploads ------------------------------------------------------------------------
 
 
-def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, crew, make_task) -> None:  # noqa: ANN001
+def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     url = reverse("tasks:comment_create", args=[task.id])
@@ -54,7 +54,7 @@ def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, cre
     assert _textarea(html, "body") == "x" * 10_001
 
 
-def test_a_rejected_comment_attachment_keeps_the_text(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_rejected_comment_attachment_keeps_the_text(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     upload = SimpleUploadedFile("tool.exe", b"MZ\x90\x00binary", content_type="application/octet-stream")
@@ -64,7 +64,7 @@ def test_a_rejected_comment_attachment_keeps_the_text(client, crew, make_task) -
     assert _textarea(html, "body") == "A long comment\r\nwith two lines &amp; &lt;b&gt;markup&lt;/b&gt;"
 
 
-def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.member)
     url = reverse("tasks:comment_create", args=[task.id])
@@ -83,7 +83,7 @@ def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, cre
     assert ok.status_code == 200 and ok["HX-Refresh"] == "true"
 
 
-def test_a_refused_upload_comes_back_as_its_form(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_refused_upload_comes_back_as_its_form(client, crew, make_task) -> None:
     task = make_task(actor=crew.admin)
     client.force_login(crew.admin)
     url = reverse("tasks:attachment_upload", args=[task.id])
@@ -98,7 +98,7 @@ def test_a_refused_upload_comes_back_as_its_form(client, crew, make_task) -> Non
     assert ok.status_code == 200 and ok["HX-Refresh"] == "true"
 
 
-def test_an_htmx_404_is_a_message_not_a_page(client, crew, make_task) -> None:  # noqa: ANN001
+def test_an_htmx_404_is_a_message_not_a_page(client, crew, make_task) -> None:
     task = make_task()
     client.force_login(crew.outsider)
     response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": DRAFT}, **HTMX)
@@ -109,7 +109,7 @@ def test_an_htmx_404_is_a_message_not_a_page(client, crew, make_task) -> None:  
 # --- task forms: 403 keeps the draft --------------------------------------------------------------
 
 
-def test_task_forms_refused_after_a_permission_change_keep_the_draft(client, crew, make_task) -> None:  # noqa: ANN001
+def test_task_forms_refused_after_a_permission_change_keep_the_draft(client, crew, make_task) -> None:
     task = make_task(actor=crew.member)
     client.force_login(crew.member)
     form = {"title": "New title", "description": DRAFT, "status": "todo", "priority": "high", "version": 1}
@@ -127,7 +127,7 @@ def test_task_forms_refused_after_a_permission_change_keep_the_draft(client, cre
 # --- stale edits ------------------------------------------------------------------------------------
 
 
-def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_task) -> None:  # noqa: ANN001
+def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_task) -> None:
     size = TeamCustomField.objects.create(team=crew.team, key="size", label="Size", field_type=CustomFieldType.NUMBER)
     task = make_task(
         title="Rotate keys", description="Line one\nLine two", tags="ops, security", custom_fields={"size": 3}
@@ -163,7 +163,7 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_tas
     assert [c.name for c in rows] == ["status", "assignee", "due_at"]
 
 
-def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(client, crew, make_task) -> None:
     task = make_task(actor=crew.admin, title="Renew certificate", description="Old notes")
     client.force_login(crew.member2)
     with acting(crew.admin):  # someone else saves while member2 edits version 1

@@ -22,25 +22,25 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _kinds(user) -> list[str]:  # noqa: ANN001
+def _kinds(user) -> list[str]:
     relay_sweep()
     return sorted(d["kind"] for d in documents.notifications().find({"user_id": user.pk}))
 
 
-def _move(actor, task, status) -> None:  # noqa: ANN001
+def _move(actor, task, status) -> None:
     with acting(actor):
         current = services._task_load(actor, task.id)
         services.task_move(actor=actor, task_id=task.id, status=status, expected_version=current.version)
 
 
-def test_assignment_notifies_the_assignee_but_not_the_actor(crew, make_task) -> None:  # noqa: ANN001
+def test_assignment_notifies_the_assignee_but_not_the_actor(crew, make_task) -> None:
     make_task(actor=crew.member, assignee_id=crew.member2.pk)
     make_task(actor=crew.member, assignee_id=crew.member.pk)  # self-assignment: nobody
     assert _kinds(crew.member2) == ["task_assigned"]
     assert _kinds(crew.member) == []
 
 
-def test_status_changes_notify_the_creator_and_watchers(crew, make_task) -> None:  # noqa: ANN001
+def test_status_changes_notify_the_creator_and_watchers(crew, make_task) -> None:
     task = make_task(actor=crew.member)
     with acting(crew.guest):
         services.task_watch_set(actor=crew.guest, task_id=task.id, watch=True)
@@ -56,7 +56,7 @@ def test_status_changes_notify_the_creator_and_watchers(crew, make_task) -> None
     assert _kinds(crew.member) == ["task_status", "task_status"]
 
 
-def test_comments_notify_watchers(crew, make_task) -> None:  # noqa: ANN001
+def test_comments_notify_watchers(crew, make_task) -> None:
     task = make_task(actor=crew.admin)
     with acting(crew.member2):
         services.task_watch_set(actor=crew.member2, task_id=task.id, watch=True)
@@ -66,7 +66,7 @@ def test_comments_notify_watchers(crew, make_task) -> None:  # noqa: ANN001
     assert _kinds(crew.member) == []
 
 
-def test_unread_count_increments_recomputes_and_resets(crew, make_task) -> None:  # noqa: ANN001
+def test_unread_count_increments_recomputes_and_resets(crew, make_task) -> None:
     make_task(assignee_id=crew.member.pk)
     relay_sweep()
     assert cache.get(unread_key(crew.member.pk)) is None  # nothing cached yet: no INCR from nothing
@@ -85,7 +85,7 @@ def test_unread_count_increments_recomputes_and_resets(crew, make_task) -> None:
     assert cache.get(unread_key(crew.member.pk)) == 0 and unread_count(crew.member.pk) == 0
 
 
-def test_a_user_cannot_mark_someone_elses_notification(client, crew, make_task) -> None:  # noqa: ANN001
+def test_a_user_cannot_mark_someone_elses_notification(client, crew, make_task) -> None:
     make_task(assignee_id=crew.member.pk)
     relay_sweep()
     doc = documents.notifications().find_one({"user_id": crew.member.pk})
@@ -98,7 +98,7 @@ def test_a_user_cannot_mark_someone_elses_notification(client, crew, make_task) 
     assert documents.notifications().find_one({"_id": doc["_id"]})["state"] == "read"
 
 
-def test_replaying_a_notification_event_creates_one_document_and_counts_once(crew, make_task) -> None:  # noqa: ANN001
+def test_replaying_a_notification_event_creates_one_document_and_counts_once(crew, make_task) -> None:
     from tasks.sync import notification_apply_event
 
     make_task(assignee_id=crew.member.pk)
@@ -110,7 +110,7 @@ def test_replaying_a_notification_event_creates_one_document_and_counts_once(cre
     assert cache.get(unread_key(crew.member.pk)) == 1
 
 
-def test_due_scan_notifies_once_per_deadline(crew, make_task) -> None:  # noqa: ANN001
+def test_due_scan_notifies_once_per_deadline(crew, make_task) -> None:
     now = timezone.now()
     make_task(title="soon", assignee_id=crew.member.pk, due_at=now + dt.timedelta(hours=5))
     make_task(title="late", assignee_id=crew.member.pk, due_at=now - dt.timedelta(hours=2))
@@ -133,7 +133,7 @@ def test_due_scan_notifies_once_per_deadline(crew, make_task) -> None:  # noqa: 
     assert [d["title"] for d in documents.notifications().find({"user_id": crew.member2.pk})] == ["unassigned late"]
 
 
-def test_due_scan_job_runs_as_a_system_job(crew, make_task) -> None:  # noqa: ANN001
+def test_due_scan_job_runs_as_a_system_job(crew, make_task) -> None:
     from tasks.jobs import due_scan
 
     make_task(assignee_id=crew.member.pk, due_at=timezone.now() + dt.timedelta(hours=1))
@@ -141,7 +141,7 @@ def test_due_scan_job_runs_as_a_system_job(crew, make_task) -> None:  # noqa: AN
     assert due_scan.run() == 1
 
 
-def test_in_app_preference_off_means_no_in_app_notification(crew, make_task) -> None:  # noqa: ANN001
+def test_in_app_preference_off_means_no_in_app_notification(crew, make_task) -> None:
     from accounts.services import profile_update
 
     with acting(crew.member):
@@ -163,7 +163,7 @@ def test_in_app_preference_off_means_no_in_app_notification(crew, make_task) -> 
     assert _kinds(crew.member2) == ["task_assigned"]
 
 
-def test_bell_and_list_poll_with_htmx(client, crew, make_task, settings) -> None:  # noqa: ANN001
+def test_bell_and_list_poll_with_htmx(client, crew, make_task, settings) -> None:
     settings.NOTIFICATION_POLL_SECONDS = 7
     make_task(assignee_id=crew.member.pk, title="Polled task")
     relay_sweep()
@@ -181,7 +181,7 @@ def test_bell_and_list_poll_with_htmx(client, crew, make_task, settings) -> None
     assert 'hx-get="/notifications/badge/"' in home  # the bell is in the header for staff
 
 
-def test_notifications_degrade_when_the_document_server_is_down(client, crew, docserver) -> None:  # noqa: ANN001
+def test_notifications_degrade_when_the_document_server_is_down(client, crew, docserver) -> None:
     client.force_login(crew.member)
     docserver.stop()
     try:
@@ -193,7 +193,7 @@ def test_notifications_degrade_when_the_document_server_is_down(client, crew, do
         docserver.start()
 
 
-def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> None:  # noqa: ANN001
+def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> None:
     from mail.models import EmailDelivery
 
     make_task(assignee_id=crew.member.pk, title="Mail me")
@@ -206,14 +206,14 @@ def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> 
     assert EmailDelivery.objects.filter(idempotency_key=f"notif:{event.aggregate_id}").count() == 1
 
 
-def _unread(user, task=None) -> int:  # noqa: ANN001
+def _unread(user, task=None) -> int:
     query = {"user_id": user.pk, "state": "unread"}
     if task is not None:
         query["task_id"] = str(task.id)
     return len(list(documents.notifications().find(query, {"_id": 1})))
 
 
-def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, crew, make_task) -> None:  # noqa: ANN001
+def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, crew, make_task) -> None:
     opened = make_task(actor=crew.admin, assignee_id=crew.member.pk)  # notifies the member (assigned)
     elsewhere = make_task(actor=crew.admin, assignee_id=crew.member.pk)
     with acting(crew.member2):

@@ -21,7 +21,7 @@ def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def test_task_page_shows_no_cache_note_and_no_version_number(client, crew, make_task) -> None:  # noqa: ANN001
+def test_task_page_shows_no_cache_note_and_no_version_number(client, crew, make_task) -> None:
     task = make_task(title="Plain page", description="Some words")
     relay_sweep()
     client.force_login(crew.admin)
@@ -34,7 +34,7 @@ def test_task_page_shows_no_cache_note_and_no_version_number(client, crew, make_
         assert 'data-version="1"' in page  # the page still knows it, for its forms and scripts
 
 
-def test_history_shows_labels_not_codes(client, crew, make_task) -> None:  # noqa: ANN001
+def test_history_shows_labels_not_codes(client, crew, make_task) -> None:
     task = make_task(title="Coded fields", priority="low")
     relay_sweep()
     due = timezone.make_aware(dt.datetime(2031, 5, 6, 14, 30))

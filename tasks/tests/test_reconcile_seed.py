@@ -16,7 +16,7 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def test_board_moves_are_not_drift_and_lost_documents_are_repaired(crew, make_task) -> None:  # noqa: ANN001
+def test_board_moves_are_not_drift_and_lost_documents_are_repaired(crew, make_task) -> None:
     moved = make_task(title="moved", description="kept")
     lost = make_task(title="lost", description="precious words", tags="x")
     relay_sweep()
@@ -37,7 +37,7 @@ def test_board_moves_are_not_drift_and_lost_documents_are_repaired(crew, make_ta
     assert outbox_reconcile(aggregate_types=["task"])[0].drift == 0
 
 
-def test_seed_demo_creates_team_ops_with_tasks_and_is_idempotent(make_user) -> None:  # noqa: ANN001
+def test_seed_demo_creates_team_ops_with_tasks_and_is_idempotent(make_user) -> None:
     from accounts.models import Membership, Team
     from tasks.seed import seed_demo
 

@@ -14,7 +14,7 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _scalar(sql: str, params: list | None = None):  # noqa: ANN202
+def _scalar(sql: str, params: list | None = None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params or [])
         return cursor.fetchone()[0]
@@ -24,7 +24,7 @@ def test_task_table_has_forced_row_level_security() -> None:
     assert _scalar("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE relname = 'tasks_task'")
 
 
-def test_members_see_their_team_tasks_and_nobody_else_does(crew, make_task) -> None:  # noqa: ANN001
+def test_members_see_their_team_tasks_and_nobody_else_does(crew, make_task) -> None:
     task = make_task()
     sql = "SELECT count(*) FROM tasks_task WHERE id = %s"
     for user in (crew.admin, crew.member, crew.guest):
@@ -39,7 +39,7 @@ def test_members_see_their_team_tasks_and_nobody_else_does(crew, make_task) -> N
         assert _scalar(sql, [task.id]) == 1
 
 
-def test_outsiders_cannot_write_rows_of_another_team(crew, make_task) -> None:  # noqa: ANN001
+def test_outsiders_cannot_write_rows_of_another_team(crew, make_task) -> None:
     task = make_task()
     with acting(crew.outsider):
         with connection.cursor() as cursor:
@@ -61,14 +61,14 @@ def test_outsiders_cannot_write_rows_of_another_team(crew, make_task) -> None:  
             assert cursor.rowcount == 1
 
 
-def test_the_database_refuses_an_assignee_outside_the_team(crew, make_task) -> None:  # noqa: ANN001
+def test_the_database_refuses_an_assignee_outside_the_team(crew, make_task) -> None:
     task = make_task()
     with acting(crew.admin), pytest.raises(IntegrityError, match="tasks_task_assignee_member_fk"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("UPDATE tasks_task SET assignee_id = %s WHERE id = %s", [crew.outsider.pk, task.id])
 
 
-def test_leaving_the_team_unassigns_the_member(crew, make_task) -> None:  # noqa: ANN001
+def test_leaving_the_team_unassigns_the_member(crew, make_task) -> None:
     from accounts.models import Membership
     from tasks.models import Task
 
@@ -78,7 +78,7 @@ def test_leaving_the_team_unassigns_the_member(crew, make_task) -> None:  # noqa
         assert Task.objects.get(id=task.id).assignee_id is None
 
 
-def test_history_function_serves_members_only(crew, make_task) -> None:  # noqa: ANN001
+def test_history_function_serves_members_only(crew, make_task) -> None:
     task = make_task()
     sql = "SELECT count(*) FROM tasks_task_history(%s)"
     with acting(crew.guest):
@@ -91,7 +91,7 @@ def test_history_function_serves_members_only(crew, make_task) -> None:  # noqa:
     assert _scalar(sql, [str(task.id)]) == 0  # no context
 
 
-def test_history_function_returns_only_that_tasks_rows(crew, make_task) -> None:  # noqa: ANN001
+def test_history_function_returns_only_that_tasks_rows(crew, make_task) -> None:
     first = make_task(title="first")
     second = make_task(title="second")
     with acting(crew.member):

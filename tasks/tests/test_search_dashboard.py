@@ -20,12 +20,12 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _titles(user, q: str, **kw) -> list[str]:  # noqa: ANN001, ANN003
+def _titles(user, q: str, **kw) -> list[str]:
     with acting(user):
         return [t.title for t in tasks_search(user, q, **kw).tasks]
 
 
-def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make_task) -> None:  # noqa: ANN001
+def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make_task) -> None:
     make_task(title="Rotate database credentials", description="Use the vault")
     make_task(title="Renew certificate", description="Before it expires on the load balancer")
     make_task(title="Quarterly report", tags="billing")
@@ -41,7 +41,7 @@ def test_search_covers_title_description_and_tags_with_typo_tolerance(crew, make
 
 
 @pytest.fixture
-def ops_tasks(crew, make_task):  # noqa: ANN001, ANN201
+def ops_tasks(crew, make_task):
     """The demo tasks of the issue's examples, and look-alikes in another team."""
     for title, description, tags in (
         ("Renew the TLS certificate", "The load balancer one expires first", []),
@@ -56,7 +56,7 @@ def ops_tasks(crew, make_task):  # noqa: ANN001, ANN201
     relay_sweep()
 
 
-def test_typos_find_every_matching_task_as_the_catalogue_does(crew, ops_tasks) -> None:  # noqa: ANN001
+def test_typos_find_every_matching_task_as_the_catalogue_does(crew, ops_tasks) -> None:
     """Issue 15: "bakup" found nothing and "certficate" one of the two certificate tasks."""
     assert sorted(_titles(crew.member, "bakup")) == ["Fix the flaky backup check", "Rehearse the backup restore"]
     assert sorted(_titles(crew.member, "certficate")) == [
@@ -72,7 +72,7 @@ def test_typos_find_every_matching_task_as_the_catalogue_does(crew, ops_tasks) -
     assert exact.mode == "search" and len(exact.tasks) == 2  # spelt right: no correction
 
 
-def test_typo_correction_keeps_to_the_persons_teams(crew, ops_tasks) -> None:  # noqa: ANN001
+def test_typo_correction_keeps_to_the_persons_teams(crew, ops_tasks) -> None:
     assert _titles(crew.outsider, "bakup") == ["Other team's backup rotation"]
     assert _titles(crew.member, "bakup", team_id=crew.other.id) == []
     # A word only another team uses is never offered as a correction.
@@ -82,7 +82,7 @@ def test_typo_correction_keeps_to_the_persons_teams(crew, ops_tasks) -> None:  #
     assert _titles(crew.outsider, "kubernets") == ["Kubernetes upgrade"]
 
 
-def test_search_ranks_title_matches_first_and_highlights_them(client, crew, ops_tasks, make_task) -> None:  # noqa: ANN001
+def test_search_ranks_title_matches_first_and_highlights_them(client, crew, ops_tasks, make_task) -> None:
     make_task(title="Tidy the wiki", description="Mention the certificate runbook somewhere")
     relay_sweep()
     titles = _titles(crew.member, "certificate")
@@ -95,7 +95,7 @@ def test_search_ranks_title_matches_first_and_highlights_them(client, crew, ops_
     assert "Other team" not in client.get(reverse("tasks:search"), {"q": "bakup"}).content.decode()
 
 
-def test_search_follows_edits_and_deletes(crew, make_task) -> None:  # noqa: ANN001
+def test_search_follows_edits_and_deletes(crew, make_task) -> None:
     task = make_task(title="Alpha", description="first words")
     relay_sweep()
     with acting(crew.admin):
@@ -120,7 +120,7 @@ def test_search_follows_edits_and_deletes(crew, make_task) -> None:  # noqa: ANN
     assert _titles(crew.admin, "zebra") == []
 
 
-def test_search_page_escapes_user_text_in_snippets(client, crew, make_task) -> None:  # noqa: ANN001
+def test_search_page_escapes_user_text_in_snippets(client, crew, make_task) -> None:
     make_task(title="XSS probe", description="danger <script>alert(1)</script> payload here")
     relay_sweep()
     client.force_login(crew.member)
@@ -132,7 +132,7 @@ def test_search_page_escapes_user_text_in_snippets(client, crew, make_task) -> N
 
 def test_dashboard_numbers_are_cached_and_invalidated_on_task_writes(
     client, crew, make_task, django_capture_on_commit_callbacks
-) -> None:  # noqa: ANN001, E501
+) -> None:
     now = timezone.now()
     make_task(status="todo", priority="urgent", assignee_id=crew.member.pk, due_at=now - dt.timedelta(days=1))
     make_task(status="done", priority="low")
@@ -154,7 +154,7 @@ def test_dashboard_numbers_are_cached_and_invalidated_on_task_writes(
     assert 'data-stat="open">2<' in mine and "Open tasks by team" in mine
 
 
-def test_dashboard_labels_are_escaped(client, crew, make_task) -> None:  # noqa: ANN001
+def test_dashboard_labels_are_escaped(client, crew, make_task) -> None:
     crew.member.display_name = "<script>alert(1)</script>"
     crew.member.save(update_fields=["display_name"])
     make_task(assignee_id=crew.member.pk)
@@ -163,14 +163,14 @@ def test_dashboard_labels_are_escaped(client, crew, make_task) -> None:  # noqa:
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
-def test_dashboard_of_another_team_is_404(client, crew) -> None:  # noqa: ANN001
+def test_dashboard_of_another_team_is_404(client, crew) -> None:
     client.force_login(crew.outsider)
     assert client.get(reverse("tasks:dashboard_team", args=[crew.team.id])).status_code == 404
     with acting(crew.outsider):
         assert Task.objects.count() == 0
 
 
-def test_the_outbox_keeps_each_teams_search_vocabulary(crew, make_task) -> None:  # noqa: ANN001
+def test_the_outbox_keeps_each_teams_search_vocabulary(crew, make_task) -> None:
     from django.db import connection
 
     make_task(title="Rotate credentials", description="In the vault", tags="security")

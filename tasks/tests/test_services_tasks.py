@@ -17,7 +17,7 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _counts(crew) -> tuple[int, int, int]:  # noqa: ANN001
+def _counts(crew) -> tuple[int, int, int]:
     with acting(crew.admin):
         return (
             Task.objects.filter(team=crew.team).count(),
@@ -26,7 +26,7 @@ def _counts(crew) -> tuple[int, int, int]:  # noqa: ANN001
         )
 
 
-def _update(task, actor, **changes):  # noqa: ANN001, ANN003, ANN202
+def _update(task, actor, **changes):
     fields = {
         "title": task.title,
         "description": "",
@@ -43,7 +43,7 @@ def _update(task, actor, **changes):  # noqa: ANN001, ANN003, ANN202
         return services.task_update(actor=actor, task_id=task.id, expected_version=version, **fields)
 
 
-def test_create_writes_row_and_outbox_event_in_one_transaction(crew, make_task) -> None:  # noqa: ANN001
+def test_create_writes_row_and_outbox_event_in_one_transaction(crew, make_task) -> None:
     task = make_task(description="hello", tags="Ops, ops, db", assignee_id=crew.member.pk)
     with acting(crew.admin):
         event = OutboxEvent.objects.get(aggregate_type="task", aggregate_id=str(task.id))
@@ -56,7 +56,7 @@ def test_create_writes_row_and_outbox_event_in_one_transaction(crew, make_task) 
     assert TaskSearch.objects.get(task_id=task.id).version == 1
 
 
-def test_stale_edit_is_refused_and_nothing_is_overwritten(crew, make_task) -> None:  # noqa: ANN001
+def test_stale_edit_is_refused_and_nothing_is_overwritten(crew, make_task) -> None:
     task = make_task(title="original")
     _update(task, crew.admin, title="first edit")  # version 1 -> 2
     before = _counts(crew)
@@ -68,7 +68,7 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(crew, make_task) -> No
     assert _counts(crew) == before
 
 
-def test_stale_board_move_is_refused(crew, make_task) -> None:  # noqa: ANN001
+def test_stale_board_move_is_refused(crew, make_task) -> None:
     task = make_task()
     with acting(crew.admin):
         services.task_move(actor=crew.admin, task_id=task.id, status="in_progress", expected_version=1)
@@ -78,7 +78,7 @@ def test_stale_board_move_is_refused(crew, make_task) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize(("start", "target"), [("backlog", "done"), ("backlog", "in_review"), ("in_review", "todo")])
-def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task, start, target) -> None:  # noqa: ANN001
+def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task, start, target) -> None:
     task = make_task(status=start)
     before = _counts(crew)
     with acting(crew.admin), pytest.raises(services.TaskInvalid, match="cannot move from"):
@@ -90,7 +90,7 @@ def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task
     assert _counts(crew) == before
 
 
-def test_assignee_outside_the_team_or_a_guest_is_refused(crew, make_task) -> None:  # noqa: ANN001
+def test_assignee_outside_the_team_or_a_guest_is_refused(crew, make_task) -> None:
     before = _counts(crew)
     with pytest.raises(services.TaskInvalid, match="member of this team"):
         make_task(assignee_id=crew.outsider.pk)
@@ -104,7 +104,7 @@ def test_assignee_outside_the_team_or_a_guest_is_refused(crew, make_task) -> Non
         _update(task, crew.admin, assignee_id=crew.outsider.pk)
 
 
-def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:  # noqa: ANN001
+def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:
     with acting(crew.admin):
         services.custom_field_save(
             actor=crew.admin, team_id=crew.team.id, key="estimate", label="Estimate", field_type="number", required=True
@@ -136,7 +136,7 @@ def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:  # 
     assert payload["custom_fields"] == {"estimate": 2.5, "ship": "2026-03-01", "area": "db", "note": "hi"}
 
 
-def test_custom_field_definitions_are_for_team_admins(crew) -> None:  # noqa: ANN001
+def test_custom_field_definitions_are_for_team_admins(crew) -> None:
     with acting(crew.member), pytest.raises(PermissionDenied):
         services.custom_field_save(actor=crew.member, team_id=crew.team.id, key="k", label="K", field_type="text")
     with acting(crew.outsider), pytest.raises(services.TaskNotFound):
@@ -146,7 +146,7 @@ def test_custom_field_definitions_are_for_team_admins(crew) -> None:  # noqa: AN
     assert "choices" in exc.value.errors
 
 
-def test_bad_fields_are_reported_together(crew, make_task) -> None:  # noqa: ANN001
+def test_bad_fields_are_reported_together(crew, make_task) -> None:
     with pytest.raises(services.TaskInvalid) as exc:
         make_task(title="  ", status="later", priority="whenever")
     assert set(exc.value.errors) == {"title", "status", "priority"}
@@ -154,7 +154,7 @@ def test_bad_fields_are_reported_together(crew, make_task) -> None:  # noqa: ANN
         make_task(tags="ok, <script>")
 
 
-def test_update_keeps_attachments_and_records_the_new_full_state(crew, make_task) -> None:  # noqa: ANN001
+def test_update_keeps_attachments_and_records_the_new_full_state(crew, make_task) -> None:
     task = make_task(description="v1", tags="a")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -169,7 +169,7 @@ def test_update_keeps_attachments_and_records_the_new_full_state(crew, make_task
     assert [a["name"] for a in doc["attachments"]] == ["notes.txt"]
 
 
-def test_delete_leaves_a_versioned_tombstone_and_removes_comments(crew, make_task) -> None:  # noqa: ANN001
+def test_delete_leaves_a_versioned_tombstone_and_removes_comments(crew, make_task) -> None:
     task = make_task(description="doomed")
     relay_sweep()
     with acting(crew.member):
@@ -184,7 +184,7 @@ def test_delete_leaves_a_versioned_tombstone_and_removes_comments(crew, make_tas
     assert TaskSearch.objects.get(task_id=task.id).deleted is True
 
 
-def test_replayed_and_out_of_order_events_change_nothing(crew, make_task) -> None:  # noqa: ANN001
+def test_replayed_and_out_of_order_events_change_nothing(crew, make_task) -> None:
     from tasks.sync import task_apply
 
     task = make_task(description="v1")
@@ -199,7 +199,7 @@ def test_replayed_and_out_of_order_events_change_nothing(crew, make_task) -> Non
     assert TaskSearch.objects.get(task_id=task.id).body == "v2"
 
 
-def test_detail_state_comes_from_the_outbox_until_the_relay_applies_it(crew, make_task, docserver) -> None:  # noqa: ANN001
+def test_detail_state_comes_from_the_outbox_until_the_relay_applies_it(crew, make_task, docserver) -> None:
     task = make_task(description="from the outbox")
     docserver.stop()
     try:
@@ -209,14 +209,14 @@ def test_detail_state_comes_from_the_outbox_until_the_relay_applies_it(crew, mak
         docserver.start()
 
 
-def test_due_dates_are_stored_in_utc(crew, make_task) -> None:  # noqa: ANN001
+def test_due_dates_are_stored_in_utc(crew, make_task) -> None:
     task = make_task(due_at=dt.datetime(2026, 5, 1, 9, 30))
     with acting(crew.admin), connection.cursor() as cursor:
         cursor.execute("SELECT due_at AT TIME ZONE 'UTC' FROM tasks_task WHERE id = %s", [task.id])
         assert cursor.fetchone()[0] == dt.datetime(2026, 5, 1, 9, 30)
 
 
-def test_task_refusals_are_the_shared_service_errors(crew) -> None:  # noqa: ANN001
+def test_task_refusals_are_the_shared_service_errors(crew) -> None:
     """Callers outside the tasks app catch taskforge.errors, as for every other app."""
     import uuid
 

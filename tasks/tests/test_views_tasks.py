@@ -11,12 +11,12 @@ from tasks.tests.conftest import acting
 pytestmark = pytest.mark.django_db
 
 
-def _login(client, user):  # noqa: ANN001, ANN202
+def _login(client, user):
     client.force_login(user)
     return client
 
 
-def test_every_page_renders_for_a_member(client, crew, make_task) -> None:  # noqa: ANN001
+def test_every_page_renders_for_a_member(client, crew, make_task) -> None:
     task = make_task(description="Some **bold** text", tags="ops", assignee_id=crew.member.pk)
     _login(client, crew.member)
     team = crew.team.id
@@ -40,7 +40,7 @@ def test_every_page_renders_for_a_member(client, crew, make_task) -> None:  # no
     assert b"A task" in client.get(reverse("tasks:board", args=[team])).content
 
 
-def test_outsiders_get_404_for_everything_of_the_team(client, crew, make_task) -> None:  # noqa: ANN001
+def test_outsiders_get_404_for_everything_of_the_team(client, crew, make_task) -> None:
     task = make_task()
     _login(client, crew.outsider)
     team = crew.team.id
@@ -72,7 +72,7 @@ def test_outsiders_get_404_for_everything_of_the_team(client, crew, make_task) -
         assert Task.objects.get(id=task.id).status == "todo"
 
 
-def test_unknown_ids_are_404(client, crew) -> None:  # noqa: ANN001
+def test_unknown_ids_are_404(client, crew) -> None:
     _login(client, crew.admin)
     assert client.get("/tasks/not-a-uuid/").status_code == 404
     assert client.get("/tasks/00000000-0000-0000-0000-000000000000/").status_code == 404
@@ -80,12 +80,12 @@ def test_unknown_ids_are_404(client, crew) -> None:  # noqa: ANN001
     assert client.post("/tasks/00000000-0000-0000-0000-000000000000/move/", {"status": "done"}).status_code == 404
 
 
-def test_anonymous_visitors_are_sent_to_sign_in(client, crew) -> None:  # noqa: ANN001
+def test_anonymous_visitors_are_sent_to_sign_in(client, crew) -> None:
     response = client.get(reverse("tasks:board", args=[crew.team.id]))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_guests_read_but_cannot_write(client, crew, make_task) -> None:  # noqa: ANN001
+def test_guests_read_but_cannot_write(client, crew, make_task) -> None:
     task = make_task()
     _login(client, crew.guest)
     assert client.get(reverse("tasks:detail", args=[task.id])).status_code == 200
@@ -108,7 +108,7 @@ def test_guests_read_but_cannot_write(client, crew, make_task) -> None:  # noqa:
         assert Task.objects.get(id=task.id).status == "todo"
 
 
-def test_members_create_and_edit_their_own_tasks_only(client, crew, make_task) -> None:  # noqa: ANN001
+def test_members_create_and_edit_their_own_tasks_only(client, crew, make_task) -> None:
     theirs = make_task(actor=crew.admin, title="admin's")
     _login(client, crew.member)
     response = client.post(
@@ -134,7 +134,7 @@ def test_members_create_and_edit_their_own_tasks_only(client, crew, make_task) -
         assert Task.objects.get(id=mine.id).status == "in_progress"
 
 
-def test_team_admins_edit_and_delete_anything_after_confirmation(client, crew, make_task) -> None:  # noqa: ANN001
+def test_team_admins_edit_and_delete_anything_after_confirmation(client, crew, make_task) -> None:
     task = make_task(actor=crew.member, title="member's")
     _login(client, crew.admin)
     confirm = client.get(reverse("tasks:delete", args=[task.id]))
@@ -151,7 +151,7 @@ def test_team_admins_edit_and_delete_anything_after_confirmation(client, crew, m
         assert not Task.objects.filter(id=task.id).exists()
 
 
-def test_custom_fields_are_managed_by_team_admins(client, crew) -> None:  # noqa: ANN001
+def test_custom_fields_are_managed_by_team_admins(client, crew) -> None:
     from tasks.models import TeamCustomField
 
     url = reverse("tasks:custom_fields", args=[crew.team.id])
@@ -200,7 +200,7 @@ def test_custom_fields_are_managed_by_team_admins(client, crew) -> None:  # noqa
     assert not TeamCustomField.objects.filter(id=field.id).exists()
 
 
-def test_create_form_reports_bad_input_with_400(client, crew) -> None:  # noqa: ANN001
+def test_create_form_reports_bad_input_with_400(client, crew) -> None:
     client.force_login(crew.admin)
     url = reverse("tasks:new", args=[crew.team.id])
     response = client.post(url, {"title": "t", "status": "todo", "priority": "low", "assignee": str(crew.outsider.pk)})
@@ -211,7 +211,7 @@ def test_create_form_reports_bad_input_with_400(client, crew) -> None:  # noqa: 
         assert Task.objects.count() == 0
 
 
-def test_stale_edit_form_is_refused_with_409(client, crew, make_task) -> None:  # noqa: ANN001
+def test_stale_edit_form_is_refused_with_409(client, crew, make_task) -> None:
     task = make_task(title="v1")
     client.force_login(crew.admin)
     form = {"title": "mine", "status": "todo", "priority": "low", "version": 1}

@@ -239,6 +239,15 @@ def make_user(db):
     return factory
 
 
+@pytest.fixture
+def people(db):  # noqa: ANN001
+    """Every persona of taskforge.testing.personas, made (see People): the one set of people
+    the apps' tests share."""
+    from taskforge.testing.personas import people_create
+
+    return people_create(f"{time.monotonic_ns()}")
+
+
 class LiveServer:
     """A real gunicorn serving the site against the test database (as the app role)."""
 

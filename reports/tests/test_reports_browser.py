@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import User
 from reports import etl
-from reports.testdata import known_data_create, star_drop
+from reports.tests.testdata import known_data_create, star_drop
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-battery"

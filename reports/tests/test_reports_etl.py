@@ -14,7 +14,7 @@ from django.db import connections
 
 from reports import etl, selectors
 from reports.schema import STAR_TABLES
-from reports.testdata import KnownData, known_data_create, owner_connect, star_drop
+from reports.tests.testdata import KnownData, known_data_create, owner_connect, star_drop
 
 D = dt.date
 

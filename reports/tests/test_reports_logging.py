@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from reports.testdata import owner_connect, star_drop
+from reports.tests.testdata import owner_connect, star_drop
 from taskforge.logging import JsonFormatter, RequestIdFilter
 from taskforge.testing.plugin import ROOT
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.models import User
 from reports import etl
-from reports.testdata import KnownData, known_data_create, star_drop
+from reports.tests.testdata import KnownData, known_data_create, star_drop
 from taskforge.testing.personas import person_create
 
 RANGE_2025 = "start=2025-01-01&end=2025-12-31"

@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from reports import etl, selectors
-from reports.testdata import known_data_create, owner_connect, star_drop
+from reports.tests.testdata import known_data_create, owner_connect, star_drop
 
 
 @contextmanager

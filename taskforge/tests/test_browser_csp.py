@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from reports.testdata import star_drop
+from reports.tests.testdata import star_drop
 
 from bookings import services as booking_services
 from bookings.tests.conftest import create_trip, ctx_for

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
-from reports.testdata import KnownData, known_data_create, star_drop
+from reports.tests.testdata import KnownData, known_data_create, star_drop
 
 from audit.models import AuditLog
 from bookings.models import Booking

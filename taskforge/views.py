@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from taskforge.params import BadParameter
+
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
@@ -17,7 +19,12 @@ def _error(template: str, status: int) -> HttpResponse:
     return view
 
 
-bad_request = _error("400.html", 400)
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A parameter refused by taskforge.params says what was wrong with it; other 400s stay generic.
+    message = exception.message if isinstance(exception, BadParameter) else ""
+    return render(request, "400.html", {"message": message}, status=400)
+
+
 permission_denied = _error("403.html", 403)
 page_not_found = _error("404.html", 404)
 

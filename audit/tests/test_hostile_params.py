@@ -34,10 +34,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.test import Client
 from django.urls import reverse
 
-from taskforge.testing.authz import Route, UrlInfo, World, find_route, walk_urls
 from audit.tests.test_authz_matrix import MATRIX, world  # noqa: F401 - the matrix's users, teams and objects
 from taskforge.reports import etl
 from taskforge.reports.testdata import star_drop
+from taskforge.testing.authz import Route, UrlInfo, World, find_route, walk_urls
 
 # --- who asks: the one place to adapt when the actors of the matrix change ----------------------
 ACTORS: dict[str, str | None] = {

@@ -37,7 +37,7 @@ from django.urls import reverse
 from audit.tests.test_authz_matrix import MATRIX, world  # noqa: F401 - the matrix's users, teams and objects
 from taskforge.reports import etl
 from taskforge.reports.testdata import star_drop
-from taskforge.testing.authz import Route, UrlInfo, World, find_route, walk_urls
+from taskforge.testing.authz import Route, UrlInfo, World, find_routes, walk_urls
 
 # --- who asks: the one place to adapt when the actors of the matrix change ----------------------
 ACTORS: dict[str, str | None] = {
@@ -159,15 +159,16 @@ class RecordingMiddleware:
 
 
 def _get_urls() -> list[tuple[UrlInfo, Route]]:
-    """Every URL pattern whose matrix entry has GET, unless GET is refused (405) to everybody."""
+    """Every URL pattern whose matrix entries have GET, unless GET is refused (405) to everybody
+    (an entry may hold several labelled routes, e.g. another team's object: each is probed)."""
     found = []
     for url in walk_urls():
-        route = find_route(url.key, MATRIX)
-        if route is None or "GET" not in route.methods:
-            continue
-        if all(status == 405 for status in route.methods["GET"].values()):
-            continue
-        found.append((url, route))
+        for route in find_routes(url.key, MATRIX):
+            if "GET" not in route.methods:
+                continue
+            if all(status == 405 for status in route.methods["GET"].values()):
+                continue
+            found.append((url, route))
     return found
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from reports.tests.testdata import star_drop
 
 from bookings import services as booking_services
 from bookings.tests.conftest import create_trip, ctx_for
 from reports import etl
+from reports.tests.testdata import star_drop
 from sync.relay import relay_sweep
 from taskforge.dbcontext import db_context
 from taskforge.testing.personas import person_create

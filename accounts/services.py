@@ -9,7 +9,6 @@ subclass) carrying a message for the user and an HTTP status; views render them.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -69,6 +67,7 @@ from accounts.selectors import (
 )
 from accounts.sessions import SID_KEY, session_end_current, session_register, sessions_end
 from accounts.sync import PROFILE_AGGREGATE
+from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, context_for_user, db_context
@@ -114,19 +113,6 @@ def _ip_or_none(value: str) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
-
-
-def audit_content(*, table: str, record_id: str, operation: str, old: Any, new: Any) -> None:
-    """Audit a content (MongoDB) change in the current transaction, next to its outbox event."""
-    from audit.services import audit_content_record
-
-    audit_content_record(
-        table=table,
-        record_id=record_id,
-        operation=operation,
-        old=None if old is None else json.loads(json.dumps(old, cls=DjangoJSONEncoder)),
-        new=None if new is None else json.loads(json.dumps(new, cls=DjangoJSONEncoder)),
-    )
 
 
 # --- registration and verification ----------------------------------------------------
@@ -552,7 +538,7 @@ def _profile_write(user: User, *, changes: dict[str, Any]) -> dict[str, Any]:
             payload=payload,
         )
         first = locked.profile_version == 0
-        audit_content(
+        audit_content_record(
             table="accounts_profile",
             record_id=str(locked.pk),
             operation="INSERT" if first else "UPDATE",
@@ -977,7 +963,7 @@ def account_erase(request: HttpRequest, *, user: User, password: str) -> Erasure
             event_type="profile.erased",
             payload={"deleted": True},
         )
-        audit_content(table="accounts_profile", record_id=str(user.pk), operation="DELETE", old=None, new=None)
+        audit_content_record(table="accounts_profile", record_id=str(user.pk), operation="DELETE", old=None, new=None)
         locked.email = subject.pseudo_email
         locked.display_name = pseudonym
         locked.set_unusable_password()

@@ -71,7 +71,7 @@ from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, context_for_user, db_context
-from taskforge.errors import Conflict, Forbidden, Gone, NotFound, ServiceError
+from taskforge.errors import Conflict, Forbidden, Gone, NotFound, RateLimited, ServiceError, Unavailable
 from taskforge.middleware import client_ip
 from taskforge.mongo import MongoUnavailable
 
@@ -80,18 +80,6 @@ logger = logging.getLogger(__name__)
 SIGN_IN_FAILED = "The email address or password is incorrect."
 VERIFY_SALT = "accounts.verify-email"
 VERIFY_MAX_AGE = 3 * 24 * 3600
-
-
-class Unavailable(ServiceError):
-    status = 503
-
-
-class RateLimited(ServiceError):
-    status = 429
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def _require(user: User, team_id: int, permission: str) -> None:

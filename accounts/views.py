@@ -46,9 +46,9 @@ from accounts.forms import (
 from accounts.middleware import NOTICE_KEY
 from accounts.models import Capability, Team
 from accounts.permissions import PERMISSIONS, team_role_permissions
-from accounts.services import RateLimited, ServiceError
 from accounts.sessions import SID_KEY, sid_hash
 from taskforge.decorators import capability_required, signed_in
+from taskforge.errors import RateLimited, ServiceError
 from taskforge.middleware import client_ip
 
 

@@ -31,7 +31,7 @@ from django.utils.text import slugify
 
 from accounts import emails
 from accounts.devices import Device, device_for_sign_in
-from accounts.documents import DEFAULT_PREFERENCES, profile_collection
+from accounts.documents import DEFAULT_PREFERENCES, PROFILE_AGGREGATE, profile_collection
 from accounts.models import (
     Capability,
     CapabilityGrant,
@@ -66,7 +66,6 @@ from accounts.selectors import (
     user_by_email,
 )
 from accounts.sessions import SID_KEY, session_end_current, session_register, sessions_end
-from accounts.sync import PROFILE_AGGREGATE
 from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from accounts.documents import PROFILE_FIELDS, profile_collection
+from accounts.documents import PROFILE_AGGREGATE, PROFILE_FIELDS, profile_collection
 from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
 from sync.stores import mongo_tombstone_versioned, mongo_upsert_versioned
-
-PROFILE_AGGREGATE = "profile"
 
 
 def profile_document_fields(payload: dict[str, Any]) -> dict[str, Any]:

@@ -274,7 +274,7 @@ def _email_log_erase(subject: ErasureSubject) -> dict[str, int]:
 
 
 def _accounts_erase(subject: ErasureSubject) -> dict[str, int]:
-    from accounts.services import accounts_data_erase
+    from accounts.services.erasure import accounts_data_erase
 
     return accounts_data_erase(subject)
 

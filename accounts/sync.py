@@ -38,7 +38,7 @@ def profile_apply(event: OutboxEvent) -> None:
         # An erasure: the avatar file goes with the document (read before the tombstone).
         old = collection.find_one({"_id": user_id}, {"avatar": 1, "version": 1}) or {}
         if mongo_tombstone_versioned(collection, user_id, event.version, unset=PROFILE_FIELDS) and old.get("avatar"):
-            from accounts.services import avatar_file_delete
+            from accounts.services.avatars import avatar_file_delete
 
             avatar_file_delete(old["avatar"])
     else:

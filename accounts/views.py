@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import selectors
 from accounts.devices import device_cookie_set
 from accounts.export import ExportUnavailable, export_build
 from accounts.forms import (
@@ -46,6 +46,25 @@ from accounts.forms import (
 from accounts.middleware import NOTICE_KEY
 from accounts.models import Capability, Team
 from accounts.permissions import PERMISSIONS, team_role_permissions
+from accounts.services.avatars import avatar_dir, avatar_remove, avatar_set
+from accounts.services.erasure import account_erase
+from accounts.services.invitations import (
+    invitation_accept,
+    invitation_check,
+    invitation_create,
+    invitation_revoke,
+    token_hash,
+)
+from accounts.services.profile import profile_theme_set, profile_update
+from accounts.services.registration import email_verify, email_verify_check, user_register, verification_resend
+from accounts.services.sessions import (
+    session_revoke,
+    sessions_after_password_change,
+    sessions_after_password_reset,
+    sessions_revoke_others,
+)
+from accounts.services.signin import session_start, sign_in, sign_out
+from accounts.services.teams import member_remove, member_role_change, role_permissions_set, team_create, team_leave
 from accounts.sessions import SID_KEY, sid_hash
 from taskforge.decorators import capability_required, signed_in
 from taskforge.errors import RateLimited, ServiceError
@@ -92,7 +111,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "accounts/login.html", {**context, "form": form}, status=400)
         try:
-            user = services.sign_in(request, email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+            user = sign_in(request, email=form.cleaned_data["email"], password=form.cleaned_data["password"])
         except ServiceError as exc:
             context["unverified"] = exc.status == 403
             return _problem(request, "accounts/login.html", context, exc, form)
@@ -104,7 +123,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    services.sign_out(request)
+    sign_out(request)
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
@@ -122,7 +141,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
             return render(request, "accounts/register.html", {"form": form}, status=400)
         data = form.cleaned_data
         try:
-            services.user_register(
+            user_register(
                 email=data["email"],
                 password=data["password1"],
                 first_name=data["first_name"],
@@ -144,9 +163,9 @@ def verify_view(request: HttpRequest, token: str) -> HttpResponse:
     confirm an address its owner never saw."""
     try:
         if request.method == "POST":
-            services.email_verify(token=token)
+            email_verify(token=token)
         else:
-            services.email_verify_check(token=token)
+            email_verify_check(token=token)
     except ServiceError as exc:
         return render(
             request, "accounts/verify.html", {"error": exc.message, "form": ResendVerificationForm()}, status=exc.status
@@ -164,7 +183,7 @@ def verify_resend_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "accounts/verify.html", {"form": form}, status=400)
     try:
-        services.verification_resend(email=form.cleaned_data["email"], ip=client_ip(request))
+        verification_resend(email=form.cleaned_data["email"], ip=client_ip(request))
     except ServiceError as exc:
         return _problem(request, "accounts/verify.html", {}, exc, form)
     return render(request, "accounts/register_done.html", {"email": form.cleaned_data["email"], "resent": True})
@@ -179,7 +198,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)  # saves, keeps this session (update_session_auth_hash)
-        ended = services.sessions_after_password_change(self.request, self.request.user)
+        ended = sessions_after_password_change(self.request, self.request.user)
         messages.success(
             self.request,
             "Your password was changed."
@@ -221,7 +240,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        services.sessions_after_password_reset(form.user)  # a reset signs the account out everywhere
+        sessions_after_password_reset(form.user)  # a reset signs the account out everywhere
         return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
@@ -250,7 +269,7 @@ def profile_view(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "accounts/profile.html", {**context, "form": form}, status=400)
         try:
-            services.profile_update(user=request.user, **form.cleaned_data)
+            profile_update(user=request.user, **form.cleaned_data)
         except ServiceError as exc:
             return _problem(request, "accounts/profile.html", context, exc, form)
         messages.success(request, "Your profile was saved.")
@@ -267,7 +286,7 @@ def theme_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse("Choose light, dark or system.", status=400)
     try:
-        services.profile_theme_set(user=request.user, theme=form.cleaned_data["theme"])
+        profile_theme_set(user=request.user, theme=form.cleaned_data["theme"])
     except ServiceError as exc:
         return HttpResponse(exc.message, status=exc.status)
     return redirect(_safe_next(request, reverse("accounts:profile")))
@@ -282,7 +301,7 @@ def avatar_upload_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "accounts/profile.html", {**context, "avatar_form": form}, status=400)
     try:
-        services.avatar_set(user=request.user, upload=form.cleaned_data["avatar"])
+        avatar_set(user=request.user, upload=form.cleaned_data["avatar"])
     except ServiceError as exc:
         form.add_error("avatar", exc.message)
         return render(request, "accounts/profile.html", {**context, "avatar_form": form}, status=exc.status)
@@ -309,7 +328,7 @@ def _initial_from(profile: dict[str, Any] | None) -> dict[str, Any]:
 @require_POST
 def avatar_delete_view(request: HttpRequest) -> HttpResponse:
     try:
-        services.avatar_remove(user=request.user)
+        avatar_remove(user=request.user)
     except ServiceError as exc:
         context = _profile_context(request)
         context["form"] = ProfileForm(initial=_initial_from(context["profile"]))
@@ -327,7 +346,7 @@ def avatar_view(request: HttpRequest, name: str) -> HttpResponse:
     """Serve an avatar thumbnail (server-generated names only; never a path from the client)."""
     if not _AVATAR_NAME.match(name):
         raise Http404("no such picture")
-    path = services.avatar_dir() / name
+    path = avatar_dir() / name
     if not path.is_file():
         raise Http404("no such picture")
     response = FileResponse(path.open("rb"), content_type="image/png")
@@ -351,9 +370,7 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
     try:
-        was_current = services.session_revoke(
-            user=request.user, session_id=session_id, current_sid=request.session.get(SID_KEY)
-        )
+        was_current = session_revoke(user=request.user, session_id=session_id, current_sid=request.session.get(SID_KEY))
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from None
@@ -362,7 +379,7 @@ def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
         context = {"sessions": rows, "current_hash": sid_hash(current) if current else "", "error": exc.message}
         return render(request, "accounts/sessions.html", context, status=exc.status)
     if was_current:
-        services.sign_out(request)
+        sign_out(request)
         return redirect("accounts:login")
     messages.success(request, "That session was signed out.")
     return redirect("accounts:sessions")
@@ -371,7 +388,7 @@ def session_revoke_view(request: HttpRequest, session_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def sessions_revoke_others_view(request: HttpRequest) -> HttpResponse:
-    ended = services.sessions_revoke_others(user=request.user, current_sid=request.session.get(SID_KEY))
+    ended = sessions_revoke_others(user=request.user, current_sid=request.session.get(SID_KEY))
     messages.success(request, f"{ended} other session{'s' if ended != 1 else ''} signed out.")
     return redirect("accounts:sessions")
 
@@ -417,7 +434,7 @@ def account_delete_view(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "accounts/delete.html", {**context, "form": form}, status=400)
         try:
-            record = services.account_erase(request, user=request.user, password=form.cleaned_data["password"])
+            record = account_erase(request, user=request.user, password=form.cleaned_data["password"])
         except ServiceError as exc:
             return _problem(request, "accounts/delete.html", context, exc, form)
         return render(request, "accounts/deleted.html", {"pseudonym": record.pseudonym})
@@ -441,7 +458,7 @@ def team_create_view(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "teams/create.html", {"form": form}, status=400)
         try:
-            team = services.team_create(user=request.user, **form.cleaned_data)
+            team = team_create(user=request.user, **form.cleaned_data)
         except ServiceError as exc:
             return _problem(request, "teams/create.html", {}, exc, form)
         messages.success(request, f"Team “{team.name}” created.")
@@ -487,7 +504,7 @@ def team_invite_view(request: HttpRequest, slug: str) -> HttpResponse:
         if not form.is_valid():
             return render(request, "teams/invite.html", {**context, "form": form}, status=400)
         try:
-            invitation, _token = services.invitation_create(actor=request.user, team=team, **form.cleaned_data)
+            invitation, _token = invitation_create(actor=request.user, team=team, **form.cleaned_data)
         except ServiceError as exc:
             return _problem(request, "teams/invite.html", context, exc, form)
         messages.success(request, f"Invitation sent to {invitation.email}.")
@@ -500,7 +517,7 @@ def team_invite_view(request: HttpRequest, slug: str) -> HttpResponse:
 def invitation_revoke_view(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
     try:
-        services.invitation_revoke(actor=request.user, team=team, invitation_id=invitation_id)
+        invitation_revoke(actor=request.user, team=team, invitation_id=invitation_id)
     except ServiceError as exc:
         return _team_problem(request, team, exc)
     messages.success(request, "Invitation withdrawn.")
@@ -515,7 +532,7 @@ def member_role_view(request: HttpRequest, slug: str, user_id: int) -> HttpRespo
     if not form.is_valid():
         return _team_problem(request, team, ServiceError("Choose admin, member or guest."))
     try:
-        services.member_role_change(actor=request.user, team=team, user_id=user_id, role=form.cleaned_data["role"])
+        member_role_change(actor=request.user, team=team, user_id=user_id, role=form.cleaned_data["role"])
     except ServiceError as exc:
         return _team_problem(request, team, exc)
     if request.htmx:
@@ -529,7 +546,7 @@ def member_role_view(request: HttpRequest, slug: str, user_id: int) -> HttpRespo
 def member_remove_view(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
     try:
-        services.member_remove(actor=request.user, team=team, user_id=user_id)
+        member_remove(actor=request.user, team=team, user_id=user_id)
     except ServiceError as exc:
         return _team_problem(request, team, exc)
     messages.success(request, "Member removed.")
@@ -541,7 +558,7 @@ def member_remove_view(request: HttpRequest, slug: str, user_id: int) -> HttpRes
 def team_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
     team = selectors.team_for_user(request.user, slug)
     try:
-        services.team_leave(user=request.user, team=team)
+        team_leave(user=request.user, team=team)
     except ServiceError as exc:
         return _team_problem(request, team, exc)
     messages.success(request, f"You left “{team.name}”.")
@@ -578,7 +595,7 @@ def team_permissions_view(request: HttpRequest, slug: str) -> HttpResponse:
         if not form.is_valid():
             return page(400)
         try:
-            services.role_permissions_set(actor=request.user, team=team, grants=form.grants())
+            role_permissions_set(actor=request.user, team=team, grants=form.grants())
         except ServiceError as exc:
             return page(exc.status, exc.message)
         messages.success(request, "Role permissions saved.")
@@ -593,7 +610,7 @@ def team_permissions_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        invitation = services.invitation_check(selectors.invitation_by_token_hash(services.token_hash(token)))
+        invitation = invitation_check(selectors.invitation_by_token_hash(token_hash(token)))
     except ServiceError as exc:
         if exc.status == 404:
             raise Http404(exc.message) from None
@@ -610,7 +627,7 @@ def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
         if form is not None and not form.is_valid():
             return render(request, "teams/invitation.html", context, status=400)
         try:
-            accepted = services.invitation_accept(
+            accepted = invitation_accept(
                 token=token,
                 user=request.user,
                 display_name=form.cleaned_data["display_name"] if form else "",
@@ -619,7 +636,7 @@ def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
         except ServiceError as exc:
             return _problem(request, "teams/invitation.html", context, exc, form)
         if accepted.created:
-            services.session_start(request, accepted.user, reason="invitation")
+            session_start(request, accepted.user, reason="invitation")
         messages.success(request, f"Welcome to {accepted.invitation.team.name}.")
         return redirect("accounts:team", slug=accepted.invitation.team.slug)
     return render(request, "teams/invitation.html", context)

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors
-from accounts.capabilities import capabilities_set
 from accounts.forms import CapabilitiesForm, PeopleSearchForm
 from accounts.models import CAPABILITY_DESCRIPTIONS, Capability
+from accounts.services.capabilities import capabilities_set
 from taskforge.decorators import capability_required
 from taskforge.errors import ServiceError
 

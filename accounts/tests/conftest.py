@@ -23,17 +23,17 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
-    import accounts.services
+    import accounts.services.signin
     from accounts.selectors import profile_breaker_reset
     from sync.relay import store_pause_clear
 
     # A test that stopped the document server leaves per-process pauses behind.
     store_pause_clear()
     settings.PASSWORD_HASHERS = ["accounts.tests.conftest.FastArgon2PasswordHasher"]
-    accounts.services._dummy_hash = None  # the dummy hash must use the same costs
+    accounts.services.signin._dummy_hash = None  # the dummy hash must use the same costs
     profile_breaker_reset()
     yield
-    accounts.services._dummy_hash = None
+    accounts.services.signin._dummy_hash = None
     profile_breaker_reset()
 
 
@@ -52,7 +52,7 @@ class World:
 @pytest.fixture
 def world(make_user) -> World:
     from accounts.models import Membership
-    from accounts.services import team_create
+    from accounts.services.teams import team_create
 
     team_admin = make_user("team_creator", display_name="Tess Admin")
     member = make_user("member", display_name="Milo Member")

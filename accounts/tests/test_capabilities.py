@@ -9,13 +9,15 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from accounts.capabilities import capabilities_set
 from accounts.models import Capability, CapabilityGrant, Membership
 from accounts.permissions import permission_has
-from accounts.services import ServiceError, invitation_accept, invitation_create, member_remove
+from accounts.services.capabilities import capabilities_set
+from accounts.services.invitations import invitation_accept, invitation_create
+from accounts.services.teams import member_remove
 from accounts.tests.conftest import client_for
 from audit.models import AuditLog
 from taskforge.dbcontext import DbContext, context_for_system, context_for_user, db_context
+from taskforge.errors import ServiceError
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +76,7 @@ def test_removal_from_the_team_leaves_no_power_behind(world) -> None:
 
 
 def test_team_creation_needs_the_capability(world) -> None:
-    from accounts.services import team_create
+    from accounts.services.teams import team_create
 
     with pytest.raises(ServiceError) as refused:
         team_create(user=world.member, name="Shadow")

@@ -28,7 +28,7 @@ TERMS = (EMAIL, FIRST, LAST)
 @pytest.fixture
 def zed(world, django_capture_on_commit_callbacks):
     """A staff member with a profile, an avatar, a team, sessions, sign-in attempts and emails."""
-    from accounts.services import invitation_create
+    from accounts.services.invitations import invitation_create
 
     with django_capture_on_commit_callbacks(execute=True):
         invitation, token = invitation_create(actor=world.team_admin, team=world.team, email=EMAIL, role="member")

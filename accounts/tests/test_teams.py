@@ -173,7 +173,8 @@ def test_admins_must_keep_team_manage_and_unknown_permissions_are_refused(world)
     # a made-up permission in the form is ignored; through the service it is refused
     client.post("/teams/rescue/permissions/", {**_grants(admin=["team.manage"]), "guest:root.everything": "on"})
     assert not RolePermission.objects.filter(team=world.team, permission="root.everything").exists()
-    from accounts.services import ServiceError, role_permissions_set
+    from accounts.services.teams import role_permissions_set
+    from taskforge.errors import ServiceError
 
     with pytest.raises(ServiceError, match="Unknown permission"):
         role_permissions_set(

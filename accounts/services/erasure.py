@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from django.contrib.auth import logout
 from django.db import connection, transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import device_for_sign_in
 from accounts.documents import PROFILE_AGGREGATE, profile_collection
-from accounts.models import CapabilityGrant, ErasureRecord, Invitation, LoginAttempt, Membership, User, UserSession
+from accounts.export import ErasureSubject, ExportUnavailable, erasers_run
+from accounts.models import CapabilityGrant, ErasureRecord, User
 from accounts.presence import presence_forget
-from accounts.redisutil import RedisUnavailable
 from accounts.selectors import profile_invalidate, teams_where_last_admin
 from accounts.services.signin import DEVICE_PREFIX, attempt_reserve
 from audit.services import audit_content_record
@@ -58,8 +56,6 @@ def _names_known(user: User) -> list[str]:
 
 def account_erase(request: HttpRequest, *, user: User, password: str) -> ErasureRecord:
     """Delete the profile, pseudonymise everything kept, end all sessions, record the erasure."""
-    from accounts.export import ErasureSubject, ExportUnavailable, erasers_run
-
     ip = client_ip(request)
     agent = request.META.get("HTTP_USER_AGENT", "")
     device = device_for_sign_in(request, user.email)  # an attack on the account does not block its owner
@@ -133,37 +129,3 @@ def account_erase(request: HttpRequest, *, user: User, password: str) -> Erasure
     logger.info("user %s erased (%s audit rows pseudonymised)", user.pk, record_summary)
     logout(request)
     return record
-
-
-def accounts_data_erase(subject: Any) -> dict[str, int]:
-    """The accounts app's own eraser (registered in accounts.export)."""
-    counts: dict[str, int] = {}
-    counts["memberships"] = Membership.objects.filter(user_id=subject.user_id).delete()[0]
-    now = timezone.now()
-    counts["invitations"] = Invitation.objects.filter(email__iexact=subject.email).update(
-        email=subject.pseudo_email, revoked_at=now
-    )
-    counts["sign_in_attempts"] = LoginAttempt.objects.filter(
-        Q(user_id=subject.user_id) | Q(email__iexact=subject.email)
-    ).update(email=subject.pseudo_email, ip=None, user_agent="")
-    digests = list(UserSession.objects.filter(user_id=subject.user_id).values_list("sid_hash", flat=True))
-    counts["sessions"] = UserSession.objects.filter(user_id=subject.user_id).delete()[0]
-
-    def _forget_index() -> None:
-        from accounts.redisutil import redis_client, rkey
-
-        try:
-            redis_client().delete(rkey(f"user:sessions:{subject.user_id}"))
-        except RedisUnavailable:
-            pass
-
-    if digests:
-        transaction.on_commit(_forget_index)
-    # Django admin history names the object by its str(): the email or name.
-    from django.contrib.admin.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    counts["admin_log"] = LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(User), object_id=str(subject.user_id)
-    ).update(object_repr=subject.pseudonym, change_message="")
-    return counts

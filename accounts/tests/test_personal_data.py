@@ -11,7 +11,14 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from PIL import Image
 
-from accounts.export import ErasureSubject, eraser_register, erasers, exporter_register, exporters
+from accounts.export import (
+    ERASURE_AGGREGATE,
+    ErasureSubject,
+    eraser_register,
+    erasers,
+    exporter_register,
+    exporters,
+)
 from accounts.models import ErasureRecord, LoginAttempt, Membership, User, UserSession
 from accounts.tests.conftest import client_for
 from taskforge.dbcontext import DbContext, db_context
@@ -139,6 +146,19 @@ def test_exporters_and_erasers_are_a_registry(zed) -> None:
 
         export._EXPORTERS.pop("test_extra", None)
         export._ERASERS.pop("test_extra", None)
+
+
+def test_each_app_registers_its_own_sections_and_erasure_applier() -> None:
+    """The registry is filled by the apps' personal_data.py (accounts knows no other app's tables)."""
+    from bookings import personal_data as bookings_data
+    from sync.handlers import handler_get
+    from tasks import personal_data as tasks_data
+
+    assert exporters()["bookings"] is bookings_data.bookings_export
+    assert erasers()["bookings"] is bookings_data.bookings_erase
+    assert exporters()["tasks"] is tasks_data.tasks_export
+    assert erasers()["tasks"] is tasks_data.tasks_erase
+    assert handler_get(ERASURE_AGGREGATE) is tasks_data.erasure_apply
 
 
 # --- the audit functions ------------------------------------------------------------------------

@@ -74,13 +74,19 @@ from accounts.redisutil import RedisUnavailable, redis_client, rkey
 from mail.models import DigestItem, EmailDelivery, EmailPayload
 from sync.models import OutboxEvent
 from taskforge.dbcontext import context_current, db_context
+from taskforge.errors import Unavailable
 from taskforge.mongo import MongoUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-class ExportUnavailable(Exception):
-    """A store needed for the export cannot be read right now."""
+class ExportUnavailable(Unavailable):
+    """A store needed for the export (or an erasure) cannot be read right now: the person is
+    told to try again (503) instead of getting a partial export."""
+
+    def __init__(self, store: str) -> None:
+        super().__init__("Part of your data cannot be read right now. Please try the download again in a few minutes.")
+        self.store = store
 
 
 @dataclass(frozen=True)

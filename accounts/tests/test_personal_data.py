@@ -77,7 +77,7 @@ def _admin_ctx():
 # --- export ------------------------------------------------------------------------------------
 
 
-def test_the_export_holds_data_from_both_stores(zed) -> None:
+def test_the_export_holds_data_from_both_stores(zed, world) -> None:
     response = zed["browser"].get("/accounts/data/export/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -90,8 +90,8 @@ def test_the_export_holds_data_from_both_stores(zed) -> None:
     assert data["profile"]["preferences"]["email_cadence"] == "weekly"
     assert data["team_memberships"] == [
         {
-            "team": "Rescue Squad",
-            "team_slug": "rescue",
+            "team": world.team.name,
+            "team_slug": world.team.slug,
             "role": "member",
             "joined_at": data["team_memberships"][0]["joined_at"],
         }
@@ -302,7 +302,7 @@ def test_erasure_needs_the_password_and_changes_nothing_otherwise(zed) -> None:
 def test_the_last_admin_of_a_team_cannot_erase_the_account(world) -> None:
     client = client_for(world.team_admin)
     response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
-    assert response.status_code == 409 and b"only admin of Rescue Squad" in response.content
+    assert response.status_code == 409 and f"only admin of {world.team.name}".encode() in response.content
     assert client.get("/accounts/delete/").content.count(b"Make someone else admin first") == 1
     assert User.objects.get(pk=world.team_admin.pk).is_active
 

@@ -42,7 +42,7 @@ def safe_next(request: HttpRequest, default: str) -> str:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
-    notice = request.session.pop(NOTICE_KEY, None) if hasattr(request, "session") else None
+    notice = request.session.pop(NOTICE_KEY, None)
     if request.method == "GET" and request.user.is_authenticated:
         return redirect(next_url)
     form = SignInForm(request.POST or None)

@@ -14,6 +14,7 @@ from taskforge.errors import Conflict, Forbidden, NotFound, ServiceError
 
 
 def team_permission_require(user: User, team_id: int, permission: str) -> None:
+    """The team permission check as a refusal (403) for the teams and invitations services."""
     try:
         permission_require(user, team_id, permission)
     except PermissionDenied as exc:

@@ -39,6 +39,10 @@ class Profile(Document):
     meta = {"db_alias": CONTENT_ALIAS, "collection": "profiles", "indexes": [], "auto_create_index": False}
 
 
+# The outbox aggregate of profiles: recorded by accounts/services/profile.py (and erasure.py),
+# applied by accounts/sync.py.
+PROFILE_AGGREGATE = "profile"
+
 # Fields of a profile document besides _id/version (the tombstone unsets them).
 PROFILE_FIELDS = ("first_name", "last_name", "bio", "avatar", "preferences", "updated_at")
 

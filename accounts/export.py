@@ -41,8 +41,15 @@ Rules:
 * the audit log is handled here (SQL functions accounts_audit_about_user and
   accounts_audit_pseudonymise); apps do not touch it.
 
-Exports and erasers for apps that are installed but have not registered their own
-are provided below, guarded by imports, for the tables this module knows about.
+Helpers for the apps' modules: `scrub_text` (names and email out of a text found by id),
+`elevated_read`, `mongo_or_unavailable` (a document-server outage becomes
+ExportUnavailable) and ERASURE_AGGREGATE (the outbox events that carry an eraser's
+already-scrubbed document changes; the outbox scrub leaves them alone).
+
+This module holds the registry and the sections of the accounts app (account, profile,
+memberships, invitations, sessions, sign-in attempts, audit entries, and the email log of
+the mail app, which sits below accounts and cannot register itself); bookings and tasks
+register theirs in bookings/personal_data.py and tasks/personal_data.py.
 """
 
 from __future__ import annotations
@@ -52,18 +59,34 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db import connection
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from accounts.documents import profile_collection
+from accounts.models import Invitation, LoginAttempt, Membership, User, UserSession
+from accounts.redisutil import RedisUnavailable, redis_client, rkey
+from mail.models import DigestItem, EmailDelivery, EmailPayload
+from sync.models import OutboxEvent
+from taskforge.dbcontext import context_current, db_context
+from taskforge.errors import Unavailable
+from taskforge.mongo import MongoUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-class ExportUnavailable(Exception):
-    """A store needed for the export cannot be read right now."""
+class ExportUnavailable(Unavailable):
+    """A store needed for the export (or an erasure) cannot be read right now: the person is
+    told to try again (503) instead of getting a partial export."""
+
+    def __init__(self, store: str) -> None:
+        super().__init__("Part of your data cannot be read right now. Please try the download again in a few minutes.")
+        self.store = store
 
 
 @dataclass(frozen=True)
@@ -141,9 +164,6 @@ def _account_export(user: Any) -> dict[str, Any]:
 
 
 def _profile_export(user: Any) -> dict[str, Any] | None:
-    from accounts.documents import profile_collection
-    from taskforge.mongo import MongoUnavailable
-
     try:
         doc = profile_collection().find_one({"_id": user.pk})
     except MongoUnavailable:
@@ -155,8 +175,6 @@ def _profile_export(user: Any) -> dict[str, Any] | None:
 
 
 def _memberships_export(user: Any) -> list[dict[str, Any]]:
-    from accounts.models import Membership
-
     return [
         {"team": m.team.name, "team_slug": m.team.slug, "role": m.role, "joined_at": m.joined_at}
         for m in Membership.objects.filter(user=user).select_related("team").order_by("joined_at")
@@ -164,10 +182,6 @@ def _memberships_export(user: Any) -> list[dict[str, Any]]:
 
 
 def _invitations_export(user: Any) -> dict[str, list[dict[str, Any]]]:
-    from django.db.models import Q
-
-    from accounts.models import Invitation
-
     def row(inv: Any) -> dict[str, Any]:
         return {
             "team": inv.team.name,
@@ -184,8 +198,6 @@ def _invitations_export(user: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def _sessions_export(user: Any) -> list[dict[str, Any]]:
-    from accounts.models import UserSession
-
     return list(
         UserSession.objects.filter(user=user)
         .order_by("-created_at")
@@ -194,10 +206,6 @@ def _sessions_export(user: Any) -> list[dict[str, Any]]:
 
 
 def _sign_in_attempts_export(user: Any) -> list[dict[str, Any]]:
-    from django.db.models import Q
-
-    from accounts.models import LoginAttempt
-
     return list(
         LoginAttempt.objects.filter(Q(user=user) | Q(email__iexact=user.email))
         .order_by("-created_at")
@@ -245,12 +253,6 @@ def _audit_export(user: Any) -> list[dict[str, Any]]:
 
 
 def _email_log_export(user: Any) -> list[dict[str, Any]]:
-    try:
-        from mail.models import EmailDelivery
-    except ImportError:
-        return []
-    from django.db.models import Q
-
     return list(
         EmailDelivery.objects.filter(Q(user_id=user.pk) | Q(recipient__iexact=user.email))
         .order_by("-created_at")
@@ -259,12 +261,6 @@ def _email_log_export(user: Any) -> list[dict[str, Any]]:
 
 
 def _email_log_erase(subject: ErasureSubject) -> dict[str, int]:
-    try:
-        from mail.models import DigestItem, EmailDelivery, EmailPayload
-    except ImportError:
-        return {}
-    from django.db.models import Q
-
     deliveries = EmailDelivery.objects.filter(Q(user_id=subject.user_id) | Q(recipient__iexact=subject.email))
     ids = list(deliveries.values_list("pk", flat=True))
     payloads = EmailPayload.objects.filter(delivery_id__in=ids).delete()[0]
@@ -274,16 +270,44 @@ def _email_log_erase(subject: ErasureSubject) -> dict[str, int]:
 
 
 def _accounts_erase(subject: ErasureSubject) -> dict[str, int]:
-    from accounts.services import accounts_data_erase
+    """Memberships and sessions go; invitations and sign-in attempts stay without the person."""
+    counts: dict[str, int] = {}
+    counts["memberships"] = Membership.objects.filter(user_id=subject.user_id).delete()[0]
+    now = timezone.now()
+    counts["invitations"] = Invitation.objects.filter(email__iexact=subject.email).update(
+        email=subject.pseudo_email, revoked_at=now
+    )
+    counts["sign_in_attempts"] = LoginAttempt.objects.filter(
+        Q(user_id=subject.user_id) | Q(email__iexact=subject.email)
+    ).update(email=subject.pseudo_email, ip=None, user_agent="")
+    digests = list(UserSession.objects.filter(user_id=subject.user_id).values_list("sid_hash", flat=True))
+    counts["sessions"] = UserSession.objects.filter(user_id=subject.user_id).delete()[0]
 
-    return accounts_data_erase(subject)
+    def _forget_index() -> None:
+        try:
+            redis_client().delete(rkey(f"user:sessions:{subject.user_id}"))
+        except RedisUnavailable:
+            pass
+
+    if digests:
+        transaction.on_commit(_forget_index)
+    # Django admin history names the object by its str(): the email or name.
+    counts["admin_log"] = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(subject.user_id)
+    ).update(object_repr=subject.pseudonym, change_message="")
+    return counts
 
 
-# --- sections for the bookings and tasks apps (until they register their own) --------------
+# --- helpers for the apps' exporters and erasers ---------------------------------------------
 #
 # Reads and writes run under the person's own database context: RLS already lets a
 # traveller read and update their own bookings, and staff all bookings. The one exception
 # is the task export (see elevated_read).
+
+# Outbox events an eraser records for its changes to documents (ids and already-scrubbed
+# texts, nothing personal): the outbox scrub below leaves them alone. The app that records
+# them registers their applier (tasks/personal_data.py).
+ERASURE_AGGREGATE = "personal_data_erasure"
 
 # Keys of an outbox payload that hold a person's id: a payload with one of them equal to
 # the person's id is theirs to scrub (mirrors PERSON_REF_KEYS of accounts migration 0005).
@@ -306,7 +330,6 @@ PERSON_REF_KEYS = (
 EMAIL_KEYS = ("email", "recipient", "contact_email", "user_email")
 NAME_KEYS = ("display_name", "first_name", "last_name", "full_name", "contact_name", "author_name", "actor_name")
 TEXT_KEYS = ("body", "bio", "message", "cancel_reason")
-ERASURE_CHUNK = 500  # documents per outbox event
 
 
 @contextmanager
@@ -321,12 +344,6 @@ def elevated_read() -> Iterator[None]:
     ONLY setting. Callers pass fixed queries filtered by the person's own id, taken from the
     signed-in user, never from input; everything read must be materialised inside the block.
     """
-    from dataclasses import replace
-
-    from django.db import transaction
-
-    from taskforge.dbcontext import context_current, db_context
-
     with transaction.atomic():
         try:
             with db_context(replace(context_current(), role="system")):
@@ -375,164 +392,19 @@ def _scrub_payload(payload: dict[str, Any], subject: ErasureSubject) -> dict[str
     return out
 
 
-def _bookings_export(user: Any) -> list[dict[str, Any]] | None:
-    try:
-        from bookings.models import Booking
-    except ImportError:
-        return None
-    # The person's own context: RLS shows a traveller their own bookings (staff: all, filtered here).
-    return list(
-        Booking.objects.filter(user_id=user.pk)
-        .order_by("booking_date")
-        .values(
-            "id",
-            "trip_id",
-            "travel_date",
-            "travellers",
-            "removed_travellers",
-            "unit_price_minor",
-            "total_minor",
-            "currency",
-            "status",
-            "payment_reference",
-            "refund_minor",
-            "cancel_reason",
-            "booking_date",
-            "confirmed_at",
-            "cancelled_at",
-        )
-    )
-
-
-def _bookings_erase(subject: ErasureSubject) -> dict[str, int]:
-    """Bookings stay for accounting (they point at the pseudonymised user); free text loses the person."""
-    try:
-        from bookings.models import Booking
-    except ImportError:
-        return {}
-    changed = 0
-    # Under the person's own context (RLS: a traveller may update their own bookings), so
-    # the audit rows of these updates name the real actor and role.
-    for booking in Booking.objects.filter(user_id=subject.user_id).exclude(cancel_reason=""):
-        scrubbed = scrub_text(booking.cancel_reason, subject)
-        if scrubbed != booking.cancel_reason:
-            Booking.objects.filter(pk=booking.pk).update(cancel_reason=scrubbed)
-            changed += 1
-    kept = Booking.objects.filter(user_id=subject.user_id).count()
-    return {"bookings_kept": kept, "bookings_scrubbed": changed}
-
-
-def _mongo_or_unavailable(func: Callable[[], Any]) -> Any:
-    from taskforge.mongo import MongoUnavailable
-
+def mongo_or_unavailable(func: Callable[[], Any]) -> Any:
+    """Run a read of the document server; its outage becomes ExportUnavailable (the export or
+    erasure is refused as a whole, to be tried again, rather than half done)."""
     try:
         return func()
     except MongoUnavailable:
         raise ExportUnavailable("document server") from None
 
 
-def _tasks_export(user: Any) -> dict[str, Any] | None:
-    try:
-        from tasks import documents as task_documents
-        from tasks.models import Task, TaskWatcher
-    except ImportError:
-        return None
-    with elevated_read():  # tasks of teams they have left are theirs too; read-only, own id only
-        tasks = [
-            {
-                "id": str(t.id),
-                "team": t.team.name,
-                "title": t.title,
-                "status": t.status,
-                "priority": t.priority,
-                "due_at": t.due_at,
-                "created_at": t.created_at,
-                "created_by_me": t.creator_id == user.pk,
-                "assigned_to_me": t.assignee_id == user.pk,
-            }
-            for t in Task.objects.filter(Q(creator_id=user.pk) | Q(assignee_id=user.pk)).select_related("team")
-        ]
-        watched = [str(t) for t in TaskWatcher.objects.filter(user_id=user.pk).values_list("task_id", flat=True)]
-    comments = _mongo_or_unavailable(
-        lambda: [
-            {
-                "id": c["_id"],
-                "task_id": c.get("task_id"),
-                "body": c.get("body"),
-                "created_at": c.get("created_at"),
-                "edited_at": c.get("edited_at"),
-                "attachments": [a.get("name") for a in c.get("attachments") or []],
-            }
-            for c in task_documents.comments().find({"author_id": user.pk}).sort("created_at", 1)
-        ]
-    )
-    notifications = _mongo_or_unavailable(
-        lambda: [
-            {k: v for k, v in n.items() if k != "_id"} | {"id": n["_id"]}
-            for n in task_documents.notifications().find({"user_id": user.pk}).sort("created_at", 1)
-        ]
-    )
-    return {"tasks": tasks, "watching": watched, "comments": comments, "notifications": notifications}
-
-
-def _tasks_erase(subject: ErasureSubject) -> dict[str, int]:
-    """Own notifications go; own comments stay under the pseudonym with the person's names
-    and email taken out of them; notifications their actions caused lose their name.
-    Everything is found by id (author_id, user_id, actor_id); other people's comments are
-    left as written.
-
-    MongoDB is read here (to plan the change; down = the whole erasure is refused, to be
-    tried again) and written only after the commit, by the outbox event recorded here.
-    """
-    try:
-        from tasks import documents as task_documents
-        from tasks.models import TaskWatcher
-    except ImportError:
-        return {}
-    from accounts.sync import ERASURE_AGGREGATE
-    from sync.outbox import outbox_record
-
-    counts = {"watching": TaskWatcher.objects.filter(user_id=subject.user_id).delete()[0]}
-
-    def plan() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-        comments = []
-        for doc in task_documents.comments().find({"author_id": subject.user_id}, {"body": 1}):
-            body = doc.get("body") or ""
-            scrubbed = scrub_text(body, subject)
-            if scrubbed != body:
-                comments.append({"id": doc["_id"], "set": {"body": scrubbed}})
-        caused = []
-        for doc in task_documents.notifications().find({"actor_id": subject.user_id}, {"message": 1}):
-            message = doc.get("message") or ""
-            scrubbed = scrub_text(message, subject)
-            if scrubbed != message:
-                caused.append({"id": doc["_id"], "set": {"message": scrubbed}})
-        own = len(list(task_documents.notifications().find({"user_id": subject.user_id}, {"_id": 1})))
-        return comments, caused, own
-
-    comments, caused, own = _mongo_or_unavailable(plan)
-    chunks = max(1, -(-max(len(comments), len(caused)) // ERASURE_CHUNK))
-    for index in range(chunks):
-        window = slice(index * ERASURE_CHUNK, (index + 1) * ERASURE_CHUNK)
-        outbox_record(
-            aggregate_type=ERASURE_AGGREGATE,
-            aggregate_id=str(subject.user_id),
-            version=index + 1,
-            event_type="personal_data.erased",
-            # No personal data: ids, and texts that already had the person taken out.
-            payload={"user_id": subject.user_id, "comments": comments[window], "notifications": caused[window]},
-        )
-    counts.update(comments_scrubbed=len(comments), notifications_deleted=own, notifications_scrubbed=len(caused))
-    return counts
-
-
 def _outbox_erase(subject: ErasureSubject) -> dict[str, int]:
     """Outbox payloads (any app) that hold the person's id in a person-reference key: their
     identity fields and their names in free text. Found by id, never by searching every
     payload for the name. (The person's own profile events are emptied by account_erase.)"""
-    from accounts.sync import ERASURE_AGGREGATE
-    from sync.models import OutboxEvent
-
     changed = 0
     with connection.cursor() as cursor:
         cursor.execute(
@@ -558,11 +430,7 @@ exporter_register("invitations", _invitations_export)
 exporter_register("sessions", _sessions_export)
 exporter_register("sign_in_attempts", _sign_in_attempts_export)
 exporter_register("emails", _email_log_export)
-exporter_register("bookings", _bookings_export)
-exporter_register("tasks", _tasks_export)
 exporter_register("audit_entries", _audit_export)
 eraser_register("accounts", _accounts_erase)
 eraser_register("emails", _email_log_erase)
-eraser_register("bookings", _bookings_erase)
-eraser_register("tasks", _tasks_erase)
 eraser_register("outbox", _outbox_erase)  # run last by erasers_run

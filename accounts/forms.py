@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts import emails
 from accounts.documents import CADENCES, THEMES
 from accounts.models import Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
@@ -157,8 +158,6 @@ class EmailPasswordResetForm(PasswordResetForm):
     """Django's reset form, sending through the mail queue (one email per matching account)."""
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        from accounts import emails
-
         token_generator = kwargs["token_generator"]
         with transaction.atomic():
             for user in self.get_users(self.cleaned_data["email"]):

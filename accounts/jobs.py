@@ -7,7 +7,11 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
+
+from accounts.models import LoginAttempt, UserSession
+from accounts.sessions import sessions_end, sessions_prune
 
 logger = logging.getLogger(__name__)
 
@@ -17,11 +21,6 @@ LOGIN_ATTEMPT_RETENTION_DAYS = 90
 
 def sessions_sweep_run(*, now=None) -> dict[str, int]:
     """End index entries of sessions that timed out, forget old history and old sign-in attempts."""
-    from django.db.models import Q
-
-    from accounts.models import LoginAttempt, UserSession
-    from accounts.sessions import sessions_end, sessions_prune
-
     now = now or timezone.now()
     stale = UserSession.objects.filter(ended_at__isnull=True).filter(
         Q(last_seen_at__lt=now - timedelta(seconds=settings.SESSION_IDLE_SECONDS + 60))

@@ -8,6 +8,8 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 
+from accounts.models import Membership, RolePermission
+
 # Catalogue: permission -> description.
 PERMISSIONS: dict[str, str] = {
     "task.view": "See the team's tasks, boards and dashboard",
@@ -38,7 +40,6 @@ def team_role_permissions(team_id: int) -> dict[str, frozenset[str]]:
     cached = cache.get(_cache_key(team_id))
     if cached is not None:
         return {role: frozenset(perms) for role, perms in cached.items()}
-    from accounts.models import RolePermission
 
     table: dict[str, set[str]] = {role: set() for role in DEFAULT_ROLE_PERMISSIONS}
     rows = list(RolePermission.objects.filter(team_id=team_id).values_list("role", "permission"))
@@ -62,8 +63,6 @@ def membership_role(user: Any, team_id: int) -> str | None:
         return None
     memo = user.__dict__.setdefault("_team_roles", {})
     if team_id not in memo:
-        from accounts.models import Membership
-
         memo[team_id] = (
             Membership.objects.filter(team_id=team_id, user_id=user.pk).values_list("role", flat=True).first()
         )

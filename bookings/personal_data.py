@@ -1,14 +1,56 @@
-"""The bookings app's part of personal-data erasure, through the registry the accounts app
-owns (accounts/export.py; this module is imported by AccountsConfig.ready).
+"""The bookings app's part of "Download my data" and "Delete my account", through the
+registry the accounts app owns (accounts/export.py; this module is imported by
+AccountsConfig.ready).
 
-The bookings export and the scrub of cancellation reasons are still provided by
-accounts/export.py (registered there as "bookings"); they move here later.
+Reads and writes run under the person's own database context: RLS lets a traveller read
+and update their own bookings (staff: all, filtered here by the person's id), so the audit
+rows of the erasure's updates name the real actor and role.
 """
 
 from __future__ import annotations
 
-from accounts.export import ErasureSubject, eraser_register
+from typing import Any
+
+from accounts.export import ErasureSubject, eraser_register, exporter_register, scrub_text
+from bookings.models import Booking
 from bookings.services import bookings_cancel_for_erasure
+
+
+def bookings_export(user: Any) -> list[dict[str, Any]]:
+    """Every booking of the person, with its fields."""
+    return list(
+        Booking.objects.filter(user_id=user.pk)
+        .order_by("booking_date")
+        .values(
+            "id",
+            "trip_id",
+            "travel_date",
+            "travellers",
+            "removed_travellers",
+            "unit_price_minor",
+            "total_minor",
+            "currency",
+            "status",
+            "payment_reference",
+            "refund_minor",
+            "cancel_reason",
+            "booking_date",
+            "confirmed_at",
+            "cancelled_at",
+        )
+    )
+
+
+def bookings_erase(subject: ErasureSubject) -> dict[str, int]:
+    """Bookings stay for accounting (they point at the pseudonymised user); free text loses the person."""
+    changed = 0
+    for booking in Booking.objects.filter(user_id=subject.user_id).exclude(cancel_reason=""):
+        scrubbed = scrub_text(booking.cancel_reason, subject)
+        if scrubbed != booking.cancel_reason:
+            Booking.objects.filter(pk=booking.pk).update(cancel_reason=scrubbed)
+            changed += 1
+    kept = Booking.objects.filter(user_id=subject.user_id).count()
+    return {"bookings_kept": kept, "bookings_scrubbed": changed}
 
 
 def pending_bookings_erase(subject: ErasureSubject) -> dict[str, int]:
@@ -16,4 +58,6 @@ def pending_bookings_erase(subject: ErasureSubject) -> dict[str, int]:
     return bookings_cancel_for_erasure(user_id=subject.user_id)
 
 
+exporter_register("bookings", bookings_export)
+eraser_register("bookings", bookings_erase)
 eraser_register("bookings_pending", pending_bookings_erase)

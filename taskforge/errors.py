@@ -3,27 +3,37 @@
 Services raise `ServiceError` (or a subclass) with a message for the person and a status:
 404 for what they may not know exists, 403 for an action they may not take on something
 they can see, 409 for a conflict with the current state, 422/400 for input the rules
-refuse, 503 while a store is down. `ServiceErrorMiddleware` turns an uncaught one into that
-answer (a page, or a fragment for htmx); a view with a form calls `form_refusal()` instead,
-so the message lands on the form next to what the person typed.
+refuse, 429 for too many attempts, 503 while a store is down. A refusal that knows when to
+try again carries `retry_after` (seconds), sent as the Retry-After header.
+`ServiceErrorMiddleware` turns an uncaught one into that answer (a page, or a fragment for
+htmx); a view with a form calls `form_refusal()` instead, so the message lands on the form
+next to what the person typed, and `refusal_headers()` on its answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.http import HttpResponse
 
 
 class ServiceError(Exception):
     """A refused request: a message for the user, the HTTP status, and the form field (None: whole form)."""
 
     status = 400
+    retry_after: int | None = None  # seconds until a new attempt may succeed (the Retry-After header)
 
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, field: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         if status is not None:
             self.status = status
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class NotFound(ServiceError):
@@ -50,6 +60,15 @@ class Unprocessable(ServiceError):
     status = 422
 
 
+class RateLimited(ServiceError):
+    """Too many attempts (sign-ins, registrations, ...): try again after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, retry_after=retry_after)
+
+
 class Unavailable(ServiceError):
     """A store the request needs is down: try again in a moment (nothing was changed)."""
 
@@ -62,3 +81,11 @@ def form_refusal(form: Any, exc: ServiceError) -> int:
     field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
     form.add_error(field, exc.message)
     return exc.status
+
+
+def refusal_headers(response: HttpResponse, exc: ServiceError) -> HttpResponse:
+    """The headers a refusal asks for on the answer to it (Retry-After), for the middleware
+    and for the views that answer a refusal on their form."""
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response

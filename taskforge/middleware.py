@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from taskforge.dbcontext import context_for_user, context_reset, context_set
-from taskforge.errors import ServiceError
+from taskforge.errors import ServiceError, Unavailable, refusal_headers
 from taskforge.mongo import MongoUnavailable
 from taskforge.requestctx import request_id_var
 
@@ -104,18 +104,19 @@ class ServiceErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ServiceError):
-            status, message = exception.status, exception.message
+            refusal = exception
         elif isinstance(exception, MongoUnavailable):
-            status, message = 503, STORE_DOWN
+            refusal = Unavailable(STORE_DOWN)
         else:
             return None
+        status, message = refusal.status, refusal.message
         if status == 404:
             raise Http404(message)
         template = "partials/error.html" if request.headers.get("HX-Request") == "true" else "refused.html"
         response = render(request, template, {"message": message, "status": status}, status=status)
-        if status == 503:
+        if status == 503 and refusal.retry_after is None:
             response["Retry-After"] = "30"
-        return response
+        return refusal_headers(response, refusal)
 
 
 STORE_DOWN = "Part of the site's data cannot be reached right now; nothing was changed. Please try again in a moment."

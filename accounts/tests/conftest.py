@@ -1,14 +1,20 @@
-"""Fixtures of the accounts tests: the five personas and a team for them."""
+"""Fixtures of the accounts tests: the shared personas under the names these tests use, and clients."""
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.test import Client
+
+from accounts.models import RolePermission
+from accounts.permissions import DEFAULT_ROLE_PERMISSIONS
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.testing.personas import People, people_create
 
 PASSWORD = "correct-horse-battery"
 
@@ -23,48 +29,58 @@ class FastArgon2PasswordHasher(Argon2PasswordHasher):
 
 @pytest.fixture(autouse=True)
 def _fast_hasher(settings):
-    import accounts.services
+    import accounts.services.signin
     from accounts.selectors import profile_breaker_reset
     from sync.relay import store_pause_clear
 
     # A test that stopped the document server leaves per-process pauses behind.
     store_pause_clear()
     settings.PASSWORD_HASHERS = ["accounts.tests.conftest.FastArgon2PasswordHasher"]
-    accounts.services._dummy_hash = None  # the dummy hash must use the same costs
+    accounts.services.signin._dummy_hash = None  # the dummy hash must use the same costs
     profile_breaker_reset()
     yield
-    accounts.services._dummy_hash = None
+    accounts.services.signin._dummy_hash = None
     profile_breaker_reset()
 
 
 @dataclass
 class World:
-    team: Any
-    other_team: Any
-    team_admin: Any  # team creator, admin of `team`
+    """The accounts tests' names for the shared personas (taskforge.testing.personas)."""
+
+    people: People
+    team: Any  # team x
+    other_team: Any  # team y
+    team_admin: Any  # admin of `team`, no site capability
     member: Any  # member of `team`, no site capability
     guest: Any  # guest of `team`, no site capability
-    outsider: Any  # team creator, admin of `other_team` only
+    outsider: Any  # admin of `other_team` only
     traveller: Any
     site_admin: Any  # site admin, in no team
 
 
 @pytest.fixture
-def world(make_user) -> World:
-    from accounts.models import Membership
-    from accounts.services import team_create
-
-    team_admin = make_user("team_creator", display_name="Tess Admin")
-    member = make_user("member", display_name="Milo Member")
-    guest = make_user("member", display_name="Gus Guest")
-    outsider = make_user("team_creator", display_name="Olga Outsider")
-    traveller = make_user("traveller", email_verified=True, display_name="Trav Eller")
-    site_admin = make_user("admin", display_name="Sid Admin", email_verified=True)
-    team = team_create(user=team_admin, name="Rescue Squad", slug="rescue")
-    other = team_create(user=outsider, name="Other Crew", slug="other-crew")
-    Membership.objects.create(team=team, user=member, role="member")
-    Membership.objects.create(team=team, user=guest, role="guest")
-    return World(team, other, team_admin, member, guest, outsider, traveller, site_admin)
+def world(db) -> World:
+    """Every persona, with the password PASSWORD; teams x and y carry the default role table
+    written out, as team_create leaves a new team."""
+    people = people_create(f"{time.monotonic_ns()}", password=PASSWORD)
+    with db_context(context_for_system("test world")):
+        RolePermission.objects.bulk_create(
+            RolePermission(team=team, role=role, permission=permission)
+            for team in (people.x, people.y)
+            for role, permissions in DEFAULT_ROLE_PERMISSIONS.items()
+            for permission in sorted(permissions)
+        )
+    return World(
+        people=people,
+        team=people.x,
+        other_team=people.y,
+        team_admin=people.team_admin,
+        member=people.team_member,
+        guest=people.team_guest,
+        outsider=people.y_admin,
+        traveller=people.traveller,
+        site_admin=people.site_admin,
+    )
 
 
 def client_for(user: Any) -> Client:

@@ -11,17 +11,19 @@ from accounts.tests.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 
-def test_admin_changelists_search_and_filter(world) -> None:
+def test_admin_changelists_search_and_filter(world, make_user) -> None:
     client = client_for(world.site_admin)
-    users = client.get("/admin/accounts/user/", {"q": "Milo"})
-    assert users.status_code == 200 and b"Milo Member" in users.content and b"Olga Outsider" not in users.content
+    member, outsider, guest = (u.email.encode() for u in (world.member, world.outsider, world.guest))
+    users = client.get("/admin/accounts/user/", {"q": world.member.email})
+    assert users.status_code == 200 and member in users.content and outsider not in users.content
+    creator = make_user("team_creator")
     creators = client.get("/admin/accounts/user/", {"capability_grants__capability": "team_creator"})
-    assert b"Olga Outsider" in creators.content and b"Milo Member" not in creators.content
-    teams = client.get("/admin/accounts/team/", {"q": "rescue"})
-    assert b"Rescue Squad" in teams.content and b"Other Crew" not in teams.content
+    assert creator.email.encode() in creators.content and member not in creators.content
+    teams = client.get("/admin/accounts/team/", {"q": world.team.slug})
+    assert world.team.name.encode() in teams.content and world.other_team.name.encode() not in teams.content
     guests = client.get("/admin/accounts/membership/", {"role__exact": "guest"})
-    assert b"Gus Guest" in guests.content and b"Milo Member" not in guests.content
-    perms = client.get("/admin/accounts/rolepermission/", {"permission__exact": "team.manage", "q": "rescue"})
+    assert guest in guests.content and member not in guests.content
+    perms = client.get("/admin/accounts/rolepermission/", {"permission__exact": "team.manage", "q": world.team.slug})
     assert perms.status_code == 200 and b"team.manage" in perms.content
     for path in (
         "/admin/accounts/invitation/",

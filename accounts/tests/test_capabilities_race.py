@@ -6,10 +6,10 @@ import threading
 
 from django.db import connections
 
-from accounts.capabilities import capabilities_set
 from accounts.models import CapabilityGrant
-from accounts.services import ServiceError
+from accounts.services.capabilities import capabilities_set
 from taskforge.dbcontext import context_for_system, context_for_user, db_context
+from taskforge.errors import ServiceError
 from taskforge.testing.personas import person_create
 
 

@@ -52,7 +52,7 @@ COMMENTS = [
 
 
 def _erasure_plan_and_apply(col):
-    """accounts.export._tasks_erase reads by id; accounts.sync.erasure_apply writes by id."""
+    """tasks.personal_data.tasks_erase reads by id; tasks.personal_data.erasure_apply writes by id."""
     mine = list(col.find({"author_id": 7}, {"body": 1}))
     caused = list(col.find({"actor_id": 7}, {"message": 1}))
     own = [d["_id"] for d in col.find({"user_id": 7}, {"_id": 1})]

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from accounts.models import ErasureRecord, Team, User
-from accounts.services import team_create
+from accounts.services.teams import team_create
 from accounts.tests.conftest import client_for
 from accounts.tests.test_personal_data import _mongo_hits, _pg_hits
 from audit.services import audit_seal_all

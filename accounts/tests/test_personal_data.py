@@ -11,7 +11,14 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from PIL import Image
 
-from accounts.export import ErasureSubject, eraser_register, erasers, exporter_register, exporters
+from accounts.export import (
+    ERASURE_AGGREGATE,
+    ErasureSubject,
+    eraser_register,
+    erasers,
+    exporter_register,
+    exporters,
+)
 from accounts.models import ErasureRecord, LoginAttempt, Membership, User, UserSession
 from accounts.tests.conftest import client_for
 from taskforge.dbcontext import DbContext, db_context
@@ -28,7 +35,7 @@ TERMS = (EMAIL, FIRST, LAST)
 @pytest.fixture
 def zed(world, django_capture_on_commit_callbacks):
     """A staff member with a profile, an avatar, a team, sessions, sign-in attempts and emails."""
-    from accounts.services import invitation_create
+    from accounts.services.invitations import invitation_create
 
     with django_capture_on_commit_callbacks(execute=True):
         invitation, token = invitation_create(actor=world.team_admin, team=world.team, email=EMAIL, role="member")
@@ -70,7 +77,7 @@ def _admin_ctx():
 # --- export ------------------------------------------------------------------------------------
 
 
-def test_the_export_holds_data_from_both_stores(zed) -> None:
+def test_the_export_holds_data_from_both_stores(zed, world) -> None:
     response = zed["browser"].get("/accounts/data/export/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
@@ -83,8 +90,8 @@ def test_the_export_holds_data_from_both_stores(zed) -> None:
     assert data["profile"]["preferences"]["email_cadence"] == "weekly"
     assert data["team_memberships"] == [
         {
-            "team": "Rescue Squad",
-            "team_slug": "rescue",
+            "team": world.team.name,
+            "team_slug": world.team.slug,
             "role": "member",
             "joined_at": data["team_memberships"][0]["joined_at"],
         }
@@ -139,6 +146,19 @@ def test_exporters_and_erasers_are_a_registry(zed) -> None:
 
         export._EXPORTERS.pop("test_extra", None)
         export._ERASERS.pop("test_extra", None)
+
+
+def test_each_app_registers_its_own_sections_and_erasure_applier() -> None:
+    """The registry is filled by the apps' personal_data.py (accounts knows no other app's tables)."""
+    from bookings import personal_data as bookings_data
+    from sync.handlers import handler_get
+    from tasks import personal_data as tasks_data
+
+    assert exporters()["bookings"] is bookings_data.bookings_export
+    assert erasers()["bookings"] is bookings_data.bookings_erase
+    assert exporters()["tasks"] is tasks_data.tasks_export
+    assert erasers()["tasks"] is tasks_data.tasks_erase
+    assert handler_get(ERASURE_AGGREGATE) is tasks_data.erasure_apply
 
 
 # --- the audit functions ------------------------------------------------------------------------
@@ -282,7 +302,7 @@ def test_erasure_needs_the_password_and_changes_nothing_otherwise(zed) -> None:
 def test_the_last_admin_of_a_team_cannot_erase_the_account(world) -> None:
     client = client_for(world.team_admin)
     response = client.post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
-    assert response.status_code == 409 and b"only admin of Rescue Squad" in response.content
+    assert response.status_code == 409 and f"only admin of {world.team.name}".encode() in response.content
     assert client.get("/accounts/delete/").content.count(b"Make someone else admin first") == 1
     assert User.objects.get(pk=world.team_admin.pk).is_active
 

@@ -265,7 +265,7 @@ def test_an_avatar_with_too_many_pixels_is_refused_before_decoding(person, width
 
 
 def test_a_large_but_allowed_picture_still_becomes_a_thumbnail() -> None:
-    from accounts.services import _avatar_thumbnail
+    from accounts.services.avatars import _avatar_thumbnail
 
     thumbnail = _avatar_thumbnail(_png((3000, 3000), fmt="JPEG"))
     with Image.open(io.BytesIO(thumbnail)) as image:

@@ -125,7 +125,7 @@ def test_a_forged_or_expired_verification_link_is_refused(client: Client, make_u
     assert client.get(f"/accounts/verify/{stale}/").status_code == 404
     import time
 
-    from accounts.services import verification_token
+    from accounts.services.registration import verification_token
 
     token = verification_token(user)
     real_time = time.time

@@ -9,7 +9,7 @@ from django.contrib.auth import hashers
 from django.test import Client
 
 from accounts.models import LoginAttempt
-from accounts.services import SIGN_IN_FAILED
+from accounts.services.signin import SIGN_IN_FAILED
 
 pytestmark = pytest.mark.django_db
 
@@ -64,10 +64,10 @@ def test_unknown_email_runs_the_password_hasher_too(client: Client, person, monk
 
 
 def test_unknown_email_and_wrong_password_take_similar_time(client: Client, person, settings) -> None:
-    import accounts.services
+    import accounts.services.signin
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]  # the real costs
-    accounts.services._dummy_hash = None
+    accounts.services.signin._dummy_hash = None
     person.set_password(PASSWORD)
     person.save()
 
@@ -80,7 +80,7 @@ def test_unknown_email_and_wrong_password_take_similar_time(client: Client, pers
             samples.append(time.perf_counter() - started)
         return min(samples)
 
-    accounts.services._dummy_password_hash()  # built once per process, not part of a request
+    accounts.services.signin._dummy_password_hash()  # built once per process, not part of a request
     known, unknown = timed(person.email), timed("nobody@example.com")
     assert 0.5 < known / unknown < 2.0, (known, unknown)
 

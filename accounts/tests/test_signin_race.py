@@ -40,15 +40,15 @@ class CountingHasher(FastArgon2PasswordHasher):
 
 @pytest.fixture
 def counted(committed_db, settings) -> Iterator[User]:
-    import accounts.services
+    import accounts.services.signin
 
     settings.PASSWORD_HASHERS = ["accounts.tests.test_signin_race.CountingHasher"]
     settings.LOGIN_FAILURE_LIMIT = 2
-    accounts.services._dummy_hash = None
+    accounts.services.signin._dummy_hash = None
     user = User.objects.create_user("racer@example.com", PASSWORD, email_verified=True)
     CountingHasher.calls = 0
     yield user
-    accounts.services._dummy_hash = None
+    accounts.services.signin._dummy_hash = None
 
 
 def _guess_in_parallel(email: str, ip: str) -> list[int]:

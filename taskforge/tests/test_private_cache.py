@@ -91,13 +91,13 @@ def test_anonymous_pages_keep_their_caching(client: Client) -> None:
 
 @pytest.mark.django_db
 def test_a_view_that_chose_its_caching_keeps_it(make_user, settings, tmp_path) -> None:
-    from accounts import services
+    from accounts.services.avatars import avatar_dir
 
     settings.MEDIA_ROOT = tmp_path
     user = make_user("traveller")
-    avatar_dir = services.avatar_dir()
-    avatar_dir.mkdir(parents=True, exist_ok=True)
-    (avatar_dir / ("a" * 32 + ".png")).write_bytes(b"\x89PNG\r\n\x1a\n")
+    avatars = avatar_dir()
+    avatars.mkdir(parents=True, exist_ok=True)
+    (avatars / ("a" * 32 + ".png")).write_bytes(b"\x89PNG\r\n\x1a\n")
     response = as_user(user).get("/accounts/avatars/" + "a" * 32 + ".png")
     assert response.status_code == 200
     assert response["Cache-Control"] == "private, max-age=86400"  # the avatar view's own choice

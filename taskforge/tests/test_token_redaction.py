@@ -60,14 +60,16 @@ def _get(url: str, **headers: str) -> int:
 
 
 def test_tokens_stay_out_of_the_access_log_and_the_django_log(live_server_proc) -> None:
-    from accounts import services
     from accounts.models import User
+    from accounts.services.invitations import invitation_create
+    from accounts.services.registration import verification_token
+    from accounts.services.teams import team_create
 
     admin = person_create("team_creator", f"lead-{uuid.uuid4().hex[:6]}@example.com")
     newcomer = User.objects.create_user(f"new-{uuid.uuid4().hex[:6]}@example.com", None)
-    team = services.team_create(user=admin, name="Night Shift", slug=f"night-{admin.pk}")
-    _, invitation = services.invitation_create(actor=admin, team=team, email="guest@example.com", role="guest")
-    verification = services.verification_token(newcomer)
+    team = team_create(user=admin, name="Night Shift", slug=f"night-{admin.pk}")
+    _, invitation = invitation_create(actor=admin, team=team, email="guest@example.com", role="guest")
+    verification = verification_token(newcomer)
     uid = urlsafe_base64_encode(force_bytes(newcomer.pk))
     reset = default_token_generator.make_token(newcomer)
     bogus = "Bogus" + uuid.uuid4().hex

@@ -142,7 +142,7 @@ def test_due_scan_job_runs_as_a_system_job(crew, make_task) -> None:
 
 
 def test_in_app_preference_off_means_no_in_app_notification(crew, make_task) -> None:
-    from accounts.services import profile_update
+    from accounts.services.profile import profile_update
 
     with acting(crew.member):
         profile_update(

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import selectors
-from accounts.capabilities import capabilities_set
 from accounts.forms import CapabilitiesForm, PeopleSearchForm
 from accounts.models import CAPABILITY_DESCRIPTIONS, Capability
+from accounts.services.capabilities import capabilities_set
 from taskforge.decorators import capability_required
-from taskforge.errors import ServiceError
+from taskforge.errors import ServiceError, form_refusal
 
 
 @capability_required(Capability.SITE_ADMIN)
@@ -42,8 +42,7 @@ def person_view(request: HttpRequest, user_id: int) -> HttpResponse:
             try:
                 capabilities_set(actor=request.user, user_id=user_id, capabilities=form.cleaned_data["capabilities"])
             except ServiceError as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
+                status = form_refusal(form, exc)
             else:
                 messages.success(request, f"Capabilities of {person.user.email} saved; they apply on their next page.")
                 return redirect("accounts:person", user_id=user_id)

@@ -1,0 +1,129 @@
+"""The profile (names, bio, preferences): PostgreSQL holds its version and the outbox event
+with the whole new state; the relay writes the MongoDB document (accounts/sync.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.documents import CADENCES, DEFAULT_PREFERENCES, PROFILE_AGGREGATE, THEMES, profile_collection
+from accounts.models import User
+from accounts.selectors import preferences_normalise, profile_invalidate
+from audit.services import audit_content_record
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
+from taskforge.errors import ServiceError, Unavailable
+from taskforge.mongo import MongoUnavailable
+
+
+def _state_from_document(user_id: int, doc: dict[str, Any] | None) -> dict[str, Any]:
+    doc = doc or {}
+    return {
+        "user_id": user_id,
+        "first_name": doc.get("first_name") or "",
+        "last_name": doc.get("last_name") or "",
+        "bio": doc.get("bio") or "",
+        "avatar": doc.get("avatar") or "",
+        "preferences": preferences_normalise(doc.get("preferences")),
+    }
+
+
+def profile_state(user: User) -> dict[str, Any]:
+    """The profile at user.profile_version: from its outbox event if still there, else the document.
+
+    The newest outbox payload is the truth even before the relay applied it, so a
+    second edit while the document server is down builds on the first.
+    """
+    if user.profile_version == 0:
+        return _state_from_document(user.pk, {"preferences": DEFAULT_PREFERENCES})
+    event = (
+        OutboxEvent.objects.filter(
+            aggregate_type=PROFILE_AGGREGATE, aggregate_id=str(user.pk), version=user.profile_version
+        )
+        .values_list("payload", flat=True)
+        .first()
+    )
+    if event is not None and not event.get("deleted"):
+        return _state_from_document(user.pk, event)
+    try:
+        doc = profile_collection().find_one({"_id": user.pk})
+    except MongoUnavailable:
+        raise Unavailable("Profile details are temporarily unavailable. Please try again in a minute.") from None
+    return _state_from_document(user.pk, doc)
+
+
+def profile_write(user: User, *, changes: dict[str, Any]) -> dict[str, Any]:
+    """Bump the version, record the outbox event with the full new state, audit the change."""
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        old = profile_state(locked)
+        new = {**old, **changes, "user_id": locked.pk}
+        new["preferences"] = preferences_normalise(new.get("preferences"))
+        version = locked.profile_version + 1
+        payload = {**new, "updated_at": timezone.now().isoformat()}
+        fields = {"profile_version": version}
+        full_name = f"{new['first_name']} {new['last_name']}".strip()
+        if full_name and ("first_name" in changes or "last_name" in changes):
+            fields["display_name"] = full_name[:150]
+        User.objects.filter(pk=locked.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(user, name, value)
+        outbox_record(
+            aggregate_type=PROFILE_AGGREGATE,
+            aggregate_id=str(locked.pk),
+            version=version,
+            event_type="profile.updated",
+            payload=payload,
+        )
+        first = locked.profile_version == 0
+        audit_content_record(
+            table="accounts_profile",
+            record_id=str(locked.pk),
+            operation="INSERT" if first else "UPDATE",
+            old=None if first else old,
+            new=new,
+        )
+        transaction.on_commit(lambda: profile_invalidate(locked.pk))
+    return new
+
+
+def profile_update(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    bio: str,
+    theme: str,
+    notify_email: bool,
+    notify_in_app: bool,
+    email_cadence: str,
+) -> dict[str, Any]:
+    if theme not in THEMES:
+        raise ServiceError(f"Theme must be one of {', '.join(THEMES)}.", field="theme")
+    if email_cadence not in CADENCES:
+        raise ServiceError(f"Email cadence must be one of {', '.join(CADENCES)}.", field="email_cadence")
+    preferences = {
+        "theme": theme,
+        "channels": {"email": bool(notify_email), "in_app": bool(notify_in_app)},
+        "email_cadence": email_cadence,
+    }
+    return profile_write(
+        user,
+        changes={
+            "first_name": first_name.strip(),
+            "last_name": last_name.strip(),
+            "bio": bio.strip(),
+            "preferences": preferences,
+        },
+    )
+
+
+def profile_theme_set(*, user: User, theme: str) -> dict[str, Any]:
+    if theme not in THEMES:
+        raise ServiceError(f"Theme must be one of {', '.join(THEMES)}.", field="theme")
+    with transaction.atomic():
+        current = profile_state(User.objects.select_for_update().get(pk=user.pk))
+        prefs = {**current["preferences"], "theme": theme}
+        return profile_write(user, changes={"preferences": prefs})

@@ -79,7 +79,7 @@ def test_password_reset_refuses_an_over_long_password(make_user) -> None:
 
 
 def test_invitation_acceptance_refuses_an_over_long_password(make_user) -> None:
-    from accounts.services import team_create
+    from accounts.services.teams import team_create
 
     admin = make_user("team_creator", email="inviter@example.com")
     team_create(user=admin, name="Long Words", slug="long-words")

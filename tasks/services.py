@@ -33,7 +33,7 @@ from accounts.permissions import permission_has, permission_require
 from accounts.selectors import notification_preferences
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
-from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.errors import Conflict, NotFound, ServiceError, Unavailable
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
@@ -60,33 +60,6 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     TaskStatus.DONE: frozenset({TaskStatus.TODO, TaskStatus.IN_REVIEW}),
 }
 ASSIGNABLE_ROLES = ("admin", "member")
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class TaskServiceError(ServiceError):
-    """A refused write (the shared ServiceError), with per-field messages for the form."""
-
-    def __init__(self, message: str, *, errors: Mapping[str, str] | None = None, status: int | None = None) -> None:
-        super().__init__(message, status=status)
-        self.errors = dict(errors or {})
-
-
-class TaskInvalid(TaskServiceError):
-    status = 400
-
-
-class TaskNotFound(TaskServiceError, NotFound):
-    status = 404
-
-
-class TaskStale(TaskServiceError, Conflict):
-    status = 409
-
-
-class DocumentsUnavailable(TaskServiceError):
-    status = 503
 
 
 STALE_MESSAGE = (
@@ -117,17 +90,17 @@ def task_can_edit(user: Any, task: Task) -> bool:
 
 
 def _task_load(actor: Any, task_id: Any, *, lock: bool = False) -> Task:
-    """The task if the actor may see it (RLS + task.view), else TaskNotFound (a 404: outsiders
+    """The task if the actor may see it (RLS + task.view), else NotFound (a 404: outsiders
     learn nothing about other teams' tasks)."""
     parsed = task_id_parse(task_id)
     if parsed is None:
-        raise TaskNotFound("No such task.")
+        raise NotFound("No such task.")
     qs = Task.objects.filter(id=parsed)
     if lock:
         qs = qs.select_for_update(of=("self",))
     task = qs.first()
     if task is None or not permission_has(actor, task.team_id, "task.view"):
-        raise TaskNotFound("No such task.")
+        raise NotFound("No such task.")
     return task
 
 
@@ -162,14 +135,14 @@ def _assignee_check(team_id: int, assignee_id: Any) -> int | None:
     try:
         assignee_id = int(assignee_id)
     except (TypeError, ValueError):
-        raise TaskInvalid("The assignee is not valid.", errors={"assignee": "Choose a member of the team."}) from None
+        raise ServiceError("The assignee is not valid.", errors={"assignee": "Choose a member of the team."}) from None
     role = Membership.objects.filter(team_id=team_id, user_id=assignee_id).values_list("role", flat=True).first()
     if role is None:
-        raise TaskInvalid(
+        raise ServiceError(
             "The assignee must be a member of this team.", errors={"assignee": "That person is not in this team."}
         )
     if role not in ASSIGNABLE_ROLES:
-        raise TaskInvalid(
+        raise ServiceError(
             "Guests cannot be assigned tasks (they have read-only access).",
             errors={"assignee": "Guests cannot be assigned tasks."},
         )
@@ -185,13 +158,13 @@ def tags_clean(raw: Any) -> list[str]:
         if not tag:
             continue
         if len(tag) > TAG_MAX_LEN or not _TAG_RE.match(tag):
-            raise TaskInvalid(
+            raise ServiceError(
                 f"Invalid tag {tag[:50]!r}.",
                 errors={"tags": f"Tags are words of at most {TAG_MAX_LEN} characters (letters, digits, - _ / # +)."},
             )
         tags.setdefault(tag, None)
     if len(tags) > TAGS_MAX:
-        raise TaskInvalid("Too many tags.", errors={"tags": f"At most {TAGS_MAX} tags."})
+        raise ServiceError("Too many tags.", errors={"tags": f"At most {TAGS_MAX} tags."})
     return list(tags)
 
 
@@ -216,7 +189,7 @@ def _fields_check(
     elif due_at is not None and timezone.is_naive(due_at):
         due_at = timezone.make_aware(due_at, dt.UTC)
     if errors:
-        raise TaskInvalid("Please correct the highlighted fields.", errors=errors)
+        raise ServiceError("Please correct the highlighted fields.", errors=errors)
     return title, description, due_at
 
 
@@ -224,7 +197,7 @@ def _custom_fields_check(team_id: int, raw: Mapping[str, Any] | None) -> dict[st
     definitions = list(TeamCustomField.objects.filter(team_id=team_id))
     clean, errors = custom_values_clean(definitions, raw or {})
     if errors:
-        raise TaskInvalid(
+        raise ServiceError(
             "Some custom fields are not valid.", errors={f"cf_{key}": message for key, message in errors.items()}
         )
     return clean
@@ -264,7 +237,7 @@ def task_detail_current(task: Task) -> dict[str, Any]:
 
     The newest outbox event of the task carries it (even while the document server is
     down or the relay lags); applied events may have been pruned, and then the document
-    itself is current. Raises DocumentsUnavailable if neither can be read.
+    itself is current. Raises Unavailable if neither can be read.
     """
     event = (
         OutboxEvent.objects.filter(aggregate_type="task", aggregate_id=str(task.id))
@@ -277,7 +250,7 @@ def task_detail_current(task: Task) -> dict[str, Any]:
     try:
         doc = documents.details().find_one({"_id": str(task.id)})
     except MongoUnavailable:
-        raise DocumentsUnavailable(DOCUMENTS_DOWN_MESSAGE) from None
+        raise Unavailable(DOCUMENTS_DOWN_MESSAGE) from None
     return _detail_from(doc)
 
 
@@ -414,7 +387,7 @@ def task_create(
 ) -> Task:
     """Create a task: the row, its detail event (outbox) and notifications, in one transaction."""
     if not Team.objects.filter(id=team_id).exists() or not permission_has(actor, team_id, "task.view"):
-        raise TaskNotFound("No such team.")
+        raise NotFound("No such team.")
     permission_require(actor, team_id, "task.create")
     title, description, due_at = _fields_check(
         title=title, description=description, status=status, priority=priority, due_at=due_at
@@ -467,7 +440,7 @@ def task_update(
     tags: Any,
     custom_fields: Mapping[str, Any] | None,
 ) -> Task:
-    """Full edit. Refused (TaskStale) when the task changed since `expected_version`."""
+    """Full edit. Refused (Conflict) when the task changed since `expected_version`."""
     with transaction.atomic():
         task = _task_load(actor, task_id)
         _require_edit(actor, task)
@@ -479,10 +452,10 @@ def task_update(
         if new_assignee != task.assignee_id:
             permission_require(actor, task.team_id, "task.assign")
         if status != task.status and status not in STATUS_TRANSITIONS[task.status]:
-            raise TaskInvalid(_transition_message(task.status, status), errors={"status": "Not allowed from here."})
+            raise ServiceError(_transition_message(task.status, status), errors={"status": "Not allowed from here."})
         clean_custom = _custom_fields_check(task.team_id, custom_fields)
         if task.version != expected_version:
-            raise TaskStale(STALE_MESSAGE)
+            raise Conflict(STALE_MESSAGE)
         now = timezone.now()
         old_status, old_assignee = task.status, task.assignee_id
         done_at = task.done_at
@@ -500,7 +473,7 @@ def task_update(
             detail_version=F("version") + 1,
         )
         if updated != 1:
-            raise TaskStale(STALE_MESSAGE)
+            raise Conflict(STALE_MESSAGE)
         task.title, task.status, task.priority, task.assignee_id = title, status, priority, new_assignee
         task.due_at, task.updated_at, task.done_at, task.version = due_at, now, done_at, expected_version + 1
         old_detail = task_detail_current(task)
@@ -552,21 +525,21 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         task = _task_load(actor, task_id)
         _require_edit(actor, task)
         if status not in TaskStatus.values:
-            raise TaskInvalid(f"Unknown status {str(status)[:30]!r}.")
+            raise ServiceError(f"Unknown status {str(status)[:30]!r}.")
         if task.version != expected_version:
-            raise TaskStale(STALE_MESSAGE)
+            raise Conflict(STALE_MESSAGE)
         old_status = task.status
         if status == old_status:
             return task, old_status
         if status not in STATUS_TRANSITIONS[old_status]:
-            raise TaskInvalid(_transition_message(old_status, status))
+            raise ServiceError(_transition_message(old_status, status))
         now = timezone.now()
         done_at = now if status == TaskStatus.DONE else None
         updated = Task.objects.filter(id=task.id, version=expected_version).update(
             status=status, updated_at=now, done_at=done_at, version=F("version") + 1
         )
         if updated != 1:
-            raise TaskStale(STALE_MESSAGE)
+            raise Conflict(STALE_MESSAGE)
         task.status, task.updated_at, task.done_at, task.version = status, now, done_at, expected_version + 1
         _after_change(actor, task, old_status=old_status, old_assignee=task.assignee_id)
         _invalidate_on_commit(task)
@@ -609,7 +582,7 @@ def task_attachment_add(*, actor: Any, task_id: Any, upload: Any) -> dict[str, A
     try:
         stored = attachment_store(upload, task_id=str(task.id))
     except AttachmentRejected as exc:
-        raise TaskInvalid(str(exc), errors={"file": str(exc)}) from None
+        raise ServiceError(str(exc), errors={"file": str(exc)}) from None
     try:
         with transaction.atomic():
             task = _task_load(actor, task_id, lock=True)
@@ -645,7 +618,7 @@ def custom_field_save(
 ) -> TeamCustomField:
     """Create or change one of the team's custom-field definitions (team admins: team.manage)."""
     if not Team.objects.filter(id=team_id).exists() or not permission_has(actor, team_id, "task.view"):
-        raise TaskNotFound("No such team.")
+        raise NotFound("No such team.")
     permission_require(actor, team_id, "team.manage")
     errors: dict[str, str] = {}
     key = (key or "").strip().lower()
@@ -660,13 +633,13 @@ def custom_field_save(
     if field_type == CustomFieldType.CHOICE and not choice_list:
         errors["choices"] = "A choice field needs at least one choice."
     if errors:
-        raise TaskInvalid("Please correct the custom field.", errors=errors)
+        raise ServiceError("Please correct the custom field.", errors=errors)
     with transaction.atomic():
         duplicate = TeamCustomField.objects.filter(team_id=team_id, key=key)
         if field_id is not None:
             duplicate = duplicate.exclude(id=field_id)
         if duplicate.exists():
-            raise TaskInvalid("That key is taken.", errors={"key": "Another field of this team uses that key."})
+            raise ServiceError("That key is taken.", errors={"key": "Another field of this team uses that key."})
         if field_id is None:
             position = TeamCustomField.objects.filter(team_id=team_id).count()
             field = TeamCustomField.objects.create(
@@ -681,7 +654,7 @@ def custom_field_save(
         else:
             field = TeamCustomField.objects.filter(team_id=team_id, id=field_id).first()
             if field is None:
-                raise TaskNotFound("No such custom field.")
+                raise NotFound("No such custom field.")
             field.key, field.label, field.field_type, field.required = key, label, field_type, bool(required)
             field.choices = choice_list if field_type == CustomFieldType.CHOICE else []
             field.save(update_fields=["key", "label", "field_type", "choices", "required"])
@@ -690,12 +663,12 @@ def custom_field_save(
 
 def custom_field_delete(*, actor: Any, team_id: int, field_id: int) -> None:
     if not permission_has(actor, team_id, "task.view"):
-        raise TaskNotFound("No such team.")
+        raise NotFound("No such team.")
     permission_require(actor, team_id, "team.manage")
     with transaction.atomic():
         deleted, _ = TeamCustomField.objects.filter(team_id=team_id, id=field_id).delete()
         if not deleted:
-            raise TaskNotFound("No such custom field.")
+            raise NotFound("No such custom field.")
 
 
 # --- comments -------------------------------------------------------------------------------------
@@ -726,9 +699,9 @@ def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
 def _comment_body_check(body: str) -> str:
     body = (body or "").strip()
     if not body:
-        raise TaskInvalid("A comment cannot be empty.", errors={"body": "Write something first."})
+        raise ServiceError("A comment cannot be empty.", errors={"body": "Write something first."})
     if len(body) > COMMENT_MAX:
-        raise TaskInvalid("The comment is too long.", errors={"body": f"At most {COMMENT_MAX:,} characters."})
+        raise ServiceError("The comment is too long.", errors={"body": f"At most {COMMENT_MAX:,} characters."})
     return body
 
 
@@ -753,7 +726,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
         try:
             stored = attachment_store(upload, task_id=str(task.id))
         except AttachmentRejected as exc:
-            raise TaskInvalid(str(exc), errors={"file": str(exc)}) from None
+            raise ServiceError(str(exc), errors={"file": str(exc)}) from None
     now = timezone.now()
     doc = {
         "_id": uuid.uuid4().hex,
@@ -790,7 +763,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
             try:  # last step: a failure here rolls back the audit row and the notifications
                 documents.comments().insert_one(doc)
             except MongoUnavailable:
-                raise DocumentsUnavailable(
+                raise Unavailable(
                     "Comments are unavailable right now (the document server is down). Your comment was "
                     "not saved; please try again in a minute."
                 ) from None
@@ -805,9 +778,9 @@ def _comment_load(actor: Any, task: Task, comment_id: str) -> dict[str, Any]:
     try:
         doc = documents.comments().find_one({"_id": str(comment_id), "task_id": str(task.id)})
     except MongoUnavailable:
-        raise DocumentsUnavailable("Comments are unavailable right now (the document server is down).") from None
+        raise Unavailable("Comments are unavailable right now (the document server is down).") from None
     if doc is None:
-        raise TaskNotFound("No such comment.")
+        raise NotFound("No such comment.")
     if doc.get("author_id") != actor.pk and not permission_has(actor, task.team_id, "comment.moderate"):
         raise PermissionDenied("Only the author or a team admin may change this comment.")
     return doc
@@ -838,7 +811,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
                 {"_id": doc["_id"]}, {"$set": {"body": body, "mentions": mention_ids, "edited_at": now}}
             )
         except MongoUnavailable:
-            raise DocumentsUnavailable("Comments are unavailable right now; your edit was not saved.") from None
+            raise Unavailable("Comments are unavailable right now; your edit was not saved.") from None
     return new_doc
 
 
@@ -851,7 +824,7 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
         try:
             documents.comments().delete_one({"_id": doc["_id"]})
         except MongoUnavailable:
-            raise DocumentsUnavailable("Comments are unavailable right now; nothing was deleted.") from None
+            raise Unavailable("Comments are unavailable right now; nothing was deleted.") from None
         files = [a.get("stored_name") for a in doc.get("attachments") or [] if a.get("stored_name")]
         task_key = str(task.id)
         transaction.on_commit(lambda: [attachment_discard(task_key, name) for name in files])
@@ -869,9 +842,9 @@ def notification_mark_read(*, user: Any, notification_id: str) -> bool:
         if not result.modified_count and not documents.notifications().find_one(
             {"_id": str(notification_id), "user_id": user.pk}, {"_id": 1}
         ):
-            raise TaskNotFound("No such notification.")  # someone else's, or none at all
+            raise NotFound("No such notification.")  # someone else's, or none at all
     except MongoUnavailable:
-        raise DocumentsUnavailable("Notifications are unavailable right now.") from None
+        raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)  # recomputed on the next read
     return bool(result.modified_count)
@@ -888,7 +861,7 @@ def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
             {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
         )
     except MongoUnavailable:
-        raise DocumentsUnavailable("Notifications are unavailable right now.") from None
+        raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)
     return result.modified_count
@@ -901,7 +874,7 @@ def notifications_mark_all_read(*, user: Any) -> int:
             {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
         )
     except MongoUnavailable:
-        raise DocumentsUnavailable("Notifications are unavailable right now.") from None
+        raise Unavailable("Notifications are unavailable right now.") from None
     unread_set(user.pk, 0)
     return result.modified_count
 

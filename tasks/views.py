@@ -28,6 +28,7 @@ from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 
 from accounts.permissions import permission_has, permission_require
 from taskforge.decorators import team_member_required
+from taskforge.errors import Conflict, ServiceError, Unavailable, form_refusal
 from taskforge.mongo import MongoUnavailable
 from tasks import documents, selectors, services
 from tasks.attachments import attachment_path
@@ -36,14 +37,7 @@ from tasks.charts import bar_chart, priority_chart, weekly_chart
 from tasks.conflicts import task_edit_conflicts
 from tasks.forms import AttachmentForm, CommentForm, CustomFieldForm, TaskFilterForm, TaskForm
 from tasks.models import Task, TaskStatus, TaskWatcher
-from tasks.services import STATUS_TRANSITIONS, TaskServiceError, TaskStale, task_can_edit
-
-
-def _service_error(request: HttpRequest, exc: TaskServiceError, *, title: str = "That did not work") -> HttpResponse:
-    if exc.status == 404:
-        raise Http404(exc.message)
-    template = "tasks/partials/message.html" if request.htmx else "tasks/error.html"
-    return render(request, template, {"title": title, "message": exc.message, "level": "error"}, status=exc.status)
+from tasks.services import STATUS_TRANSITIONS, task_can_edit
 
 
 def _team_or_404(request: HttpRequest, team_id: int) -> Any:
@@ -207,11 +201,10 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
         moved, old_status = services.task_move(
             actor=request.user, task_id=task.id, status=status, expected_version=version
         )
-    except TaskServiceError as exc:
-        if exc.status == 404:
-            raise Http404(exc.message) from None
-        if not request.htmx:
-            return _service_error(request, exc, title="The card was not moved")
+    except ServiceError as exc:
+        if not request.htmx or exc.status == 404:
+            raise  # ServiceErrorMiddleware answers
+        # htmx: the board again with the message, so the card goes back where it is.
         columns = selectors.board_columns(task.team_id)
         ctx = _board_context(request, task.team, columns)
         response = render(
@@ -310,27 +303,6 @@ def _task_fields(form: TaskForm) -> dict[str, Any]:
     }
 
 
-REFUSED_MESSAGE = (
-    "You may no longer do this in this team (your role or the team's permissions changed). "
-    "Nothing was saved; what you entered is still here."
-)
-
-
-def _form_refusal(form: Any, exc: TaskServiceError | PermissionDenied) -> int:
-    """Show a refusal on the form (on the fields the service named, if any); its HTTP status."""
-    if isinstance(exc, PermissionDenied):
-        form.add_error(None, REFUSED_MESSAGE)
-        return 403
-    if exc.status == 404:
-        raise Http404(exc.message)
-    fields = [key for key in exc.errors if key in form.fields]
-    for key in fields:
-        form.add_error(key, exc.errors[key])
-    if not fields:
-        form.add_error(None, exc.message)
-    return exc.status
-
-
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
@@ -343,13 +315,12 @@ def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if not allowed:
-            form.add_error(None, REFUSED_MESSAGE)  # the draft stays in the form
-            status = 403
+            status = form_refusal(form, PermissionDenied())  # the draft stays in the form
         elif form.is_valid():
             try:
                 task = services.task_create(actor=request.user, team_id=team.id, **_task_fields(form))
-            except (TaskServiceError, PermissionDenied) as exc:
-                status = _form_refusal(form, exc)  # the draft stays in the form
+            except (ServiceError, PermissionDenied) as exc:
+                status = form_refusal(form, exc)  # the draft stays in the form
             else:
                 return redirect("tasks:detail", task_id=task.id)
     return render(
@@ -368,7 +339,7 @@ def _task_edit_conflict(request: HttpRequest, task_id: str, form: TaskForm) -> H
     latest = _task_or_404(request, task_id)
     try:
         detail: dict[str, Any] | None = services.task_detail_current(latest)
-    except TaskServiceError:  # the document server is down: compare the row's fields only
+    except Unavailable:  # the document server is down: compare the row's fields only
         detail = None
     kwargs = _task_form_kwargs(latest.team_id, _edit_statuses(latest, form.cleaned_data["status"]))
     conflicts = task_edit_conflicts(
@@ -403,8 +374,7 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
         form = TaskForm(request.POST, **kwargs)
         status = 400
         if not editable:
-            form.add_error(None, REFUSED_MESSAGE)  # the draft stays in the form
-            status = 403
+            status = form_refusal(form, PermissionDenied())  # the draft stays in the form
         elif form.is_valid():
             try:
                 services.task_update(
@@ -413,17 +383,14 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
                     expected_version=form.cleaned_data["version"] or -1,
                     **_task_fields(form),
                 )
-            except TaskStale:
+            except Conflict:
                 return _task_edit_conflict(request, task_id, form)
-            except (TaskServiceError, PermissionDenied) as exc:
-                status = _form_refusal(form, exc)  # the draft stays in the form
+            except (ServiceError, PermissionDenied) as exc:
+                status = form_refusal(form, exc)  # the draft stays in the form
             else:
                 return redirect("tasks:detail", task_id=task.id)
     else:
-        try:
-            detail = services.task_detail_current(task)
-        except TaskServiceError as exc:
-            return _service_error(request, exc, title="The task cannot be edited right now")
+        detail = services.task_detail_current(task)
         initial = {
             "title": task.title,
             "description": detail["description"],
@@ -456,10 +423,7 @@ def task_delete(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     permission_require(request.user, task.team_id, "task.delete")
     if request.method == "POST":
-        try:
-            services.task_delete(actor=request.user, task_id=task.id)
-        except TaskServiceError as exc:
-            return _service_error(request, exc)
+        services.task_delete(actor=request.user, task_id=task.id)
         return redirect("tasks:board", team_id=task.team_id)
     return render(request, "tasks/task_confirm_delete.html", {"task": task, "team": task.team})
 
@@ -526,7 +490,7 @@ def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     if selectors.unread_count(request.user.pk):  # from Redis: most views have nothing to mark
         # Notifications unavailable: the page still opens, and they stay unread.
-        with contextlib.suppress(services.DocumentsUnavailable):
+        with contextlib.suppress(Unavailable):
             services.notifications_mark_task_read(user=request.user, task_id=task.id)
     return _task_page(request, task)
 
@@ -553,8 +517,8 @@ def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
         return _form_refused(request, task, "tasks/partials/upload_form.html", "attachment_form", form, 400)
     try:
         meta = services.task_attachment_add(actor=request.user, task_id=task.id, upload=form.cleaned_data["file"])
-    except (TaskServiceError, PermissionDenied) as exc:
-        status = _form_refusal(form, exc)
+    except (ServiceError, PermissionDenied) as exc:
+        status = form_refusal(form, exc)
         return _form_refused(request, task, "tasks/partials/upload_form.html", "attachment_form", form, status)
     messages.success(request, f"Attached {meta['name']}.")
     return _to_task_page(request, task, "")
@@ -575,7 +539,7 @@ def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) 
             )
             if doc is not None:
                 meta = next((a for a in doc["attachments"] if a.get("id") == attachment_id), None)
-    except (TaskServiceError, MongoUnavailable):
+    except (Unavailable, MongoUnavailable):
         return render(
             request,
             "tasks/error.html",
@@ -624,8 +588,8 @@ def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
         services.comment_create(
             actor=request.user, task_id=task.id, body=form.cleaned_data["body"], upload=form.cleaned_data.get("file")
         )
-    except (TaskServiceError, PermissionDenied) as exc:
-        status = _form_refusal(form, exc)
+    except (ServiceError, PermissionDenied) as exc:
+        status = form_refusal(form, exc)
         return _form_refused(request, task, "tasks/partials/comment_form.html", "comment_form", form, status)
     return _to_task_page(request, task, "#comments")
 
@@ -635,10 +599,7 @@ def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
 def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
     if request.method == "GET":
-        try:
-            doc = services._comment_load(request.user, task, comment_id)
-        except TaskServiceError as exc:
-            return _service_error(request, exc)
+        doc = services._comment_load(request.user, task, comment_id)
         return render(
             request,
             "tasks/comment_edit.html",
@@ -651,8 +612,8 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
             services.comment_update(
                 actor=request.user, task_id=task.id, comment_id=comment_id, body=form.cleaned_data["body"]
             )
-        except (TaskServiceError, PermissionDenied) as exc:
-            status = _form_refusal(form, exc)  # the text comes back with the refusal
+        except (ServiceError, PermissionDenied) as exc:
+            status = form_refusal(form, exc)  # the text comes back with the refusal
         else:
             return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
     context = {"task": task, "team": task.team, "form": form}
@@ -663,10 +624,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
 @require_POST
 def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = _task_or_404(request, task_id)
-    try:
-        services.comment_delete(actor=request.user, task_id=task.id, comment_id=comment_id)
-    except TaskServiceError as exc:
-        return _service_error(request, exc, title="The comment was not deleted")
+    services.comment_delete(actor=request.user, task_id=task.id, comment_id=comment_id)
     return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
 
 
@@ -699,17 +657,14 @@ def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
     form = CustomFieldForm(request.POST or None)
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
                 services.custom_field_save(actor=request.user, team_id=team.id, **form.cleaned_data)
-            except TaskServiceError as exc:
-                if exc.status != 400:
-                    return _service_error(request, exc)
-                for key, text in exc.errors.items():
-                    form.add_error(key if key in form.fields else None, text)
+            except (ServiceError, PermissionDenied) as exc:
+                status = form_refusal(form, exc)
             else:
                 return redirect("tasks:custom_fields", team_id=team.id)
-        status = 400
     return render(
         request,
         "tasks/custom_fields.html",
@@ -735,17 +690,14 @@ def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> Http
     form = CustomFieldForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
             try:
                 services.custom_field_save(actor=request.user, team_id=team.id, field_id=field.id, **form.cleaned_data)
-            except TaskServiceError as exc:
-                if exc.status != 400:
-                    return _service_error(request, exc)
-                for key, text in exc.errors.items():
-                    form.add_error(key if key in form.fields else None, text)
+            except (ServiceError, PermissionDenied) as exc:
+                status = form_refusal(form, exc)
             else:
                 return redirect("tasks:custom_fields", team_id=team.id)
-        status = 400
     return render(
         request,
         "tasks/custom_field_edit.html",
@@ -758,10 +710,7 @@ def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> Http
 @require_POST
 def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> HttpResponse:
     team = _team_or_404(request, team_id)
-    try:
-        services.custom_field_delete(actor=request.user, team_id=team.id, field_id=field_id)
-    except TaskServiceError as exc:
-        return _service_error(request, exc)
+    services.custom_field_delete(actor=request.user, team_id=team.id, field_id=field_id)
     return redirect("tasks:custom_fields", team_id=team.id)
 
 
@@ -827,10 +776,7 @@ def notifications_list(request: HttpRequest) -> HttpResponse:
 @team_member_required
 @require_POST
 def notification_read(request: HttpRequest, notification_id: str) -> HttpResponse:
-    try:
-        services.notification_mark_read(user=request.user, notification_id=notification_id)
-    except TaskServiceError as exc:
-        return _service_error(request, exc)
+    services.notification_mark_read(user=request.user, notification_id=notification_id)
     target = request.POST.get("next") or ""
     if target.startswith("/tasks/") and not target.startswith("//"):
         return redirect(target)
@@ -847,10 +793,7 @@ def notification_read(request: HttpRequest, notification_id: str) -> HttpRespons
 @team_member_required
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
-    try:
-        services.notifications_mark_all_read(user=request.user)
-    except TaskServiceError as exc:
-        return _service_error(request, exc)
+    services.notifications_mark_all_read(user=request.user)
     if request.htmx:
         items = selectors.notifications_for(request.user.pk)
         return render(

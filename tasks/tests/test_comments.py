@@ -13,6 +13,7 @@ from django.urls import reverse
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.errors import NotFound
 from tasks import documents, services
 from tasks.rendering import markdown_render, mention_handles
 from tasks.tests.conftest import acting
@@ -83,7 +84,7 @@ def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, 
     for stranger in (crew.member2, crew.guest):
         with acting(stranger), pytest.raises(PermissionDenied):
             services.comment_update(actor=stranger, task_id=task.id, comment_id=doc["_id"], body="hijack")
-    with acting(crew.outsider), pytest.raises(services.TaskNotFound):
+    with acting(crew.outsider), pytest.raises(NotFound):
         services.comment_delete(actor=crew.outsider, task_id=task.id, comment_id=doc["_id"])
     client.force_login(crew.member2)
     assert client.post(reverse("tasks:comment_edit", args=[task.id, doc["_id"]]), {"body": "x"}).status_code == 403

@@ -10,6 +10,7 @@ from django.db import connection
 
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep
+from taskforge.errors import Conflict, NotFound, ServiceError
 from tasks import documents, services
 from tasks.models import Task, TaskSearch, TaskWatcher
 from tasks.tests.conftest import acting
@@ -60,7 +61,7 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(crew, make_task) -> No
     task = make_task(title="original")
     _update(task, crew.admin, title="first edit")  # version 1 -> 2
     before = _counts(crew)
-    with pytest.raises(services.TaskStale, match="changed by someone else"):
+    with pytest.raises(Conflict, match="changed by someone else"):
         _update(task, crew.admin, title="stale edit", expected_version=1)
     with acting(crew.admin):
         row = Task.objects.get(id=task.id)
@@ -72,7 +73,7 @@ def test_stale_board_move_is_refused(crew, make_task) -> None:
     task = make_task()
     with acting(crew.admin):
         services.task_move(actor=crew.admin, task_id=task.id, status="in_progress", expected_version=1)
-        with pytest.raises(services.TaskStale):
+        with pytest.raises(Conflict):
             services.task_move(actor=crew.admin, task_id=task.id, status="backlog", expected_version=1)
         assert Task.objects.get(id=task.id).status == "in_progress"
 
@@ -81,9 +82,9 @@ def test_stale_board_move_is_refused(crew, make_task) -> None:
 def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task, start, target) -> None:
     task = make_task(status=start)
     before = _counts(crew)
-    with acting(crew.admin), pytest.raises(services.TaskInvalid, match="cannot move from"):
+    with acting(crew.admin), pytest.raises(ServiceError, match="cannot move from"):
         services.task_move(actor=crew.admin, task_id=task.id, status=target, expected_version=1)
-    with acting(crew.admin), pytest.raises(services.TaskInvalid, match="Unknown status"):
+    with acting(crew.admin), pytest.raises(ServiceError, match="Unknown status"):
         services.task_move(actor=crew.admin, task_id=task.id, status="nonsense", expected_version=1)
     with acting(crew.admin):
         assert Task.objects.get(id=task.id).status == start
@@ -92,15 +93,15 @@ def test_invalid_status_changes_are_refused_with_a_clear_message(crew, make_task
 
 def test_assignee_outside_the_team_or_a_guest_is_refused(crew, make_task) -> None:
     before = _counts(crew)
-    with pytest.raises(services.TaskInvalid, match="member of this team"):
+    with pytest.raises(ServiceError, match="member of this team"):
         make_task(assignee_id=crew.outsider.pk)
-    with pytest.raises(services.TaskInvalid, match="Guests cannot be assigned"):
+    with pytest.raises(ServiceError, match="Guests cannot be assigned"):
         make_task(assignee_id=crew.guest.pk)
-    with pytest.raises(services.TaskInvalid, match="not valid"):
+    with pytest.raises(ServiceError, match="not valid"):
         make_task(assignee_id="abc")
     assert _counts(crew) == before
     task = make_task()
-    with pytest.raises(services.TaskInvalid, match="member of this team"):
+    with pytest.raises(ServiceError, match="member of this team"):
         _update(task, crew.admin, assignee_id=crew.outsider.pk)
 
 
@@ -126,7 +127,7 @@ def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:
         ({"estimate": "1", "colour": "red"}, "cf_colour"),  # not a field of this team
     ]
     for values, key in bad:
-        with pytest.raises(services.TaskInvalid) as exc:
+        with pytest.raises(ServiceError) as exc:
             make_task(custom_fields=values)
         assert key in exc.value.errors, (values, exc.value.errors)
     assert _counts(crew) == before
@@ -139,18 +140,18 @@ def test_custom_field_values_are_validated_by_type(crew, make_task) -> None:
 def test_custom_field_definitions_are_for_team_admins(crew) -> None:
     with acting(crew.member), pytest.raises(PermissionDenied):
         services.custom_field_save(actor=crew.member, team_id=crew.team.id, key="k", label="K", field_type="text")
-    with acting(crew.outsider), pytest.raises(services.TaskNotFound):
+    with acting(crew.outsider), pytest.raises(NotFound):
         services.custom_field_save(actor=crew.outsider, team_id=crew.team.id, key="k", label="K", field_type="text")
-    with acting(crew.admin), pytest.raises(services.TaskInvalid) as exc:
+    with acting(crew.admin), pytest.raises(ServiceError) as exc:
         services.custom_field_save(actor=crew.admin, team_id=crew.team.id, key="k", label="K", field_type="choice")
     assert "choices" in exc.value.errors
 
 
 def test_bad_fields_are_reported_together(crew, make_task) -> None:
-    with pytest.raises(services.TaskInvalid) as exc:
+    with pytest.raises(ServiceError) as exc:
         make_task(title="  ", status="later", priority="whenever")
     assert set(exc.value.errors) == {"title", "status", "priority"}
-    with pytest.raises(services.TaskInvalid, match="Invalid tag"):
+    with pytest.raises(ServiceError, match="Invalid tag"):
         make_task(tags="ok, <script>")
 
 
@@ -219,8 +220,6 @@ def test_due_dates_are_stored_in_utc(crew, make_task) -> None:
 def test_task_refusals_are_the_shared_service_errors(crew) -> None:
     """Callers outside the tasks app catch taskforge.errors, as for every other app."""
     import uuid
-
-    from taskforge.errors import NotFound, ServiceError
 
     with acting(crew.member), pytest.raises(NotFound) as refused:
         services.comment_delete(actor=crew.member, task_id=uuid.uuid4(), comment_id="none")

@@ -40,7 +40,15 @@ from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_d
 from tasks.caching import caches_invalidate, unread_forget, unread_set
 from tasks.customfields import custom_choices_parse, custom_values_clean
 from tasks.models import CustomFieldType, Task, TaskPriority, TaskStatus, TaskWatcher, TeamCustomField
-from tasks.rendering import member_handle, mention_handles
+from tasks.rendering import mention_handles
+from tasks.selectors.tasks import (
+    comment_for_change,
+    task_can_edit,
+    task_detail_current,
+    task_id_parse,
+    task_watcher_ids,
+)
+from tasks.selectors.teams import team_members
 
 logger = logging.getLogger(__name__)
 
@@ -66,27 +74,9 @@ STALE_MESSAGE = (
     "This task was changed by someone else since you opened it. Nothing was saved: "
     "reload the page to see their changes, then make yours again."
 )
-DOCUMENTS_DOWN_MESSAGE = (
-    "The document server is unavailable right now, so this could not be saved. Nothing was "
-    "changed; please try again in a minute."
-)
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def task_id_parse(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
-def task_can_edit(user: Any, task: Task) -> bool:
-    """Team admins (task.edit_any) edit everything; members (task.edit_own) their own tasks."""
-    if permission_has(user, task.team_id, "task.edit_any"):
-        return True
-    return permission_has(user, task.team_id, "task.edit_own") and user.pk in (task.creator_id, task.assignee_id)
 
 
 def _task_load(actor: Any, task_id: Any, *, lock: bool = False) -> Task:
@@ -107,26 +97,6 @@ def _task_load(actor: Any, task_id: Any, *, lock: bool = False) -> Task:
 def _require_edit(actor: Any, task: Task) -> None:
     if not task_can_edit(actor, task):
         raise PermissionDenied("You may not change this task.")
-
-
-def team_members(team_id: int) -> list[dict[str, Any]]:
-    """Members of a team with their role, email and display name (one query)."""
-    rows = (
-        Membership.objects.filter(team_id=team_id)
-        .select_related("user")
-        .order_by("user__display_name", "user__email")
-        .values("user_id", "role", "user__email", "user__display_name")
-    )
-    return [
-        {
-            "id": r["user_id"],
-            "role": r["role"],
-            "email": r["user__email"],
-            "name": r["user__display_name"] or r["user__email"],
-            "handle": member_handle(r["user__email"]),
-        }
-        for r in rows
-    ]
 
 
 def _assignee_check(team_id: int, assignee_id: Any) -> int | None:
@@ -222,38 +192,6 @@ def _detail_empty() -> dict[str, Any]:
     return {"description": "", "tags": [], "custom_fields": {}, "attachments": []}
 
 
-def _detail_from(source: Mapping[str, Any] | None) -> dict[str, Any]:
-    source = source or {}
-    return {
-        "description": source.get("description") or "",
-        "tags": list(source.get("tags") or []),
-        "custom_fields": dict(source.get("custom_fields") or {}),
-        "attachments": [dict(a) for a in (source.get("attachments") or [])],
-    }
-
-
-def task_detail_current(task: Task) -> dict[str, Any]:
-    """The newest known detail state of a task, to build the next full-state event.
-
-    The newest outbox event of the task carries it (even while the document server is
-    down or the relay lags); applied events may have been pruned, and then the document
-    itself is current. Raises Unavailable if neither can be read.
-    """
-    event = (
-        OutboxEvent.objects.filter(aggregate_type="task", aggregate_id=str(task.id))
-        .order_by("-version", "-id")
-        .values("payload")
-        .first()
-    )
-    if event is not None:
-        return _detail_from(event["payload"])
-    try:
-        doc = documents.details().find_one({"_id": str(task.id)})
-    except MongoUnavailable:
-        raise Unavailable(DOCUMENTS_DOWN_MESSAGE) from None
-    return _detail_from(doc)
-
-
 def _detail_record(task: Task, *, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
     """Outbox event with the full document state at task.version (+ content audit when it changed).
 
@@ -276,10 +214,6 @@ def _watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
     rows = [TaskWatcher(task_id=task_id, user_id=uid) for uid in {u for u in user_ids if u}]
     if rows:
         TaskWatcher.objects.bulk_create(rows, ignore_conflicts=True)
-
-
-def _watcher_ids(task_id: Any) -> set[int]:
-    return set(TaskWatcher.objects.filter(task_id=task_id).values_list("user_id", flat=True))
 
 
 def _invalidate_on_commit(task: Task, *user_ids: int | None) -> None:
@@ -509,7 +443,7 @@ def _after_change(actor: Any, task: Task, *, old_status: str, old_assignee: int 
         )
     if task.status != old_status:
         labels = dict(TaskStatus.choices)
-        recipients = _watcher_ids(task.id) | {task.creator_id}
+        recipients = task_watcher_ids(task.id) | {task.creator_id}
         _notify(
             recipients=recipients,
             kind="task_status",
@@ -742,7 +676,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
     try:
         with transaction.atomic():
             _audit_content("task_comment", str(task.id), "INSERT", None, _comment_audit_view(doc))
-            watchers = _watcher_ids(task.id)
+            watchers = task_watcher_ids(task.id)
             _watchers_add(task.id, [actor.pk])
             name = _actor_name(actor)
             _notify(
@@ -774,21 +708,9 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
     return doc
 
 
-def _comment_load(actor: Any, task: Task, comment_id: str) -> dict[str, Any]:
-    try:
-        doc = documents.comments().find_one({"_id": str(comment_id), "task_id": str(task.id)})
-    except MongoUnavailable:
-        raise Unavailable("Comments are unavailable right now (the document server is down).") from None
-    if doc is None:
-        raise NotFound("No such comment.")
-    if doc.get("author_id") != actor.pk and not permission_has(actor, task.team_id, "comment.moderate"):
-        raise PermissionDenied("Only the author or a team admin may change this comment.")
-    return doc
-
-
 def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> dict[str, Any]:
     task = _task_load(actor, task_id)
-    doc = _comment_load(actor, task, comment_id)
+    doc = comment_for_change(actor, task, comment_id)
     body = _comment_body_check(body)
     mention_ids, _ = mentions_resolve(task.team_id, body)
     # An ISO string, not a datetime: nx-27017 stores a datetime given to $set as text
@@ -817,7 +739,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
 
 def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
     task = _task_load(actor, task_id)
-    doc = _comment_load(actor, task, comment_id)
+    doc = comment_for_change(actor, task, comment_id)
     with transaction.atomic():
         _audit_content("task_comment", str(task.id), "DELETE", _comment_audit_view(doc), None)
         _invalidate_page_on_commit(task)

@@ -29,6 +29,7 @@ from tasks import documents
 from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate
 from tasks.models import TASK_VOCABULARY, Task, TaskSearch
+from tasks.selectors.tasks import task_detail_current
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ class TaskReconciler(Reconciler):
     projection_deleted_field = "deleted"
 
     def reemit(self, ids: list[str]) -> int:
-        from tasks.services import task_detail_current
-
         count = 0
         for task in Task.objects.filter(id__in=ids):
             with transaction.atomic():

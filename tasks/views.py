@@ -29,29 +29,38 @@ from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 from accounts.permissions import permission_has, permission_require
 from taskforge.decorators import team_member_required
 from taskforge.errors import Conflict, ServiceError, Unavailable, form_refusal
-from taskforge.mongo import MongoUnavailable
-from tasks import documents, selectors, services
+from tasks import services
 from tasks.attachments import attachment_path
 from tasks.caching import BOARD_TTL, board_generation, board_key
 from tasks.charts import bar_chart, priority_chart, weekly_chart
 from tasks.conflicts import task_edit_conflicts
 from tasks.forms import AttachmentForm, CommentForm, CustomFieldForm, TaskFilterForm, TaskForm
-from tasks.models import Task, TaskStatus, TaskWatcher
-from tasks.services import STATUS_TRANSITIONS, task_can_edit
-
-
-def _team_or_404(request: HttpRequest, team_id: int) -> Any:
-    team = selectors.team_for_user(request.user, team_id)
-    if team is None:
-        raise Http404("No such team.")
-    return team
-
-
-def _task_or_404(request: HttpRequest, task_id: Any) -> Task:
-    task = selectors.task_for_user(request.user, task_id)
-    if task is None:
-        raise Http404("No such task.")
-    return task
+from tasks.models import Task, TaskStatus
+from tasks.selectors.board import (
+    SORT_LABELS,
+    SORTS,
+    Column,
+    board_columns,
+    my_tasks,
+    task_page,
+    tasks_filtered,
+    team_tasks,
+)
+from tasks.selectors.dashboard import dashboard_team as team_numbers
+from tasks.selectors.dashboard import dashboard_user
+from tasks.selectors.notifications import notifications_for, unread_count
+from tasks.selectors.search import tasks_search
+from tasks.selectors.task_page import task_page_bundle
+from tasks.selectors.tasks import (
+    attachment_for,
+    comment_for_change,
+    task_can_edit,
+    task_detail_current,
+    task_for_user,
+    task_watched_by,
+)
+from tasks.selectors.teams import custom_fields_for, team_for_user, team_members, team_members_cached, teams_for_user
+from tasks.services import STATUS_TRANSITIONS
 
 
 def _team_context(request: HttpRequest, team: Any) -> dict[str, Any]:
@@ -69,7 +78,7 @@ def _team_context(request: HttpRequest, team: Any) -> dict[str, Any]:
 @team_member_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    teams = selectors.teams_for_user(request.user)
+    teams = teams_for_user(request.user)
     return render(request, "tasks/index.html", {"teams": teams})
 
 
@@ -79,11 +88,11 @@ def mine(request: HttpRequest) -> HttpResponse:
     """ "My tasks": assigned to me, across my teams (open ones unless ?all=1)."""
     include_done = request.GET.get("all") == "1"
     sort = request.GET.get("sort") or "due"
-    if sort not in selectors.SORTS:
+    if sort not in SORTS:
         sort = "due"
-    teams = selectors.teams_for_user(request.user)
-    page = selectors.task_page(
-        selectors.my_tasks(request.user, include_done=include_done, teams=teams),
+    teams = teams_for_user(request.user)
+    page = task_page(
+        my_tasks(request.user, include_done=include_done, teams=teams),
         sort=sort,
         page=request.GET.get("page"),
     )
@@ -97,7 +106,7 @@ def mine(request: HttpRequest) -> HttpResponse:
             "sort": sort,
             "teams": teams,
             "now": timezone.now(),
-            "sort_labels": selectors.SORT_LABELS,
+            "sort_labels": SORT_LABELS,
             "query": f"sort={sort}" + ("&all=1" if include_done else ""),
         },
     )
@@ -106,7 +115,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 # --- board ----------------------------------------------------------------------------------------
 
 
-def _board_context(request: HttpRequest, team: Any, columns: list[selectors.Column]) -> dict[str, Any]:
+def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> dict[str, Any]:
     statuses = list(TaskStatus.values)
     user = request.user
     edit_any = permission_has(user, team.id, "task.edit_any")
@@ -158,7 +167,7 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     """The board. Its columns are rendered once per team generation and viewer kind and
     kept in Redis (tasks.caching.board_key): any task write of the team starts a new
     generation, and the entry lives a minute at most so "overdue" badges stay current."""
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     user = request.user
     if permission_has(user, team.id, "task.edit_any"):
         viewer = "all"  # may move every card
@@ -169,7 +178,7 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     key = board_key(team.id, board_generation(team.id), viewer)
     columns_html = cache.get(key)
     if columns_html is None:
-        columns = selectors.board_columns(team.id)
+        columns = board_columns(team.id)
         columns_html = render_to_string(
             "tasks/partials/board_columns.html", _board_context(request, team, columns), request=request
         )
@@ -191,7 +200,7 @@ def _card_focus(response: HttpResponse, task: Task) -> HttpResponse:
 def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
     """Move one card (one request per move). An htmx request gets back the two columns that
     changed (out-of-band swaps) and a status message; other clients are redirected."""
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -205,7 +214,7 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
         if not request.htmx or exc.status == 404:
             raise  # ServiceErrorMiddleware answers
         # htmx: the board again with the message, so the card goes back where it is.
-        columns = selectors.board_columns(task.team_id)
+        columns = board_columns(task.team_id)
         ctx = _board_context(request, task.team, columns)
         response = render(
             request,
@@ -219,7 +228,7 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
             return redirect("tasks:detail", task_id=moved.id)
         return redirect("tasks:board", team_id=moved.team_id)
     statuses = [old_status] if old_status == moved.status else [old_status, moved.status]
-    columns = selectors.board_columns(moved.team_id, statuses=statuses)
+    columns = board_columns(moved.team_id, statuses=statuses)
     ctx = _board_context(request, task.team, columns)
     labels = dict(TaskStatus.choices)
     message = f"Moved “{moved.title}” to {labels[moved.status]}."
@@ -235,8 +244,8 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
 def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
     """The filtered, sorted, paginated list. The results part is cached like the board
     (per team generation and query; per user only for "assignee=me"), for a minute at most."""
-    team = _team_or_404(request, team_id)
-    members = selectors.team_members_cached(team.id)
+    team = team_for_user(request.user, team_id)
+    members = team_members_cached(team.id)
     form = TaskFilterForm(request.GET or None, member_ids={m["id"] for m in members})
     status = 200
     filters: dict[str, Any] = {}
@@ -265,8 +274,8 @@ def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
     if results_html is None:
         page = None
         if status == 200:
-            qs = selectors.tasks_filtered(selectors.team_tasks(team.id), filters, user=request.user)
-            page = selectors.task_page(qs, sort=sort, page=filters.get("page") or 1)
+            qs = tasks_filtered(team_tasks(team.id), filters, user=request.user)
+            page = task_page(qs, sort=sort, page=filters.get("page") or 1)
             _decorate(page.object_list, timezone.now())
         results_html = render_to_string("tasks/partials/list_results.html", {**context, "page": page}, request=request)
         if key is not None:
@@ -282,8 +291,8 @@ def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
 
 def _task_form_kwargs(team_id: int, statuses: list[str] | None = None) -> dict[str, Any]:
     return {
-        "members": services.team_members(team_id),
-        "custom_fields": selectors.custom_fields_for(team_id),
+        "members": team_members(team_id),
+        "custom_fields": custom_fields_for(team_id),
         "statuses": statuses,
     }
 
@@ -306,7 +315,7 @@ def _task_fields(form: TaskForm) -> dict[str, Any]:
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def task_new(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     allowed = permission_has(request.user, team.id, "task.create")
     if not allowed and request.method == "GET":
         raise PermissionDenied("You may not create tasks in this team.")
@@ -336,9 +345,9 @@ def _edit_statuses(task: Task, *keep: str) -> list[str]:
 def _task_edit_conflict(request: HttpRequest, task_id: str, form: TaskForm) -> HttpResponse:
     """A stale edit (409): the task as it is now next to the person's values, and the form again
     with their values on the latest version, so one click saves theirs over it."""
-    latest = _task_or_404(request, task_id)
+    latest = task_for_user(request.user, task_id)
     try:
-        detail: dict[str, Any] | None = services.task_detail_current(latest)
+        detail: dict[str, Any] | None = task_detail_current(latest)
     except Unavailable:  # the document server is down: compare the row's fields only
         detail = None
     kwargs = _task_form_kwargs(latest.team_id, _edit_statuses(latest, form.cleaned_data["status"]))
@@ -364,7 +373,7 @@ def _task_edit_conflict(request: HttpRequest, task_id: str, form: TaskForm) -> H
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     editable = task_can_edit(request.user, task)
     if not editable and request.method == "GET":
         raise PermissionDenied("You may not edit this task.")
@@ -390,7 +399,7 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
             else:
                 return redirect("tasks:detail", task_id=task.id)
     else:
-        detail = services.task_detail_current(task)
+        detail = task_detail_current(task)
         initial = {
             "title": task.title,
             "description": detail["description"],
@@ -420,7 +429,7 @@ def task_edit(request: HttpRequest, task_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def task_delete(request: HttpRequest, task_id: str) -> HttpResponse:
     """GET asks for confirmation; POST deletes."""
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     permission_require(request.user, task.team_id, "task.delete")
     if request.method == "POST":
         services.task_delete(actor=request.user, task_id=task.id)
@@ -431,7 +440,7 @@ def task_delete(request: HttpRequest, task_id: str) -> HttpResponse:
 @team_member_required
 @require_POST
 def task_watch(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     watch = request.POST.get("watch") == "1"
     services.task_watch_set(actor=request.user, task_id=task.id, watch=watch)
     if request.htmx:
@@ -452,8 +461,8 @@ def _task_page(
 ) -> HttpResponse:
     """The task page; a refused comment or upload is shown again in its form, with its text."""
     user = request.user
-    bundle = selectors.task_page_bundle(task)
-    definitions = selectors.custom_fields_for(task.team_id)
+    bundle = task_page_bundle(task)
+    definitions = custom_fields_for(task.team_id)
     values = (bundle["detail"] or {}).get("custom_fields") or {}
     custom_rows = [(d.label, values.get(d.key)) for d in definitions if values.get(d.key) not in (None, "")]
     can_moderate = permission_has(user, task.team_id, "comment.moderate")
@@ -471,7 +480,7 @@ def _task_page(
         "can_edit": task_can_edit(user, task),
         "can_delete": permission_has(user, task.team_id, "task.delete"),
         "can_comment": permission_has(user, task.team_id, "comment.create"),
-        "watching": TaskWatcher.objects.filter(task_id=task.id, user_id=user.pk).exists(),
+        "watching": task_watched_by(task.id, user.pk),
         "comment_form": comment_form or CommentForm(),
         "attachment_form": attachment_form or AttachmentForm(),
         "moves": [
@@ -487,8 +496,8 @@ def _task_page(
 @team_member_required
 @require_GET
 def task_detail(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
-    if selectors.unread_count(request.user.pk):  # from Redis: most views have nothing to mark
+    task = task_for_user(request.user, task_id)
+    if unread_count(request.user.pk):  # from Redis: most views have nothing to mark
         # Notifications unavailable: the page still opens, and they stay unread.
         with contextlib.suppress(Unavailable):
             services.notifications_mark_task_read(user=request.user, task_id=task.id)
@@ -511,7 +520,7 @@ def _form_refused(
 @team_member_required
 @require_POST
 def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     form = AttachmentForm(request.POST, request.FILES)
     if not form.is_valid():
         return _form_refused(request, task, "tasks/partials/upload_form.html", "attachment_form", form, 400)
@@ -528,27 +537,8 @@ def attachment_upload(request: HttpRequest, task_id: str) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, task_id: str, attachment_id: str) -> HttpResponse:
     """Serve an attachment to someone who may see the task, under its original name."""
-    task = _task_or_404(request, task_id)
-    meta = None
-    try:
-        detail = services.task_detail_current(task)
-        meta = next((a for a in detail["attachments"] if a.get("id") == attachment_id), None)
-        if meta is None:
-            doc = documents.comments().find_one(
-                {"task_id": str(task.id), "attachments": {"$elemMatch": {"id": attachment_id}}}
-            )
-            if doc is not None:
-                meta = next((a for a in doc["attachments"] if a.get("id") == attachment_id), None)
-    except (Unavailable, MongoUnavailable):
-        return render(
-            request,
-            "tasks/error.html",
-            {
-                "title": "Attachment unavailable",
-                "message": "The document server is unavailable right now; please try again in a minute.",
-            },
-            status=503,
-        )
+    task = task_for_user(request.user, task_id)
+    meta = attachment_for(task, attachment_id)
     if meta is None:
         raise Http404("No such attachment.")
     try:
@@ -580,7 +570,7 @@ def _to_task_page(request: HttpRequest, task: Task, anchor: str) -> HttpResponse
 @team_member_required
 @require_POST
 def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     form = CommentForm(request.POST, request.FILES)
     if not form.is_valid():
         return _form_refused(request, task, "tasks/partials/comment_form.html", "comment_form", form, 400)
@@ -597,9 +587,9 @@ def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     if request.method == "GET":
-        doc = services._comment_load(request.user, task, comment_id)
+        doc = comment_for_change(request.user, task, comment_id)
         return render(
             request,
             "tasks/comment_edit.html",
@@ -623,7 +613,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
 @team_member_required
 @require_POST
 def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
-    task = _task_or_404(request, task_id)
+    task = task_for_user(request.user, task_id)
     services.comment_delete(actor=request.user, task_id=task.id, comment_id=comment_id)
     return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
 
@@ -632,9 +622,9 @@ def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpR
 @require_GET
 def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
     """@mention suggestions: team members whose name, handle or email starts with ?q."""
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     q = (request.GET.get("q") or "").strip().lstrip("@").lower()[:60]
-    members = services.team_members(team.id)
+    members = team_members(team.id)
     matches = [
         m
         for m in members
@@ -652,7 +642,7 @@ def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     permission_require(request.user, team.id, "team.manage")
     form = CustomFieldForm(request.POST or None)
     status = 200
@@ -671,7 +661,7 @@ def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
         {
             **_team_context(request, team),
             "form": form,
-            "fields": selectors.custom_fields_for(team.id),
+            "fields": custom_fields_for(team.id),
         },
         status=status,
     )
@@ -680,9 +670,9 @@ def custom_fields(request: HttpRequest, team_id: int) -> HttpResponse:
 @team_member_required
 @require_http_methods(["GET", "POST"])
 def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     permission_require(request.user, team.id, "team.manage")
-    field = next((f for f in selectors.custom_fields_for(team.id) if f.id == field_id), None)
+    field = next((f for f in custom_fields_for(team.id) if f.id == field_id), None)
     if field is None:
         raise Http404("No such custom field.")
     initial = {"key": field.key, "label": field.label, "field_type": field.field_type,
@@ -709,7 +699,7 @@ def custom_field_edit(request: HttpRequest, team_id: int, field_id: int) -> Http
 @team_member_required
 @require_POST
 def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
+    team = team_for_user(request.user, team_id)
     services.custom_field_delete(actor=request.user, team_id=team.id, field_id=field_id)
     return redirect("tasks:custom_fields", team_id=team.id)
 
@@ -722,11 +712,11 @@ def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> Ht
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")
     team_id = request.GET.get("team") or ""
-    teams = selectors.teams_for_user(request.user)
+    teams = teams_for_user(request.user)
     team_filter = int(team_id) if team_id.isdigit() else None
     if team_id and (team_filter is None or team_filter not in {t.id for t in teams}):
         raise Http404("No such team.")
-    result = selectors.tasks_search(request.user, q, team_id=team_filter)
+    result = tasks_search(request.user, q, team_id=team_filter)
     template = "tasks/partials/search_results.html" if request.htmx else "tasks/search.html"
     return render(
         request,
@@ -757,7 +747,7 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
     """
     if not request.user.is_authenticated or not request.user.in_a_team:
         return HttpResponse(status=286)  # signed out (or in no team any more): stop polling
-    count = selectors.unread_count(request.user.pk)
+    count = unread_count(request.user.pk)
     return render(request, "tasks/partials/bell.html", {"unread": count, "poll_seconds": _poll_seconds()})
 
 
@@ -765,8 +755,8 @@ def notifications_badge(request: HttpRequest) -> HttpResponse:
 @require_GET
 def notifications_list(request: HttpRequest) -> HttpResponse:
     """The list (the region re-polls itself, like the bell; see notifications_badge)."""
-    items = selectors.notifications_for(request.user.pk)
-    count = selectors.unread_count(request.user.pk)
+    items = notifications_for(request.user.pk)
+    count = unread_count(request.user.pk)
     context = {"items": items, "unread": count, "poll_seconds": _poll_seconds()}
     if request.htmx and request.GET.get("fragment") == "list":
         return render(request, "tasks/partials/notification_list.html", context)
@@ -781,11 +771,11 @@ def notification_read(request: HttpRequest, notification_id: str) -> HttpRespons
     if target.startswith("/tasks/") and not target.startswith("//"):
         return redirect(target)
     if request.htmx:
-        items = selectors.notifications_for(request.user.pk)
+        items = notifications_for(request.user.pk)
         return render(
             request,
             "tasks/partials/notification_list.html",
-            {"items": items, "unread": selectors.unread_count(request.user.pk), "poll_seconds": _poll_seconds()},
+            {"items": items, "unread": unread_count(request.user.pk), "poll_seconds": _poll_seconds()},
         )
     return redirect("tasks:notifications")
 
@@ -795,7 +785,7 @@ def notification_read(request: HttpRequest, notification_id: str) -> HttpRespons
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
     services.notifications_mark_all_read(user=request.user)
     if request.htmx:
-        items = selectors.notifications_for(request.user.pk)
+        items = notifications_for(request.user.pk)
         return render(
             request,
             "tasks/partials/notification_list.html",
@@ -820,8 +810,8 @@ def _charts(numbers: dict[str, Any]) -> dict[str, Any]:
 @require_GET
 def dashboard_me(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
-    numbers = selectors.dashboard_user(request.user)
-    teams = selectors.teams_for_user(request.user)
+    numbers = dashboard_user(request.user)
+    teams = teams_for_user(request.user)
     return render(
         request,
         "tasks/dashboard.html",
@@ -838,8 +828,8 @@ def dashboard_me(request: HttpRequest) -> HttpResponse:
 @team_member_required
 @require_GET
 def dashboard_team(request: HttpRequest, team_id: int) -> HttpResponse:
-    team = _team_or_404(request, team_id)
-    numbers = selectors.dashboard_team(team.id)
+    team = team_for_user(request.user, team_id)
+    numbers = team_numbers(team.id)
     return render(
         request,
         "tasks/dashboard.html",

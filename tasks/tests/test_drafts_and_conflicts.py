@@ -21,6 +21,8 @@ from accounts.permissions import permissions_invalidate
 from tasks import services
 from tasks.conflicts import FieldConflict, task_edit_conflicts
 from tasks.models import CustomFieldType, Task, TeamCustomField
+from tasks.selectors.tasks import task_detail_current
+from tasks.selectors.teams import team_members
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +135,7 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_tas
         title="Rotate keys", description="Line one\nLine two", tags="ops, security", custom_fields={"size": 3}
     )
     with acting(crew.admin):
-        detail = services.task_detail_current(task)
+        detail = task_detail_current(task)
     mine = {
         "title": " Rotate keys ",  # the same once trimmed
         "description": "Line one\r\nLine two",  # the same: the browser's line breaks
@@ -148,7 +150,7 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_tas
         current=task,
         current_detail=detail,
         mine=mine,
-        members=services.team_members(crew.team.id),
+        members=team_members(crew.team.id),
         custom_fields=[size],
     )
     assert conflicts == [
@@ -196,4 +198,4 @@ def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(clie
     with acting(crew.admin):
         saved = Task.objects.get(id=task.id)
         assert (saved.title, saved.priority, saved.version) == ("Renew the certificate", "low", 3)
-        assert services.task_detail_current(saved)["description"] == "My notes"
+        assert task_detail_current(saved)["description"] == "My notes"

@@ -16,7 +16,7 @@ from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
 from tasks import documents, services
 from tasks.caching import unread_key
-from tasks.selectors import unread_count
+from tasks.selectors.notifications import unread_count
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db

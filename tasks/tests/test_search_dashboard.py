@@ -14,7 +14,8 @@ from sync.relay import relay_sweep
 from tasks import services
 from tasks.caching import dashboard_team_key, dashboard_user_key
 from tasks.models import Task
-from tasks.selectors import dashboard_team, tasks_search
+from tasks.selectors.dashboard import dashboard_team
+from tasks.selectors.search import tasks_search
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db

@@ -13,6 +13,7 @@ from sync.relay import relay_sweep
 from taskforge.errors import Conflict, NotFound, ServiceError
 from tasks import documents, services
 from tasks.models import Task, TaskSearch, TaskWatcher
+from tasks.selectors.tasks import task_detail_current
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_detail_state_comes_from_the_outbox_until_the_relay_applies_it(crew, mak
     docserver.stop()
     try:
         with acting(crew.admin):
-            assert services.task_detail_current(task)["description"] == "from the outbox"
+            assert task_detail_current(task)["description"] == "from the outbox"
     finally:
         docserver.start()
 

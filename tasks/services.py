@@ -15,7 +15,6 @@ applied right after commit (MongoDB document + Redis unread count), guaranteed b
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import uuid
@@ -23,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
@@ -31,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
 from accounts.selectors import notification_preferences
+from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError, Unavailable
@@ -173,21 +173,6 @@ def _custom_fields_check(team_id: int, raw: Mapping[str, Any] | None) -> dict[st
     return clean
 
 
-def _audit_content(table: str, record_id: str, op: str, old: Any, new: Any) -> None:
-    """Audit a MongoDB content change in the current PostgreSQL transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT audit_record_content(%s, %s, %s, %s::jsonb, %s::jsonb)",
-            [
-                table,
-                record_id,
-                op,
-                None if old is None else json.dumps(old, default=str),
-                None if new is None else json.dumps(new, default=str),
-            ],
-        )
-
-
 def _detail_empty() -> dict[str, Any]:
     return {"description": "", "tags": [], "custom_fields": {}, "attachments": []}
 
@@ -207,7 +192,9 @@ def _detail_record(task: Task, *, old: dict[str, Any] | None, new: dict[str, Any
         payload=payload,
     )
     if old != new:
-        _audit_content("task_detail", str(task.id), "INSERT" if old is None else "UPDATE", old, new)
+        audit_content_record(
+            table="task_detail", record_id=task.id, operation="INSERT" if old is None else "UPDATE", old=old, new=new
+        )
 
 
 def _watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
@@ -494,7 +481,7 @@ def task_delete(*, actor: Any, task_id: Any) -> None:
             event_type="task.deleted",
             payload={"team_id": task.team_id, "title": task.title, **_detail_empty(), "deleted": True},
         )
-        _audit_content("task_detail", str(task.id), "DELETE", old_detail, None)
+        audit_content_record(table="task_detail", record_id=task.id, operation="DELETE", old=old_detail, new=None)
         _invalidate_on_commit(task)
         Task.objects.filter(id=task.id).delete()
 
@@ -675,7 +662,9 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
     }
     try:
         with transaction.atomic():
-            _audit_content("task_comment", str(task.id), "INSERT", None, _comment_audit_view(doc))
+            audit_content_record(
+                table="task_comment", record_id=task.id, operation="INSERT", old=None, new=_comment_audit_view(doc)
+            )
             watchers = task_watcher_ids(task.id)
             _watchers_add(task.id, [actor.pk])
             name = _actor_name(actor)
@@ -718,7 +707,13 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
     now = timezone.now().isoformat()
     new_doc = {**doc, "body": body, "mentions": mention_ids, "edited_at": now}
     with transaction.atomic():
-        _audit_content("task_comment", str(task.id), "UPDATE", _comment_audit_view(doc), _comment_audit_view(new_doc))
+        audit_content_record(
+            table="task_comment",
+            record_id=task.id,
+            operation="UPDATE",
+            old=_comment_audit_view(doc),
+            new=_comment_audit_view(new_doc),
+        )
         newly = set(mention_ids) - set(doc.get("mentions") or [])
         _notify(
             recipients=newly,
@@ -741,7 +736,9 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
     task = _task_load(actor, task_id)
     doc = comment_for_change(actor, task, comment_id)
     with transaction.atomic():
-        _audit_content("task_comment", str(task.id), "DELETE", _comment_audit_view(doc), None)
+        audit_content_record(
+            table="task_comment", record_id=task.id, operation="DELETE", old=_comment_audit_view(doc), new=None
+        )
         _invalidate_page_on_commit(task)
         try:
             documents.comments().delete_one({"_id": doc["_id"]})

@@ -31,13 +31,14 @@ from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
 from accounts.selectors import notification_preferences
 from audit.services import audit_content_record
+from mail.delivery import mail_notification
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError, Unavailable
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
-from tasks.caching import caches_invalidate, unread_forget, unread_set
+from tasks.caching import caches_invalidate, unread_forget, unread_incr, unread_set
 from tasks.customfields import custom_choices_parse, custom_values_clean
 from tasks.models import CustomFieldType, Task, TaskPriority, TaskStatus, TaskWatcher, TeamCustomField
 from tasks.rendering import mention_handles
@@ -231,10 +232,6 @@ NOTIFICATION_KINDS = {
 def notification_email_hook(*, notification_id: str, user_id: int, kind: str, summary: str, url: str) -> None:
     """Email side of a notification: hands it to mail.delivery (the user's email preference and
     cadence decide there). Runs inside the caller's transaction; never breaks it."""
-    try:
-        from mail.delivery import mail_notification
-    except ImportError:  # the mail module is not there: in-app only
-        return
     try:
         with transaction.atomic():
             mail_notification(
@@ -857,11 +854,9 @@ def notifications_due_scan(*, now: dt.datetime | None = None) -> int:
 def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> bool:
     """Outbox handler body: create the notification document once and count it unread.
 
-    Respects the user's in-app preference (accounts.selectors.profile_preferences).
+    Respects the person's in-app preference (in_app_enabled).
     Returns True when a document was created.
     """
-    from tasks.caching import unread_incr
-
     user_id = int(payload["user_id"])
     if not in_app_enabled(user_id):
         return False

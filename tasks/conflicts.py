@@ -11,7 +11,7 @@ from typing import Any
 from taskforge.errors import ServiceError
 from tasks.customfields import custom_value_clean
 from tasks.models import Task, TaskPriority, TaskStatus, TeamCustomField
-from tasks.services import tags_clean
+from tasks.services.tasks import tags_clean
 
 EMPTY = "—"
 

@@ -30,6 +30,7 @@ from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate
 from tasks.models import TASK_VOCABULARY, Task, TaskSearch
 from tasks.selectors.tasks import task_detail_current
+from tasks.services.notifications import notification_apply
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,6 @@ def task_apply(event: OutboxEvent) -> None:
 
 @outbox_handler("notification")
 def notification_apply_event(event: OutboxEvent) -> None:
-    from tasks.services import notification_apply
-
     notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
 
 

@@ -60,7 +60,7 @@ from tasks.selectors.tasks import (
     task_watched_by,
 )
 from tasks.selectors.teams import custom_fields_for, team_for_user, team_members, team_members_cached, teams_for_user
-from tasks.services import STATUS_TRANSITIONS
+from tasks.services.tasks import STATUS_TRANSITIONS
 
 
 def _team_context(request: HttpRequest, team: Any) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from taskforge.dbcontext import DbContext, db_context
 from tasks import documents, services
 from tasks.caching import unread_key
 from tasks.selectors.notifications import unread_count
+from tasks.selectors.tasks import task_for_user
+from tasks.services.notifications import notification_email_hook
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +31,7 @@ def _kinds(user) -> list[str]:
 
 def _move(actor, task, status) -> None:
     with acting(actor):
-        current = services._task_load(actor, task.id)
+        current = task_for_user(actor, task.id)
         services.task_move(actor=actor, task_id=task.id, status=status, expected_version=current.version)
 
 
@@ -200,7 +202,7 @@ def test_each_notification_is_handed_to_the_email_side_once(crew, make_task) -> 
     [event] = OutboxEvent.objects.filter(aggregate_type="notification")
     delivery = EmailDelivery.objects.get(idempotency_key=f"notif:{event.aggregate_id}")
     assert delivery.kind == "task_assigned"
-    services.notification_email_hook(
+    notification_email_hook(
         notification_id=event.aggregate_id, user_id=crew.member.pk, kind="task_assigned", summary="again", url="/tasks/"
     )
     assert EmailDelivery.objects.filter(idempotency_key=f"notif:{event.aggregate_id}").count() == 1

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
@@ -19,6 +20,7 @@ from accounts.selectors import notification_preferences
 from mail.delivery import mail_notification
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
+from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import NotFound, Unavailable
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
@@ -195,6 +197,17 @@ def notifications_due_scan(*, now: dt.datetime | None = None) -> int:
                 )
             )
     return count
+
+
+@shared_task(name="notifications.due_scan", ignore_result=True, time_limit=300, soft_time_limit=280)
+def due_scan() -> int:
+    """notifications_due_scan from beat, every 15 minutes.
+
+    A system job: it acts with the system role so row-level security lets it see every
+    team's tasks (like manage.py seed_demo). It writes no task rows, only notifications.
+    """
+    with db_context(context_for_system("celery notifications.due_scan")):
+        return notifications_due_scan()
 
 
 def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> bool:

@@ -136,7 +136,7 @@ def test_due_scan_notifies_once_per_deadline(crew, make_task) -> None:
 
 
 def test_due_scan_job_runs_as_a_system_job(crew, make_task) -> None:
-    from tasks.jobs import due_scan
+    from tasks.services.notifications import due_scan
 
     make_task(assignee_id=crew.member.pk, due_at=timezone.now() + dt.timedelta(hours=1))
     relay_sweep()

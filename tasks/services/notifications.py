@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from pymongo.errors import DuplicateKeyError
 
+from accounts.models import User
 from accounts.selectors import notification_preferences
 from mail.delivery import mail_notification
 from sync.models import OutboxEvent
@@ -93,8 +94,9 @@ def notifications_record(
     return created
 
 
-def actor_name(actor: Any) -> str:
-    return (getattr(actor, "display_name", "") or getattr(actor, "email", "") or "Someone").strip()
+def actor_name(actor: User) -> str:
+    """How a notification names the person who acted."""
+    return (actor.display_name or actor.email or "Someone").strip()
 
 
 def notification_mark_read(*, user: Any, notification_id: str) -> bool:

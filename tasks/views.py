@@ -132,7 +132,8 @@ def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> di
         for card in column.cards:
             card.can_move = edit_any or (edit_own and user.pk in (card.creator_id, card.assignee_id))
             card.moves, card.move_codes = moves[card.status]
-            card.url = f"/tasks/{card.id}/"
+            card.url = card.get_absolute_url()
+            card.move_url = reverse("tasks:move", kwargs={"task_id": card.id})
             card.due_badge = _due_badge(card, now)
     return {
         **_team_context(request, team),
@@ -145,7 +146,7 @@ def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> di
 def _decorate(tasks: Any, now: Any) -> None:
     """Precompute per-row URLs and badges (cheaper than template tags per row)."""
     for task in tasks:
-        task.url = f"/tasks/{task.id}/"
+        task.url = task.get_absolute_url()
         task.due_badge = _due_badge(task, now)
 
 
@@ -768,7 +769,7 @@ def notifications_list(request: HttpRequest) -> HttpResponse:
 def notification_read(request: HttpRequest, notification_id: str) -> HttpResponse:
     services.notification_mark_read(user=request.user, notification_id=notification_id)
     target = request.POST.get("next") or ""
-    if target.startswith("/tasks/") and not target.startswith("//"):
+    if target.startswith(reverse("tasks:index")) and not target.startswith("//"):
         return redirect(target)
     if request.htmx:
         items = notifications_for(request.user.pk)

@@ -88,7 +88,7 @@ def notifications_record(
             user_id=user_id,
             kind=kind,
             summary=f"{task.title}: {message}",
-            url=f"/tasks/{task.id}/",
+            url=task.get_absolute_url(),
         )
         created.append(notification_id)
     return created

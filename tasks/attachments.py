@@ -5,7 +5,7 @@
   Content-Type; the extension, when it names a known type, must agree with the content,
   so a disguised file ("invoice.pdf" that is really HTML, "cat.png" that is a PDF) is refused;
 * storage: MEDIA_ROOT/attachments/<task id>/<random hex>, a name the server makes up;
-  files are served only by tasks.views.attachment_download after a permission check.
+  files are served only by tasks.views.comments.attachment_download after a permission check.
 """
 
 from __future__ import annotations

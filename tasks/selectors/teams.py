@@ -54,6 +54,18 @@ def team_members(team_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def team_members_matching(team_id: int, q: str, *, limit: int = 8) -> list[dict[str, Any]]:
+    """@mention suggestions: members whose handle, email or a word of their name starts with q."""
+    return [
+        m
+        for m in team_members(team_id)
+        if not q
+        or m["handle"].startswith(q)
+        or m["email"].lower().startswith(q)
+        or any(part.lower().startswith(q) for part in m["name"].split())
+    ][:limit]
+
+
 def team_members_cached(team_id: int) -> list[dict[str, Any]]:
     """Members for filter menus (cached a minute; writes validate against the live list)."""
     key = f"tasks:members:{team_id}"

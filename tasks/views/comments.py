@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from taskforge.decorators import team_member_required
@@ -15,7 +14,7 @@ from tasks import services
 from tasks.attachments import attachment_path
 from tasks.forms import AttachmentForm, CommentForm
 from tasks.selectors.tasks import attachment_for, comment_for_change, task_for_user
-from tasks.selectors.teams import team_for_user, team_members
+from tasks.selectors.teams import team_for_user, team_members_matching
 from tasks.views.task_pages import task_page_form_refused, task_page_redirect
 
 
@@ -96,7 +95,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
         except (ServiceError, PermissionDenied) as exc:
             status = form_refusal(form, exc)  # the text comes back with the refusal
         else:
-            return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + f"#c-{comment_id}")
+            return redirect(task.get_absolute_url() + f"#c-{comment_id}")
     context = {"task": task, "team": task.team, "form": form}
     return render(request, "tasks/comment_edit.html", context, status=status)
 
@@ -106,7 +105,7 @@ def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpRes
 def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = task_for_user(request.user, task_id)
     services.comment_delete(actor=request.user, task_id=task.id, comment_id=comment_id)
-    return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + "#comments")
+    return redirect(task.get_absolute_url() + "#comments")
 
 
 @team_member_required
@@ -115,13 +114,5 @@ def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
     """@mention suggestions: team members whose name, handle or email starts with ?q."""
     team = team_for_user(request.user, team_id)
     q = (request.GET.get("q") or "").strip().lstrip("@").lower()[:60]
-    members = team_members(team.id)
-    matches = [
-        m
-        for m in members
-        if not q
-        or m["handle"].startswith(q)
-        or m["email"].lower().startswith(q)
-        or any(part.lower().startswith(q) for part in m["name"].split())
-    ][:8]
+    matches = team_members_matching(team.id, q)
     return render(request, "tasks/partials/mention_suggestions.html", {"members": matches, "q": q})

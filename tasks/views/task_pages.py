@@ -11,7 +11,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
@@ -258,4 +257,4 @@ def task_page_redirect(request: HttpRequest, task: Task, anchor: str) -> HttpRes
     is reloaded (a redirect to the same URL with only a new #fragment would not load it)."""
     if request.htmx:
         return HttpResponseClientRefresh()
-    return redirect(reverse("tasks:detail", kwargs={"task_id": task.id}) + anchor)
+    return redirect(task.get_absolute_url() + anchor)

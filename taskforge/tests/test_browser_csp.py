@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
-from reports.tests.testdata import star_drop
 
 from bookings import services as booking_services
 from bookings.tests.conftest import create_trip, ctx_for
 from reports import etl
+from reports.tests.testdata import star_drop
 from sync.relay import relay_sweep
 from taskforge.dbcontext import db_context
 from taskforge.testing.personas import person_create
@@ -103,8 +103,8 @@ def scene(committed_db):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body):
     a traveller with a booking, a team member with a task, a site admin, a trip, report data."""
     from accounts.models import Membership, Team
+    from taskforge.testing.personas import acting
     from tasks import services as task_services
-    from tasks.tests.conftest import acting
 
     traveller, staff, admin = _user("traveller"), _user("staff", display_name="Sol Staff"), _user("admin")
     team = Team.objects.create(name="Ops", slug=f"ops-{staff.pk}", created_by=staff)

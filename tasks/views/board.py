@@ -24,6 +24,7 @@ from django_htmx.http import trigger_client_event
 from accounts.permissions import permission_has
 from taskforge.decorators import team_member_required
 from taskforge.errors import ServiceError
+from taskforge.params import choice_param, int_param, page_param, text_param
 from tasks import services
 from tasks.caching import BOARD_TTL, board_generation, board_key
 from tasks.forms import TaskFilterForm
@@ -57,14 +58,12 @@ def index(request: HttpRequest) -> HttpResponse:
 def mine(request: HttpRequest) -> HttpResponse:
     """ "My tasks": assigned to me, across my teams (open ones unless ?all=1)."""
     include_done = request.GET.get("all") == "1"
-    sort = request.GET.get("sort") or "due"
-    if sort not in SORTS:
-        sort = "due"
+    sort = choice_param(request, "sort", SORTS, "due")
     teams = teams_for_user(request.user)
     page = task_page(
         my_tasks(request.user, include_done=include_done, teams=teams),
         sort=sort,
-        page=request.GET.get("page"),
+        page=page_param(request),
     )
     _decorate(page.object_list, timezone.now())
     return render(
@@ -254,11 +253,10 @@ def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
 @team_member_required
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
-    team_id = request.GET.get("team") or ""
+    q = text_param(request, "q")
+    team_filter = int_param(request, "team")
     teams = teams_for_user(request.user)
-    team_filter = int(team_id) if team_id.isdigit() else None
-    if team_id and (team_filter is None or team_filter not in {t.id for t in teams}):
+    if team_filter is not None and team_filter not in {t.id for t in teams}:
         raise Http404("No such team.")
     result = tasks_search(request.user, q, team_id=team_filter)
     template = "tasks/partials/search_results.html" if request.htmx else "tasks/search.html"

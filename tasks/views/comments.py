@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from taskforge.decorators import team_member_required
 from taskforge.errors import ServiceError, form_refusal
+from taskforge.params import text_param
 from tasks import services
 from tasks.attachments import attachment_path
 from tasks.forms import AttachmentForm, CommentForm
@@ -113,6 +114,6 @@ def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpR
 def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
     """@mention suggestions: team members whose name, handle or email starts with ?q."""
     team = team_for_user(request.user, team_id)
-    q = (request.GET.get("q") or "").strip().lstrip("@").lower()[:60]
+    q = text_param(request, "q").lstrip("@").lower()[:60]
     matches = team_members_matching(team.id, q)
     return render(request, "tasks/partials/mention_suggestions.html", {"members": matches, "q": q})

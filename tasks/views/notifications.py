@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from taskforge.decorators import team_member_required
+from taskforge.params import redirect_target
 from tasks import services
 from tasks.selectors.notifications import notifications_for, unread_count
 
@@ -52,8 +53,8 @@ def notifications_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_read(request: HttpRequest, notification_id: str) -> HttpResponse:
     services.notification_mark_read(user=request.user, notification_id=notification_id)
-    target = request.POST.get("next") or ""
-    if target.startswith(reverse("tasks:index")) and not target.startswith("//"):
+    target = redirect_target(request, "")
+    if target.startswith(reverse("tasks:index")):
         return redirect(target)
     if request.htmx:
         items = notifications_for(request.user.pk)

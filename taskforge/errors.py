@@ -12,24 +12,36 @@ next to what the person typed, and `refusal_headers()` on its answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-if TYPE_CHECKING:
-    from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 
 
 class ServiceError(Exception):
-    """A refused request: a message for the user, the HTTP status, and the form field (None: whole form)."""
+    """A refused request: a message for the user, the HTTP status, and the form field (None: whole form).
+
+    `errors` names several fields at once (field -> message), when the service checked a
+    whole form's worth of input and found more than one thing wrong.
+    """
 
     status = 400
     retry_after: int | None = None  # seconds until a new attempt may succeed (the Retry-After header)
 
     def __init__(
-        self, message: str, *, status: int | None = None, field: str | None = None, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        field: str | None = None,
+        errors: Mapping[str, str] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.errors = dict(errors or {})
         if status is not None:
             self.status = status
         if retry_after is not None:
@@ -75,11 +87,33 @@ class Unavailable(ServiceError):
     status = 503
 
 
-def form_refusal(form: Any, exc: ServiceError) -> int:
-    """Put a refusal on the form (on its field when the form shows that field) and return the
-    HTTP status to answer with. Every view with a form does this one way."""
-    field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
-    form.add_error(field, exc.message)
+FORM_FORBIDDEN = (
+    "You may no longer do this in this team (your role or the team's permissions changed). "
+    "Nothing was saved; what you entered is still here."
+)
+
+
+def form_refusal(form: Any, exc: ServiceError | PermissionDenied) -> int:
+    """Put a refusal on the form and return the HTTP status to answer with, so the view renders
+    the form again with what the person typed. Every view with a form does this one way.
+
+    * a field's message goes on that field when the form shows it (else the message goes on
+      the whole form);
+    * a permission refused (PermissionDenied, from the team permission check) is a 403 with
+      FORM_FORBIDDEN: the person's role changed while they were typing;
+    * what the person may not know exists is a 404 page, never the form (Http404).
+    """
+    if isinstance(exc, PermissionDenied):
+        form.add_error(None, FORM_FORBIDDEN)
+        return 403
+    if exc.status == 404:
+        raise Http404(exc.message)
+    messages = {**({exc.field: exc.message} if exc.field else {}), **exc.errors}
+    shown = {name: text for name, text in messages.items() if _shows(form, name)}
+    for name, text in shown.items():
+        form.add_error(name, text)
+    if not shown:
+        form.add_error(None, exc.message)
     return exc.status
 
 
@@ -89,3 +123,7 @@ def refusal_headers(response: HttpResponse, exc: ServiceError) -> HttpResponse:
     if exc.retry_after is not None:
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+def _shows(form: Any, name: str) -> bool:
+    return name in form.fields and not form.fields[name].widget.is_hidden

@@ -6,4 +6,5 @@ class TasksConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import tasks.jobs  # noqa: F401 - registers the Celery jobs
+        # Celery jobs live next to what they call; importing them registers them.
+        import tasks.services.notifications  # noqa: F401

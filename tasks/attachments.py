@@ -5,7 +5,7 @@
   Content-Type; the extension, when it names a known type, must agree with the content,
   so a disguised file ("invoice.pdf" that is really HTML, "cat.png" that is a PDF) is refused;
 * storage: MEDIA_ROOT/attachments/<task id>/<random hex>, a name the server makes up;
-  files are served only by tasks.views.attachment_download after a permission check.
+  files are served only by tasks.views.comments.attachment_download after a permission check.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 SNIFF_BYTES = 8192
 
@@ -115,15 +116,15 @@ def attachment_name_clean(name: str) -> str:
     return base or "attachment"
 
 
-def attachment_check(upload: Any) -> tuple[str, str]:
+def attachment_check(upload: UploadedFile) -> tuple[str, str]:
     """Check an UploadedFile; returns (detected type, clean display name) or raises AttachmentRejected."""
     limit = settings.ATTACHMENT_MAX_BYTES
-    size = getattr(upload, "size", None) or 0
+    size = upload.size or 0
     if size <= 0:
         raise AttachmentRejected("The file is empty.")
     if size > limit:
         raise AttachmentRejected(f"The file is {size:,} bytes; the limit is {limit:,} bytes.")
-    name = attachment_name_clean(getattr(upload, "name", ""))
+    name = attachment_name_clean(upload.name or "")
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)
     upload.seek(0)
@@ -146,7 +147,7 @@ def attachment_path(task_id: str, stored_name: str) -> Path:
     return _root() / str(task_id) / stored_name
 
 
-def attachment_store(upload: Any, *, task_id: str) -> StoredAttachment:
+def attachment_store(upload: UploadedFile, *, task_id: str) -> StoredAttachment:
     """Check and write an upload under a server-generated name. The caller records the metadata
     and calls attachment_discard() if its transaction does not commit."""
     kind, name = attachment_check(upload)

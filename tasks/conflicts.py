@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from taskforge.errors import ServiceError
 from tasks.customfields import custom_value_clean
 from tasks.models import Task, TaskPriority, TaskStatus, TeamCustomField
-from tasks.services import TaskInvalid, tags_clean
+from tasks.services.tasks import tags_clean
 
 EMPTY = "—"
 
@@ -37,7 +38,7 @@ def _due(value: dt.datetime | None) -> str:
 def _tags(raw: Any) -> str:
     try:
         tags = tags_clean(raw)
-    except TaskInvalid:  # the person's tags are invalid: show what they typed
+    except ServiceError:  # the person's tags are invalid: show what they typed
         return _text(raw) or EMPTY
     return ", ".join(tags) or EMPTY
 

@@ -9,7 +9,7 @@ from django import forms
 from taskforge.params import PAGE_MAX
 from taskforge.widgets import DateInput, DateTimeInput
 from tasks.models import CustomFieldType, TaskPriority, TaskStatus, TeamCustomField
-from tasks.selectors import SORT_LABELS
+from tasks.selectors.board import SORT_LABELS
 
 DUE_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
 

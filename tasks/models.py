@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.urls import reverse
 from django_rls.models import RLSModel
 
 from taskforge.rls import CTX_IS_ADMIN, CTX_USER_ID, SelectPolicy
@@ -100,6 +101,9 @@ class Task(RLSModel):
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("tasks:detail", kwargs={"task_id": self.id})
 
     @property
     def priority_rank(self) -> int:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Team, User
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.errors import Unavailable
 from tasks import services
 from tasks.models import Task, TaskStatus, TeamCustomField
 
@@ -134,7 +135,7 @@ def seed_demo(stdout: Any) -> None:
                 services.comment_create(actor=kim, task_id=task.id, body="I can pick this up next week. @sam ok?")
                 services.comment_create(actor=sam, task_id=task.id, body="Thanks @kim, go ahead.")
                 comments += 2
-            except services.DocumentsUnavailable:
+            except Unavailable:
                 stdout.write("tasks seed: document server down; comments skipped")
                 break
     stdout.write(f"created {len(created)} tasks and {comments} comments in team Ops")

@@ -29,6 +29,8 @@ from tasks import documents
 from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate
 from tasks.models import TASK_VOCABULARY, Task, TaskSearch
+from tasks.selectors.tasks import task_detail_current
+from tasks.services.notifications import notification_apply
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +104,6 @@ def task_apply(event: OutboxEvent) -> None:
 
 @outbox_handler("notification")
 def notification_apply_event(event: OutboxEvent) -> None:
-    from tasks.services import notification_apply
-
     notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
 
 
@@ -124,8 +124,6 @@ class TaskReconciler(Reconciler):
     projection_deleted_field = "deleted"
 
     def reemit(self, ids: list[str]) -> int:
-        from tasks.services import task_detail_current
-
         count = 0
         for task in Task.objects.filter(id__in=ids):
             with transaction.atomic():

@@ -103,8 +103,8 @@ def scene(committed_db):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body):
     a traveller with a booking, a team member with a task, a site admin, a trip, report data."""
     from accounts.models import Membership, Team
+    from taskforge.testing.personas import acting
     from tasks import services as task_services
-    from tasks.tests.conftest import acting
 
     traveller, staff, admin = _user("traveller"), _user("staff", display_name="Sol Staff"), _user("admin")
     team = Team.objects.create(name="Ops", slug=f"ops-{staff.pk}", created_by=staff)

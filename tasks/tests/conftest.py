@@ -1,54 +1,45 @@
-"""Fixtures of the tasks tests: a team with an admin, a member and a guest, plus an outsider
-in another team; `acting(user)` sets the database context the way a request does."""
+"""Fixtures of the tasks tests, on the shared people (root conftest `people`): team x with its
+admin, member and guest (`people.team_admin`, `people.team_member`, `people.team_guest`), and
+`people.y_admin`, who runs team y and is an outsider to team x. `member2` is a second member
+of team x, for the rules between two members. Tests act as a person with
+taskforge.testing.personas.acting."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import SimpleNamespace
+import shutil
+import time
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-from taskforge.dbcontext import DbContext, db_context
-
-
-@contextmanager
-def acting(user) -> Iterator[None]:
-    with db_context(DbContext(user_id=str(user.pk), role="user", user_agent="pytest", request_id="test-req-0001")):
-        yield
-
-
-@pytest.fixture
-def crew(make_user):
-    from accounts.models import Membership, Team
-
-    # No password (tests sign in with force_login): skips five Argon2 hashes per test.
-    admin = make_user("member", display_name="Ada Admin", password=None)
-    member = make_user("member", display_name="Mel Member", password=None)
-    member2 = make_user("member", display_name="Max Member", password=None)
-    guest = make_user("member", display_name="Gus Guest", password=None)
-    outsider = make_user("member", display_name="Otto Outsider", password=None)
-    team = Team.objects.create(name="Ops", slug=f"ops-{admin.pk}", created_by=admin)
-    other = Team.objects.create(name="Other", slug=f"other-{admin.pk}", created_by=outsider)
-    Membership.objects.create(team=team, user=admin, role="admin")
-    Membership.objects.create(team=team, user=member, role="member")
-    Membership.objects.create(team=team, user=member2, role="member")
-    Membership.objects.create(team=team, user=guest, role="guest")
-    Membership.objects.create(team=other, user=outsider, role="admin")
-    return SimpleNamespace(
-        team=team, other=other, admin=admin, member=member, member2=member2, guest=guest, outsider=outsider
-    )
+from accounts.models import Membership
+from accounts.selectors import profile_breaker_reset
+from sync.relay import store_pause_clear
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.testing.personas import acting, person_create
+from tasks import services
 
 
 @pytest.fixture
-def make_task(crew):
-    from tasks import services
+def member2(people):
+    """Max Member: another member of team x (neither creator nor assignee of the others' tasks)."""
+    user = person_create("member", f"max-member-{time.monotonic_ns()}@example.com", display_name="Max Member")
+    with db_context(context_for_system("test member2")):
+        Membership.objects.create(team=people.x, user=user, role="member")
+    return user
+
+
+@pytest.fixture
+def make_task(people):
+    """make_task(actor=people.team_admin, team_id=people.x.id, **fields): a task made through the
+    service, as that person."""
 
     def factory(actor=None, **fields):
-        actor = actor or crew.admin
+        actor = actor or people.team_admin
         fields.setdefault("title", "A task")
         with acting(actor):
-            return services.task_create(actor=actor, team_id=fields.pop("team_id", crew.team.id), **fields)
+            return services.task_create(actor=actor, team_id=fields.pop("team_id", people.x.id), **fields)
 
     return factory
 
@@ -56,22 +47,14 @@ def make_task(crew):
 @pytest.fixture(autouse=True)
 def _clean_attachments():
     """Files outlive the rolled-back test transaction: start every test with none."""
-    import shutil
-    from pathlib import Path
-
-    from django.conf import settings
-
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "attachments", ignore_errors=True)
     yield
 
 
 @pytest.fixture(autouse=True)
-def _forget_document_outages(monkeypatch):
+def _forget_document_outages():
     """Some modules stop asking MongoDB for a few seconds after it failed (process-wide);
     a test that stopped the document server must not change what the next test sees."""
-    import accounts.selectors
-    from sync.relay import store_pause_clear
-
     store_pause_clear()
-    monkeypatch.setattr(accounts.selectors, "_mongo_down_until", 0.0, raising=False)
+    profile_breaker_reset()
     yield

@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from sync.models import OutboxEvent
+from taskforge.testing.personas import acting
 from tasks import documents, services
 from tasks.attachments import attachment_name_clean, attachment_sniff
-from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
 
@@ -79,9 +79,9 @@ def _files_on_disk() -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def test_upload_and_download_with_the_original_name(client, crew, make_task) -> None:
+def test_upload_and_download_with_the_original_name(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     name = 'Q3 "final" report – ü.pdf'
     response = client.post(
         reverse("tasks:attachment_upload", args=[task.id]),
@@ -93,7 +93,7 @@ def test_upload_and_download_with_the_original_name(client, crew, make_task) -> 
     stored = _files_on_disk()
     assert len(stored) == 1 and stored[0].name == meta["stored_name"] and name not in str(stored[0])
     assert stored[0].name.isalnum() and len(stored[0].name) == 32
-    client.force_login(crew.guest)  # guests may read, so they may download
+    client.force_login(people.team_guest)  # guests may read, so they may download
     download = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == PDF
@@ -102,29 +102,31 @@ def test_upload_and_download_with_the_original_name(client, crew, make_task) -> 
     assert disposition.startswith("attachment;") and "filename*=utf-8''" in disposition
     assert '"final"' not in disposition.split("filename*=")[0] if "filename=" in disposition else True
     assert download["X-Content-Type-Options"] == "nosniff"
-    client.force_login(crew.outsider)
+    client.force_login(people.y_admin)
     assert client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]])).status_code == 404
 
 
-def test_a_windows_device_name_is_stored_and_served_renamed(client, crew, make_task) -> None:
+def test_a_windows_device_name_is_stored_and_served_renamed(client, people, make_task) -> None:
     task = make_task()
-    with acting(crew.admin):
+    with acting(people.team_admin):
         meta = services.task_attachment_add(
-            actor=crew.admin, task_id=task.id, upload=SimpleUploadedFile("LPT1.txt. ", b"printer notes\n")
+            actor=people.team_admin, task_id=task.id, upload=SimpleUploadedFile("LPT1.txt. ", b"printer notes\n")
         )
     assert meta["name"] == "_LPT1.txt"
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     response = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
     assert response["Content-Disposition"] == 'attachment; filename="_LPT1.txt"'
 
 
-def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:
+def test_ascii_names_are_quoted_safely(client, people, make_task) -> None:
     task = make_task()
-    with acting(crew.admin):
+    with acting(people.team_admin):
         meta = services.task_attachment_add(
-            actor=crew.admin, task_id=task.id, upload=SimpleUploadedFile('C:\\temp\\a "quoted" name.txt', b"hello\n")
+            actor=people.team_admin,
+            task_id=task.id,
+            upload=SimpleUploadedFile('C:\\temp\\a "quoted" name.txt', b"hello\n"),
         )
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     response = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
     assert meta["name"] == 'a "quoted" name.txt'  # no client-side path kept
     assert response["Content-Disposition"] == 'attachment; filename="a \\"quoted\\" name.txt"'
@@ -145,10 +147,10 @@ def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:
     ],
 )
 def test_disguised_or_unknown_uploads_are_refused_and_nothing_is_kept(
-    client, crew, make_task, name, content, message
+    client, people, make_task, name, content, message
 ) -> None:
     task = make_task()
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     before = OutboxEvent.objects.count()
     response = client.post(
         reverse("tasks:attachment_upload", args=[task.id]),
@@ -158,10 +160,10 @@ def test_disguised_or_unknown_uploads_are_refused_and_nothing_is_kept(
     assert OutboxEvent.objects.count() == before and _files_on_disk() == []
 
 
-def test_oversized_uploads_are_refused(client, crew, make_task, settings) -> None:
+def test_oversized_uploads_are_refused(client, people, make_task, settings) -> None:
     settings.ATTACHMENT_MAX_BYTES = 1024
     task = make_task()
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     response = client.post(
         reverse("tasks:attachment_upload", args=[task.id]), {"file": SimpleUploadedFile("big.txt", b"a" * 1025)}
     )
@@ -169,9 +171,9 @@ def test_oversized_uploads_are_refused(client, crew, make_task, settings) -> Non
     assert _files_on_disk() == []
 
 
-def test_only_editors_upload_to_a_task(client, crew, make_task) -> None:
-    task = make_task(actor=crew.admin)
-    for user in (crew.guest, crew.member2):
+def test_only_editors_upload_to_a_task(client, people, member2, make_task) -> None:
+    task = make_task(actor=people.team_admin)
+    for user in (people.team_guest, member2):
         client.force_login(user)
         response = client.post(
             reverse("tasks:attachment_upload", args=[task.id]), {"file": SimpleUploadedFile("a.txt", b"hi")}
@@ -180,9 +182,9 @@ def test_only_editors_upload_to_a_task(client, crew, make_task) -> None:
     assert _files_on_disk() == []
 
 
-def test_comment_attachments_are_downloadable_by_the_team(client, crew, make_task) -> None:
+def test_comment_attachments_are_downloadable_by_the_team(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     response = client.post(
         reverse("tasks:comment_create", args=[task.id]),
         {"body": "see the log", "file": SimpleUploadedFile("build.log", b"line 1\nline 2\n")},
@@ -190,16 +192,16 @@ def test_comment_attachments_are_downloadable_by_the_team(client, crew, make_tas
     assert response.status_code == 302
     doc = documents.comments().find_one({"task_id": str(task.id)})
     meta = doc["attachments"][0]
-    client.force_login(crew.guest)
+    client.force_login(people.team_guest)
     download = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"line 1\nline 2\n"
     assert 'filename="build.log"' in download["Content-Disposition"]
     assert client.get(reverse("tasks:attachment_download", args=[task.id, "0123456789abcdef"])).status_code == 404
 
 
-def test_a_rejected_comment_upload_saves_no_comment(client, crew, make_task) -> None:
+def test_a_rejected_comment_upload_saves_no_comment(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     response = client.post(
         reverse("tasks:comment_create", args=[task.id]),
         {"body": "evil", "file": SimpleUploadedFile("x.gif", b"<script>x</script>")},

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sync.relay import relay_sweep
+from taskforge.testing.personas import acting
 from tasks.models import Task
-from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -25,11 +25,11 @@ def _count_in_column(html: str, status: str) -> int:
     return int(match.group(1))
 
 
-def test_board_shows_columns_with_counts(client, crew, make_task) -> None:
+def test_board_shows_columns_with_counts(client, people, make_task) -> None:
     for status in ("todo", "todo", "in_progress", "done"):
         make_task(status=status)
-    client.force_login(crew.member)
-    html = client.get(reverse("tasks:board", args=[crew.team.id])).content.decode()
+    client.force_login(people.team_member)
+    html = client.get(reverse("tasks:board", args=[people.x.id])).content.decode()
     assert [_count_in_column(html, s) for s in ("backlog", "todo", "in_progress", "in_review", "done")] == [
         0,
         2,
@@ -39,23 +39,23 @@ def test_board_shows_columns_with_counts(client, crew, make_task) -> None:
     ]
 
 
-def test_htmx_move_returns_both_changed_columns_in_one_response(client, crew, make_task) -> None:
+def test_htmx_move_returns_both_changed_columns_in_one_response(client, people, make_task) -> None:
     task = make_task(status="todo", title="Move me")
     make_task(status="in_progress", title="Already there")
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     response = client.post(reverse("tasks:move", args=[task.id]), {"status": "in_progress", "version": 1}, **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Moved “Move me” to In progress" in html
     assert html.count('hx-swap-oob="true"') == 2  # the source and the target column, nothing else
     assert _count_in_column(html, "todo") == 0 and _count_in_column(html, "in_progress") == 2
-    with acting(crew.admin):
+    with acting(people.team_admin):
         assert Task.objects.get(id=task.id).version == 2
 
 
-def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client, crew, make_task) -> None:
+def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client, people, make_task) -> None:
     task = make_task(status="todo")
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     client.post(reverse("tasks:move", args=[task.id]), {"status": "in_progress", "version": 1}, **HTMX)
     stale = client.post(reverse("tasks:move", args=[task.id]), {"status": "todo", "version": 1}, **HTMX)
     assert stale.status_code == 409
@@ -65,20 +65,20 @@ def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client,
     assert invalid.status_code == 400 and "cannot move from" in invalid.content.decode()
     nonsense = client.post(reverse("tasks:move", args=[task.id]), {"status": "nope", "version": "x"}, **HTMX)
     assert nonsense.status_code in (400, 409)
-    with acting(crew.admin):
+    with acting(people.team_admin):
         assert Task.objects.get(id=task.id).status == "in_progress"
 
 
-def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:
+def test_list_filters_sorting_and_pagination(client, people, make_task) -> None:
     now = timezone.now()
     make_task(title="late one", due_at=now - dt.timedelta(days=2), priority="low", tags="billing")
-    make_task(title="soon one", due_at=now + dt.timedelta(days=1), priority="urgent", assignee_id=crew.member.pk)
+    make_task(title="soon one", due_at=now + dt.timedelta(days=1), priority="urgent", assignee_id=people.team_member.pk)
     make_task(title="done late", due_at=now - dt.timedelta(days=3), status="done")
     for i in range(27):
         make_task(title=f"filler {i:02d}", priority="medium")
     relay_sweep()
-    client.force_login(crew.member)
-    url = reverse("tasks:list", args=[crew.team.id])
+    client.force_login(people.team_member)
+    url = reverse("tasks:list", args=[people.x.id])
 
     def titles(query: dict) -> list[str]:
         response = client.get(url, query)
@@ -107,22 +107,22 @@ def test_list_filters_sorting_and_pagination(client, crew, make_task) -> None:
         {"sort": "random()"},
     ],
 )
-def test_bad_filters_get_400_with_the_reason(client, crew, query) -> None:
-    client.force_login(crew.member)
-    response = client.get(reverse("tasks:list", args=[crew.team.id]), query)
+def test_bad_filters_get_400_with_the_reason(client, people, query) -> None:
+    client.force_login(people.team_member)
+    response = client.get(reverse("tasks:list", args=[people.x.id]), query)
     assert response.status_code == 400
     assert b"Some filters are not valid" in response.content
 
 
-def test_my_tasks_lists_tasks_assigned_to_me_across_teams(client, crew, make_task) -> None:
+def test_my_tasks_lists_tasks_assigned_to_me_across_teams(client, people, member2, make_task) -> None:
     from accounts.models import Membership
 
-    Membership.objects.create(team=crew.other, user=crew.member, role="member")
-    make_task(title="mine in ops", assignee_id=crew.member.pk)
-    make_task(title="mine but done", assignee_id=crew.member.pk, status="done")
-    make_task(title="someone else's", assignee_id=crew.member2.pk)
-    make_task(actor=crew.outsider, team_id=crew.other.id, title="mine in other", assignee_id=crew.member.pk)
-    client.force_login(crew.member)
+    Membership.objects.create(team=people.y, user=people.team_member, role="member")
+    make_task(title="mine in ops", assignee_id=people.team_member.pk)
+    make_task(title="mine but done", assignee_id=people.team_member.pk, status="done")
+    make_task(title="someone else's", assignee_id=member2.pk)
+    make_task(actor=people.y_admin, team_id=people.y.id, title="mine in other", assignee_id=people.team_member.pk)
+    client.force_login(people.team_member)
     html = client.get(reverse("tasks:mine")).content.decode()
     assert "mine in ops" in html and "mine in other" in html
     assert "someone else" not in html and "mine but done" not in html
@@ -132,22 +132,23 @@ def test_my_tasks_lists_tasks_assigned_to_me_across_teams(client, crew, make_tas
 @pytest.mark.parametrize("page", ["board", "list", "mine", "detail"])
 def test_queries_per_page_are_constant_in_the_number_of_tasks(
     client,
-    crew,
+    people,
+    member2,
     make_task,
     django_assert_max_num_queries,
     page,
 ) -> None:
     def url(task) -> str:
         return {
-            "board": reverse("tasks:board", args=[crew.team.id]),
-            "list": reverse("tasks:list", args=[crew.team.id]) + "?sort=due",
+            "board": reverse("tasks:board", args=[people.x.id]),
+            "list": reverse("tasks:list", args=[people.x.id]) + "?sort=due",
             "mine": reverse("tasks:mine"),
             "detail": reverse("tasks:detail", args=[task.id]),
         }[page]
 
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     statuses = ["backlog", "todo", "in_progress", "in_review", "done"]
-    first = make_task(assignee_id=crew.member.pk, tags="x")
+    first = make_task(assignee_id=people.team_member.pk, tags="x")
     client.get(url(first))  # warm the session and permission caches like a returning user
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -158,7 +159,7 @@ def test_queries_per_page_are_constant_in_the_number_of_tasks(
     with CaptureQueriesContext(connection) as few:
         assert client.get(url(first)).status_code == 200
     for i in range(60):
-        make_task(title=f"t{i}", status=statuses[i % 5], assignee_id=[crew.member.pk, crew.member2.pk][i % 2])
+        make_task(title=f"t{i}", status=statuses[i % 5], assignee_id=[people.team_member.pk, member2.pk][i % 2])
     relay_sweep()
     cache.delete_many([k for k in cache.keys("tasks:*")])
     with django_assert_max_num_queries(15), CaptureQueriesContext(connection) as many:
@@ -168,7 +169,7 @@ def test_queries_per_page_are_constant_in_the_number_of_tasks(
 
 def test_board_columns_are_cached_per_viewer_kind_until_a_task_changes(
     client,
-    crew,
+    people,
     make_task,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -176,49 +177,50 @@ def test_board_columns_are_cached_per_viewer_kind_until_a_task_changes(
     from django.test.utils import CaptureQueriesContext
 
     task = make_task(title="First card")
-    url = reverse("tasks:board", args=[crew.team.id])
-    client.force_login(crew.member)
+    url = reverse("tasks:board", args=[people.x.id])
+    client.force_login(people.team_member)
     client.get(url)
     with CaptureQueriesContext(connection) as cached:
         html = client.get(url).content.decode()
     assert "First card" in html and not any("tasks_task" in q["sql"] for q in cached.captured_queries)
     assert 'data-move="in_progress"' not in html  # a member cannot move the admin's card
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     assert 'data-move="in_progress"' in client.get(url).content.decode()  # another viewer kind
     with django_capture_on_commit_callbacks(execute=True):
         make_task(title="Second card")
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     html = client.get(url).content.decode()
     assert "Second card" in html and _count_in_column(html, "todo") == 2
     with django_capture_on_commit_callbacks(execute=True):
-        client.force_login(crew.admin)
+        client.force_login(people.team_admin)
         client.post(reverse("tasks:move", args=[task.id]), {"status": "in_progress", "version": 1})
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     assert _count_in_column(client.get(url).content.decode(), "in_progress") == 1
 
 
 def test_list_results_are_cached_per_query_and_refreshed_by_writes(
     client,
-    crew,
+    people,
+    member2,
     make_task,
     django_capture_on_commit_callbacks,
 ) -> None:
-    make_task(title="Mine", assignee_id=crew.member.pk)
-    make_task(title="Theirs", assignee_id=crew.member2.pk)
-    url = reverse("tasks:list", args=[crew.team.id])
-    client.force_login(crew.member)
+    make_task(title="Mine", assignee_id=people.team_member.pk)
+    make_task(title="Theirs", assignee_id=member2.pk)
+    url = reverse("tasks:list", args=[people.x.id])
+    client.force_login(people.team_member)
     assert "Theirs" not in client.get(url, {"assignee": "me"}).content.decode()
-    client.force_login(crew.member2)  # "me" is per user, never shared through the cache
+    client.force_login(member2)  # "me" is per user, never shared through the cache
     html = client.get(url, {"assignee": "me"}).content.decode()
     assert "Theirs" in html and "Mine" not in html
     with django_capture_on_commit_callbacks(execute=True):
-        make_task(title="Also theirs", assignee_id=crew.member2.pk)
+        make_task(title="Also theirs", assignee_id=member2.pk)
     assert "Also theirs" in client.get(url, {"assignee": "me"}).content.decode()
 
 
 def test_a_comment_refreshes_the_task_page_but_keeps_the_board_and_dashboard_caches(
     client,
-    crew,
+    people,
     make_task,
     django_capture_on_commit_callbacks,
 ) -> None:
@@ -228,19 +230,19 @@ def test_a_comment_refreshes_the_task_page_but_keeps_the_board_and_dashboard_cac
 
     task = make_task(title="Card")
     relay_sweep()
-    client.force_login(crew.admin)
-    client.get(reverse("tasks:board", args=[crew.team.id]))
+    client.force_login(people.team_admin)
+    client.get(reverse("tasks:board", args=[people.x.id]))
     client.get(reverse("tasks:detail", args=[task.id]))
-    client.get(reverse("tasks:dashboard_team", args=[crew.team.id]))
-    generation = cache.get(board_generation_key(crew.team.id))
+    client.get(reverse("tasks:dashboard_team", args=[people.x.id]))
+    generation = cache.get(board_generation_key(people.x.id))
     assert generation and cache.get(task_page_key(task.id)) is not None
-    assert cache.get(dashboard_team_key(crew.team.id)) is not None
+    assert cache.get(dashboard_team_key(people.x.id)) is not None
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "a comment"})
     assert response.status_code == 302
 
     assert cache.get(task_page_key(task.id)) is None  # the page shows the comment at once
-    assert cache.get(board_generation_key(crew.team.id)) == generation
-    assert cache.get(dashboard_team_key(crew.team.id)) is not None
+    assert cache.get(board_generation_key(people.x.id)) == generation
+    assert cache.get(dashboard_team_key(people.x.id)) is not None
     assert b"a comment" in client.get(reverse("tasks:detail", args=[task.id])).content

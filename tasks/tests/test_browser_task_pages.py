@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import Membership, Team, User
 from accounts.permissions import permissions_invalidate
 from bookings.tests.test_browser_bookings import _off_loop
+from taskforge.testing.personas import acting, person_create
 from tasks import services
 from tasks.models import Task
-from tasks.tests.conftest import acting
 from tasks.tests.test_browser_tasks import PASSWORD, _sign_in
 
 pytestmark = pytest.mark.browser
@@ -23,8 +24,8 @@ DRAFT = "Checked the RAID:\ndisk 3 is degraded, replacing it tonight."
 @pytest.fixture
 def ops(committed_db, live_server_proc):
     """Made before the browser starts (Playwright's loop forbids the ORM in the test body)."""
-    lead = User.objects.create_user("lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True)
-    mate = User.objects.create_user("timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True)
+    lead = person_create("member", "lena@example.com", PASSWORD, display_name="Lena Lead")
+    mate = person_create("member", "timo@example.com", PASSWORD, display_name="Timo Mate")
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
     Membership.objects.create(team=team, user=lead, role="admin")
     Membership.objects.create(team=team, user=mate, role="member")
@@ -55,7 +56,7 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
         page.keyboard.press("Enter")
     assert move.value.status == 200
     page.wait_for_selector(f"#col-in_progress {card}")
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{card[1:]}'")
+    expect(page.locator(card)).to_be_focused()
     live = page.locator("#board-live")
     assert live.get_attribute("aria-live") == "polite"
     assert live.inner_text() == "Moved “Swap the backup disk” to In progress."
@@ -65,7 +66,7 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
     with page.expect_response(lambda r: r.url.endswith("/move/")):
         page.keyboard.press("Enter")
     page.wait_for_selector(f"#col-in_review {card}")
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{card[1:]}'")
+    expect(page.locator(card)).to_be_focused()
     assert live.inner_text() == "Moved “Swap the backup disk” to In review."
 
     # A refused move (the card changed meanwhile: 409) keeps the focus and is announced as well.
@@ -80,7 +81,7 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
         page.click(f"{card} button[data-move=in_progress]")
     assert refused.value.status == 409
     page.wait_for_selector(f"#col-done {card}")
-    page.wait_for_function(f"document.activeElement && document.activeElement.id === '{card[1:]}'")
+    expect(page.locator(card)).to_be_focused()
     assert "changed by someone else" in live.inner_text()
 
 
@@ -119,9 +120,7 @@ def test_comment_errors_are_shown_in_the_form_and_the_draft_survives(ops, browse
     with page.expect_response(lambda r: r.url.endswith("/comments/")) as answer:
         page.click("form.comment-form button[type=submit]")
     assert answer.value.status == 404
-    page.wait_for_function(
-        "document.querySelector('form.comment-form [data-form-errors]').innerText.includes('no longer exists')"
-    )
+    expect(page.locator("form.comment-form [data-form-errors]")).to_contain_text("no longer exists")
     assert page.input_value("#id_body") == DRAFT + " (again)"
 
     # Back in the team: the same form sends it.

@@ -11,7 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import Membership, Team, User
+from accounts.models import Membership, Team
+from taskforge.testing.personas import person_create
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct-horse-battery"
@@ -21,8 +22,8 @@ PASSWORD = "correct-horse-battery"
 def crew_live(committed_db, live_server_proc):
     """Users and team made before the browser starts (Playwright's loop forbids the ORM in
     the test body); the server restarted with a 1-second poll so the test stays short."""
-    lead = User.objects.create_user("lena@example.com", PASSWORD, display_name="Lena Lead", email_verified=True)
-    mate = User.objects.create_user("timo@example.com", PASSWORD, display_name="Timo Mate", email_verified=True)
+    lead = person_create("member", "lena@example.com", PASSWORD, display_name="Lena Lead")
+    mate = person_create("member", "timo@example.com", PASSWORD, display_name="Timo Mate")
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
     Membership.objects.create(team=team, user=lead, role="admin")
     Membership.objects.create(team=team, user=mate, role="member")

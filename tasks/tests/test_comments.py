@@ -12,16 +12,17 @@ from django.urls import reverse
 
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep
-from taskforge.dbcontext import DbContext, db_context
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.errors import NotFound
+from taskforge.testing.personas import acting
 from tasks import documents, services
 from tasks.rendering import markdown_render, mention_handles
-from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
 
 
 def _audit_rows(task_id) -> list[tuple]:
-    with db_context(DbContext(role="system")), connection.cursor() as cursor:
+    with db_context(context_for_system("pytest")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT operation, new_values, user_id FROM audit_log WHERE table_name = 'task_comment' "
             "AND record_id = %s ORDER BY id",
@@ -55,62 +56,62 @@ def test_mentions_are_parsed_and_highlighted_only_for_members() -> None:
     assert '<span class="mention">@kim</span>' in html and "@nobody" in html and 'mention">@nobody' not in html
 
 
-def test_comment_with_mention_notifies_the_member_and_is_audited(client, crew, make_task) -> None:
+def test_comment_with_mention_notifies_the_member_and_is_audited(client, people, member2, make_task) -> None:
     task = make_task()
-    handle = crew.member2.email.split("@")[0]
-    client.force_login(crew.member)
-    body = f"Can you look, @{handle}? Also @{crew.outsider.email.split('@')[0]}"
+    handle = member2.email.split("@")[0]
+    client.force_login(people.team_member)
+    body = f"Can you look, @{handle}? Also @{people.y_admin.email.split('@')[0]}"
     response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": body})
     assert response.status_code == 302
     docs = list(documents.comments().find({"task_id": str(task.id)}))
-    assert len(docs) == 1 and docs[0]["mentions"] == [crew.member2.pk]  # the outsider is not a member
+    assert len(docs) == 1 and docs[0]["mentions"] == [member2.pk]  # the outsider is not a member
     kinds = {
         (e.payload["user_id"], e.payload["kind"]) for e in OutboxEvent.objects.filter(aggregate_type="notification")
     }
-    assert (crew.member2.pk, "task_mentioned") in kinds
-    assert (crew.admin.pk, "task_comment") in kinds  # the creator watches the task
-    assert all(uid != crew.outsider.pk for uid, _ in kinds)
+    assert (member2.pk, "task_mentioned") in kinds
+    assert (people.team_admin.pk, "task_comment") in kinds  # the creator watches the task
+    assert all(uid != people.y_admin.pk for uid, _ in kinds)
     rows = _audit_rows(task.id)
-    assert rows[-1][0] == "INSERT" and rows[-1][1]["body"] == body and rows[-1][2] == crew.member.pk
+    assert rows[-1][0] == "INSERT" and rows[-1][1]["body"] == body and rows[-1][2] == people.team_member.pk
     page = client.get(reverse("tasks:detail", args=[task.id])).content.decode()
     assert f'<span class="mention">@{handle}</span>' in page
 
 
-def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, crew, make_task) -> None:
+def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, people, member2, make_task) -> None:
     task = make_task()
-    with acting(crew.member):
-        doc = services.comment_create(actor=crew.member, task_id=task.id, body="first words")
-    for stranger in (crew.member2, crew.guest):
+    with acting(people.team_member):
+        doc = services.comment_create(actor=people.team_member, task_id=task.id, body="first words")
+    for stranger in (member2, people.team_guest):
         with acting(stranger), pytest.raises(PermissionDenied):
             services.comment_update(actor=stranger, task_id=task.id, comment_id=doc["_id"], body="hijack")
-    with acting(crew.outsider), pytest.raises(services.TaskNotFound):
-        services.comment_delete(actor=crew.outsider, task_id=task.id, comment_id=doc["_id"])
-    client.force_login(crew.member2)
+    with acting(people.y_admin), pytest.raises(NotFound):
+        services.comment_delete(actor=people.y_admin, task_id=task.id, comment_id=doc["_id"])
+    client.force_login(member2)
     assert client.post(reverse("tasks:comment_edit", args=[task.id, doc["_id"]]), {"body": "x"}).status_code == 403
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     assert client.get(reverse("tasks:comment_edit", args=[task.id, doc["_id"]])).status_code == 200
     response = client.post(reverse("tasks:comment_edit", args=[task.id, doc["_id"]]), {"body": "better words"})
     assert response.status_code == 302
     stored = documents.comments().find_one({"_id": doc["_id"]})
     assert stored["body"] == "better words" and stored["edited_at"] is not None
     assert "edited" in client.get(reverse("tasks:detail", args=[task.id])).content.decode()
-    client.force_login(crew.admin)  # comment.moderate
+    client.force_login(people.team_admin)  # comment.moderate
     assert client.post(reverse("tasks:comment_delete", args=[task.id, doc["_id"]])).status_code == 302
     assert documents.comments().count_documents({"task_id": str(task.id)}) == 0
     assert [r[0] for r in _audit_rows(task.id)] == ["INSERT", "UPDATE", "DELETE"]
 
 
-def test_empty_or_oversized_comments_are_refused(client, crew, make_task) -> None:
+def test_empty_or_oversized_comments_are_refused(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     assert client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "   "}).status_code == 400
     assert client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "x" * 10_001}).status_code == 400
     assert documents.comments().count_documents({}) == 0
 
 
-def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, crew, make_task, docserver) -> None:
+def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, people, make_task, docserver) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     before = OutboxEvent.objects.count()
     docserver.stop()
     try:
@@ -125,17 +126,18 @@ def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, cre
     assert _audit_rows(task.id) == []
 
 
-def test_mention_autocomplete_lists_matching_team_members(client, crew) -> None:
-    client.force_login(crew.member)
-    html = client.get(reverse("tasks:members", args=[crew.team.id]), {"q": "@ma"}).content.decode()
-    assert "Max Member" in html and "Mel Member" not in html and "Otto" not in html
+def test_mention_autocomplete_lists_matching_team_members(client, people, member2) -> None:
+    client.force_login(people.team_member)
+    html = client.get(reverse("tasks:members", args=[people.x.id]), {"q": "@ma"}).content.decode()
+    assert "Max Member" in html
+    assert str(people.team_member) not in html and str(people.y_admin) not in html  # no match; not in the team
     assert 'data-mention-insert="@' in html
 
 
-def test_relay_applies_notifications_of_a_comment(crew, make_task) -> None:
-    task = make_task(assignee_id=crew.member.pk)
-    with acting(crew.member2):
-        services.comment_create(actor=crew.member2, task_id=task.id, body="done?")
+def test_relay_applies_notifications_of_a_comment(people, member2, make_task) -> None:
+    task = make_task(assignee_id=people.team_member.pk)
+    with acting(member2):
+        services.comment_create(actor=member2, task_id=task.id, body="done?")
     relay_sweep()
-    kinds = sorted(d["kind"] for d in documents.notifications().find({"user_id": crew.member.pk}))
+    kinds = sorted(d["kind"] for d in documents.notifications().find({"user_id": people.team_member.pk}))
     assert kinds == ["task_assigned", "task_comment"]

@@ -172,7 +172,7 @@ def _indexes(col):
 
 
 SHAPES = [
-    # task details (tasks/sync.py, selectors.task_detail_state, services.task_detail_current)
+    # task details (tasks/sync.py, selectors.task_page.task_detail_state, selectors.tasks.task_detail_current)
     Shape("detail versioned upserts and tombstone", _detail_upserts),
     Shape("detail find_one by _id", lambda c: c.find_one({"_id": "c1"}), COMMENTS),
     # comments

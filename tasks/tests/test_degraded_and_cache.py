@@ -10,26 +10,26 @@ from django.urls import reverse
 
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep, store_pause_clear
+from taskforge.testing.personas import acting
 from tasks.caching import TASK_PAGE_TTL, task_page_key
 from tasks.models import Task
-from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
 
 
 def test_task_created_while_documents_are_down_shows_details_pending_then_catches_up(
     client,
-    crew,
+    people,
     docserver,
     django_capture_on_commit_callbacks,
     monkeypatch,
 ) -> None:
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     docserver.stop()
     try:
         with django_capture_on_commit_callbacks(execute=True):  # the fast path runs and fails
             response = client.post(
-                reverse("tasks:new", args=[crew.team.id]),
+                reverse("tasks:new", args=[people.x.id]),
                 {
                     "title": "Written while down",
                     "description": "The *details*",
@@ -39,14 +39,14 @@ def test_task_created_while_documents_are_down_shows_details_pending_then_catche
                 },
             )
         assert response.status_code == 302
-        with acting(crew.member):
+        with acting(people.team_member):
             task = Task.objects.get(title="Written while down")
         page = client.get(reverse("tasks:detail", args=[task.id]))
         assert page.status_code == 200
         assert b"Written while down" in page.content and b"Details pending" in page.content
         assert b"document server is unavailable" in page.content
         assert OutboxEvent.objects.get(aggregate_id=str(task.id)).status == "pending"
-        assert client.get(reverse("tasks:board", args=[crew.team.id])).status_code == 200
+        assert client.get(reverse("tasks:board", args=[people.x.id])).status_code == 200
         assert client.get(reverse("tasks:edit", args=[task.id])).status_code == 200  # edits from the outbox state
     finally:
         docserver.start()
@@ -58,20 +58,20 @@ def test_task_created_while_documents_are_down_shows_details_pending_then_catche
     assert "Details pending" not in page and "<em>details</em>" in page and "outage" in page
 
 
-def test_pending_relay_is_shown_even_when_the_server_is_up(client, crew, make_task) -> None:
+def test_pending_relay_is_shown_even_when_the_server_is_up(client, people, make_task) -> None:
     task = make_task(description="not applied yet")
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     assert b"still being synced" in client.get(reverse("tasks:detail", args=[task.id])).content
     relay_sweep()
     assert b"still being synced" not in client.get(reverse("tasks:detail", args=[task.id])).content
 
 
 def test_task_page_is_cached_and_invalidated_on_every_write(
-    client, crew, make_task, django_capture_on_commit_callbacks
+    client, people, make_task, django_capture_on_commit_callbacks
 ) -> None:
     task = make_task(description="first text")
     relay_sweep()
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     assert b"first text" in client.get(reverse("tasks:detail", args=[task.id])).content
     key = task_page_key(task.id)
     assert 0 < cache.ttl(key) <= TASK_PAGE_TTL

@@ -18,10 +18,12 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from accounts.permissions import permissions_invalidate
+from taskforge.testing.personas import acting
 from tasks import services
 from tasks.conflicts import FieldConflict, task_edit_conflicts
 from tasks.models import CustomFieldType, Task, TeamCustomField
-from tasks.tests.conftest import acting
+from tasks.selectors.tasks import task_detail_current
+from tasks.selectors.teams import team_members
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -34,17 +36,17 @@ def _textarea(html: str, name: str) -> str:
     return match.group(1)
 
 
-def _demote(crew, user, role: str = "guest") -> None:
-    Membership.objects.filter(team=crew.team, user=user).update(role=role)
-    permissions_invalidate(crew.team.id)
+def _demote(people, user, role: str = "guest") -> None:
+    Membership.objects.filter(team=people.x, user=user).update(role=role)
+    permissions_invalidate(people.x.id)
 
 
 # --- comments and uploads ------------------------------------------------------------------------
 
 
-def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, crew, make_task) -> None:
+def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     url = reverse("tasks:comment_create", args=[task.id])
     response = client.post(url, {"body": "x" * 10_001}, **HTMX)
     html = response.content.decode()
@@ -54,9 +56,9 @@ def test_an_invalid_comment_comes_back_as_the_form_with_field_errors(client, cre
     assert _textarea(html, "body") == "x" * 10_001
 
 
-def test_a_rejected_comment_attachment_keeps_the_text(client, crew, make_task) -> None:
+def test_a_rejected_comment_attachment_keeps_the_text(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     upload = SimpleUploadedFile("tool.exe", b"MZ\x90\x00binary", content_type="application/octet-stream")
     response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": DRAFT, "file": upload}, **HTMX)
     html = response.content.decode()
@@ -64,11 +66,11 @@ def test_a_rejected_comment_attachment_keeps_the_text(client, crew, make_task) -
     assert _textarea(html, "body") == "A long comment\r\nwith two lines &amp; &lt;b&gt;markup&lt;/b&gt;"
 
 
-def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, crew, make_task) -> None:
+def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.member)
+    client.force_login(people.team_member)
     url = reverse("tasks:comment_create", args=[task.id])
-    _demote(crew, crew.member)  # while the member was typing
+    _demote(people, people.team_member)  # while the member was typing
     response = client.post(url, {"body": DRAFT}, **HTMX)
     html = response.content.decode()
     assert response.status_code == 403
@@ -78,29 +80,29 @@ def test_a_comment_refused_after_a_permission_change_keeps_the_draft(client, cre
     assert page.status_code == 403 and "<h1>" in page.content.decode()
     assert "A long comment" in _textarea(page.content.decode(), "body")
     # The allowed side: a member comments.
-    _demote(crew, crew.member, "member")
+    _demote(people, people.team_member, "member")
     ok = client.post(url, {"body": "fine now"}, **HTMX)
     assert ok.status_code == 200 and ok["HX-Refresh"] == "true"
 
 
-def test_a_refused_upload_comes_back_as_its_form(client, crew, make_task) -> None:
-    task = make_task(actor=crew.admin)
-    client.force_login(crew.admin)
+def test_a_refused_upload_comes_back_as_its_form(client, people, member2, make_task) -> None:
+    task = make_task(actor=people.team_admin)
+    client.force_login(people.team_admin)
     url = reverse("tasks:attachment_upload", args=[task.id])
     bad = client.post(url, {"file": SimpleUploadedFile("page.html", b"just text", content_type="image/png")}, **HTMX)
     assert bad.status_code == 400 and bad.content.decode().lstrip().startswith("<form")
     assert 'id="task-file-errors"' in bad.content.decode()
-    client.force_login(crew.member2)  # not the creator nor the assignee: may not edit
+    client.force_login(member2)  # not the creator nor the assignee: may not edit
     refused = client.post(url, {"file": SimpleUploadedFile("a.txt", b"hi")}, **HTMX)
     assert refused.status_code == 403 and "You may no longer do this" in refused.content.decode()
-    client.force_login(crew.admin)
+    client.force_login(people.team_admin)
     ok = client.post(url, {"file": SimpleUploadedFile("a.txt", b"hi")}, **HTMX)
     assert ok.status_code == 200 and ok["HX-Refresh"] == "true"
 
 
-def test_an_htmx_404_is_a_message_not_a_page(client, crew, make_task) -> None:
+def test_an_htmx_404_is_a_message_not_a_page(client, people, make_task) -> None:
     task = make_task()
-    client.force_login(crew.outsider)
+    client.force_login(people.y_admin)
     response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": DRAFT}, **HTMX)
     html = response.content.decode()
     assert response.status_code == 404 and "<html" not in html and 'role="alert"' in html
@@ -109,37 +111,37 @@ def test_an_htmx_404_is_a_message_not_a_page(client, crew, make_task) -> None:
 # --- task forms: 403 keeps the draft --------------------------------------------------------------
 
 
-def test_task_forms_refused_after_a_permission_change_keep_the_draft(client, crew, make_task) -> None:
-    task = make_task(actor=crew.member)
-    client.force_login(crew.member)
+def test_task_forms_refused_after_a_permission_change_keep_the_draft(client, people, make_task) -> None:
+    task = make_task(actor=people.team_member)
+    client.force_login(people.team_member)
     form = {"title": "New title", "description": DRAFT, "status": "todo", "priority": "high", "version": 1}
-    _demote(crew, crew.member)
-    for url in (reverse("tasks:edit", args=[task.id]), reverse("tasks:new", args=[crew.team.id])):
+    _demote(people, people.team_member)
+    for url in (reverse("tasks:edit", args=[task.id]), reverse("tasks:new", args=[people.x.id])):
         response = client.post(url, form)
         html = response.content.decode()
         assert response.status_code == 403, url
         assert "You may no longer do this" in html and 'value="New title"' in html, url
         assert _textarea(html, "description").startswith("A long comment"), url
-    with acting(crew.admin):
+    with acting(people.team_admin):
         assert Task.objects.get(id=task.id).title == "A task" and Task.objects.count() == 1
 
 
 # --- stale edits ------------------------------------------------------------------------------------
 
 
-def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_task) -> None:
-    size = TeamCustomField.objects.create(team=crew.team, key="size", label="Size", field_type=CustomFieldType.NUMBER)
+def test_conflicts_compare_the_saved_task_with_the_persons_values(people, make_task) -> None:
+    size = TeamCustomField.objects.create(team=people.x, key="size", label="Size", field_type=CustomFieldType.NUMBER)
     task = make_task(
         title="Rotate keys", description="Line one\nLine two", tags="ops, security", custom_fields={"size": 3}
     )
-    with acting(crew.admin):
-        detail = services.task_detail_current(task)
+    with acting(people.team_admin):
+        detail = task_detail_current(task)
     mine = {
         "title": " Rotate keys ",  # the same once trimmed
         "description": "Line one\r\nLine two",  # the same: the browser's line breaks
         "status": "in_progress",
         "priority": task.priority,
-        "assignee_id": str(crew.member.pk),
+        "assignee_id": str(people.team_member.pk),
         "due_at": dt.datetime(2027, 6, 10, 14, 30, tzinfo=dt.UTC),
         "tags": "Security, ops",  # the same set, in another order and case
         "custom_fields": {"size": "3.5"},
@@ -148,12 +150,12 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_tas
         current=task,
         current_detail=detail,
         mine=mine,
-        members=services.team_members(crew.team.id),
+        members=team_members(people.x.id),
         custom_fields=[size],
     )
     assert conflicts == [
         FieldConflict("status", "Status", "To do", "In progress"),
-        FieldConflict("assignee", "Assignee", "Unassigned", "Mel Member"),
+        FieldConflict("assignee", "Assignee", "Unassigned", str(people.team_member)),
         FieldConflict("due_at", "Due (UTC)", "—", "2027-06-10 14:30 UTC"),
         FieldConflict("tags", "Tags", "ops, security", "security, ops"),
         FieldConflict("cf_size", "Size", "3", "3.5"),
@@ -163,16 +165,16 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(crew, make_tas
     assert [c.name for c in rows] == ["status", "assignee", "due_at"]
 
 
-def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(client, crew, make_task) -> None:
-    task = make_task(actor=crew.admin, title="Renew certificate", description="Old notes")
-    client.force_login(crew.member2)
-    with acting(crew.admin):  # someone else saves while member2 edits version 1
+def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(client, people, member2, make_task) -> None:
+    task = make_task(actor=people.team_admin, title="Renew certificate", description="Old notes")
+    client.force_login(member2)
+    with acting(people.team_admin):  # someone else saves while member2 edits version 1
         services.task_update(
-            actor=crew.admin, task_id=task.id, expected_version=1, title="Renew TLS certificate",
+            actor=people.team_admin, task_id=task.id, expected_version=1, title="Renew TLS certificate",
             description="Their notes", status="todo", priority="urgent", assignee_id=None, due_at=None,
             tags="", custom_fields={},
         )  # fmt: skip
-    _demote(crew, crew.member2, "admin")  # member2 may edit any task
+    _demote(people, member2, "admin")  # member2 may edit any task
     mine = {"title": "Renew the certificate", "description": "My notes", "status": "todo", "priority": "low",
             "version": 1}  # fmt: skip
     url = reverse("tasks:edit", args=[task.id])
@@ -187,13 +189,13 @@ def test_a_stale_edit_shows_both_versions_and_saves_over_theirs_in_one_post(clie
     assert 'name="version" value="2"' in html  # the latest version ...
     assert 'value="Renew the certificate"' in html and _textarea(html, "description") == "My notes"  # ... my values
     assert "Save my changes over theirs" in html
-    with acting(crew.admin):
+    with acting(people.team_admin):
         assert Task.objects.get(id=task.id).title == "Renew TLS certificate"  # nothing saved yet
 
     # The one click: the form as it came back.
     again = client.post(url, {**mine, "version": 2})
     assert again.status_code == 302
-    with acting(crew.admin):
+    with acting(people.team_admin):
         saved = Task.objects.get(id=task.id)
         assert (saved.title, saved.priority, saved.version) == ("Renew the certificate", "low", 3)
-        assert services.task_detail_current(saved)["description"] == "My notes"
+        assert task_detail_current(saved)["description"] == "My notes"

@@ -19,16 +19,16 @@ SUPERSCRIPT_TWO = "\u00b2"  # str.isdigit() says yes, int() refuses it
         ({"q": "x", "team": "1" * 10_000}, "The “team” parameter must be a whole number"),
     ],
 )
-def test_search_refuses_bad_parameters_with_a_message(client: Client, crew, params: dict, message: str) -> None:
-    client.force_login(crew.admin)
+def test_search_refuses_bad_parameters_with_a_message(client: Client, people, params: dict, message: str) -> None:
+    client.force_login(people.team_admin)
     response = client.get("/tasks/search/", params)
     assert response.status_code == 400 and message in response.content.decode()
 
 
-def test_search_in_another_team_is_still_404(client: Client, crew) -> None:
-    client.force_login(crew.admin)
-    assert client.get("/tasks/search/", {"q": "x", "team": crew.other.id}).status_code == 404
-    assert client.get("/tasks/search/", {"q": "x", "team": crew.team.id}).status_code == 200
+def test_search_in_another_team_is_still_404(client: Client, people) -> None:
+    client.force_login(people.team_admin)
+    assert client.get("/tasks/search/", {"q": "x", "team": people.y.id}).status_code == 404
+    assert client.get("/tasks/search/", {"q": "x", "team": people.x.id}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -39,14 +39,14 @@ def test_search_in_another_team_is_still_404(client: Client, crew) -> None:
         ({"page": "9" * 30}, "less than or equal to 10000"),
     ],
 )
-def test_list_filters_refuse_bad_values_with_a_message(client: Client, crew, params: dict, message: str) -> None:
-    client.force_login(crew.admin)
-    response = client.get(f"/tasks/teams/{crew.team.id}/list/", params)
+def test_list_filters_refuse_bad_values_with_a_message(client: Client, people, params: dict, message: str) -> None:
+    client.force_login(people.team_admin)
+    response = client.get(f"/tasks/teams/{people.x.id}/list/", params)
     assert response.status_code == 400 and message in response.content.decode()
 
 
-def test_my_tasks_clamp_a_huge_page(client: Client, crew, make_task) -> None:
-    make_task(title="Clamped", assignee_id=crew.admin.pk)
-    client.force_login(crew.admin)
+def test_my_tasks_clamp_a_huge_page(client: Client, people, make_task) -> None:
+    make_task(title="Clamped", assignee_id=people.team_admin.pk)
+    client.force_login(people.team_admin)
     response = client.get("/tasks/mine/", {"page": "9" * 30, "sort": "\x00"})
     assert response.status_code == 200 and "Clamped" in response.content.decode()  # the last page

@@ -8,20 +8,20 @@ import pytest
 
 from sync.reconcile import outbox_reconcile
 from sync.relay import relay_sweep
-from taskforge.dbcontext import DbContext, db_context
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.testing.personas import acting
 from tasks import documents, services
 from tasks.models import Task, TaskSearch
-from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
 
 
-def test_board_moves_are_not_drift_and_lost_documents_are_repaired(crew, make_task) -> None:
+def test_board_moves_are_not_drift_and_lost_documents_are_repaired(people, make_task) -> None:
     moved = make_task(title="moved", description="kept")
     lost = make_task(title="lost", description="precious words", tags="x")
     relay_sweep()
-    with acting(crew.admin):
-        services.task_move(actor=crew.admin, task_id=moved.id, status="in_progress", expected_version=1)
+    with acting(people.team_admin):
+        services.task_move(actor=people.team_admin, task_id=moved.id, status="in_progress", expected_version=1)
     relay_sweep()
     [report] = outbox_reconcile(aggregate_types=["task"])
     assert report.drift == 0 and report.source == 2
@@ -44,7 +44,7 @@ def test_seed_demo_creates_team_ops_with_tasks_and_is_idempotent(make_user) -> N
     make_user("staff", email="sam@taskforge.local", password=None)
     make_user("staff", email="kim@taskforge.local", password=None)
     out = io.StringIO()
-    with db_context(DbContext(role="system", user_agent="manage.py seed_demo")):
+    with db_context(context_for_system("manage.py seed_demo")):
         seed_demo(out)
         team = Team.objects.get(slug="ops")
         count = Task.objects.filter(team=team).count()

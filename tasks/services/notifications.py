@@ -1,0 +1,250 @@
+"""In-app notifications: recorded as outbox events with the change that causes them ("notification"
+aggregate), applied right after commit (MongoDB document + Redis unread count) and guaranteed
+by the relay; read state; the due-date scan (a Celery job) and the email side (mail.delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+from pymongo.errors import DuplicateKeyError
+
+from accounts.models import User
+from accounts.selectors import notification_preferences
+from mail.delivery import mail_notification
+from sync.models import OutboxEvent
+from sync.outbox import outbox_record
+from taskforge.dbcontext import context_for_system, db_context
+from taskforge.errors import NotFound, Unavailable
+from taskforge.mongo import MongoUnavailable
+from tasks import documents
+from tasks.caching import unread_forget, unread_incr, unread_set
+from tasks.models import Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATION_KINDS = {
+    "task_assigned": "assigned you",
+    "task_mentioned": "mentioned you",
+    "task_status": "changed the status",
+    "task_comment": "commented",
+    "task_due_soon": "is due within 24 hours",
+    "task_overdue": "is overdue",
+}
+
+
+def notification_email_hook(*, notification_id: str, user_id: int, kind: str, summary: str, url: str) -> None:
+    """Email side of a notification: hands it to mail.delivery (the user's email preference and
+    cadence decide there). Runs inside the caller's transaction; never breaks it."""
+    try:
+        with transaction.atomic():
+            mail_notification(
+                user_id=user_id, kind=kind, summary=summary, url=url, idempotency_key=f"notif:{notification_id}"
+            )
+    except Exception:
+        logger.warning("could not queue the email for notification %s", notification_id, exc_info=True)
+
+
+def notifications_record(
+    *,
+    recipients: Iterable[int | None],
+    kind: str,
+    task: Task,
+    actor_id: int | None,
+    message: str,
+    notification_ids: Mapping[int, str] | None = None,
+) -> list[str]:
+    """Record one notification per recipient (never the actor) in the current transaction."""
+    now = timezone.now()
+    created = []
+    for user_id in sorted({r for r in recipients if r and r != actor_id}):
+        notification_id = (notification_ids or {}).get(user_id) or uuid.uuid4().hex
+        payload = {
+            "user_id": user_id,
+            "kind": kind,
+            "task_id": str(task.id),
+            "team_id": task.team_id,
+            "actor_id": actor_id,
+            "title": task.title,
+            "message": message,
+            "created_at": now.isoformat(),
+        }
+        outbox_record(
+            aggregate_type="notification",
+            aggregate_id=notification_id,
+            version=1,
+            event_type="notification.created",
+            payload=payload,
+        )
+        notification_email_hook(
+            notification_id=notification_id,
+            user_id=user_id,
+            kind=kind,
+            summary=f"{task.title}: {message}",
+            url=task.get_absolute_url(),
+        )
+        created.append(notification_id)
+    return created
+
+
+def actor_name(actor: User) -> str:
+    """How a notification names the person who acted."""
+    return (actor.display_name or actor.email or "Someone").strip()
+
+
+def notification_mark_read(*, user: Any, notification_id: str) -> bool:
+    try:
+        result = documents.notifications().update_one(
+            {"_id": str(notification_id), "user_id": user.pk, "state": "unread"},
+            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
+        )
+        if not result.modified_count and not documents.notifications().find_one(
+            {"_id": str(notification_id), "user_id": user.pk}, {"_id": 1}
+        ):
+            raise NotFound("No such notification.")  # someone else's, or none at all
+    except MongoUnavailable:
+        raise Unavailable("Notifications are unavailable right now.") from None
+    if result.modified_count:
+        unread_forget(user.pk)  # recomputed on the next read
+    return bool(result.modified_count)
+
+
+def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
+    """Opening a task reads the user's notifications about it; returns how many were unread.
+
+    The unread count in Redis is dropped when any changed (recomputed on the bell's next read,
+    like notification_mark_read), so the bell follows without a second source of truth."""
+    try:
+        result = documents.notifications().update_many(
+            {"user_id": user.pk, "task_id": str(task_id), "state": "unread"},
+            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
+        )
+    except MongoUnavailable:
+        raise Unavailable("Notifications are unavailable right now.") from None
+    if result.modified_count:
+        unread_forget(user.pk)
+    return result.modified_count
+
+
+def notifications_mark_all_read(*, user: Any) -> int:
+    try:
+        result = documents.notifications().update_many(
+            {"user_id": user.pk, "state": "unread"},
+            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
+        )
+    except MongoUnavailable:
+        raise Unavailable("Notifications are unavailable right now.") from None
+    unread_set(user.pk, 0)
+    return result.modified_count
+
+
+def notifications_due_scan(*, now: dt.datetime | None = None) -> int:
+    """Notify assignees (or creators) of open tasks due within 24 hours, and of overdue ones.
+
+    Runs from beat (notifications.due_scan) as a system job. Notification ids are derived
+    from (kind, task, due time), so repeated scans never notify twice for the same deadline.
+    Returns how many notifications were recorded.
+    """
+    now = now or timezone.now()
+    soon = now + dt.timedelta(hours=24)
+    tasks = list(
+        Task.objects.filter(due_at__isnull=False, due_at__lte=soon)
+        .exclude(status=TaskStatus.DONE)
+        .only("id", "team_id", "title", "assignee_id", "creator_id", "due_at")
+        .order_by("due_at")[:5000]
+    )
+    planned: list[tuple[Task, str, int, str]] = []
+    for task in tasks:
+        recipient = task.assignee_id or task.creator_id
+        if not recipient:
+            continue
+        kind = "task_overdue" if task.due_at <= now else "task_due_soon"
+        stamp = int(task.due_at.timestamp())
+        planned.append((task, kind, recipient, f"{kind}-{task.id.hex}-{stamp}-{recipient}"))
+    if not planned:
+        return 0
+    ids = [p[3] for p in planned]
+    try:
+        existing = {d["_id"] for d in documents.notifications().find({"_id": {"$in": ids}}, {"_id": 1})}
+    except MongoUnavailable:
+        logger.warning("due scan skipped: the document server is unavailable")
+        return 0
+    existing |= set(
+        OutboxEvent.objects.filter(aggregate_type="notification", aggregate_id__in=ids).values_list(
+            "aggregate_id", flat=True
+        )
+    )
+    count = 0
+    with transaction.atomic():
+        for task, kind, recipient, notification_id in planned:
+            if notification_id in existing:
+                continue
+            due = timezone.localtime(task.due_at).strftime("%d %b %H:%M")
+            message = f"Overdue since {due}" if kind == "task_overdue" else f"Due {due} (within 24 hours)"
+            count += len(
+                notifications_record(
+                    recipients=[recipient],
+                    kind=kind,
+                    task=task,
+                    actor_id=None,
+                    message=message,
+                    notification_ids={recipient: notification_id},
+                )
+            )
+    return count
+
+
+@shared_task(name="notifications.due_scan", ignore_result=True, time_limit=300, soft_time_limit=280)
+def due_scan() -> int:
+    """notifications_due_scan from beat, every 15 minutes.
+
+    A system job: it acts with the system role so row-level security lets it see every
+    team's tasks (like manage.py seed_demo). It writes no task rows, only notifications.
+    """
+    with db_context(context_for_system("celery notifications.due_scan")):
+        return notifications_due_scan()
+
+
+def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> bool:
+    """Outbox handler body: create the notification document once and count it unread.
+
+    Respects the person's in-app preference (in_app_enabled).
+    Returns True when a document was created.
+    """
+    user_id = int(payload["user_id"])
+    if not in_app_enabled(user_id):
+        return False
+    created_at = dt.datetime.fromisoformat(payload["created_at"])
+    doc = {
+        "_id": notification_id,
+        "user_id": user_id,
+        "kind": payload.get("kind", ""),
+        "state": "unread",
+        "task_id": payload.get("task_id"),
+        "team_id": payload.get("team_id"),
+        "actor_id": payload.get("actor_id"),
+        "title": payload.get("title", ""),
+        "message": payload.get("message", ""),
+        "created_at": created_at,
+        "read_at": None,
+    }
+    try:
+        documents.notifications().insert_one(doc)
+    except DuplicateKeyError:
+        return False  # already applied (a replay)
+    unread_incr(user_id)
+    return True
+
+
+def in_app_enabled(user_id: int) -> bool:
+    """The person's in-app notification preference; on while it cannot be read (a missed
+    in-app notice is worse than an unwanted one, and it is never sent anywhere)."""
+    prefs = notification_preferences(user_id)
+    return True if prefs is None else prefs.in_app

@@ -9,18 +9,18 @@ a message for the user, the form field it concerns and an HTTP status.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Capability
 from accounts.permissions import capability_has
+from audit.services import audit_content_record
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import (
     TRIP_CODE_MESSAGE,
@@ -64,21 +64,6 @@ def _require(actor: Any, capability: Capability) -> None:
     """Catalogue and booking-desk actions: to anyone without the capability they do not exist."""
     if not capability_has(actor, capability):
         raise NotFound("Not found.")
-
-
-def _audit_content(table: str, record_id: str, operation: str, old: dict | None, new: dict | None) -> None:
-    # Content changes in MongoDB are audited in the transaction of their outbox event.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT audit_record_content(%s, %s, %s, %s::jsonb, %s::jsonb)",
-            [
-                table,
-                record_id,
-                operation,
-                json.dumps(old) if old is not None else None,
-                json.dumps(new) if new is not None else None,
-            ],
-        )
 
 
 # --- trips -----------------------------------------------------------------------------
@@ -132,7 +117,9 @@ def trip_payload_from_state(trip: Trip, state: dict[str, Any]) -> dict[str, Any]
 
 
 def _emit(trip: Trip, payload: dict[str, Any], *, old: dict | None, event_type: str) -> None:
-    _audit_content("trip_document", trip.code, "INSERT" if old is None else "UPDATE", old, payload)
+    # Content changes in MongoDB are audited in the transaction of their outbox event.
+    operation = "INSERT" if old is None else "UPDATE"
+    audit_content_record(table="trip_document", record_id=trip.code, operation=operation, old=old, new=payload)
     outbox_record(
         aggregate_type=TRIP_AGGREGATE,
         aggregate_id=trip.code,

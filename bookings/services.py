@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from audit.services import audit_content_record
+from bookings.documents import TripContent, trip_payload
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import (
     TRIP_CODE_MESSAGE,
@@ -38,7 +39,6 @@ from bookings.policy import (
     Refund,
     booking_total,
     money,
-    price_range_for,
     reduction_quote,
     refund_quote,
     travellers_at_most_message,
@@ -67,53 +67,6 @@ def _require(actor: Any, capability: Capability) -> None:
 
 
 # --- trips -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TripContent:
-    """The MongoDB-side content of a trip, as entered on the staff form."""
-
-    name: str
-    resort: str
-    description_md: str
-    keywords: list[str]
-    itinerary: list[dict[str, Any]]
-
-
-def trip_payload(trip: Trip, content: TripContent, image: str, thumbnail: str) -> dict[str, Any]:
-    """The full trip document at trip.version (JSON-serialisable): the outbox payload."""
-    return {
-        "code": trip.code,
-        "name": content.name,
-        "resort": content.resort,
-        "length_days": trip.length_days,
-        "start": trip.start.isoformat(),
-        "price_minor": trip.price_minor,
-        "currency": trip.currency,
-        "price_range": price_range_for(trip.price_minor),
-        "image": image,
-        "thumbnail": thumbnail,
-        "description_md": content.description_md,
-        "keywords": list(content.keywords),
-        "itinerary": list(content.itinerary),
-        "active": trip.active,
-        "seats": trip.seats,
-        "created_at": trip.created_at.isoformat(),
-        "updated_at": trip.updated_at.isoformat(),
-    }
-
-
-def trip_payload_from_state(trip: Trip, state: dict[str, Any]) -> dict[str, Any]:
-    """A payload at trip.version: booking facts from the Trip row, content from `state`
-    (a document or an older payload). Used to re-emit a trip whose document drifted."""
-    content = TripContent(
-        name=state.get("name") or trip.code,
-        resort=state.get("resort", ""),
-        description_md=state.get("description_md", ""),
-        keywords=list(state.get("keywords", [])),
-        itinerary=list(state.get("itinerary", [])),
-    )
-    return trip_payload(trip, content, state.get("image", ""), state.get("thumbnail", ""))
 
 
 def _emit(trip: Trip, payload: dict[str, Any], *, old: dict | None, event_type: str) -> None:

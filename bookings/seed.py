@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.models import User
 from bookings import selectors, services
 from bookings.images import StoredImage, demo_image_bytes, trip_image_missing, trip_image_restore, trip_image_store
 from bookings.models import Booking, BookingStatus, Trip
@@ -163,8 +164,6 @@ def _trip_specs() -> list[dict[str, Any]]:
 
 
 def seed_demo(stdout: Any) -> None:
-    from accounts.models import User
-
     admin = User.objects.filter(capability_grants__capability="site_admin", is_active=True).order_by("id").first()
     if admin is None:
         stdout.write("bookings: no admin user; run the accounts seed first")
@@ -226,8 +225,6 @@ def _image_restore_if_missing(stdout: Any, trip: Trip, spec: dict[str, Any]) -> 
 
 
 def _seed_bookings(stdout: Any, codes: list[str]) -> None:
-    from accounts.models import User
-
     staff = (
         User.objects.filter(capability_grants__capability__in=("booking_desk", "site_admin"), is_active=True)
         .order_by("id")

@@ -23,6 +23,7 @@ from accounts.permissions import capability_has
 from audit.services import audit_content_record
 from bookings.documents import TripContent, trip_payload
 from bookings.images import StoredImage, trip_image_delete
+from bookings.jobs import booking_cancelled, booking_confirmed
 from bookings.models import (
     TRIP_CODE_MESSAGE,
     TRIP_CODE_PATTERN,
@@ -383,8 +384,6 @@ def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund
     the travellers still on the booking; what earlier reductions refunded is kept in the
     refund (a full refund gives back the whole total, the removed travellers' charges too).
     """
-    from bookings.jobs import booking_cancelled
-
     is_staff = capability_has(actor, Capability.BOOKING_DESK)
     reason = (reason or "").strip()
     if is_staff and not reason:
@@ -512,8 +511,6 @@ def bookings_cancel_for_erasure(*, user_id: int) -> dict[str, int]:
 
 def booking_confirm(*, actor: Any, booking_id: int) -> Booking:
     """Staff confirm a pending booking; the traveller gets a confirmation email after commit."""
-    from bookings.jobs import booking_confirmed
-
     _require(actor, Capability.BOOKING_DESK)
     with transaction.atomic():
         booking = _booking_for_update(actor, booking_id)

@@ -15,6 +15,7 @@ from bookings import selectors, services
 from bookings.images import StoredImage, demo_image_bytes, trip_image_missing, trip_image_restore, trip_image_store
 from bookings.models import Booking, BookingStatus, Trip
 from taskforge.dbcontext import context_for_user, db_context
+from taskforge.errors import ServiceError
 
 # (resort, code prefix, [(name, keywords, base price in pounds, days)])
 CATALOGUE: list[tuple[str, str, list[tuple[str, str, int, int]]]] = [
@@ -256,7 +257,7 @@ def _seed_bookings(stdout: Any, codes: list[str]) -> None:
                     idempotency_key=key,
                     expected_total_minor=trip.price_minor * travellers,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 stdout.write(f"bookings: skipped a demo booking of {code}: {exc.message}")
                 continue
         made += 1

@@ -36,6 +36,7 @@ from bookings.forms import (
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
 from taskforge.decorators import capability_required, signed_in
+from taskforge.errors import NotFound, ServiceError
 
 View = Callable[..., HttpResponse]
 
@@ -43,7 +44,7 @@ View = Callable[..., HttpResponse]
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _form_error(form: Any, exc: services.ServiceError) -> None:
+def _form_error(form: Any, exc: ServiceError) -> None:
     field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
     form.add_error(field, exc.message)
 
@@ -148,7 +149,7 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
         status = 200
         try:
             context["quote"] = services.booking_quote(trip_code=code, travel_date=trip.start, travellers=1)
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             context["refusal"] = exc.message
             status = exc.status
         context["form"] = form
@@ -173,14 +174,14 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
             idempotency_key=data["idempotency_key"],
             expected_total_minor=data.get("expected_total"),
         )
-    except services.NotFound:
+    except NotFound:
         raise Http404("There is no trip with this code.") from None
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         travel_date, travellers = data["travel_date"], data["travellers"]
         _form_error(form, exc)  # (drops the field from cleaned_data)
         try:  # show the current price again so the traveller can review and confirm
             context["quote"] = services.booking_quote(trip_code=code, travel_date=travel_date, travellers=travellers)
-        except services.ServiceError:
+        except ServiceError:
             context["quote"] = None
         return render(request, "bookings/book.html", context, status=exc.status)
     if created:
@@ -196,9 +197,9 @@ def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
     quote, error = None, ""
     try:
         quote = services.booking_quote(trip_code=code, travel_date=None, travellers=request.GET.get("travellers"))
-    except services.NotFound:
+    except NotFound:
         raise Http404("There is no trip with this code.") from None
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         error = exc.message
     status = 200 if quote else 400  # htmx swaps 4xx answers too (static/js/site.js)
     return render(request, "bookings/partials/quote.html", {"quote": quote, "error": error}, status=status)
@@ -257,7 +258,7 @@ def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             services.booking_cancel(actor=request.user, booking_id=booking_id)
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             context["error"] = exc.message
             return render(request, "bookings/cancel.html", context, status=exc.status)
         messages.success(request, "Your booking is cancelled.")
@@ -299,15 +300,15 @@ def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
             travellers=travellers,
             expected_refund_minor=form.cleaned_data["expected_refund"],
         )
-    except services.NotFound:
+    except NotFound:
         raise Http404("No such booking.") from None
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         _form_error(form, exc)
         try:  # the current terms, to review and confirm again
             context["quote"] = services.booking_reduce_quote(
                 actor=request.user, booking_id=booking_id, travellers=travellers
             )
-        except services.ServiceError:
+        except ServiceError:
             context["quote"] = None
         return render(request, template, context, status=200 if request.htmx else exc.status)
     messages.success(request, "The booking now has fewer travellers; their seats are released.")
@@ -338,9 +339,9 @@ def staff_bookings(request: HttpRequest) -> HttpResponse:
 def _staff_action(request: HttpRequest, booking_id: int, action: Callable[[], Any], done: str) -> HttpResponse:
     try:
         action()
-    except services.NotFound:
+    except NotFound:
         raise Http404("No such booking.") from None
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         row = _row_or_404(request, booking_id)
         context = {
             "row": row,
@@ -453,7 +454,7 @@ def staff_trip_new(request: HttpRequest) -> HttpResponse:
                     seats=data["seats"],
                     image=image,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 trip_image_delete(image)  # nothing refers to it
                 _form_error(form, exc)
                 return render(request, "trips/form.html", {"form": form, "creating": True}, status=exc.status)
@@ -517,10 +518,10 @@ def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
                     seats=data["seats"],
                     image=image,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 if image:
                     trip_image_delete(image)
-                if isinstance(exc, services.NotFound):
+                if isinstance(exc, NotFound):
                     raise Http404("There is no trip with this code.") from None
                 _form_error(form, exc)
                 return render(request, "trips/form.html", context, status=exc.status)
@@ -542,9 +543,9 @@ def staff_trip_active(request: HttpRequest, code: str) -> HttpResponse:
     if state is not None:
         try:
             services.trip_set_active(actor=request.user, trip_code=code, active=active, current_state=state)
-        except services.NotFound:
+        except NotFound:
             raise Http404("There is no trip with this code.") from None
-        except services.ServiceError as exc:
+        except ServiceError as exc:
             messages.error(request, exc.message)
             return redirect(reverse("bookings:staff_trips"))
         messages.success(request, f"Trip {code} {'is on sale again' if active else 'is off sale'}.")

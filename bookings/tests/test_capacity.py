@@ -13,6 +13,7 @@ from bookings import services
 from bookings.models import Booking, Departure
 from bookings.tests.conftest import create_trip, ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.errors import Conflict
 from taskforge.testing.personas import person_create
 
 
@@ -44,7 +45,7 @@ def _race(trip: Any, travellers: list[Any], seats_each: int) -> tuple[list[int],
                     )
                     with lock:
                         booked.append(booking.pk)
-                except services.Conflict as exc:
+                except Conflict as exc:
                     with lock:
                         refused.append(exc.message)
         finally:

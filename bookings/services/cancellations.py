@@ -15,7 +15,17 @@ from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.jobs import booking_cancelled
 from bookings.models import Booking, BookingStatus, Departure
-from bookings.policy import ReductionQuote, Refund, booking_total, money, reduction_quote, refund_quote
+from bookings.policy import (
+    CANCEL_REASON_MAX_LENGTH,
+    CANCEL_REASON_REQUIRED,
+    CANCEL_REASON_TOO_LONG,
+    ReductionQuote,
+    Refund,
+    booking_total,
+    money,
+    reduction_quote,
+    refund_quote,
+)
 from bookings.services.common import booking_for_update, local_today, travellers_check
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
@@ -43,9 +53,9 @@ def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund
     is_staff = capability_has(actor, Capability.BOOKING_DESK)
     reason = (reason or "").strip()
     if is_staff and not reason:
-        raise ServiceError("Give a reason for the cancellation.", field="reason")
-    if len(reason) > 500:
-        raise ServiceError("Keep the reason under 500 characters.", field="reason")
+        raise ServiceError(CANCEL_REASON_REQUIRED, field="reason")
+    if len(reason) > CANCEL_REASON_MAX_LENGTH:
+        raise ServiceError(CANCEL_REASON_TOO_LONG, field="reason")
     with transaction.atomic():
         booking = booking_for_update(actor, booking_id)
         if booking.status == BookingStatus.CANCELLED:

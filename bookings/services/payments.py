@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from bookings.models import Booking, BookingStatus
+from bookings.policy import PAYMENT_REFERENCE_RULE
 from bookings.services.common import booking_for_update, capability_require
 from taskforge.errors import Conflict, ServiceError
 
@@ -21,9 +22,7 @@ def booking_record_payment(*, actor: Any, booking_id: int, reference: str) -> Bo
     capability_require(actor, Capability.BOOKING_DESK)
     reference = (reference or "").strip()
     if not PAYMENT_REFERENCE_RE.match(reference):
-        raise ServiceError(
-            "Enter a payment reference of up to 100 letters, digits, spaces or . _ / # -", field="reference"
-        )
+        raise ServiceError(PAYMENT_REFERENCE_RULE, field="reference")
     with transaction.atomic():
         booking = booking_for_update(actor, booking_id)
         if booking.status == BookingStatus.CANCELLED:

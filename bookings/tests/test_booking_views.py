@@ -9,6 +9,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
 from bookings.tests.conftest import ctx_for
 from taskforge.dbcontext import DbContext, db_context
@@ -112,8 +113,6 @@ def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) ->
     assert client.post("/trips/NOPE-1/book/", {"travellers": "1"}).status_code == 404
     assert client.get("/trips/NOPE-1/").status_code == 404
     inactive = make_trip()
-    from bookings import services
-
     with db_context(ctx_for(staff)):
         services.trip_set_active(
             actor=staff, trip_code=inactive.code, active=False, current_state={"name": "x", "resort": "y"}
@@ -310,3 +309,35 @@ def test_staff_list_filters_and_actions(
     assert (a.status, a.payment_reference) == (BookingStatus.CONFIRMED, "PAY-7781")
     assert (b.status, b.refund_minor, b.cancel_reason) == (BookingStatus.CANCELLED, b.total_minor, "Flight cancelled")
     assert Departure.objects.get(trip=later).seats_taken == 0
+
+
+def test_staff_refusals_come_back_on_the_form_with_what_was_typed(client, make_trip, book, traveller, staff) -> None:
+    booking = book(traveller, make_trip(), 1)
+    client.force_login(staff)
+    bad = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and "Enter a payment reference" in text and 'value="&lt;bad&gt;"' in text
+    empty = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "  "})
+    assert empty.status_code == 400 and "Give a reason for the cancellation." in empty.content.decode()
+    long = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "x" * 501})
+    assert long.status_code == 400 and "Keep the reason under 500 characters." in long.content.decode()
+    done = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "Storm", "full_refund": "on"})
+    assert done.status_code == 302
+    # Cancelled meanwhile: the staff actions are gone, the refusal is shown on top.
+    again = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "Twice"})
+    assert again.status_code == 409 and "already cancelled" in again.content.decode()
+    paid = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    assert paid.status_code == 400 and "Enter a payment reference" in paid.content.decode()
+    confirm = client.post(f"/bookings/{booking.pk}/confirm/")
+    assert confirm.status_code == 409 and "Only pending bookings" in confirm.content.decode()
+
+
+def test_the_booking_page_of_a_trip_off_sale_says_so(client, make_trip, traveller, staff) -> None:
+    trip = make_trip()
+    with db_context(ctx_for(staff)):
+        services.trip_set_active(
+            actor=staff, trip_code=trip.code, active=False, current_state={"name": "x", "resort": "y"}
+        )
+    client.force_login(traveller)
+    page = client.get(f"/trips/{trip.code}/book/")
+    assert page.status_code == 409 and "no longer on sale" in page.content.decode()

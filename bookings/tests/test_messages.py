@@ -34,7 +34,7 @@ def test_trip_code_rule_reads_the_same_in_form_and_service(make_user) -> None:
     form.is_valid()
     with pytest.raises(ServiceError) as refused:
         services.trip_create(
-            actor=make_user("staff"),
+            actor=make_user("catalogue_editor"),
             code="bad code!",
             content=services.TripContent(name="x", resort="y", description_md="", keywords=[], itinerary=[]),
             start=dt.date(2031, 1, 5),

@@ -240,7 +240,7 @@ def make_user(db):
 
 
 @pytest.fixture
-def people(db):  # noqa: ANN001
+def people(db):
     """Every persona of taskforge.testing.personas, made (see People): the one set of people
     the apps' tests share."""
     from taskforge.testing.personas import people_create

@@ -15,32 +15,31 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.documents import CADENCES, THEMES
 from accounts.models import Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
+from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_TOO_LONG
 
-PASSWORD_MAX = 256  # long passphrases are welcome; this only bounds the hasher's work
+
+def _password_field(**kwargs: Any) -> forms.CharField:
+    """A password input capped at the one maximum (accounts.validators), with its message."""
+    return forms.CharField(
+        max_length=PASSWORD_MAX_LENGTH, strip=False, error_messages={"max_length": PASSWORD_TOO_LONG}, **kwargs
+    )
 
 
 class SignInForm(forms.Form):
     email = forms.EmailField(
         max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
     )
-    password = forms.CharField(
-        max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
+    password = _password_field(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
 class _NewPasswordMixin(forms.Form):
-    password1 = forms.CharField(
+    password1 = _password_field(
         label="Password",
-        max_length=PASSWORD_MAX,
-        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters; long passphrases are welcome.",
+        help_text=f"At least 10 characters and at most {PASSWORD_MAX_LENGTH}; long passphrases are welcome.",
     )
-    password2 = forms.CharField(
-        label="Password again",
-        max_length=PASSWORD_MAX,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    password2 = _password_field(
+        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
 
     def _user_for_validation(self) -> User:
@@ -109,9 +108,7 @@ class AvatarForm(forms.Form):
 
 
 class DeleteAccountForm(forms.Form):
-    password = forms.CharField(
-        max_length=PASSWORD_MAX, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
+    password = _password_field(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
     confirm = forms.BooleanField(label="I understand this cannot be undone.")
 
 

@@ -21,7 +21,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -50,6 +49,7 @@ from accounts.services import RateLimited, ServiceError
 from accounts.sessions import SID_KEY, sid_hash
 from taskforge.decorators import capability_required, signed_in
 from taskforge.middleware import client_ip
+from taskforge.params import redirect_target
 
 
 def _problem(
@@ -67,22 +67,13 @@ def _problem(
     return response
 
 
-def _safe_next(request: HttpRequest, default: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return default
-
-
 # --- sign-in / out ------------------------------------------------------------------------
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
-    next_url = _safe_next(request, reverse(settings.LOGIN_REDIRECT_URL))
+    next_url = redirect_target(request, reverse(settings.LOGIN_REDIRECT_URL))
     notice = request.session.pop(NOTICE_KEY, None) if hasattr(request, "session") else None
     if request.method == "GET" and request.user.is_authenticated:
         return redirect(next_url)
@@ -270,7 +261,7 @@ def theme_view(request: HttpRequest) -> HttpResponse:
         services.profile_theme_set(user=request.user, theme=form.cleaned_data["theme"])
     except ServiceError as exc:
         return HttpResponse(exc.message, status=exc.status)
-    return redirect(_safe_next(request, reverse("accounts:profile")))
+    return redirect(redirect_target(request, reverse("accounts:profile")))
 
 
 @login_required

@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 from django.db import connection
 
+from audit.rlscheck import visible_counts
 from audit.services import SEAL_BATCH, audit_archive_expired, audit_seal_pending
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ def rls_probe() -> dict[str, object]:
     Returns the context as the database has it and the number of visible rows of
     every protected table; counts only, never row contents.
     """
-    from audit.rlscheck import visible_counts
 
     with connection.cursor() as cursor:
         cursor.execute(

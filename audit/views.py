@@ -23,6 +23,7 @@ from audit.selectors import (
     chain_status,
     entry_views,
 )
+from taskforge.params import choice_param, page_param, text_param
 
 PAGE_SIZE = 50
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
@@ -62,11 +63,12 @@ def browser(request: HttpRequest) -> HttpResponse:
             end=end,
             source=data.get("source") or "live",
         )
-        page = Paginator(audit_entries(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(audit_entries(filters), PAGE_SIZE).get_page(page_param(request))
         page.views = entry_views(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "source": request.GET.get("source", "live")}
+    source = choice_param(request, "source", ("live", "archive"), "live")
+    context = {"form": form, "page": page, "query": query.urlencode(), "source": source}
     if request.htmx:
         return render(request, "audit/partials/entries.html", context, status=status)
     context["chain"] = chain_status()
@@ -88,9 +90,9 @@ def entry(request: HttpRequest, entry_id: int) -> HttpResponse:
 @require_GET
 @admin_required
 def history(request: HttpRequest, table: str, record_id: str) -> HttpResponse:
-    also = [t for t in request.GET.get("also", "").split(",") if t]
+    also = [t for t in text_param(request, "also", max_length=2000).split(",") if t]
     tables = [table, *also]
-    if not all(_IDENT.match(t) for t in tables) or len(tables) > 10 or len(record_id) > 128:
+    if not all(_IDENT.fullmatch(t) for t in tables) or len(tables) > 10 or len(record_id) > 128:
         return render(
             request, "audit/bad_request.html", {"message": "Table names must be lower-case identifiers."}, status=400
         )

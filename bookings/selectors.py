@@ -390,6 +390,9 @@ class StaffTripRow:
     seats_taken: int
 
 
+STAFF_TRIP_SHOWS = ("all", "active", "inactive")
+
+
 def staff_trips(
     *, q: str = "", show: str = "all", page: int = 1, per_page: int = 25
 ) -> tuple[list[StaffTripRow], bool]:

@@ -37,18 +37,12 @@ from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
 from taskforge.decorators import capability_required, signed_in
 from taskforge.errors import NotFound, ServiceError, form_refusal
+from taskforge.params import choice_param, page_param, text_param
 
 View = Callable[..., HttpResponse]
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(int(request.GET.get("page", "1")), 1)
-    except ValueError:
-        return 1
 
 
 def _querystring(request: HttpRequest, drop: str = "page") -> str:
@@ -206,7 +200,7 @@ def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
 @require_GET
 @signed_in
 def my_bookings(request: HttpRequest) -> HttpResponse:
-    page = _page_number(request)
+    page = page_param(request)
     rows, has_next = selectors.bookings_for_traveller(request.user, page=page)
     return render(request, "bookings/mine.html", {"rows": rows, "page": page, "has_next": has_next})
 
@@ -400,9 +394,9 @@ def staff_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
 @require_GET
 @capability_required(Capability.CATALOGUE_EDITOR)
 def staff_trips(request: HttpRequest) -> HttpResponse:
-    page = _page_number(request)
-    q = request.GET.get("q", "")[:100]
-    show = request.GET.get("show", "all")
+    page = page_param(request)
+    q = text_param(request, "q", max_length=100)
+    show = choice_param(request, "show", selectors.STAFF_TRIP_SHOWS, "all")
     rows, has_next = selectors.staff_trips(q=q, show=show, page=page)
     context = {"rows": rows, "page": page, "has_next": has_next, "q": q, "show": show, "qs": _querystring(request)}
     return render(request, "trips/staff_list.html", context)

@@ -21,7 +21,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from bookings.policy import money
@@ -31,6 +30,7 @@ from reports.jobs import reports_etl
 from reports.selectors import StarUnavailable
 from reports.system import system_figures
 from taskforge.decorators import capability_required, signed_in, team_member_required
+from taskforge.params import redirect_target
 from taskforge.tasks_util import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -150,10 +150,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     enqueue_on_commit(reports_etl)
     logger.info("reports refresh queued by user %s", request.user.pk)
     messages.success(request, "Reports refresh queued; the figures update within a minute.")
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("reports:index")
-    return redirect(target)
+    return redirect(redirect_target(request, reverse("reports:index")))
 
 
 # --- revenue ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from taskforge.dbcontext import pool_reset
 from taskforge.env import (
     check_redis_url,
     env_bool,
@@ -136,8 +137,6 @@ def database_settings(config: dict, *, pool: bool = DB_POOL) -> dict:
     config = {**config, "ENGINE": "django_rls.backends.postgresql"}
     options = {"connect_timeout": 5, "application_name": "taskforge", **(config.get("OPTIONS") or {})}
     if pool:
-        from taskforge.dbcontext import pool_reset
-
         options["pool"] = {"min_size": DB_POOL_MIN, "max_size": DB_POOL_MAX, "timeout": 10, "reset": pool_reset}
         config["CONN_MAX_AGE"] = 0
         # The pool checks a connection before lending it, so a backend killed while idle
@@ -275,6 +274,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # One maximum everywhere (accounts.validators.PASSWORD_MAX_LENGTH; the sign-in form shares it).
+    {"NAME": "accounts.validators.MaximumLengthValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
@@ -488,5 +489,6 @@ LOGGING = {
 from taskforge.schedule import beat_schedule, celery_queues, celery_routes  # noqa: E402
 
 CELERY_TASK_QUEUES = celery_queues(CELERY_QUEUE_PREFIX)
+
 CELERY_TASK_ROUTES = celery_routes(CELERY_QUEUE_PREFIX)
 CELERY_BEAT_SCHEDULE = beat_schedule(backup_hour=BACKUP_HOUR)

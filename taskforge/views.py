@@ -7,6 +7,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from taskforge.params import BadParameter
+
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
@@ -23,7 +25,15 @@ def _error(template: str, status: int, message: str) -> Callable[..., HttpRespon
     return view
 
 
-bad_request = _error("400.html", 400, "The request could not be understood. Check what you entered and try again.")
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A parameter refused by taskforge.params says what was wrong with it; other 400s stay generic.
+    message = exception.message if isinstance(exception, BadParameter) else ""
+    if request.headers.get("HX-Request") == "true":
+        fallback = "The request could not be understood. Check what you entered and try again."
+        return render(request, "partials/error.html", {"message": message or fallback}, status=400)
+    return render(request, "400.html", {"message": message}, status=400)
+
+
 permission_denied = _error("403.html", 403, "You do not have permission to do that (any more).")
 page_not_found = _error("404.html", 404, "This no longer exists, or you no longer have access to it.")
 

@@ -95,11 +95,24 @@ def _looks_like_text(head: bytes) -> bool:
     return controls <= len(text) // 100
 
 
+# Windows opens these as devices, whatever the extension ("nul.txt", "Com1.tar.gz"); the
+# superscript digits count too.
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{port}{n}" for port in ("COM", "LPT") for n in "123456789\u00b9\u00b2\u00b3"}
+)
+
+
 def attachment_name_clean(name: str) -> str:
-    """A display name: no path, no control characters, at most 200 characters."""
+    """A display name that is safe to save anywhere: no path, no control or format characters,
+    at most 200 characters, no trailing dots or spaces (Windows drops them when saving, so
+    "notes.exe." would become notes.exe) and no Windows device name such as CON or LPT1, with
+    or without an extension (prefixed with "_")."""
     base = os.path.basename((name or "").replace("\\", "/")).strip()
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
-    return (base or "attachment")[:200]
+    base = base[:200].rstrip(". ")
+    if base.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+        base = f"_{base}"[:200].rstrip(". ")
+    return base or "attachment"
 
 
 def attachment_check(upload: Any) -> tuple[str, str]:

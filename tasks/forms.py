@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from taskforge.params import PAGE_MAX
 from taskforge.widgets import DateInput, DateTimeInput
 from tasks.models import CustomFieldType, TaskPriority, TaskStatus, TeamCustomField
 from tasks.selectors import SORT_LABELS
@@ -81,7 +82,7 @@ class TaskFilterForm(forms.Form):
     due_to = forms.DateField(required=False, widget=DateInput)
     overdue = forms.BooleanField(required=False)
     sort = forms.ChoiceField(choices=list(SORT_LABELS.items()), required=False)
-    page = forms.IntegerField(required=False, min_value=1)
+    page = forms.IntegerField(required=False, min_value=1, max_value=PAGE_MAX)
 
     def __init__(self, *args: Any, member_ids: set[int], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,7 +92,9 @@ class TaskFilterForm(forms.Form):
         value = (self.cleaned_data.get("assignee") or "").strip()
         if value in ("", "me", "none"):
             return value
-        if not value.isdigit() or int(value) not in self.member_ids:
+        # isascii(): "²" is a digit to isdigit() that int() refuses; 19 digits: int() refuses
+        # 4,300 and more, and no user id is longer than a bigint.
+        if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) not in self.member_ids:
             raise forms.ValidationError("Choose a member of this team, 'me' or 'none'.")
         return value
 

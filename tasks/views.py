@@ -29,6 +29,7 @@ from django_htmx.http import HttpResponseClientRefresh, trigger_client_event
 from accounts.permissions import permission_has, permission_require
 from taskforge.decorators import team_member_required
 from taskforge.mongo import MongoUnavailable
+from taskforge.params import choice_param, int_param, page_param, redirect_target, text_param
 from tasks import documents, selectors, services
 from tasks.attachments import attachment_path
 from tasks.caching import BOARD_TTL, board_generation, board_key
@@ -84,14 +85,12 @@ def index(request: HttpRequest) -> HttpResponse:
 def mine(request: HttpRequest) -> HttpResponse:
     """ "My tasks": assigned to me, across my teams (open ones unless ?all=1)."""
     include_done = request.GET.get("all") == "1"
-    sort = request.GET.get("sort") or "due"
-    if sort not in selectors.SORTS:
-        sort = "due"
+    sort = choice_param(request, "sort", selectors.SORTS, "due")
     teams = selectors.teams_for_user(request.user)
     page = selectors.task_page(
         selectors.my_tasks(request.user, include_done=include_done, teams=teams),
         sort=sort,
-        page=request.GET.get("page"),
+        page=page_param(request),
     )
     _decorate(page.object_list, timezone.now())
     return render(
@@ -675,7 +674,7 @@ def comment_delete(request: HttpRequest, task_id: str, comment_id: str) -> HttpR
 def member_autocomplete(request: HttpRequest, team_id: int) -> HttpResponse:
     """@mention suggestions: team members whose name, handle or email starts with ?q."""
     team = _team_or_404(request, team_id)
-    q = (request.GET.get("q") or "").strip().lstrip("@").lower()[:60]
+    q = text_param(request, "q").lstrip("@").lower()[:60]
     members = services.team_members(team.id)
     matches = [
         m
@@ -771,11 +770,10 @@ def custom_field_delete(request: HttpRequest, team_id: int, field_id: int) -> Ht
 @team_member_required
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "")
-    team_id = request.GET.get("team") or ""
+    q = text_param(request, "q")
+    team_filter = int_param(request, "team")
     teams = selectors.teams_for_user(request.user)
-    team_filter = int(team_id) if team_id.isdigit() else None
-    if team_id and (team_filter is None or team_filter not in {t.id for t in teams}):
+    if team_filter is not None and team_filter not in {t.id for t in teams}:
         raise Http404("No such team.")
     result = selectors.tasks_search(request.user, q, team_id=team_filter)
     template = "tasks/partials/search_results.html" if request.htmx else "tasks/search.html"
@@ -831,8 +829,8 @@ def notification_read(request: HttpRequest, notification_id: str) -> HttpRespons
         services.notification_mark_read(user=request.user, notification_id=notification_id)
     except TaskServiceError as exc:
         return _service_error(request, exc)
-    target = request.POST.get("next") or ""
-    if target.startswith("/tasks/") and not target.startswith("//"):
+    target = redirect_target(request, "")
+    if target.startswith("/tasks/"):
         return redirect(target)
     if request.htmx:
         items = selectors.notifications_for(request.user.pk)

@@ -217,3 +217,12 @@ def test_admin_login_uses_the_protected_sign_in_page(client: Client) -> None:
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=%2Fadmin%2F")
+
+
+@pytest.mark.parametrize("target", ["profile", "999999999999999999999999999999", "a\x00b", "/" + "x" * 3000])
+def test_a_next_that_is_not_a_path_on_this_site_goes_home(client: Client, person, target: str) -> None:
+    """redirect() reads a bare word as a URL pattern name: before, a signed-in visit to
+    /accounts/login/?next=profile was a NoReverseMatch (500)."""
+    client.force_login(person)
+    response = client.get("/accounts/login/", {"next": target})
+    assert response.status_code == 302 and response["Location"] == "/"

@@ -256,16 +256,17 @@ def measure() -> None:
     import django
 
     django.setup()
-    from taskforge import backups
+    from backups.create import backup_create
+    from backups.verify import verify_backup
     from taskforge.dbcontext import context_for_command, context_set
 
     context_set(context_for_command("bench.backup"))
     started = time.monotonic()
-    result = backups.backup_create()
+    result = backup_create()
     backup_seconds = time.monotonic() - started
     path = Path(result.record.path)
     started = time.monotonic()
-    verified = backups.verify_backup(path)
+    verified = verify_backup(path)
     verify_seconds = time.monotonic() - started
     manifest = result.manifest
     print(json.dumps({

@@ -12,7 +12,7 @@ For 1 and then 2 workers it measures:
 * catch-up after an outage: with the document server stopped, --events probe events
   accumulate in the outbox (bulk-inserted, as many writes would leave them); the server
   comes back and the clock runs until the relay has applied them all (events/s);
-* steady load: writer processes call the real service (`taskforge.sync.probe_save`: one
+* steady load: writer processes call the real service (`sync.probe.probe_save`: one
   transaction with the row and its outbox event, fast path through the `sync.relay_event`
   job) at --rate writes/s for --seconds; lag = applied_at - created_at of every event
   (database clock), reported as p50/p95/p99.
@@ -333,7 +333,7 @@ WRITER = """
 import os, sys, time
 import django
 django.setup()
-from taskforge.sync import probe_save
+from sync.probe import probe_save
 rate, seconds, name = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 interval, start, n, late = 1.0 / rate, time.monotonic(), 0, 0
 while True:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
-from reports.tests.testdata import KnownData, known_data_create, star_drop
 
 from audit.models import AuditLog
 from bookings.models import Booking
 from reports import etl
+from reports.tests.testdata import KnownData, known_data_create, star_drop
 from taskforge.dbcontext import DbContext, db_context
 
 RANGE = "start=2025-01-01&end=2025-12-31"

@@ -330,9 +330,8 @@ def _more_report_data(known: Any, n: int) -> None:
 
 def test_report_pages_stay_within_the_query_budget_whatever_the_data_size(committed_db) -> None:
     """The report pages read the star schema the ETL loads (real commits, hence committed_db)."""
-    from reports.tests.testdata import known_data_create, star_drop
-
     from reports import etl
+    from reports.tests.testdata import known_data_create, star_drop
 
     star_drop()
     try:

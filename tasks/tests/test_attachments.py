@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from sync.models import OutboxEvent
 from tasks import documents, services
-from tasks.attachments import attachment_sniff
+from tasks.attachments import attachment_name_clean, attachment_sniff
 from tasks.tests.conftest import acting
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,36 @@ GIF = b"GIF89a" + b"\x01\x00" * 20
 )
 def test_types_are_recognised_by_content(head: bytes, kind: str | None) -> None:
     assert attachment_sniff(head) == kind
+
+
+@pytest.mark.parametrize(
+    ("name", "clean"),
+    [
+        ("report.pdf.", "report.pdf"),
+        ("report.pdf . . ", "report.pdf"),
+        ("CON", "_CON"),
+        ("con.txt", "_con.txt"),
+        ("Nul.tar.gz", "_Nul.tar.gz"),
+        ("aux .txt", "_aux .txt"),
+        ("PRN.", "_PRN"),
+        ("com1.log", "_com1.log"),
+        ("COM9", "_COM9"),
+        ("lpt1.txt", "_lpt1.txt"),
+        ("LpT9.md", "_LpT9.md"),
+        ("com\u00b9.txt", "_com\u00b9.txt"),
+        ("C:\\temp\\NUL.txt", "_NUL.txt"),
+        ("...", "attachment"),
+        (". .", "attachment"),
+        ("console.txt", "console.txt"),
+        ("com10.txt", "com10.txt"),
+        ("com0.txt", "com0.txt"),
+        ("nullable.txt", "nullable.txt"),
+        ("my con.txt", "my con.txt"),
+        ("x" * 199 + ". y", "x" * 199),  # cut at 200, then the trailing dot goes
+    ],
+)
+def test_names_lose_trailing_dots_and_spaces_and_windows_device_names(name: str, clean: str) -> None:
+    assert attachment_name_clean(name) == clean
 
 
 def _files_on_disk() -> list[Path]:
@@ -76,6 +106,18 @@ def test_upload_and_download_with_the_original_name(client, crew, make_task) -> 
     assert client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]])).status_code == 404
 
 
+def test_a_windows_device_name_is_stored_and_served_renamed(client, crew, make_task) -> None:
+    task = make_task()
+    with acting(crew.admin):
+        meta = services.task_attachment_add(
+            actor=crew.admin, task_id=task.id, upload=SimpleUploadedFile("LPT1.txt. ", b"printer notes\n")
+        )
+    assert meta["name"] == "_LPT1.txt"
+    client.force_login(crew.member)
+    response = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
+    assert response["Content-Disposition"] == 'attachment; filename="_LPT1.txt"'
+
+
 def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:
     task = make_task()
     with acting(crew.admin):
@@ -96,6 +138,9 @@ def test_ascii_names_are_quoted_safely(client, crew, make_task) -> None:
         ("notes.txt", PNG, "does not match"),
         ("page.html", b"just text really", "does not match"),
         ("tool.exe", b"MZ\x90\x00binary", "not accepted"),
+        # Windows drops trailing dots and spaces when saving: these would land as .exe/.html.
+        ("notes.exe. ", b"echo hello", "does not match"),
+        ("page.html . .", b"just text really", "does not match"),
         ("empty.txt", b"", "empty"),
     ],
 )

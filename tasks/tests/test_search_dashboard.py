@@ -127,7 +127,9 @@ def test_search_page_escapes_user_text_in_snippets(client, crew, make_task) -> N
     html = client.get(reverse("tasks:search"), {"q": "payload"}).content.decode()
     assert "XSS probe" in html and "<script>alert(1)</script>" not in html
     assert "<mark>payload</mark>" in html
-    assert client.get(reverse("tasks:search"), {"q": "x", "team": "nope"}).status_code == 404
+    # Not a team id at all: a 400 that says so (taskforge.params); another team's id: 404.
+    assert client.get(reverse("tasks:search"), {"q": "x", "team": "nope"}).status_code == 400
+    assert client.get(reverse("tasks:search"), {"q": "x", "team": crew.other.id}).status_code == 404
 
 
 def test_dashboard_numbers_are_cached_and_invalidated_on_task_writes(

@@ -1,7 +1,9 @@
-"""MongoDB trip documents (catalogue content), via MongoEngine.
+"""MongoDB trip documents (catalogue content), via MongoEngine, and their JSON shape.
 
 The document is written only by the outbox handler in bookings/sync.py (newest version
-wins); pages read it with plain pymongo calls whose shapes are listed in
+wins) from the payload of a trip event: the full document at that version, built here by
+`trip_payload` (services, when a trip changes; the reconciler, when it re-emits one).
+Pages read it with plain pymongo calls whose shapes are listed in
 bookings/tests/test_conformance_bookings.py. `_id` is the trip code, which never changes.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from mongoengine import (
@@ -21,6 +24,8 @@ from mongoengine import (
     StringField,
 )
 
+from bookings.models import Trip
+from bookings.policy import price_range_for
 from taskforge.mongo import CONTENT_ALIAS, mongo_db
 
 logger = logging.getLogger(__name__)
@@ -109,3 +114,50 @@ def trip_doc_state(doc: dict[str, Any]) -> dict[str, Any]:
     start = _as_utc(state.get("start"))
     state["start"] = start.date().isoformat() if start else None
     return state
+
+
+@dataclass(frozen=True)
+class TripContent:
+    """The MongoDB-side content of a trip, as entered on the staff form."""
+
+    name: str
+    resort: str
+    description_md: str
+    keywords: list[str]
+    itinerary: list[dict[str, Any]]
+
+
+def trip_payload(trip: Trip, content: TripContent, image: str, thumbnail: str) -> dict[str, Any]:
+    """The full trip document at trip.version (JSON-serialisable): the outbox payload."""
+    return {
+        "code": trip.code,
+        "name": content.name,
+        "resort": content.resort,
+        "length_days": trip.length_days,
+        "start": trip.start.isoformat(),
+        "price_minor": trip.price_minor,
+        "currency": trip.currency,
+        "price_range": price_range_for(trip.price_minor),
+        "image": image,
+        "thumbnail": thumbnail,
+        "description_md": content.description_md,
+        "keywords": list(content.keywords),
+        "itinerary": list(content.itinerary),
+        "active": trip.active,
+        "seats": trip.seats,
+        "created_at": trip.created_at.isoformat(),
+        "updated_at": trip.updated_at.isoformat(),
+    }
+
+
+def trip_payload_from_state(trip: Trip, state: dict[str, Any]) -> dict[str, Any]:
+    """A payload at trip.version: booking facts from the Trip row, content from `state`
+    (a document or an older payload). Used to re-emit a trip whose document drifted."""
+    content = TripContent(
+        name=state.get("name") or trip.code,
+        resort=state.get("resort", ""),
+        description_md=state.get("description_md", ""),
+        keywords=list(state.get("keywords", [])),
+        itinerary=list(state.get("itinerary", [])),
+    )
+    return trip_payload(trip, content, state.get("image", ""), state.get("thumbnail", ""))

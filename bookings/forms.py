@@ -12,7 +12,15 @@ from django.core.validators import MaxValueValidator, RegexValidator
 
 from bookings.content import parse_itinerary, parse_keywords
 from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
-from bookings.policy import TRAVELLERS_AT_LEAST_ONE, TRAVELLERS_WHOLE_NUMBER, travellers_at_most_message
+from bookings.policy import (
+    CANCEL_REASON_MAX_LENGTH,
+    CANCEL_REASON_REQUIRED,
+    CANCEL_REASON_TOO_LONG,
+    PAYMENT_REFERENCE_RULE,
+    TRAVELLERS_AT_LEAST_ONE,
+    TRAVELLERS_WHOLE_NUMBER,
+    travellers_at_most_message,
+)
 from bookings.selectors import CatalogueFilters, StaffBookingFilters
 from taskforge.widgets import DateInput
 
@@ -234,12 +242,24 @@ class ReduceForm(forms.Form):
 
 
 class StaffCancelForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    """The booking desk cancels with a reason (the service checks it again)."""
+
+    reason = forms.CharField(
+        max_length=CANCEL_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": CANCEL_REASON_REQUIRED, "max_length": CANCEL_REASON_TOO_LONG},
+    )
     full_refund = forms.BooleanField(required=False, label="Refund in full (cancelled by us)")
 
 
 class PaymentForm(forms.Form):
-    reference = forms.CharField(max_length=100, label="Payment reference")
+    """The booking desk records a payment reference (the service checks its characters)."""
+
+    reference = forms.CharField(
+        max_length=100,
+        label="Payment reference",
+        error_messages={"required": PAYMENT_REFERENCE_RULE, "max_length": PAYMENT_REFERENCE_RULE},
+    )
 
 
 class StaffBookingFilterForm(forms.Form):

@@ -13,6 +13,7 @@ from typing import IO
 
 from django.conf import settings
 from django.templatetags.static import static
+from django.urls import reverse
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
@@ -21,7 +22,6 @@ IMAGE_MAX_SIDE = 1600
 THUMB_SIZE = (480, 320)
 IMAGE_SUBDIR = "trips"
 STORED_NAME_RE = re.compile(r"^[0-9a-f]{32}(_thumb)?\.jpg$")
-IMAGE_URL_PREFIX = "/trips/images/"  # bookings:trip_image (a literal: this runs per catalogue card)
 PLACEHOLDER = "img/trip-placeholder.svg"  # static file shown for a missing image
 
 
@@ -133,7 +133,7 @@ def trip_image_url(rel: str | None) -> str:
     name = os.path.basename(rel or "")
     if trip_image_path(name) is None:
         return trip_image_placeholder_url()
-    return IMAGE_URL_PREFIX + name
+    return reverse("bookings:trip_image", kwargs={"name": name})
 
 
 def demo_image_bytes(seed: int, label: str = "") -> bytes:

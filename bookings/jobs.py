@@ -13,9 +13,11 @@ import logging
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.urls import reverse
 
 from bookings.models import Booking, TripListing
 from bookings.policy import money
+from mail.delivery import mail_notification
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +46,11 @@ def _notify(booking_id: int, kind: str) -> str:
         context["reason"] = booking.cancel_reason
         context["refund"] = money(booking.refund_minor or 0, booking.currency)
         summary = f"Booking {reference} for {context['trip_name']} was cancelled; refund {context['refund']}."
-    try:
-        from mail.delivery import mail_notification
-    except ImportError:  # platform without the delivery log: plain Django mail
-        from django.core.mail import send_mail
-
-        send_mail(summary, summary, None, [booking.user.email])
-        return "sent"
     return mail_notification(
         user_id=booking.user_id,
         kind=kind,
         summary=summary,
-        url=f"/bookings/{booking.pk}/",
+        url=reverse("bookings:booking_detail", kwargs={"booking_id": booking.pk}),
         idempotency_key=f"booking:{booking.pk}:{kind}",
         context=context,
     )

@@ -19,6 +19,11 @@ REFUND_TIERS: tuple[tuple[int, int], ...] = ((30, 100), (7, 50))
 # services' refusals alike (a person may meet either, on the same page).
 TRAVELLERS_WHOLE_NUMBER = "Enter the number of travellers as a whole number."
 TRAVELLERS_AT_LEAST_ONE = "At least one traveller is needed."
+# The same for the booking desk's payment reference and cancellation reason.
+PAYMENT_REFERENCE_RULE = "Enter a payment reference of up to 100 letters, digits, spaces or . _ / # -"
+CANCEL_REASON_MAX_LENGTH = 500
+CANCEL_REASON_REQUIRED = "Give a reason for the cancellation."
+CANCEL_REASON_TOO_LONG = f"Keep the reason under {CANCEL_REASON_MAX_LENGTH} characters."
 
 
 def travellers_at_most_message() -> str:

@@ -10,10 +10,12 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.models import User
 from bookings import selectors, services
 from bookings.images import StoredImage, demo_image_bytes, trip_image_missing, trip_image_restore, trip_image_store
 from bookings.models import Booking, BookingStatus, Trip
 from taskforge.dbcontext import context_for_user, db_context
+from taskforge.errors import ServiceError
 
 # (resort, code prefix, [(name, keywords, base price in pounds, days)])
 CATALOGUE: list[tuple[str, str, list[tuple[str, str, int, int]]]] = [
@@ -163,8 +165,6 @@ def _trip_specs() -> list[dict[str, Any]]:
 
 
 def seed_demo(stdout: Any) -> None:
-    from accounts.models import User
-
     admin = User.objects.filter(capability_grants__capability="site_admin", is_active=True).order_by("id").first()
     if admin is None:
         stdout.write("bookings: no admin user; run the accounts seed first")
@@ -226,8 +226,6 @@ def _image_restore_if_missing(stdout: Any, trip: Trip, spec: dict[str, Any]) -> 
 
 
 def _seed_bookings(stdout: Any, codes: list[str]) -> None:
-    from accounts.models import User
-
     staff = (
         User.objects.filter(capability_grants__capability__in=("booking_desk", "site_admin"), is_active=True)
         .order_by("id")
@@ -259,7 +257,7 @@ def _seed_bookings(stdout: Any, codes: list[str]) -> None:
                     idempotency_key=key,
                     expected_total_minor=trip.price_minor * travellers,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 stdout.write(f"bookings: skipped a demo booking of {code}: {exc.message}")
                 continue
         made += 1

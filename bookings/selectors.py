@@ -11,6 +11,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db import connections, router
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -82,7 +83,7 @@ class CatalogueItem:
     # per-item {% url %}/date/money tags in the template cost more than the query.
     @property
     def url(self) -> str:
-        return f"/trips/{self.code}/"
+        return reverse("bookings:trip_detail", kwargs={"code": self.code})
 
     @property
     def thumb_url(self) -> str:
@@ -434,11 +435,11 @@ class BookingRow:
     # Display values computed in Python (lists of bookings render many rows).
     @property
     def url(self) -> str:
-        return f"/bookings/{self.booking.pk}/"
+        return reverse("bookings:booking_detail", kwargs={"booking_id": self.booking.pk})
 
     @property
     def trip_url(self) -> str:
-        return f"/trips/{self.booking.trip_id}/"
+        return reverse("bookings:trip_detail", kwargs={"code": self.booking.trip_id})
 
     @property
     def reference(self) -> str:

@@ -2,7 +2,7 @@
 (PostgreSQL), plus the trip reconciler used by `manage.py sync_reconcile`.
 
 The payload of a "trip" event is the full trip document at that version (built by
-bookings.services.trip_payload), so applying events twice, late or out of order is
+bookings.documents.trip_payload), so applying events twice, late or out of order is
 safe: both the MongoDB upsert and the projection upsert only ever move forward in
 version.
 """
@@ -18,7 +18,7 @@ from django.db import connection, transaction
 
 from bookings.cache import catalogue_cache_bump
 from bookings.content import markdown_to_text
-from bookings.documents import TRIP_COLLECTION, trip_collection, trip_doc_state
+from bookings.documents import TRIP_COLLECTION, trip_collection, trip_doc_state, trip_payload_from_state
 from bookings.models import TRIP_VOCABULARY, Trip, TripListing
 from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
@@ -155,8 +155,6 @@ class TripReconciler(Reconciler):
             yield code, int(version)
 
     def reemit(self, ids: list[str]) -> int:
-        from bookings.services import trip_payload_from_state  # services import this module
-
         count = 0
         for trip in Trip.objects.filter(code__in=ids):
             state = _best_known_state(trip.code, trip.version)

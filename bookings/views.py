@@ -36,17 +36,13 @@ from bookings.forms import (
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
 from taskforge.decorators import capability_required, signed_in
+from taskforge.errors import NotFound, ServiceError, form_refusal
 from taskforge.params import choice_param, page_param, text_param
 
 View = Callable[..., HttpResponse]
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _form_error(form: Any, exc: services.ServiceError) -> None:
-    field = exc.field if exc.field in form.fields and not form.fields[exc.field].widget.is_hidden else None
-    form.add_error(field, exc.message)
 
 
 def _querystring(request: HttpRequest, drop: str = "page") -> str:
@@ -124,6 +120,15 @@ def _trip_name(code: str) -> str:
     return TripListing.objects.filter(code=code).values_list("name", flat=True).first() or code
 
 
+def _quote_or_none(code: str, travel_date: Any, travellers: Any) -> services.Quote | None:
+    """The price to show next to a refusal; none when the booking itself cannot be priced
+    (the refusal on the form says why)."""
+    try:
+        return services.booking_quote(trip_code=code, travel_date=travel_date, travellers=travellers)
+    except ServiceError:
+        return None
+
+
 @require_http_methods(["GET", "POST"])
 @signed_in
 def trip_book(request: HttpRequest, code: str) -> HttpResponse:
@@ -139,14 +144,10 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
             departures=departures,
             initial={"travel_date": trip.start.isoformat(), "travellers": 1, "idempotency_key": uuid.uuid4()},
         )
-        status = 200
-        try:
-            context["quote"] = services.booking_quote(trip_code=code, travel_date=trip.start, travellers=1)
-        except services.ServiceError as exc:
-            context["refusal"] = exc.message
-            status = exc.status
+        # A trip that cannot be booked any more (off sale, departed) is refused by the middleware.
+        context["quote"] = services.booking_quote(trip_code=code, travel_date=trip.start, travellers=1)
         context["form"] = form
-        return render(request, "bookings/book.html", context, status=status)
+        return render(request, "bookings/book.html", context)
 
     form = BookingForm(request.POST, departures=departures)
     context["form"] = form
@@ -167,16 +168,12 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
             idempotency_key=data["idempotency_key"],
             expected_total_minor=data.get("expected_total"),
         )
-    except services.NotFound:
-        raise Http404("There is no trip with this code.") from None
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         travel_date, travellers = data["travel_date"], data["travellers"]
-        _form_error(form, exc)  # (drops the field from cleaned_data)
-        try:  # show the current price again so the traveller can review and confirm
-            context["quote"] = services.booking_quote(trip_code=code, travel_date=travel_date, travellers=travellers)
-        except services.ServiceError:
-            context["quote"] = None
-        return render(request, "bookings/book.html", context, status=exc.status)
+        status = form_refusal(form, exc)  # (drops the field from cleaned_data)
+        # The current price again, so the traveller can review and confirm.
+        context["quote"] = _quote_or_none(code, travel_date, travellers)
+        return render(request, "bookings/book.html", context, status=status)
     if created:
         messages.success(request, "Booking received. We'll email you once it is confirmed.")
     else:
@@ -186,16 +183,18 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_GET
 def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
-    """htmx: the price for N travellers, computed on the server."""
-    quote, error = None, ""
+    """htmx: the price for N travellers, computed on the server, while the booking form is
+    filled in. The fragment takes the place of the price, so a refusal of the number typed
+    (or of the trip) comes as its text with a 400, whatever its own status: it belongs to
+    the booking form, not to a page of its own. An unknown trip is a 404 (the middleware)."""
+    travellers = request.GET.get("travellers")
     try:
-        quote = services.booking_quote(trip_code=code, travel_date=None, travellers=request.GET.get("travellers"))
-    except services.NotFound:
-        raise Http404("There is no trip with this code.") from None
-    except services.ServiceError as exc:
-        error = exc.message
-    status = 200 if quote else 400  # htmx swaps 4xx answers too (static/js/site.js)
-    return render(request, "bookings/partials/quote.html", {"quote": quote, "error": error}, status=status)
+        quote = services.booking_quote(trip_code=code, travel_date=None, travellers=travellers)
+    except NotFound:
+        raise
+    except ServiceError as exc:
+        return render(request, "bookings/partials/quote.html", {"quote": None, "error": exc.message}, status=400)
+    return render(request, "bookings/partials/quote.html", {"quote": quote, "error": ""})
 
 
 @require_GET
@@ -247,16 +246,21 @@ def booking_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
     if row.booking.user_id != request.user.pk:
         # The booking desk sees the booking, so the refusal reveals nothing (403).
         raise PermissionDenied("Only the traveller cancels here; the booking desk cancels with a reason.")
-    context: dict[str, Any] = {"row": row, "booking": row.booking, "refund": _refund(row), "error": ""}
     if request.method == "POST":
-        try:
-            services.booking_cancel(actor=request.user, booking_id=booking_id)
-        except services.ServiceError as exc:
-            context["error"] = exc.message
-            return render(request, "bookings/cancel.html", context, status=exc.status)
+        # A refusal (already cancelled, trip started) is answered by the middleware.
+        services.booking_cancel(actor=request.user, booking_id=booking_id)
         messages.success(request, "Your booking is cancelled.")
         return redirect("bookings:booking_detail", booking_id=booking_id)
-    return render(request, "bookings/cancel.html", context)
+    return render(request, "bookings/cancel.html", {"row": row, "booking": row.booking, "refund": _refund(row)})
+
+
+def _reduce_quote_or_none(request: HttpRequest, booking_id: int, travellers: int) -> Any:
+    """The refund to show next to a refusal, to review and confirm again; none when the
+    change cannot be quoted (the refusal on the form says why)."""
+    try:
+        return services.booking_reduce_quote(actor=request.user, booking_id=booking_id, travellers=travellers)
+    except ServiceError:
+        return None
 
 
 @require_http_methods(["GET", "POST"])
@@ -271,7 +275,7 @@ def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     bound = request.method == "POST" or "travellers" in request.GET
     form = ReduceForm(data if bound else None, initial={"travellers": max(booking.travellers - 1, 1)})
-    context: dict[str, Any] = {"row": row, "booking": booking, "form": form, "quote": None, "error": ""}
+    context: dict[str, Any] = {"row": row, "booking": booking, "form": form, "quote": None}
     template = "bookings/partials/reduce_quote.html" if request.htmx else "bookings/reduce.html"
     if not bound:
         return render(request, template, context)
@@ -293,17 +297,10 @@ def booking_reduce(request: HttpRequest, booking_id: int) -> HttpResponse:
             travellers=travellers,
             expected_refund_minor=form.cleaned_data["expected_refund"],
         )
-    except services.NotFound:
-        raise Http404("No such booking.") from None
-    except services.ServiceError as exc:
-        _form_error(form, exc)
-        try:  # the current terms, to review and confirm again
-            context["quote"] = services.booking_reduce_quote(
-                actor=request.user, booking_id=booking_id, travellers=travellers
-            )
-        except services.ServiceError:
-            context["quote"] = None
-        return render(request, template, context, status=200 if request.htmx else exc.status)
+    except ServiceError as exc:
+        status = form_refusal(form, exc)
+        context["quote"] = _reduce_quote_or_none(request, booking_id, travellers)  # the current terms
+        return render(request, template, context, status=200 if request.htmx else status)
     messages.success(request, "The booking now has fewer travellers; their seats are released.")
     return redirect("bookings:booking_detail", booking_id=booking_id)
 
@@ -329,66 +326,66 @@ def staff_bookings(request: HttpRequest) -> HttpResponse:
     return render(request, "bookings/staff_list.html", context, status=status)
 
 
-def _staff_action(request: HttpRequest, booking_id: int, action: Callable[[], Any], done: str) -> HttpResponse:
-    try:
-        action()
-    except services.NotFound:
-        raise Http404("No such booking.") from None
-    except services.ServiceError as exc:
-        row = _row_or_404(request, booking_id)
-        context = {
-            "row": row,
-            "booking": row.booking,
-            "own": False,
-            "refund": _refund(row),
-            "action_error": exc.message,
-            "changeable": row.booking.status != BookingStatus.CANCELLED,
-            "payment_form": PaymentForm(request.POST if "reference" in request.POST else None),
-            "cancel_form": StaffCancelForm(request.POST if "reason" in request.POST else None),
-        }
-        return render(request, "bookings/detail.html", context, status=exc.status)
-    messages.success(request, done)
-    return redirect("bookings:booking_detail", booking_id=booking_id)
+def _staff_refused(
+    request: HttpRequest, booking_id: int, status: int, *, payment_form: Any = None, cancel_form: Any = None
+) -> HttpResponse:
+    """The booking page again with the booking desk's refused form, as it was filled in."""
+    row = _row_or_404(request, booking_id)
+    context = {
+        "row": row,
+        "booking": row.booking,
+        "own": False,
+        "refund": _refund(row),
+        "changeable": row.booking.status != BookingStatus.CANCELLED,
+        "payment_form": PaymentForm() if payment_form is None else payment_form,
+        "cancel_form": StaffCancelForm() if cancel_form is None else cancel_form,
+        "refused": cancel_form if payment_form is None else payment_form,
+    }
+    return render(request, "bookings/detail.html", context, status=status)
 
 
 @require_POST
 @capability_required(Capability.BOOKING_DESK)
 def staff_confirm(request: HttpRequest, booking_id: int) -> HttpResponse:
-    return _staff_action(
-        request,
-        booking_id,
-        lambda: services.booking_confirm(actor=request.user, booking_id=booking_id),
-        "Booking confirmed; the traveller will get an email.",
-    )
+    # A refusal (not pending any more) is answered by the middleware.
+    services.booking_confirm(actor=request.user, booking_id=booking_id)
+    messages.success(request, "Booking confirmed; the traveller will get an email.")
+    return redirect("bookings:booking_detail", booking_id=booking_id)
 
 
 @require_POST
 @capability_required(Capability.BOOKING_DESK)
 def staff_payment(request: HttpRequest, booking_id: int) -> HttpResponse:
-    return _staff_action(
-        request,
-        booking_id,
-        lambda: services.booking_record_payment(
-            actor=request.user, booking_id=booking_id, reference=request.POST.get("reference", "")
-        ),
-        "Payment reference recorded.",
-    )
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return _staff_refused(request, booking_id, 400, payment_form=form)
+    try:
+        services.booking_record_payment(
+            actor=request.user, booking_id=booking_id, reference=form.cleaned_data["reference"]
+        )
+    except ServiceError as exc:
+        return _staff_refused(request, booking_id, form_refusal(form, exc), payment_form=form)
+    messages.success(request, "Payment reference recorded.")
+    return redirect("bookings:booking_detail", booking_id=booking_id)
 
 
 @require_POST
 @capability_required(Capability.BOOKING_DESK)
 def staff_cancel(request: HttpRequest, booking_id: int) -> HttpResponse:
-    return _staff_action(
-        request,
-        booking_id,
-        lambda: services.booking_cancel(
+    form = StaffCancelForm(request.POST)
+    if not form.is_valid():
+        return _staff_refused(request, booking_id, 400, cancel_form=form)
+    try:
+        services.booking_cancel(
             actor=request.user,
             booking_id=booking_id,
-            reason=request.POST.get("reason", ""),
-            full_refund=request.POST.get("full_refund") in ("on", "true", "1"),
-        ),
-        "Booking cancelled; the traveller will get an email.",
-    )
+            reason=form.cleaned_data["reason"],
+            full_refund=form.cleaned_data["full_refund"],
+        )
+    except ServiceError as exc:
+        return _staff_refused(request, booking_id, form_refusal(form, exc), cancel_form=form)
+    messages.success(request, "Booking cancelled; the traveller will get an email.")
+    return redirect("bookings:booking_detail", booking_id=booking_id)
 
 
 # --- staff: trips -------------------------------------------------------------------------------
@@ -447,10 +444,10 @@ def staff_trip_new(request: HttpRequest) -> HttpResponse:
                     seats=data["seats"],
                     image=image,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 trip_image_delete(image)  # nothing refers to it
-                _form_error(form, exc)
-                return render(request, "trips/form.html", {"form": form, "creating": True}, status=exc.status)
+                status = form_refusal(form, exc)
+                return render(request, "trips/form.html", {"form": form, "creating": True}, status=status)
             messages.success(request, f"Trip {trip.code} created.")
             return redirect("bookings:trip_detail", code=trip.code)
     status = 400 if request.method == "POST" else 200
@@ -511,13 +508,11 @@ def staff_trip_edit(request: HttpRequest, code: str) -> HttpResponse:
                     seats=data["seats"],
                     image=image,
                 )
-            except services.ServiceError as exc:
+            except ServiceError as exc:
                 if image:
-                    trip_image_delete(image)
-                if isinstance(exc, services.NotFound):
-                    raise Http404("There is no trip with this code.") from None
-                _form_error(form, exc)
-                return render(request, "trips/form.html", context, status=exc.status)
+                    trip_image_delete(image)  # nothing refers to it
+                status = form_refusal(form, exc)
+                return render(request, "trips/form.html", context, status=status)
             messages.success(request, f"Trip {code} saved.")
             return redirect("bookings:trip_detail", code=code)
     status = 400 if request.method == "POST" else 200
@@ -534,12 +529,7 @@ def staff_trip_active(request: HttpRequest, code: str) -> HttpResponse:
     active = request.POST.get("active") == "1"
     state = _state_or_unavailable(request, trip)
     if state is not None:
-        try:
-            services.trip_set_active(actor=request.user, trip_code=code, active=active, current_state=state)
-        except services.NotFound:
-            raise Http404("There is no trip with this code.") from None
-        except services.ServiceError as exc:
-            messages.error(request, exc.message)
-            return redirect(reverse("bookings:staff_trips"))
+        # A refusal (changed meanwhile) is answered by the middleware.
+        services.trip_set_active(actor=request.user, trip_code=code, active=active, current_state=state)
         messages.success(request, f"Trip {code} {'is on sale again' if active else 'is off sale'}.")
     return redirect(reverse("bookings:staff_trips"))

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import DatabaseError, connections, router
 
+from accounts.models import Team
+from accounts.permissions import permission_has
 from taskforge.routers import replica_reads
 
 # What the router sees for star-schema reads: the analytics app label (taskforge/routers.py).
@@ -298,9 +300,6 @@ def weeks(start: dt.date, end: dt.date) -> list[dt.date]:
 def visible_teams(user: Any) -> list[tuple[int, str]]:
     """(id, name) of the teams whose task reports the user may see: every team for site
     admins; for anyone else, the teams where they hold task.view."""
-    from accounts.models import Team
-    from accounts.permissions import permission_has
-
     if getattr(user, "is_site_admin", False):
         return list(Team.objects.order_by("name", "id").values_list("id", "name"))
     teams = Team.objects.filter(memberships__user_id=user.pk).order_by("name", "id").values_list("id", "name")

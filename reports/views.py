@@ -1,7 +1,10 @@
 """Report pages and CSV exports (staff), the ETL refresh button and the System page (admins).
 
-Thin: parse the filters, call a selector, render. Anonymous visitors are sent to sign
-in; signed-in people who may not see a page get 404, as everywhere on the site.
+One view per report, as NetBox's ObjectListView: it answers the full page, only the
+report's region (its filters and figures) to an htmx request, or the CSV when its
+`export.csv` URL routes to it with `export="csv"` (reports/urls.py). Thin: parse the
+filters, call a selector, render. Anonymous visitors are sent to sign in; signed-in
+people who may not see a page get 404, as everywhere on the site.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from taskforge.tasks_util import enqueue_on_commit
 logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 PERIODS = {"daily": "day", "monthly": "month"}
+CSV = "csv"  # the `export` of the export.csv routes
 CHART_DEPARTURES = 60
 
 
@@ -93,6 +97,30 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     return render(request, template, context, status=status)
 
 
+def _report(request: HttpRequest, name: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """A report's page (reports/<name>.html), or only its region for htmx (reports/partials/)."""
+    context.setdefault("status", _load_status())
+    template = f"reports/partials/{name}.html" if request.htmx else f"reports/{name}.html"
+    return _render(request, template, context, status=status)
+
+
+def _refused(request: HttpRequest, name: str, export: str, context: dict[str, Any]) -> HttpResponse:
+    """Filters that do not parse: a 400 with the form's messages, on the page or as text."""
+    if export == CSV:
+        return _csv_refusal(context["form"])
+    return _report(request, name, context, status=400)
+
+
+def _unavailable(
+    request: HttpRequest, name: str, export: str, context: dict[str, Any], exc: StarUnavailable
+) -> HttpResponse:
+    """The star schema cannot be read: the page says so; the CSV is a 503 with the message."""
+    if export == CSV:
+        return _csv_refusal(unavailable=str(exc))
+    context["unavailable"] = str(exc)
+    return _report(request, name, context)
+
+
 def _range_name(start: dt.date, end: dt.date) -> str:
     return f"{start.isoformat()}-to-{end.isoformat()}"
 
@@ -140,19 +168,20 @@ def _bucket_label(period: str, bucket: dt.date) -> str:
 
 @require_GET
 @reader_required
-def revenue(request: HttpRequest, period_name: str) -> HttpResponse:
+def revenue(request: HttpRequest, period_name: str, export: str = "") -> HttpResponse:
     period = _period(period_name)
     form = RevenueForm(request.GET, period=period)
-    context: dict[str, Any] = {"form": form, "period": period, "period_name": period_name, "status": _load_status()}
+    context: dict[str, Any] = {"form": form, "period": period, "period_name": period_name}
     if form.is_bound and not form.is_valid():
-        return _render(request, "reports/revenue.html", context, status=400)
+        return _refused(request, "revenue", export, context)
     start, end = form.range()
     context.update(start=start, end=end)
     try:
         rows = selectors.revenue_rows(period, start, end)
     except StarUnavailable as exc:
-        context["unavailable"] = str(exc)
-        return _render(request, "reports/revenue.html", context)
+        return _unavailable(request, "revenue", export, context, exc)
+    if export == CSV:
+        return _revenue_csv(rows, period, period_name, start, end)
     currencies = selectors.currencies_by_revenue(rows)
     currency = form.currency_choice() or (currencies[0] if currencies else "GBP")
     series = selectors.revenue_series(rows, period, start, end, currency)
@@ -174,21 +203,10 @@ def revenue(request: HttpRequest, period_name: str) -> HttpResponse:
             value_format=lambda v: money(round(v * 100), currency),
         ),
     )
-    return _render(request, "reports/revenue.html", context)
+    return _report(request, "revenue", context)
 
 
-@require_GET
-@reader_required
-def revenue_csv(request: HttpRequest, period_name: str) -> HttpResponse:
-    period = _period(period_name)
-    form = RevenueForm(request.GET, period=period)
-    if form.is_bound and not form.is_valid():
-        return _csv_refusal(form)
-    start, end = form.range()
-    try:
-        rows = selectors.revenue_rows(period, start, end)
-    except StarUnavailable as exc:
-        return _csv_refusal(unavailable=str(exc))
+def _revenue_csv(rows: list[Any], period: str, period_name: str, start: dt.date, end: dt.date) -> HttpResponse:
     return csv_response(
         f"revenue-{period_name}-{_range_name(start, end)}.csv",
         [
@@ -220,44 +238,31 @@ def revenue_csv(request: HttpRequest, period_name: str) -> HttpResponse:
 
 @require_GET
 @reader_required
-def resorts(request: HttpRequest) -> HttpResponse:
+def resorts(request: HttpRequest, export: str = "") -> HttpResponse:
     form = ResortForm(request.GET)
-    context: dict[str, Any] = {"form": form, "status": _load_status()}
+    context: dict[str, Any] = {"form": form}
     if form.is_bound and not form.is_valid():
-        return _render(request, "reports/resorts.html", context, status=400)
+        return _refused(request, "resorts", export, context)
     start, end = form.range()
     context.update(start=start, end=end)
     try:
         rows = selectors.resort_rows(start, end)
     except StarUnavailable as exc:
-        context["unavailable"] = str(exc)
-        return _render(request, "reports/resorts.html", context)
+        return _unavailable(request, "resorts", export, context, exc)
+    if export == CSV:
+        return csv_response(
+            f"bookings-per-resort-{_range_name(start, end)}.csv",
+            ["resort", "currency", "bookings", "cancelled", "travellers", "customers", "revenue"],
+            (
+                [r.resort, r.currency, r.bookings, r.cancelled, r.travellers, r.customers, _major(r.revenue_minor)]
+                for r in rows
+            ),
+        )
     context.update(
         rows=rows,
         chart=charts.bar_chart(selectors.resort_totals(rows)[:25], title="Bookings per resort", width=640),
     )
-    return _render(request, "reports/resorts.html", context)
-
-
-@require_GET
-@reader_required
-def resorts_csv(request: HttpRequest) -> HttpResponse:
-    form = ResortForm(request.GET)
-    if form.is_bound and not form.is_valid():
-        return _csv_refusal(form)
-    start, end = form.range()
-    try:
-        rows = selectors.resort_rows(start, end)
-    except StarUnavailable as exc:
-        return _csv_refusal(unavailable=str(exc))
-    return csv_response(
-        f"bookings-per-resort-{_range_name(start, end)}.csv",
-        ["resort", "currency", "bookings", "cancelled", "travellers", "customers", "revenue"],
-        (
-            [r.resort, r.currency, r.bookings, r.cancelled, r.travellers, r.customers, _major(r.revenue_minor)]
-            for r in rows
-        ),
-    )
+    return _report(request, "resorts", context)
 
 
 # --- seat utilisation ----------------------------------------------------------------------------
@@ -265,18 +270,20 @@ def resorts_csv(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @reader_required
-def seats(request: HttpRequest) -> HttpResponse:
+def seats(request: HttpRequest, export: str = "") -> HttpResponse:
     form = SeatForm(request.GET)
-    context: dict[str, Any] = {"form": form, "status": _load_status()}
+    context: dict[str, Any] = {"form": form}
     if form.is_bound and not form.is_valid():
-        return _render(request, "reports/seats.html", context, status=400)
+        return _refused(request, "seats", export, context)
     start, end = form.range()
     context.update(start=start, end=end)
     try:
-        rows = selectors.seat_rows(start, end)
+        # The page shows the first SEATS_ROW_CAP departures; the CSV has them all.
+        rows = selectors.seat_rows(start, end, limit=100_000) if export == CSV else selectors.seat_rows(start, end)
     except StarUnavailable as exc:
-        context["unavailable"] = str(exc)
-        return _render(request, "reports/seats.html", context)
+        return _unavailable(request, "seats", export, context, exc)
+    if export == CSV:
+        return _seats_csv(rows, start, end)
     capacity = sum(r.capacity for r in rows)
     taken = sum(r.taken for r in rows)
     context.update(
@@ -291,20 +298,10 @@ def seats(request: HttpRequest) -> HttpResponse:
             title="Seat utilisation per departure",
         ),
     )
-    return _render(request, "reports/seats.html", context)
+    return _report(request, "seats", context)
 
 
-@require_GET
-@reader_required
-def seats_csv(request: HttpRequest) -> HttpResponse:
-    form = SeatForm(request.GET)
-    if form.is_bound and not form.is_valid():
-        return _csv_refusal(form)
-    start, end = form.range()
-    try:
-        rows = selectors.seat_rows(start, end, limit=100_000)
-    except StarUnavailable as exc:
-        return _csv_refusal(unavailable=str(exc))
+def _seats_csv(rows: list[Any], start: dt.date, end: dt.date) -> HttpResponse:
     return csv_response(
         f"seat-utilisation-{_range_name(start, end)}.csv",
         [
@@ -355,19 +352,22 @@ def _hours(value: Decimal | None) -> str:
 
 @require_GET
 @team_member_required
-def tasks(request: HttpRequest) -> HttpResponse:
+def tasks(request: HttpRequest, export: str = "") -> HttpResponse:
     form = TaskFlowForm(request.GET)
-    context: dict[str, Any] = {"form": form, "status": _load_status()}
+    context: dict[str, Any] = {"form": form}
     if form.is_bound and not form.is_valid():
-        return _render(request, "reports/tasks.html", context, status=400)
+        return _refused(request, "tasks", export, context)
     teams, chosen = _task_scope(request, form)
+    if export == CSV and chosen is not None:  # the CSV has the chosen team only; the page charts it among all
+        teams = [(tid, name) for tid, name in teams if tid == chosen]
     start, end = form.range()
     context.update(start=start, end=end, teams=teams)
     try:
         rows = selectors.flow_rows([tid for tid, _ in teams], start, end)
     except StarUnavailable as exc:
-        context["unavailable"] = str(exc)
-        return _render(request, "reports/tasks.html", context)
+        return _unavailable(request, "tasks", export, context, exc)
+    if export == CSV:
+        return _tasks_csv(rows, teams, start, end)
     totals = selectors.team_totals(rows, teams)
     # Open on the first team with something to show, not on an empty one.
     busy = [t.team_id for t in totals if t.created or t.done]
@@ -381,7 +381,7 @@ def tasks(request: HttpRequest) -> HttpResponse:
         weeks=[mine[w] for w in week_list if w in mine],
     )
     if not any(r.created or r.done for r in mine.values()):
-        return _render(request, "reports/tasks.html", context)  # the empty state: no charts of nothing
+        return _report(request, "tasks", context)  # the empty state: no charts of nothing
     context.update(
         flow_chart=charts.weekly_chart(
             [(w, mine[w].created if w in mine else 0, mine[w].done if w in mine else 0) for w in week_list],
@@ -401,23 +401,10 @@ def tasks(request: HttpRequest) -> HttpResponse:
             missing="no tasks done",
         ),
     )
-    return _render(request, "reports/tasks.html", context)
+    return _report(request, "tasks", context)
 
 
-@require_GET
-@team_member_required
-def tasks_csv(request: HttpRequest) -> HttpResponse:
-    form = TaskFlowForm(request.GET)
-    if form.is_bound and not form.is_valid():
-        return _csv_refusal(form)
-    teams, chosen = _task_scope(request, form)
-    if chosen is not None:
-        teams = [(tid, name) for tid, name in teams if tid == chosen]
-    start, end = form.range()
-    try:
-        rows = selectors.flow_rows([tid for tid, _ in teams], start, end)
-    except StarUnavailable as exc:
-        return _csv_refusal(unavailable=str(exc))
+def _tasks_csv(rows: list[Any], teams: list[tuple[int, str]], start: dt.date, end: dt.date) -> HttpResponse:
     names = dict(teams)
     return csv_response(
         f"task-flow-{_range_name(start, end)}.csv",

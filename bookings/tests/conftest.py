@@ -1,11 +1,13 @@
-"""Fixtures of the bookings tests: staff/traveller users and a trip factory that goes
-through the real service and applies the outbox (MongoDB document + projection)."""
+"""Fixtures of the bookings tests: the personas they act as (taskforge/testing/personas.py:
+a booking desk, a catalogue editor, a traveller and another traveller) and a trip factory
+that goes through the real service and applies the outbox (MongoDB document + projection)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import itertools
+import uuid
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ from PIL import Image
 from bookings import services
 from bookings.images import trip_image_store
 from sync.relay import relay_sweep
-from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import acting
 
 _codes = itertools.count(1)
 
@@ -26,12 +28,8 @@ def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (4
     return buffer.getvalue()
 
 
-def ctx_for(user: Any) -> DbContext:
-    return DbContext(user_id=str(user.pk), role="user")
-
-
-def create_trip(staff: Any, **overrides: Any) -> Any:
-    """Create a trip through trip_create as `staff` (no outbox application)."""
+def create_trip(editor: Any, **overrides: Any) -> Any:
+    """Create a trip through trip_create as `editor`, a catalogue editor (no outbox application)."""
     n = next(_codes)
     spec: dict[str, Any] = {
         "code": f"T-{n:04d}",
@@ -55,9 +53,9 @@ def create_trip(staff: Any, **overrides: Any) -> Any:
         itinerary=spec["itinerary"],
     )
     image = trip_image_store(io.BytesIO(png_bytes()))
-    with db_context(ctx_for(staff)):
+    with acting(editor):
         return services.trip_create(
-            actor=staff,
+            actor=editor,
             code=spec["code"],
             content=content,
             start=spec["start"],
@@ -78,8 +76,13 @@ def _fast_password_hashing(request, settings):
 
 
 @pytest.fixture
-def staff(make_user):
-    return make_user("staff")
+def booking_desk(make_user):
+    return make_user("booking_desk")
+
+
+@pytest.fixture
+def catalogue_editor(make_user):
+    return make_user("catalogue_editor")
 
 
 @pytest.fixture
@@ -93,11 +96,12 @@ def other_traveller(make_user):
 
 
 @pytest.fixture
-def make_trip(staff):
-    """make_trip(**overrides) -> Trip, with the outbox applied (document + projection exist)."""
+def make_trip(catalogue_editor):
+    """make_trip(**overrides) -> Trip made by the catalogue editor, with the outbox applied
+    (document + projection exist)."""
 
     def factory(apply: bool = True, **overrides: Any) -> Any:
-        trip = create_trip(staff, **overrides)
+        trip = create_trip(catalogue_editor, **overrides)
         if apply:
             relay_sweep()
         return trip
@@ -108,10 +112,9 @@ def make_trip(staff):
 @pytest.fixture
 def book(make_user):
     """book(user, trip, travellers=1) -> Booking, made through the service under the user's context."""
-    import uuid
 
     def factory(user: Any, trip: Any, travellers: int = 1) -> Any:
-        with db_context(ctx_for(user)):
+        with acting(user):
             booking, _ = services.booking_create(
                 actor=user,
                 trip_code=trip.code,

@@ -11,8 +11,8 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
 from bookings.policy import money, price_range_for, refund_quote
-from bookings.tests.conftest import ctx_for
-from taskforge.dbcontext import db_context
+from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2030, 1, 1)
@@ -44,7 +44,7 @@ def test_price_range_thresholds(settings) -> None:
 
 
 def _create(user, trip, travellers=1, key=None, total="auto"):
-    with db_context(ctx_for(user)):
+    with acting(user):
         return services.booking_create(
             actor=user,
             trip_code=trip.code,
@@ -65,12 +65,12 @@ def test_booking_total_is_computed_on_the_server(make_trip, traveller) -> None:
 
 def test_tampered_total_is_refused_and_nothing_is_booked(make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00)
-    with pytest.raises(services.ServiceError, match="does not match the price") as info:
+    with pytest.raises(ServiceError, match="does not match the price") as info:
         _create(traveller, trip, 2, total=1)
     assert info.value.field == "expected_total" and info.value.status == 400
-    with pytest.raises(services.ServiceError, match="Review the price"):
+    with pytest.raises(ServiceError, match="Review the price"):
         _create(traveller, trip, 2, total=None)
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         assert Booking.objects.count() == 0
     assert Departure.objects.get(trip=trip).seats_taken == 0
 
@@ -88,13 +88,13 @@ def test_same_idempotency_key_books_once(make_trip, traveller) -> None:
 @pytest.mark.parametrize("travellers", [0, -1, 13, 10**12, "two", None, "1.5"])
 def test_bad_traveller_counts_are_refused(make_trip, traveller, travellers) -> None:
     trip = make_trip()
-    with pytest.raises(services.ServiceError) as info:
+    with pytest.raises(ServiceError) as info:
         _create(traveller, trip, travellers, total=None)
     assert info.value.field == "travellers"
 
 
-def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff) -> None:
-    with pytest.raises(services.NotFound), db_context(ctx_for(traveller)):
+def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, catalogue_editor) -> None:
+    with pytest.raises(NotFound), acting(traveller):
         services.booking_create(
             actor=traveller,
             trip_code="NOPE",
@@ -104,7 +104,7 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff
             expected_total_minor=1,
         )
     trip = make_trip()
-    with pytest.raises(services.ServiceError, match="departure dates"), db_context(ctx_for(traveller)):
+    with pytest.raises(ServiceError, match="departure dates"), acting(traveller):
         services.booking_create(
             actor=traveller,
             trip_code=trip.code,
@@ -113,26 +113,26 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, staff
             idempotency_key=uuid.uuid4(),
             expected_total_minor=trip.price_minor,
         )
-    with db_context(ctx_for(staff)):
+    with acting(catalogue_editor):
         services.trip_set_active(
-            actor=staff, trip_code=trip.code, active=False, current_state={"name": "n", "resort": "r"}
+            actor=catalogue_editor, trip_code=trip.code, active=False, current_state={"name": "n", "resort": "r"}
         )
-    with pytest.raises(services.ServiceError, match="no longer on sale"):
+    with pytest.raises(ServiceError, match="no longer on sale"):
         _create(traveller, trip, 1)
     past = make_trip()
     type(past).objects.filter(pk=past.pk).update(start=timezone.localdate())
     past.refresh_from_db()
-    with pytest.raises(services.ServiceError, match="already left"):
+    with pytest.raises(ServiceError, match="already left"):
         _create(traveller, past, 1)
 
 
 def test_sold_out_is_a_conflict(make_trip, traveller, other_traveller) -> None:
     trip = make_trip(seats=3)
     _create(traveller, trip, 2)
-    with pytest.raises(services.Conflict, match="Only 1 seat left"):
+    with pytest.raises(Conflict, match="Only 1 seat left"):
         _create(other_traveller, trip, 2)
     _create(other_traveller, trip, 1)
-    with pytest.raises(services.Conflict, match="sold out"):
+    with pytest.raises(Conflict, match="sold out"):
         _create(traveller, trip, 1)
 
 
@@ -146,29 +146,29 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
 ) -> None:
     trip = make_trip(start=timezone.localdate() + dt.timedelta(days=days), price_minor=200_00)
     booking, _ = _create(traveller, trip, 2)
-    with db_context(ctx_for(traveller)), django_capture_on_commit_callbacks() as callbacks:
+    with acting(traveller), django_capture_on_commit_callbacks() as callbacks:
         cancelled = services.booking_cancel(actor=traveller, booking_id=booking.pk)
     assert cancelled.status == BookingStatus.CANCELLED
     assert cancelled.refund_minor == 400_00 * refund_percent // 100
     assert Departure.objects.get(trip=trip).seats_taken == 0
     assert len(callbacks) == 1  # the cancellation email job, queued after commit
-    with pytest.raises(services.Conflict, match="already cancelled"), db_context(ctx_for(traveller)):
+    with pytest.raises(Conflict, match="already cancelled"), acting(traveller):
         services.booking_cancel(actor=traveller, booking_id=booking.pk)
 
 
 def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, other_traveller) -> None:
     trip = make_trip()
     booking, _ = _create(traveller, trip, 2)
-    with db_context(ctx_for(other_traveller)):
-        with pytest.raises(services.NotFound):
+    with acting(other_traveller):
+        with pytest.raises(NotFound):
             services.booking_cancel(actor=other_traveller, booking_id=booking.pk)
-        with pytest.raises(services.NotFound):
+        with pytest.raises(NotFound):
             services.booking_reduce_travellers(actor=other_traveller, booking_id=booking.pk, travellers=1)
-        with pytest.raises(services.NotFound):
+        with pytest.raises(NotFound):
             services.booking_confirm(actor=other_traveller, booking_id=booking.pk)
-        with pytest.raises(services.NotFound):
+        with pytest.raises(NotFound):
             services.booking_record_payment(actor=other_traveller, booking_id=booking.pk, reference="PAY-1")
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking.refresh_from_db()
     assert booking.status == BookingStatus.PENDING and booking.travellers == 2
 
@@ -176,10 +176,10 @@ def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, othe
 def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip, traveller) -> None:
     trip = make_trip(price_minor=150_00, seats=10)  # 60 days out: full refund tier
     booking, _ = _create(traveller, trip, 4)
-    with db_context(ctx_for(traveller)):
-        with pytest.raises(services.ServiceError, match="fewer than the current 4"):
+    with acting(traveller):
+        with pytest.raises(ServiceError, match="fewer than the current 4"):
             services.booking_reduce_travellers(actor=traveller, booking_id=booking.pk, travellers=4)
-        with pytest.raises(services.ServiceError):
+        with pytest.raises(ServiceError):
             services.booking_reduce_travellers(actor=traveller, booking_id=booking.pk, travellers=0)
         reduced = services.booking_reduce_travellers(actor=traveller, booking_id=booking.pk, travellers=1)
     assert (reduced.travellers, reduced.removed_travellers) == (1, 3)
@@ -188,7 +188,7 @@ def test_reduce_travellers_frees_seats_and_refunds_in_full_a_month_out(make_trip
 
 
 def _reduce(user, booking, travellers, **kwargs):
-    with db_context(ctx_for(user)):
+    with acting(user):
         services.booking_reduce_travellers(actor=user, booking_id=booking.pk, travellers=travellers, **kwargs)
         return Booking.objects.get(pk=booking.pk)
 
@@ -204,7 +204,7 @@ def test_reducing_in_the_no_refund_window_keeps_the_removed_travellers_price(mak
     # Nothing of the £1,000 is given up, and the refund is recorded as none.
     assert reduced.total_minor - (reduced.refund_minor or 0) == 1000_00
     assert (reduced.total_minor, reduced.refund_minor, reduced.net_minor) == (1000_00, 0, 1000_00)
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         cancelled = services.booking_cancel(actor=traveller, booking_id=booking.pk)
     assert (cancelled.refund_minor, cancelled.net_minor) == (0, 1000_00)
 
@@ -218,7 +218,7 @@ def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers
     assert reduced.total_minor - (reduced.refund_minor or 0) == 100_00 + 150_00
     assert (reduced.total_minor, reduced.refund_minor, reduced.removed_travellers) == (400_00, 150_00, 3)
     # Cancelling later applies the policy to the one traveller left; the earlier refund stays.
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         cancelled = services.booking_cancel(actor=traveller, booking_id=booking.pk)
     assert (cancelled.refund_minor, cancelled.net_minor) == (150_00 + 50_00, 200_00)
     assert Departure.objects.get(trip=trip).seats_taken == 0
@@ -227,7 +227,7 @@ def test_reducing_in_the_half_refund_tier_refunds_half_of_the_removed_travellers
 def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, traveller) -> None:
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=10))
     booking, _ = _create(traveller, trip, 4)
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         quote = services.booking_reduce_quote(actor=traveller, booking_id=booking.pk, travellers=1)
     assert (quote.removed, quote.removed_minor, quote.refund.percent, quote.refund.amount_minor) == (
         3,
@@ -236,49 +236,55 @@ def test_a_reduction_on_terms_other_than_those_shown_is_refused(make_trip, trave
         150_00,
     )
     assert quote.kept_minor == 150_00
-    with db_context(ctx_for(traveller)), pytest.raises(services.Conflict, match="now £150.00"):
+    with acting(traveller), pytest.raises(Conflict, match="now £150.00"):
         services.booking_reduce_travellers(
             actor=traveller, booking_id=booking.pk, travellers=1, expected_refund_minor=300_00
         )
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking.refresh_from_db()
     assert (booking.travellers, booking.refund_minor) == (4, None)
     assert Departure.objects.get(trip=trip).seats_taken == 4
 
 
-def test_a_company_cancellation_after_a_reduction_refunds_the_whole_total(make_trip, traveller, staff) -> None:
+def test_a_company_cancellation_after_a_reduction_refunds_the_whole_total(make_trip, traveller, booking_desk) -> None:
     trip = make_trip(price_minor=100_00, seats=12, start=timezone.localdate() + dt.timedelta(days=3))
     booking, _ = _create(traveller, trip, 3)
     _reduce(traveller, booking, 1)
-    with db_context(ctx_for(staff)):
-        cancelled = services.booking_cancel(actor=staff, booking_id=booking.pk, reason="Hotel closed", full_refund=True)
+    with acting(booking_desk):
+        cancelled = services.booking_cancel(
+            actor=booking_desk, booking_id=booking.pk, reason="Hotel closed", full_refund=True
+        )
     assert (cancelled.total_minor, cancelled.refund_minor, cancelled.net_minor) == (300_00, 300_00, 0)
 
 
 def test_staff_confirm_payment_and_cancel_with_reason(
     make_trip,
     traveller,
-    staff,
+    booking_desk,
     django_capture_on_commit_callbacks,
 ) -> None:
     trip = make_trip(start=timezone.localdate() + dt.timedelta(days=3), price_minor=100_00)
     booking, _ = _create(traveller, trip, 1)
-    with db_context(ctx_for(traveller)), pytest.raises(services.NotFound):
+    with acting(traveller), pytest.raises(NotFound):
         services.booking_confirm(actor=traveller, booking_id=booking.pk)
-    with db_context(ctx_for(staff)):
+    with acting(booking_desk):
         with django_capture_on_commit_callbacks() as callbacks:
-            confirmed = services.booking_confirm(actor=staff, booking_id=booking.pk)
+            confirmed = services.booking_confirm(actor=booking_desk, booking_id=booking.pk)
         assert confirmed.status == BookingStatus.CONFIRMED and len(callbacks) == 1
-        with pytest.raises(services.Conflict):
-            services.booking_confirm(actor=staff, booking_id=booking.pk)
-        with pytest.raises(services.ServiceError, match="payment reference"):
-            services.booking_record_payment(actor=staff, booking_id=booking.pk, reference="<script>")
+        with pytest.raises(Conflict):
+            services.booking_confirm(actor=booking_desk, booking_id=booking.pk)
+        with pytest.raises(ServiceError, match="payment reference"):
+            services.booking_record_payment(actor=booking_desk, booking_id=booking.pk, reference="<script>")
         assert (
-            services.booking_record_payment(actor=staff, booking_id=booking.pk, reference="PAY-42").payment_reference
+            services.booking_record_payment(
+                actor=booking_desk, booking_id=booking.pk, reference="PAY-42"
+            ).payment_reference
             == "PAY-42"
         )
-        with pytest.raises(services.ServiceError, match="reason"):
-            services.booking_cancel(actor=staff, booking_id=booking.pk, reason="  ")
-        cancelled = services.booking_cancel(actor=staff, booking_id=booking.pk, reason="Hotel closed", full_refund=True)
+        with pytest.raises(ServiceError, match="reason"):
+            services.booking_cancel(actor=booking_desk, booking_id=booking.pk, reason="  ")
+        cancelled = services.booking_cancel(
+            actor=booking_desk, booking_id=booking.pk, reason="Hotel closed", full_refund=True
+        )
     assert cancelled.refund_minor == 100_00  # 3 days out would refund nothing, but the company cancelled
     assert cancelled.cancel_reason == "Hotel closed"

@@ -9,9 +9,10 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
-from bookings.tests.conftest import ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 ADMIN = DbContext(user_id="1", role="system")
@@ -56,7 +57,7 @@ def test_traveller_books_reviews_price_then_confirms(client, make_trip, travelle
     assert _count_bookings() == 0  # reviewing books nothing
     done = _post_book(client, trip, travellers="3", expected_total="75000", idempotency_key=key)
     assert done.status_code == 302
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking = Booking.objects.get()
     assert done["Location"] == f"/bookings/{booking.pk}/"
     assert (booking.travellers, booking.total_minor, booking.user_id) == (3, 750_00, traveller.pk)
@@ -107,16 +108,14 @@ def test_tampered_total_is_refused_with_a_clear_error(client, make_trip, travell
     assert _count_bookings() == 0
 
 
-def test_unknown_inactive_and_past_trips(client, make_trip, traveller, staff) -> None:
+def test_unknown_inactive_and_past_trips(client, make_trip, traveller, catalogue_editor) -> None:
     client.force_login(traveller)
     assert client.post("/trips/NOPE-1/book/", {"travellers": "1"}).status_code == 404
     assert client.get("/trips/NOPE-1/").status_code == 404
     inactive = make_trip()
-    from bookings import services
-
-    with db_context(ctx_for(staff)):
+    with acting(catalogue_editor):
         services.trip_set_active(
-            actor=staff, trip_code=inactive.code, active=False, current_state={"name": "x", "resort": "y"}
+            actor=catalogue_editor, trip_code=inactive.code, active=False, current_state={"name": "x", "resort": "y"}
         )
     response = _post_book(client, inactive)
     assert response.status_code == 409 and "no longer on sale" in response.content.decode()
@@ -142,13 +141,15 @@ def test_sold_out_departure_answers_409(client, make_trip, traveller) -> None:
     assert response.status_code == 409 and "Only 1 seat left" in response.content.decode()
 
 
-def test_anyone_signed_in_books_for_themselves_and_anonymous_is_sent_to_sign_in(client, make_trip, staff) -> None:
+def test_anyone_signed_in_books_for_themselves_and_anonymous_is_sent_to_sign_in(
+    client, make_trip, booking_desk
+) -> None:
     """Site capabilities are extra grants: a booking-desk person is still a traveller too."""
     trip = make_trip()
     anonymous = client.get(f"/trips/{trip.code}/book/")
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
     assert _count_bookings() == 0
-    client.force_login(staff)
+    client.force_login(booking_desk)
     response = _post_book(client, trip)
     assert response.status_code == 302
     assert _count_bookings() == 1
@@ -183,11 +184,11 @@ def test_cancel_shows_refund_before_confirming(client, make_trip, book, travelle
     page = client.get(f"/bookings/{booking.pk}/cancel/")
     assert page.status_code == 200
     assert "50%: £300.00" in page.content.decode()
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING  # GET changes nothing
     done = client.post(f"/bookings/{booking.pk}/cancel/")
     assert done.status_code == 302
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED and booking.refund_minor == 300_00
     again = client.post(f"/bookings/{booking.pk}/cancel/")
@@ -224,7 +225,7 @@ def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, trav
     text = re.sub(r"\s+", " ", page.content.decode())
     assert "0%: £0.00" in text and "£900.00</strong> of their price is kept" in text
     assert 'name="expected_refund" value="0"' in text
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         assert Booking.objects.get(pk=booking.pk).travellers == 10  # GET changes nothing
     # htmx asks for the fragment while the number is typed
     fragment = client.get(f"/bookings/{booking.pk}/reduce/", {"travellers": "4"}, HTTP_HX_REQUEST="true")
@@ -244,7 +245,7 @@ def test_reduce_shows_the_refund_before_confirming(client, make_trip, book, trav
         f"/bookings/{booking.pk}/reduce/", {"travellers": "1", "expected_refund": "0", "step": "confirm"}
     )
     assert done.status_code == 302
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking.refresh_from_db()
     assert (booking.travellers, booking.total_minor, booking.refund_minor) == (1, 1000_00, 0)
     assert Departure.objects.get(trip=trip).seats_taken == 1
@@ -273,14 +274,14 @@ def test_staff_list_filters_and_actions(
     book,
     traveller,
     other_traveller,
-    staff,
+    booking_desk,
     django_capture_on_commit_callbacks,
 ) -> None:
     soon = make_trip(name="Kyoto Food Trail", start=timezone.localdate() + dt.timedelta(days=20))
     later = make_trip(name="Lapland Huskies", start=timezone.localdate() + dt.timedelta(days=90))
     a = book(traveller, soon, 1)
     b = book(other_traveller, later, 2)
-    client.force_login(staff)
+    client.force_login(booking_desk)
     everything = client.get("/bookings/staff/").content.decode()
     assert traveller.email in everything and other_traveller.email in everything
     by_trip = client.get(f"/bookings/staff/?trip={later.code}").content.decode()
@@ -304,9 +305,43 @@ def test_staff_list_filters_and_actions(
         client.post(f"/bookings/{b.pk}/staff-cancel/", {"reason": "Flight cancelled", "full_refund": "on"}).status_code
         == 302
     )
-    with db_context(ctx_for(staff)):
+    with acting(booking_desk):
         a.refresh_from_db()
         b.refresh_from_db()
     assert (a.status, a.payment_reference) == (BookingStatus.CONFIRMED, "PAY-7781")
     assert (b.status, b.refund_minor, b.cancel_reason) == (BookingStatus.CANCELLED, b.total_minor, "Flight cancelled")
     assert Departure.objects.get(trip=later).seats_taken == 0
+
+
+def test_staff_refusals_come_back_on_the_form_with_what_was_typed(
+    client, make_trip, book, traveller, booking_desk
+) -> None:
+    booking = book(traveller, make_trip(), 1)
+    client.force_login(booking_desk)
+    bad = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    text = bad.content.decode()
+    assert bad.status_code == 400 and "Enter a payment reference" in text and 'value="&lt;bad&gt;"' in text
+    empty = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "  "})
+    assert empty.status_code == 400 and "Give a reason for the cancellation." in empty.content.decode()
+    long = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "x" * 501})
+    assert long.status_code == 400 and "Keep the reason under 500 characters." in long.content.decode()
+    done = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "Storm", "full_refund": "on"})
+    assert done.status_code == 302
+    # Cancelled meanwhile: the staff actions are gone, the refusal is shown on top.
+    again = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "Twice"})
+    assert again.status_code == 409 and "already cancelled" in again.content.decode()
+    paid = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    assert paid.status_code == 400 and "Enter a payment reference" in paid.content.decode()
+    confirm = client.post(f"/bookings/{booking.pk}/confirm/")
+    assert confirm.status_code == 409 and "Only pending bookings" in confirm.content.decode()
+
+
+def test_the_booking_page_of_a_trip_off_sale_says_so(client, make_trip, traveller, catalogue_editor) -> None:
+    trip = make_trip()
+    with acting(catalogue_editor):
+        services.trip_set_active(
+            actor=catalogue_editor, trip_code=trip.code, active=False, current_state={"name": "x", "resort": "y"}
+        )
+    client.force_login(traveller)
+    page = client.get(f"/trips/{trip.code}/book/")
+    assert page.status_code == 409 and "no longer on sale" in page.content.decode()

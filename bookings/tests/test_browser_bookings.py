@@ -1,5 +1,5 @@
 """End to end in headless Chromium: a traveller searches with a typo, books, sees the booking
-in My bookings and cancels it; a staff member confirms another traveller's booking."""
+in My bookings and cancels it; the booking desk confirms another traveller's booking."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking, BookingStatus
-from bookings.tests.conftest import create_trip, ctx_for
-from taskforge.dbcontext import DbContext, db_context
-from taskforge.testing.personas import person_create
+from bookings.tests.conftest import create_trip
+from taskforge.testing.personas import acting, person_create
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -50,18 +49,20 @@ def _off_loop(func):
 
 @pytest.fixture
 def scene(committed_db):
-    """Made before the browser starts: staff, two travellers, two trips, a pending booking."""
-    staff, traveller, other = _user("staff"), _user("traveller"), _user("traveller")
+    """Made before the browser starts: a catalogue editor's two trips, the booking desk, two
+    travellers, and the other traveller's pending booking."""
+    editor, desk = _user("catalogue_editor"), _user("booking_desk")
+    traveller, other = _user("traveller"), _user("traveller")
     villa = create_trip(
-        staff,
+        editor,
         name="Maldives Overwater Villa",
         resort="Maldives",
         price_minor=150_000,
         start=timezone.localdate() + dt.timedelta(days=60),
         seats=6,
     )
-    ski = create_trip(staff, name="Alpine Ski Week", resort="Swiss Alps")
-    with db_context(ctx_for(other)):
+    ski = create_trip(editor, name="Alpine Ski Week", resort="Swiss Alps")
+    with acting(other):
         theirs, _ = services.booking_create(
             actor=other,
             trip_code=ski.code,
@@ -70,13 +71,13 @@ def scene(committed_db):
             idempotency_key=uuid.uuid4(),
             expected_total_minor=ski.price_minor,
         )
-    return {"staff": staff, "traveller": traveller, "villa": villa, "theirs": theirs}
+    return {"booking_desk": desk, "traveller": traveller, "villa": villa, "theirs": theirs}
 
 
 @pytest.mark.browser
-def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene, browser_page) -> None:
+def test_traveller_books_and_cancels_and_the_booking_desk_confirms(live_server_proc, scene, browser_page) -> None:
     base = live_server_proc.url
-    staff, traveller, villa, theirs = scene["staff"], scene["traveller"], scene["villa"], scene["theirs"]
+    desk, traveller, villa, theirs = scene["booking_desk"], scene["traveller"], scene["villa"], scene["theirs"]
     page = browser_page
 
     # Traveller: search with a typo, open the trip, book two seats after reviewing the price.
@@ -108,15 +109,15 @@ def test_traveller_books_and_cancels_and_staff_confirms(live_server_proc, scene,
     assert page.inner_text("#booking-status") == "Cancelled"
     assert page.inner_text("#booking-refund") == "£3,000.00"
 
-    # Staff: confirm the other traveller's pending booking.
-    _sign_in(page, base, staff, "/bookings/staff/?status=pending")
+    # The booking desk: confirm the other traveller's pending booking.
+    _sign_in(page, base, desk, "/bookings/staff/?status=pending")
     page.click(f'tr[data-booking="{theirs.pk}"] a')
     page.click("#staff-confirm")
     page.wait_for_url(f"{base}/bookings/{theirs.pk}/")
     assert page.inner_text("#booking-status") == "Confirmed"
 
     def statuses() -> dict[int, str]:
-        with db_context(DbContext(user_id=str(staff.pk), role="user")):
+        with acting(desk):
             return dict(Booking.objects.values_list("id", "status"))
 
     assert _off_loop(statuses) == {booking_id: BookingStatus.CANCELLED, theirs.pk: BookingStatus.CONFIRMED}

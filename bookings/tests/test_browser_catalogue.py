@@ -21,16 +21,16 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def trips(committed_db):
-    """Made before the browser starts: a staff member and two trips, one of whose image files are gone."""
-    staff = _user("staff")
-    kept = create_trip(staff, name="Glacier Express Rail Journey", resort="Swiss Alps", start=dt.date(2027, 6, 10))
-    lost = create_trip(staff, name="Northern Lights Hunt", resort="Iceland", start=dt.date(2027, 6, 12))
+    """Made before the browser starts: a catalogue editor and two trips, one of whose image files are gone."""
+    editor = _user("catalogue_editor")
+    kept = create_trip(editor, name="Glacier Express Rail Journey", resort="Swiss Alps", start=dt.date(2027, 6, 10))
+    lost = create_trip(editor, name="Northern Lights Hunt", resort="Iceland", start=dt.date(2027, 6, 12))
     relay_sweep()
     token = TripListing.objects.get(code=lost.code).thumbnail.rsplit("/", 1)[-1].split("_")[0]
     for name in os.listdir(image_dir()):
         if name.startswith(token):
             (image_dir() / name).unlink()
-    return {"staff": staff, "kept": kept, "lost": lost}
+    return {"catalogue_editor": editor, "kept": kept, "lost": lost}
 
 
 def _broken_images(page) -> list[str]:
@@ -42,7 +42,7 @@ def _broken_images(page) -> list[str]:
 
 def test_trip_edit_form_keeps_the_departure_date_and_saves(live_server_proc, trips, browser_page) -> None:
     base, page, trip = live_server_proc.url, browser_page, trips["kept"]
-    _sign_in(page, base, trips["staff"], f"/trips/staff/{trip.code}/edit/")
+    _sign_in(page, base, trips["catalogue_editor"], f"/trips/staff/{trip.code}/edit/")
     assert page.input_value("#id_start") == "2027-06-10"
     page.fill("#id_seats", "14")
     page.click("form.stacked-form button[type=submit]")
@@ -54,7 +54,7 @@ def test_trip_edit_form_keeps_the_departure_date_and_saves(live_server_proc, tri
 
 def test_missing_trip_images_show_a_placeholder(live_server_proc, trips, browser_page) -> None:
     base, page, lost = live_server_proc.url, browser_page, trips["lost"]
-    _sign_in(page, base, trips["staff"], "/trips/")
+    _sign_in(page, base, trips["catalogue_editor"], "/trips/")
     card = page.locator(f'[data-trip="{lost.code}"] img')
     card.wait_for()
     page.wait_for_load_state("networkidle")

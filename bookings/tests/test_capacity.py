@@ -11,9 +11,9 @@ from django.db import connections
 
 from bookings import services
 from bookings.models import Booking, Departure
-from bookings.tests.conftest import create_trip, ctx_for
-from taskforge.dbcontext import DbContext, db_context
-from taskforge.testing.personas import person_create
+from bookings.tests.conftest import create_trip
+from taskforge.errors import Conflict
+from taskforge.testing.personas import acting, person_create
 
 
 def _users(role: str, count: int) -> list[Any]:
@@ -31,7 +31,7 @@ def _race(trip: Any, travellers: list[Any], seats_each: int) -> tuple[list[int],
 
     def attempt(user: Any) -> None:
         try:
-            with db_context(ctx_for(user)):
+            with acting(user):
                 barrier.wait(timeout=20)
                 try:
                     booking, created = services.booking_create(
@@ -44,7 +44,7 @@ def _race(trip: Any, travellers: list[Any], seats_each: int) -> tuple[list[int],
                     )
                     with lock:
                         booked.append(booking.pk)
-                except services.Conflict as exc:
+                except Conflict as exc:
                     with lock:
                         refused.append(exc.message)
         finally:
@@ -60,8 +60,9 @@ def _race(trip: Any, travellers: list[Any], seats_each: int) -> tuple[list[int],
 
 @pytest.mark.parametrize(("seats", "clients", "each", "expected"), [(5, 12, 1, 5), (5, 6, 2, 2)])
 def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: int, each: int, expected: int) -> None:
-    (staff,) = _users("staff", 1)
-    trip = create_trip(staff, seats=seats)
+    (editor,) = _users("catalogue_editor", 1)
+    (desk,) = _users("booking_desk", 1)
+    trip = create_trip(editor, seats=seats)
     travellers = _users("traveller", clients)
     booked, refused = _race(trip, travellers, each)
     assert len(booked) == expected
@@ -69,23 +70,23 @@ def test_concurrent_bookings_never_oversell(committed_db, seats: int, clients: i
     assert all("left" in msg or "sold out" in msg for msg in refused)
     departure = Departure.objects.get(trip=trip)
     assert departure.seats_taken == expected * each <= seats
-    with db_context(DbContext(user_id=str(staff.pk), role="user")):
+    with acting(desk):
         live = Booking.objects.filter(trip=trip).exclude(status="cancelled")
         assert live.count() == expected
         assert sum(live.values_list("travellers", flat=True)) == departure.seats_taken
 
 
 def test_concurrent_double_submit_creates_one_booking(committed_db) -> None:
-    (staff,) = _users("staff", 1)
+    (editor,) = _users("catalogue_editor", 1)
     (traveller,) = _users("traveller", 1)
-    trip = create_trip(staff, seats=10)
+    trip = create_trip(editor, seats=10)
     key = uuid.uuid4()
     results: list[tuple[int, bool]] = []
     barrier = threading.Barrier(4)
 
     def submit() -> None:
         try:
-            with db_context(ctx_for(traveller)):
+            with acting(traveller):
                 barrier.wait(timeout=20)
                 booking, created = services.booking_create(
                     actor=traveller,

@@ -10,8 +10,8 @@ from accounts import export
 from accounts.models import ErasureRecord, User
 from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
-from bookings.tests.conftest import ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery"
@@ -19,16 +19,16 @@ ADMIN = DbContext(role="system", user_agent="test")
 
 
 @pytest.fixture
-def travels(make_trip, book, traveller, staff):
+def travels(make_trip, book, traveller, booking_desk):
     """The traveller's bookings on one departure: pending (3 seats), pending but paid (2),
     confirmed (1); and another traveller's pending booking (4)."""
     trip = make_trip(seats=20)
     pending = book(traveller, trip, 3)
     paid = book(traveller, trip, 2)
     confirmed = book(traveller, trip, 1)
-    with db_context(ctx_for(staff)):
-        services.booking_record_payment(actor=staff, booking_id=paid.pk, reference="PAY-77")
-        services.booking_confirm(actor=staff, booking_id=confirmed.pk)
+    with acting(booking_desk):
+        services.booking_record_payment(actor=booking_desk, booking_id=paid.pk, reference="PAY-77")
+        services.booking_confirm(actor=booking_desk, booking_id=confirmed.pk)
     return {"trip": trip, "pending": pending, "paid": paid, "confirmed": confirmed}
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from bookings.models import Booking
-from bookings.tests.conftest import ctx_for
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +44,12 @@ def test_no_context_sees_no_bookings(two_bookings) -> None:
     assert Booking.objects.count() == 0
 
 
-def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller, staff) -> None:
+def test_traveller_sees_only_own_rows_and_the_booking_desk_sees_all(two_bookings, traveller, booking_desk) -> None:
     _trip, mine, theirs = two_bookings
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         assert list(Booking.objects.values_list("id", flat=True)) == [mine.pk]
         assert _one("SELECT count(*) FROM bookings_booking WHERE id = %s", [theirs.pk])[0] == 0
-    with db_context(ctx_for(staff)):
+    with acting(booking_desk):
         assert set(Booking.objects.values_list("id", flat=True)) == {mine.pk, theirs.pk}
     with db_context(DbContext(user_id="999999", role="system")):
         assert Booking.objects.count() == 2
@@ -57,7 +57,7 @@ def test_traveller_sees_only_own_rows_and_staff_see_all(two_bookings, traveller,
 
 def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, traveller) -> None:
     _trip, mine, theirs = two_bookings
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         assert _rowcount("UPDATE bookings_booking SET payment_reference = 'x' WHERE id = %s", [theirs.pk]) == 0
         assert _rowcount("DELETE FROM bookings_booking WHERE id = %s", [theirs.pk]) == 0
         assert _rowcount("UPDATE bookings_booking SET payment_reference = 'x'") == 1  # only A's own row
@@ -74,7 +74,7 @@ def test_insert_for_someone_else_is_refused_by_with_check(two_bookings, travelle
         " total_minor, currency, status, payment_reference, idempotency_key, cancel_reason, created_at, updated_at)"
         " VALUES (%s, %s, now(), %s, 1, 100, 100, 'GBP', 'pending', '', gen_random_uuid(), '', now(), now())"
     )
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
             _rowcount(insert, [other_traveller.pk, trip.code, trip.start])
         # ...and A cannot hand an own row over to B either (WITH CHECK on UPDATE).
@@ -97,7 +97,7 @@ def test_no_context_cannot_insert(two_bookings, traveller) -> None:
 
 
 def test_app_role_cannot_switch_row_security_off(two_bookings, traveller) -> None:
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         with pytest.raises(DatabaseError), transaction.atomic():
             _rowcount("ALTER TABLE bookings_booking DISABLE ROW LEVEL SECURITY")
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
@@ -115,12 +115,12 @@ def test_a_team_member_without_the_booking_desk_sees_no_one_elses_bookings(two_b
     members = {role: make_user("member") for role in ("admin", "member", "guest")}
     for role, user in members.items():
         Membership.objects.create(team=team, user=user, role=role)
-        with db_context(ctx_for(user)):
+        with acting(user):
             assert Booking.objects.count() == 0, role
             assert _one("SELECT count(*) FROM bookings_booking")[0] == 0, role
             assert _rowcount("UPDATE bookings_booking SET cancel_reason = 'x'") == 0, role
     desk = make_user("booking_desk")
-    with db_context(ctx_for(desk)):
+    with acting(desk):
         assert set(Booking.objects.values_list("id", flat=True)) == {mine.pk, theirs.pk}
     # The capability is read per statement: removing it applies at once.
     from accounts.models import CapabilityGrant
@@ -128,5 +128,5 @@ def test_a_team_member_without_the_booking_desk_sees_no_one_elses_bookings(two_b
 
     with db_context(context_for_system("test")):
         CapabilityGrant.objects.filter(user=desk).delete()
-    with db_context(ctx_for(desk)):
+    with acting(desk):
         assert Booking.objects.count() == 0

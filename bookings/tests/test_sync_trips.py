@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 
+from audit.models import AuditLog
+from bookings import selectors, services
 from bookings.documents import trip_collection
 from bookings.models import TripListing
 from bookings.sync import trip_apply
@@ -12,6 +16,7 @@ from sync.models import OutboxEvent, OutboxStatus
 from sync.reconcile import outbox_reconcile
 from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +45,21 @@ def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:
     assert trip_collection().find_one({"_id": "SYNC-1"})["version"] == 1
 
 
-def test_replayed_and_out_of_order_events_change_nothing(make_trip, client, staff) -> None:
+def test_a_datetime_in_the_trip_document_is_audited_as_text(make_trip, catalogue_editor) -> None:
+    """The document an edit starts from may hold a datetime (as MongoDB hands one back): the
+    content audit records it as ISO text rather than failing the edit."""
+    trip = make_trip(code="SYNC-DT")
+    when = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    state = {**selectors.trip_state(trip), "reviewed_at": when}
+    with acting(catalogue_editor):
+        services.trip_set_active(actor=catalogue_editor, trip_code=trip.code, active=False, current_state=state)
+    with db_context(DbContext(user_id="1", role="system")):
+        row = AuditLog.objects.filter(table_name="trip_document", record_id=trip.code).order_by("-id").first()
+    assert row.operation == "UPDATE" and row.old_values["reviewed_at"] == "2030-01-02T03:04:05Z"
+    assert row.new_values["active"] is False
+
+
+def test_replayed_and_out_of_order_events_change_nothing(make_trip) -> None:
     make_trip(code="SYNC-2", name="First name")
     v1 = _event("SYNC-2", 1)
     v2 = OutboxEvent(

@@ -23,10 +23,10 @@ def _img_tags(html: str) -> list[str]:
     return [part.split(">", 1)[0] for part in html.split("<img")[1:]]
 
 
-def test_pages_show_the_placeholder_for_missing_files(client, staff, make_trip) -> None:
+def test_pages_show_the_placeholder_for_missing_files(client, catalogue_editor, make_trip) -> None:
     kept, lost = make_trip(name="Kept photo"), make_trip(name="Lost photo")
     _drop_files(lost.code)
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
 
     catalogue = _img_tags(client.get("/trips/").content.decode())
     assert len(catalogue) == 2 and all(f'data-fallback="{PLACEHOLDER}"' in tag for tag in catalogue)

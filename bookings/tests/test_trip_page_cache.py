@@ -44,10 +44,10 @@ def test_seats_left_stay_live_while_the_content_is_cached(client, make_trip, tra
     assert "<strong>7</strong> seats left" in client.get("/trips/CACHE-2/").content.decode()
 
 
-def test_an_edit_is_shown_at_once(client, staff, make_trip) -> None:
+def test_an_edit_is_shown_at_once(client, catalogue_editor, make_trip) -> None:
     make_trip(code="EDIT-C", name="Old name")
     assert "Old name" in client.get("/trips/EDIT-C/").content.decode()
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     data = _form(code=None, name="New name", description="Brand **new** text", image=None, version="1")
     assert client.post("/trips/staff/EDIT-C/edit/", data).status_code == 302
     relay_sweep()
@@ -56,9 +56,9 @@ def test_an_edit_is_shown_at_once(client, staff, make_trip) -> None:
     assert "New name" in page and "<strong>new</strong>" in page
 
 
-def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, staff, make_trip, finds) -> None:
+def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, catalogue_editor, make_trip, finds) -> None:
     trip = make_trip(code="LAG-1", name="First name")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     data = _form(code=None, name="Second name", image=None, version="1")
     assert client.post("/trips/staff/LAG-1/edit/", data).status_code == 302  # relay not run yet
     client.logout()

@@ -49,8 +49,8 @@ def _form(**overrides):
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_callbacks) -> None:
-    client.force_login(staff)
+def test_staff_create_trip_with_image(client, catalogue_editor, django_capture_on_commit_callbacks) -> None:
+    client.force_login(catalogue_editor)
     assert client.get("/trips/staff/new/").status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/trips/staff/new/", _form())
@@ -99,32 +99,32 @@ def test_staff_create_trip_with_image(client, staff, django_capture_on_commit_ca
         ({"image": SimpleUploadedFile("x.gif", b"GIF89a" + b"\x00" * 50, content_type="image/gif")}, "readable image"),
     ],
 )
-def test_trip_form_errors_are_shown_on_the_form(client, staff, overrides, field_message) -> None:
-    client.force_login(staff)
+def test_trip_form_errors_are_shown_on_the_form(client, catalogue_editor, overrides, field_message) -> None:
+    client.force_login(catalogue_editor)
     response = client.post("/trips/staff/new/", _form(**overrides))
     assert response.status_code == 400
     assert field_message in response.content.decode()
     assert not Trip.objects.exists() and not OutboxEvent.objects.exists()
 
 
-def test_duplicate_code_is_a_form_error(client, staff, make_trip) -> None:
+def test_duplicate_code_is_a_form_error(client, catalogue_editor, make_trip) -> None:
     make_trip(code="DUP-1")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     response = client.post("/trips/staff/new/", _form(code="DUP-1"))
     assert response.status_code == 400 and "already exists" in response.content.decode()
 
 
-def test_oversized_image_is_refused(client, staff, settings) -> None:
+def test_oversized_image_is_refused(client, catalogue_editor, settings) -> None:
     settings.TRIP_IMAGE_MAX_BYTES = 2048
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     big = SimpleUploadedFile("big.png", png_bytes((400, 400)) + b"\x00" * 4096, content_type="image/png")
     response = client.post("/trips/staff/new/", _form(image=big))
     assert response.status_code == 400 and "too large" in response.content.decode()
 
 
-def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip) -> None:
+def test_edit_trip_updates_row_document_and_projection(client, catalogue_editor, make_trip) -> None:
     trip = make_trip(code="EDIT-1", name="Old name", seats=10)
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     page = client.get("/trips/staff/EDIT-1/edit/")
     assert page.status_code == 200 and "Old name" in page.content.decode()
     data = _form(code=None, name="New name", seats="20", price="1500", image=None, version="1")
@@ -141,10 +141,12 @@ def test_edit_trip_updates_row_document_and_projection(client, staff, make_trip)
     assert stale.status_code == 409 and "changed this trip meanwhile" in stale.content.decode()
 
 
-def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, traveller, make_trip, book) -> None:
+def test_seats_cannot_drop_below_booked_and_date_cannot_move(
+    client, catalogue_editor, traveller, make_trip, book
+) -> None:
     trip = make_trip(code="FULL-1", seats=5)
     book(traveller, trip, 3)
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     response = client.post(
         "/trips/staff/FULL-1/edit/", _form(code=None, image=None, version="1", seats="2", start=trip.start.isoformat())
     )
@@ -156,9 +158,9 @@ def test_seats_cannot_drop_below_booked_and_date_cannot_move(client, staff, trav
     assert trip.version == 1
 
 
-def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> None:
+def test_deactivate_takes_trip_off_the_catalogue(client, catalogue_editor, make_trip) -> None:
     make_trip(code="OFF-1", name="Glacier walk")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     assert "OFF-1" in client.get("/trips/").content.decode()
     assert client.post("/trips/staff/OFF-1/active/", {"active": "0"}).status_code == 302
     relay_sweep()
@@ -168,8 +170,8 @@ def test_deactivate_takes_trip_off_the_catalogue(client, staff, make_trip) -> No
     assert "OFF-1" not in client.get("/trips/").content.decode()
     assert "OFF-1" not in client.get("/trips/?q=glacier").content.decode()
     assert client.get("/trips/OFF-1/").status_code == 404
-    client.force_login(staff)
-    assert client.get("/trips/OFF-1/").status_code == 200  # staff still see it
+    client.force_login(catalogue_editor)
+    assert client.get("/trips/OFF-1/").status_code == 200  # catalogue editors still see it
     assert client.post("/trips/staff/OFF-1/active/", {"active": "1"}).status_code == 302
     relay_sweep()
     client.logout()
@@ -188,19 +190,19 @@ def test_staff_trip_pages_are_404_for_travellers(client, traveller, make_trip) -
     assert client.get("/trips/staff/").status_code == 302
 
 
-def test_staff_trip_list(client, staff, make_trip) -> None:
+def test_staff_trip_list(client, catalogue_editor, make_trip) -> None:
     make_trip(code="LIST-1", name="Bali Surf")
     make_trip(code="LIST-2", name="Kyoto Temples")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     html = client.get("/trips/staff/?q=bali").content.decode()
     assert "LIST-1" in html and "LIST-2" not in html
 
 
-def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, staff, make_trip) -> None:
+def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, catalogue_editor, make_trip) -> None:
     """Issue 15: the search needed the full trip code."""
     make_trip(code="BALI-101", name="Bali Surf Camp", resort="Bali")
     make_trip(code="KYO-202", name="Kyoto Temples", resort="Kansai")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
 
     def codes(q: str) -> set[str]:
         response = client.get("/trips/staff/", {"q": q})
@@ -218,10 +220,10 @@ def test_staff_trip_search_matches_part_of_a_code_a_name_or_a_resort(client, sta
     assert codes("") == {"BALI-101", "KYO-202"}
 
 
-def test_trip_code_is_read_only_on_edit_and_a_changed_code_is_refused(client, staff, make_trip) -> None:
+def test_trip_code_is_read_only_on_edit_and_a_changed_code_is_refused(client, catalogue_editor, make_trip) -> None:
     """Issue 15: the help text said the code cannot change, but nothing said no to a new one."""
     trip = make_trip(code="KEEP-1", name="Keep me")
-    client.force_login(staff)
+    client.force_login(catalogue_editor)
     page = client.get("/trips/staff/KEEP-1/edit/").content.decode()
     code_input = re.search(r"<input[^>]*name=\"code\"[^>]*>", page).group(0)
     assert 'value="KEEP-1"' in code_input and " readonly" in code_input and 'aria-readonly="true"' in code_input

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.test import Client
+from django.urls import resolve
 
 from accounts.models import User
 from reports import etl
@@ -69,6 +70,22 @@ def test_every_report_and_export_from_both_sides_of_the_rule(loaded: KnownData) 
                 assert len(rows_of(response)) >= 2, url  # header and data
             else:
                 assert b"<svg" in response.content or url == "/reports/", url
+
+
+def test_one_view_per_report_answers_the_page_the_htmx_region_or_the_csv(loaded: KnownData) -> None:
+    staff = as_user(loaded.staff_alpha)
+    for page_url, export_url in zip(PAGES[:-1], EXPORTS, strict=True):
+        page_path, export_path = page_url.split("?")[0], export_url.split("?")[0]
+        assert resolve(page_path).func is resolve(export_path).func, page_url
+        assert resolve(export_path).kwargs["export"] == "csv" and "export" not in resolve(page_path).kwargs
+        region = staff.get(page_url, HTTP_HX_REQUEST="true")
+        html = region.content.decode()
+        assert region.status_code == 200 and "<html" not in html and 'class="mainnav' not in html, page_url
+        assert '<form class="filters"' in html and "<svg" in html and "<table" in html, page_url
+        assert "<html" in staff.get(page_url).content.decode()
+    refused = staff.get("/reports/seats/?end=not-a-date", HTTP_HX_REQUEST="true")
+    assert refused.status_code == 400 and "<html" not in refused.content.decode()
+    assert "Enter a valid date" in refused.content.decode()
 
 
 def test_revenue_pages_show_the_figures(loaded: KnownData) -> None:

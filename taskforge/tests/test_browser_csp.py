@@ -15,11 +15,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from bookings import services as booking_services
-from bookings.tests.conftest import create_trip, ctx_for
+from bookings.tests.conftest import create_trip
 from reports import etl
 from reports.tests.testdata import star_drop
 from sync.relay import relay_sweep
-from taskforge.dbcontext import db_context
 from taskforge.testing.personas import person_create
 
 pytestmark = pytest.mark.browser
@@ -117,7 +116,7 @@ def scene(committed_db):
         staff, name="Alpine Ski Week", resort="Swiss Alps", start=timezone.localdate() + dt.timedelta(days=40)
     )
     relay_sweep()
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking, _ = booking_services.booking_create(
             actor=traveller,
             trip_code=trip.code,

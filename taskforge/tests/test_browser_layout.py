@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from accounts.models import Membership, Team, User
 from bookings import services as booking_services
-from bookings.tests.conftest import create_trip, ctx_for
-from taskforge.dbcontext import db_context
-from taskforge.testing.personas import person_create
+from bookings.tests.conftest import create_trip
+from taskforge.testing.personas import acting, person_create
 from tasks import services as task_services
 
 pytestmark = pytest.mark.browser
@@ -51,7 +50,7 @@ def scene(committed_db, live_server_proc):
         resort="Maldives",
         start=timezone.localdate() + dt.timedelta(days=60),
     )
-    with db_context(ctx_for(traveller)):
+    with acting(traveller):
         booking_services.booking_create(
             actor=traveller,
             trip_code=trip.code,
@@ -62,7 +61,7 @@ def scene(committed_db, live_server_proc):
         )
     team = Team.objects.create(name="Night ops", slug="night-ops", created_by=staff)
     Membership.objects.create(team=team, user=staff, role="admin")
-    with db_context(ctx_for(staff)):
+    with acting(staff):
         for priority in ("low", "medium", "high", "urgent"):
             task_services.task_create(
                 actor=staff,

@@ -59,7 +59,7 @@ def permissions_invalidate(team_id: int) -> None:
 
 def membership_role(user: Any, team_id: int) -> str | None:
     """The user's role in the team, or None for outsiders (memoised on the user object per request)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not user.is_authenticated:
         return None
     memo = user.__dict__.setdefault("_team_roles", {})
     if team_id not in memo:
@@ -75,7 +75,7 @@ def permission_has(user: Any, team_id: int, permission: str) -> bool:
         raise ValueError(f"unknown permission {permission!r}")
     # Team permissions come from the membership alone (no site capability is needed, and none
     # is given); a deactivated account keeps none, whatever memberships remain.
-    if not getattr(user, "is_active", False):
+    if user is None or not user.is_active:
         return False
     role = membership_role(user, team_id)
     if role is None:

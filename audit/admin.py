@@ -42,7 +42,7 @@ class AuditReadOnlyAdmin(admin.ModelAdmin):
         return [f.name for f in self.model._meta.fields]
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(getattr(request.user, "is_site_admin", False))
+        return request.user.is_authenticated and request.user.is_site_admin
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

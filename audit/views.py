@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -23,24 +19,14 @@ from audit.selectors import (
     chain_status,
     entry_views,
 )
+from taskforge.decorators import capability_required
 from taskforge.params import choice_param, page_param, text_param
 
 PAGE_SIZE = 50
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 
 
-def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous -> sign in; signed in but not an admin -> 404 (the page does not exist for them)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not getattr(request.user, "is_site_admin", False):
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+admin_required = capability_required("site_admin")
 
 
 @require_GET

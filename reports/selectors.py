@@ -300,7 +300,7 @@ def weeks(start: dt.date, end: dt.date) -> list[dt.date]:
 def visible_teams(user: Any) -> list[tuple[int, str]]:
     """(id, name) of the teams whose task reports the user may see: every team for site
     admins; for anyone else, the teams where they hold task.view."""
-    if getattr(user, "is_site_admin", False):
+    if user.is_site_admin:
         return list(Team.objects.order_by("name", "id").values_list("id", "name"))
     teams = Team.objects.filter(memberships__user_id=user.pk).order_by("name", "id").values_list("id", "name")
     return [(tid, name) for tid, name in teams if permission_has(user, tid, "task.view")]

@@ -31,7 +31,7 @@ def audit_history_link(
 ) -> str:
     request = context.get("request")
     user = getattr(request, "user", None) or context.get("user")
-    if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_site_admin", False):
+    if user is None or not user.is_authenticated or not user.is_site_admin:
         return ""
     return format_html(
         '<a class="button secondary small audit-history-link" href="{}">{}</a>',

@@ -19,11 +19,11 @@ setup: venv services docserver db
 
 venv: .venv/.installed
 
-.venv/.installed: requirements.txt requirements.lock
+.venv/.installed: requirements.txt requirements-dev.txt requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required (Debian: apt-get install python3.11)"; exit 1; }
 	PYTHON=$(PYTHON) scripts/ensure_services.sh venv
 	test -x $(PY) || $(PYTHON) -m venv .venv
-	$(PIP) install -q --disable-pip-version-check -r requirements.txt -c requirements.lock
+	$(PIP) install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	touch $@
 
 services:
@@ -32,9 +32,10 @@ services:
 docserver: venv
 	scripts/docserver.sh start
 
-db: venv services
+db: venv services docserver
 	$(MANAGE) bootstrap_db
 	DJANGO_DB_ROLE=owner $(MANAGE) migrate --noinput -v 0
+	DJANGO_DB_ROLE=owner $(MANAGE) migrate --database mongodb --noinput -v 0
 
 seed: db docserver
 	$(MANAGE) seed_demo

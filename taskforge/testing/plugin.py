@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_ID = os.environ.get("TF_TEST_ID", "main")
@@ -29,7 +31,8 @@ def _free_port() -> int:
 
 
 class DocServer:
-    """A real nx-27017 process the tests can stop and start (fault tests)."""
+    """A real SecantusDB process (the MongoDB wire protocol over WiredTiger) that the
+    tests can stop and start (fault tests). Ready means a ping answers."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -40,39 +43,41 @@ class DocServer:
     def start(self) -> None:
         if self.proc and self.proc.poll() is None:
             return
-        exe = Path(sys.executable).with_name("nx-27017")
+        exe = Path(sys.executable).with_name("secantusd-py")
         log = open(self.data_dir / "server.log", "ab")
         self.proc = subprocess.Popen(
             [
                 str(exe),
                 "--host",
                 "127.0.0.1",
-                "-p",
+                "--port",
                 str(self.port),
-                "--data-dir",
+                "--storage-path",
                 str(self.data_dir / "data"),
-                "--log-file",
-                str(self.data_dir / "nx.log"),
-                "--pid-file",
-                str(self.data_dir / "nx.pid"),
+                "--log-level",
+                "WARNING",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                with MongoClient(port=self.port, serverSelectionTimeoutMS=300, directConnection=True) as client:
+                    client.admin.command("ping")
                 return
-            except OSError:
+            except PyMongoError:
                 time.sleep(0.1)
-        raise RuntimeError(f"nx-27017 did not start on port {self.port}")
+        raise RuntimeError(f"SecantusDB did not answer a ping on port {self.port}; see {self.data_dir}/server.log")
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a few seconds (its exit takes about 2 s)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -100,7 +105,47 @@ def _isolate_environment() -> None:
 _isolate_environment()
 
 
+def _allow_the_document_store_in_every_test() -> None:
+    """Let every test use the `mongodb` alias without listing it in `databases`.
+
+    Listing it would turn each TestCase into a TransactionTestCase (MongoDB writes through
+    Django are not transactional), which flushes PostgreSQL after every test. The document
+    store is isolated differently: conftest's `_clean_stores` empties its collections after
+    each test. So Django's "queries to this database are not allowed" guard is kept for
+    every alias but `mongodb`.
+    """
+    from django.db import connections
+    from django.test.testcases import SimpleTestCase, _DatabaseFailure
+
+    add = SimpleTestCase._add_databases_failures.__func__
+    remove = SimpleTestCase._remove_databases_failures.__func__
+
+    def guarded(cls: type[SimpleTestCase]) -> list[str]:
+        return [name for name, _ in cls._disallowed_connection_methods]
+
+    def add_databases_failures(cls: type[SimpleTestCase]) -> None:
+        add(cls)
+        documents = connections["mongodb"]
+        for name in guarded(cls):
+            method = getattr(documents, name)
+            if isinstance(method, _DatabaseFailure):
+                setattr(documents, name, method.wrapped)
+
+    def remove_databases_failures(cls: type[SimpleTestCase]) -> None:
+        documents = connections["mongodb"]
+        if cls.databases == "__all__" or "mongodb" in cls.databases:
+            remove(cls)
+            return
+        for name in guarded(cls):  # put back what `remove` expects to unwrap
+            setattr(documents, name, _DatabaseFailure(getattr(documents, name), ""))
+        remove(cls)
+
+    SimpleTestCase._add_databases_failures = classmethod(add_databases_failures)
+    SimpleTestCase._remove_databases_failures = classmethod(remove_databases_failures)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _allow_the_document_store_in_every_test()
     DOCSERVER.start()
 
 

@@ -3,7 +3,8 @@ document server of its own.
 
 * Each run gets its own names (TF_TEST_ID, default "main"): a test database, a Redis
   key prefix and Celery queue names, so concurrent runs on one machine don't collide.
-* nx-27017 is started on a free port for the run; fixtures can stop and start it.
+* SecantusDB is started on a free port for the run, with an empty database; fixtures can
+  stop and start it. Its collections are emptied after each test (`_clean_stores`).
 * The test database is created and migrated as the OWNER role, then every test runs
   as the APPLICATION role, so row-level security is in force as in production.
 """
@@ -68,6 +69,7 @@ def _terminate_backends(dbname: str) -> None:
 def django_db_setup(request, django_test_environment, django_db_blocker):
     """Create and migrate the test database as the owner; run the tests as the app role."""
     from django.conf import settings
+    from django.core.management import call_command
     from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
@@ -77,6 +79,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker):
     with django_db_blocker.unblock():
         _switch_default_user(owner["USER"], owner.get("PASSWORD"))
         db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set())
+        # The run's own document server starts empty: its collections and indexes come
+        # from the content models' migrations, as in production. (As the owner: the
+        # post-migrate signal of django-rls touches PostgreSQL tables.)
+        call_command("migrate", database="mongodb", verbosity=0, interactive=False)
         _switch_default_user(app_user, app_password)
     yield
     with django_db_blocker.unblock():

@@ -1,13 +1,13 @@
-"""Database router: relational models to PostgreSQL aliases.
+"""Database router: the one place that decides where a model lives.
 
-* writes always go to `default` (the primary);
+* content models (CONTENT_MODELS) live in MongoDB, on the `mongodb` alias, and migrate
+  only there; nothing else does;
+* relational models live in PostgreSQL: writes always go to `default` (the primary);
 * reads go to `default` unless the caller opted into lag-tolerant reads with
   `replica_reads()` and a `replica` alias is configured;
 * analytics models (app label `reports`) use the `reports` alias when configured;
-* relations across databases are refused.
-
-Content documents are not Django models: they are MongoEngine documents whose
-`meta["db_alias"]` names the MongoDB connection (taskforge/mongo.py).
+* relations across stores (and across databases) are refused: a content model refers
+  to a row by its id in a plain integer field, never by a ForeignKey.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from django.conf import settings
 
 _replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False)
 REPORTS_APP_LABELS = frozenset({"reports"})
+DOCUMENTS = "mongodb"
+# "app_label.model_name" of every model stored in MongoDB, embedded models included.
+CONTENT_MODELS: frozenset[str] = frozenset()
 
 
 @contextmanager
@@ -47,7 +50,13 @@ def _configured(alias: str) -> bool:
     return alias in settings.DATABASES
 
 
+def is_content_model(app_label: str, model_name: str | None) -> bool:
+    return f"{app_label}.{model_name}" in CONTENT_MODELS
+
+
 def _database_of(model: Any) -> str:
+    if is_content_model(model._meta.app_label, model._meta.model_name):
+        return DOCUMENTS
     if model._meta.app_label in REPORTS_APP_LABELS and _configured("reports"):
         return "reports"
     return "default"
@@ -73,6 +82,9 @@ class DatabaseRouter:
         return group(obj1._state.db) == group(obj2._state.db)
 
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
+        if db == DOCUMENTS or is_content_model(app_label, model_name):
+            # RunSQL/RunPython (no model name) belong to PostgreSQL unless they name a model.
+            return db == DOCUMENTS and is_content_model(app_label, model_name)
         if db == "replica":
             return False  # a physical standby follows the primary's schema
         if app_label in REPORTS_APP_LABELS:

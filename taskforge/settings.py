@@ -176,11 +176,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DJANGO_RLS = {"AUTO_ENABLE_RLS": True, "STRICT_MIGRATE_RLS": True, "RESET_CONTEXT_ON_CONNECT": False}
 
-# --- MongoDB (content documents, via MongoEngine) ----------------------------
+# --- MongoDB (content models, through django-mongodb-backend) ------------------
+# MongoDB 7 or newer in production; SecantusDB (scripts/docserver.sh) in development and tests.
 MONGODB_URI = env_url("MONGODB_URI", "mongodb://127.0.0.1:27017/taskforge", ("mongodb", "mongodb+srv"))
 # TLS through the URI (pymongo reads it): ?tls=true&tlsCAFile=/path/ca.pem
 require_url_files("MONGODB_URI", url_query(MONGODB_URI), ("tlsCAFile", "tlsCertificateKeyFile", "tlsCRLFile"))
 MONGODB_TIMEOUT_MS = env_int("MONGODB_TIMEOUT_MS", 1500, minimum=100)
+# The database name comes from the URI's path. Short timeouts: a stopped document server
+# fails a request fast (503) instead of hanging it, and PostgreSQL writes still commit.
+DATABASES["mongodb"] = {
+    "ENGINE": "django_mongodb_backend",
+    "HOST": MONGODB_URI,
+    "NAME": "",
+    "OPTIONS": {
+        "serverSelectionTimeoutMS": MONGODB_TIMEOUT_MS,
+        "connectTimeoutMS": MONGODB_TIMEOUT_MS,
+        "socketTimeoutMS": max(MONGODB_TIMEOUT_MS * 4, 5000),
+    },
+}
 
 # --- Redis: cache, sessions, counters ----------------------------------------
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", ("redis", "rediss", "unix"))

@@ -12,8 +12,8 @@ from taskforge.routers import DatabaseRouter, primary_reads, replica_reads
 router = DatabaseRouter()
 
 
-def _model(app_label: str) -> SimpleNamespace:
-    return SimpleNamespace(_meta=SimpleNamespace(app_label=app_label))
+def _model(app_label: str, model_name: str = "thing") -> SimpleNamespace:
+    return SimpleNamespace(_meta=SimpleNamespace(app_label=app_label, model_name=model_name))
 
 
 def _obj(db: str | None) -> SimpleNamespace:
@@ -62,3 +62,25 @@ def test_relations_across_databases_are_refused(a: str, b: str, allowed: bool) -
 def test_nothing_migrates_on_the_replica() -> None:
     assert router.allow_migrate("replica", "accounts") is False
     assert router.allow_migrate("default", "accounts") is True
+
+
+def test_content_models_live_in_mongodb_and_migrate_only_there(monkeypatch) -> None:
+    monkeypatch.setattr("taskforge.routers.CONTENT_MODELS", frozenset({"tasks.note"}))
+    note = _model("tasks", "note")
+    assert router.db_for_read(note) == "mongodb"
+    assert router.db_for_write(note) == "mongodb"
+    assert router.db_for_write(_model("tasks", "task")) == "default"
+    assert router.allow_migrate("mongodb", "tasks", "note") is True
+    assert router.allow_migrate("default", "tasks", "note") is False
+    assert router.allow_migrate("mongodb", "tasks", "task") is False
+
+
+def test_postgresql_migration_operations_never_run_on_mongodb() -> None:
+    # RunSQL and RunPython name no model: they belong to PostgreSQL.
+    assert router.allow_migrate("mongodb", "tasks") is False
+    assert router.allow_migrate("default", "tasks") is True
+
+
+def test_relations_across_stores_are_refused() -> None:
+    assert router.allow_relation(_obj("default"), _obj("mongodb")) is False
+    assert router.allow_relation(_obj("mongodb"), _obj("mongodb")) is True

@@ -21,7 +21,7 @@ from accounts.permissions import permission_has
 from taskforge.routers import replica_reads
 
 # What the router sees for star-schema reads: the analytics app label (taskforge/routers.py).
-STAR = SimpleNamespace(_meta=SimpleNamespace(app_label="reports"))
+STAR = SimpleNamespace(_meta=SimpleNamespace(app_label="reports", model_name="star", label_lower="reports.star"))
 SEATS_ROW_CAP = 1000
 
 

@@ -13,7 +13,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 
 from taskforge.dbcontext import context_for_user, context_reset, context_set
 from taskforge.errors import ServiceError, Unavailable, refusal_headers
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import is_document_store_failure
 from taskforge.requestctx import request_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -105,7 +105,7 @@ class ServiceErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ServiceError):
             refusal = exception
-        elif isinstance(exception, MongoUnavailable):
+        elif is_document_store_failure(exception):
             refusal = Unavailable(STORE_DOWN)
         else:
             return None

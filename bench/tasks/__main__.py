@@ -2,7 +2,7 @@
 
 Runs against a scratch stack, never the dev data: a PostgreSQL database
 `bench_taskforge_tasks` (created and migrated as the owner role, served as the app role,
-dropped at the end unless --keep), its own nx-27017 on a free port and its own Redis key
+dropped at the end unless --keep), its own SecantusDB on a free port and its own Redis key
 prefix. The data: one team with 2,000 tasks (all statuses, priorities, due dates, tags;
 detail documents and search rows as the outbox would have left them) and 20,000
 comments, written with batched multi-row INSERTs (COPY cannot target a table under
@@ -40,6 +40,8 @@ import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_tasks"
@@ -104,11 +106,8 @@ def orchestrate(args: argparse.Namespace) -> None:
     docs_dir = Path(tempfile.mkdtemp(prefix="bench-tasks-docs-"))
     docs_port = _free_port()
     docs = subprocess.Popen(
-        [str(Path(sys.executable).with_name("nx-27017")), "--host", "127.0.0.1", "-p", str(docs_port),
-         "--data-dir", str(docs_dir / "data"), "--log-file", str(docs_dir / "nx.log"),
-         "--pid-file", str(docs_dir / "nx.pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        docserver_argv(docs_port, docs_dir / "data"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     media = Path(tempfile.mkdtemp(prefix="bench-tasks-media-"))
     env = {
         **os.environ,
@@ -122,10 +121,10 @@ def orchestrate(args: argparse.Namespace) -> None:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     try:
-        _wait_port(docs_port, docs, "nx-27017")
+        wait_for_ping(docs_port, docs)
         print(f"[bench.tasks] scratch database {DB_NAME}, document server on :{docs_port}; migrating ...", flush=True)
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            [sys.executable, "manage.py", "migrate_stores", "-v", "0"],
             cwd=ROOT, env={**env, "DJANGO_DB_ROLE": "owner"}, check=True,
         )  # fmt: skip
         subprocess.run(
@@ -134,8 +133,7 @@ def orchestrate(args: argparse.Namespace) -> None:
             cwd=ROOT, env=env, check=True,
         )  # fmt: skip
     finally:
-        docs.terminate()
-        docs.wait(timeout=15)
+        stop_docserver(docs)
         shutil.rmtree(docs_dir, ignore_errors=True)
         shutil.rmtree(media, ignore_errors=True)
         if not args.keep:

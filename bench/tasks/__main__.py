@@ -173,9 +173,9 @@ def generate(clients: int) -> tuple[int, list[str]]:
     password = make_password(PASSWORD)
     emails = [f"bench{i:02d}@example.com" for i in range(max(clients, 1))]
     users = User.objects.bulk_create(
-        [User(email="bench-admin@example.com", password=password, role="staff", display_name="Bench Admin",
+        [User(email="bench-admin@example.com", password=password, display_name="Bench Admin",
               email_verified=True)]
-        + [User(email=e, password=password, role="staff", display_name=f"Member {i:02d}", email_verified=True)
+        + [User(email=e, password=password, display_name=f"Member {i:02d}", email_verified=True)
            for i, e in enumerate(emails)]
     )  # fmt: skip
     team = Team.objects.create(name="Bench", slug="bench", created_by=users[0])

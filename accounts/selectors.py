@@ -5,7 +5,10 @@ Other apps use:
   while the document server is unavailable (show "details pending");
 * profile_preferences(user_id) -> dict: {"theme": "light"|"dark"|"system",
   "channels": {"email": bool, "in_app": bool}, "email_cadence":
-  "immediate"|"hourly"|"daily"|"weekly"}; defaults when the profile is unavailable.
+  "immediate"|"hourly"|"daily"|"weekly"}; defaults when the profile is unavailable;
+* notification_preferences(user_id) -> mail.preferences.Preferences | None: the one typed
+  reading of the notification preferences (mail and tasks), None while unreadable.
+The profile itself is accounts.models.Profile (MongoDB; `profile_document` reads it by `_id`).
 """
 
 from __future__ import annotations

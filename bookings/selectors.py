@@ -18,14 +18,14 @@ from django.utils.safestring import SafeString
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
-from bookings.documents import trip_collection, trip_doc_state
 from bookings.images import trip_image_url
-from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
+from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripContent, TripListing
+from bookings.payloads import trip_content_state
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
 from sync.models import OutboxEvent
 from sync.relay import store_unavailable
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 from taskforge.routers import replica_reads
 from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 
@@ -280,14 +280,17 @@ def resort_choices() -> list[str]:
 
 
 def trip_document(code: str) -> dict[str, Any] | None:
-    """The trip's MongoDB document, or None when it is missing or the server is unreachable."""
+    """The trip's MongoDB document (as a payload-shaped dict with its version), or None when
+    it is missing or the server is unreachable. Hot path of the trip page: one condition on
+    `code`, served by the plain `trips_code` index (bookings/tests/test_trip_content.py)."""
     if store_unavailable():  # the relay just found MongoDB down: don't wait for a timeout per page
         return None
     try:
-        doc = trip_collection().find_one({"_id": code})
-    except MongoUnavailable:
+        with document_store():
+            doc = TripContent.objects.for_code(code)
+    except DocumentStoreUnavailable:
         return None
-    return trip_doc_state(doc) if doc else None
+    return trip_content_state(doc) if doc else None
 
 
 def trip_state(trip: Trip) -> dict[str, Any] | None:

@@ -247,7 +247,9 @@ class TripContent(models.Model):
     )
     image = models.CharField(max_length=200, blank=True, default="", help_text="Image path under MEDIA_ROOT.")
     thumbnail = models.CharField(max_length=200, blank=True, default="", help_text="Thumbnail path under MEDIA_ROOT.")
-    description_md = models.TextField(blank=True, default="", help_text="Description in Markdown (sanitised on display).")
+    description_md = models.TextField(
+        blank=True, default="", help_text="Description in Markdown (sanitised on display)."
+    )
     keywords = ArrayField(
         models.CharField(max_length=40), blank=True, default=list, help_text="Search keywords, lower case."
     )

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from audit.services import audit_content_record
-from bookings.payloads import TripContentInput, content_input_from_state, trip_payload
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, Trip
+from bookings.payloads import TripContentInput, content_input_from_state, trip_payload
 from bookings.services.common import capability_require, local_today
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record

@@ -310,6 +310,17 @@ def trip_state(trip: Trip) -> dict[str, Any] | None:
     return None
 
 
+def trip_with_state(code: str) -> tuple[Trip | None, dict[str, Any] | None]:
+    """(Trip row, its document at the row's version) for an edit; (None, None) for no such trip."""
+    trip = Trip.objects.filter(code=code).first()
+    return (trip, trip_state(trip)) if trip is not None else (None, None)
+
+
+def trip_version(code: str) -> int | None:
+    """The Trip row's current version (the version a content edit must start from)."""
+    return Trip.objects.filter(code=code).values_list("version", flat=True).first()
+
+
 TRIP_CONTENT_TTL = 3600
 
 

@@ -5,7 +5,9 @@ upserts of the relay, the unique code, and an index scan on the trip page's hot 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
+from types import SimpleNamespace
 
 import pytest
 from django.db import IntegrityError
@@ -118,3 +120,39 @@ def test_the_trip_page_query_uses_the_code_index() -> None:
     assert plan["queryPlanner"]["winningPlan"]["inputStage"]["indexName"] == "trips_code"
     assert TripContent.objects.for_code("IX-7").code == "IX-7"
     assert TripContent.objects.for_code("NOPE") is None
+
+
+def test_the_migration_carries_old_trip_documents_over(docserver) -> None:
+    """A development database from before migration 0005: its "trips" collection (MongoEngine
+    indexes, ISO-string times, 0/1 booleans) is set aside, then copied back in the model's types."""
+    migration = importlib.import_module("bookings.migrations.0005_trip_content")
+    scratch_name = f"{documents_collection(TripContent).database.name}_legacy"
+    client = documents_collection(TripContent).database.client
+    client.drop_database(scratch_name)
+    scratch = client[scratch_name]
+    scratch["trips"].create_index("code", unique=True, name="code_unique")
+    old = {
+        **{k: v for k, v in PAYLOAD.items() if k not in ("start", "created_at", "updated_at", "active")},
+        "_id": "OLD-1",
+        "code": "OLD-1",
+        "start": "2030-03-01 00:00:00",
+        "created_at": "2029-01-01T10:00:00+00:00",
+        "updated_at": dt.datetime(2029, 1, 2, 10),
+        "active": 0,
+        "version": 4,
+    }
+    scratch["trips"].insert_one(old)
+    editor = SimpleNamespace(connection=SimpleNamespace(database=scratch))
+    try:
+        migration.legacy_set_aside(None, editor)
+        assert "trips" not in scratch.list_collection_names()  # the model's collection can be created
+        migration.legacy_copy_back(None, editor)
+        assert scratch.list_collection_names() == ["trips"]
+        moved = scratch["trips"].find_one({"_id": "OLD-1"})
+    finally:
+        client.drop_database(scratch_name)
+    assert moved["active"] is False and isinstance(moved["created_at"], dt.datetime) and moved["version"] == 4
+    documents_collection(TripContent).insert_one(moved)
+    doc = TripContent.objects.for_code("OLD-1")
+    assert doc.start == dt.date(2030, 3, 1) and doc.created_at == dt.datetime(2029, 1, 1, 10, tzinfo=dt.UTC)
+    assert doc.itinerary[0].title == "Arrive" and doc.active is False

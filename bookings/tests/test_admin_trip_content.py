@@ -8,12 +8,15 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditLog
+from bookings import selectors, services
 from bookings.models import Trip, TripContent, TripListing
 from bookings.tests.stored import trip_doc
 from sync.models import OutboxEvent, OutboxStatus
 from sync.reconcile import outbox_reconcile
 from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.errors import Conflict, NotFound
+from taskforge.testing.personas import acting
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +130,26 @@ def test_people_who_are_not_site_admins_are_refused(make_trip, make_user, kind) 
     assert client.post(CHANGE.format("ADM-6"), _post_data(doc, name="Hacked")).status_code == 403
     assert Trip.objects.get(code="ADM-6").version == 1
     assert TripContent.objects.for_code("ADM-6").name == "Kept"
+
+
+def test_trip_content_edit_is_for_catalogue_editors_and_refuses_a_stale_version(
+    make_trip, catalogue_editor, traveller
+) -> None:
+    trip = make_trip(code="ADM-7", name="Before")
+    state = selectors.trip_state(trip)
+    content = services.TripContentInput(name="After", resort="Crete", description_md="", keywords=[], itinerary=[])
+    with acting(traveller), pytest.raises(NotFound):
+        services.trip_content_edit(
+            actor=traveller, trip_code="ADM-7", expected_version=1, current_state=state, content=content
+        )
+    with acting(catalogue_editor):
+        edited = services.trip_content_edit(
+            actor=catalogue_editor, trip_code="ADM-7", expected_version=1, current_state=state, content=content
+        )
+        assert edited.version == 2
+        with pytest.raises(Conflict):
+            services.trip_content_edit(
+                actor=catalogue_editor, trip_code="ADM-7", expected_version=1, current_state=state, content=content
+            )
+    relay_sweep()
+    assert trip_doc("ADM-7")["name"] == "After"

@@ -56,7 +56,7 @@ DELIVERY_POLICY = "endpoint_id IN (SELECT e.id FROM webhooks_endpoint e)"
 class WebhookEndpoint(RLSModel):
     """A URL that receives signed POSTs for the event types it asks for (one scope: a team or the desk)."""
 
-    # Audited by the services (webhooks/services/endpoints.py) with the secret left out: the
+    # Audited by the services (webhooks/services/endpoints.py, kind "webhook_endpoint") without the secret: the
     # row trigger would copy the secret into the audit log.
     AUDIT = False
 

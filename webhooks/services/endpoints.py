@@ -66,7 +66,7 @@ def _audit_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 def _audit(endpoint: WebhookEndpoint, operation: str, old: dict[str, Any] | None) -> None:
     new = None if operation == "DELETE" else _audit_view(endpoint)
-    audit_content_record(table="webhooks_endpoint", record_id=endpoint.pk, operation=operation, old=old, new=new)
+    audit_content_record(table="webhook_endpoint", record_id=endpoint.pk, operation=operation, old=old, new=new)
 
 
 def _url_check(url: str) -> str:

@@ -54,6 +54,7 @@ def beat_schedule(*, backup_hour: int) -> dict[str, dict[str, Any]]:
             "schedule": 15.0,
             "options": {"expires": 30},
         },
+        "notifications-webhook-purge": {"task": "notifications.webhook_purge", "schedule": crontab(minute=53)},
         # In-app notifications for tasks due within 24 hours and overdue ones (tasks/services/notifications.py).
         "notifications-due-scan": {"task": "notifications.due_scan", "schedule": crontab(minute="*/15")},
         "notifications-digest-hourly": {

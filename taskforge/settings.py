@@ -418,6 +418,8 @@ WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600, m
 # Server-side request forgery guard: endpoints may not point at private, loopback,
 # link-local, multicast or reserved addresses unless this is on (tests, a closed network).
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Finished deliveries (succeeded, dead) are kept this long in the endpoints' logs.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
 
 # --- i18n / time -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

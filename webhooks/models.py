@@ -147,6 +147,7 @@ class WebhookDelivery(RLSModel):
         indexes = [
             models.Index(fields=["endpoint", "-created_at"], name="webhooks_delivery_log_idx"),
             models.Index(fields=["event_id"], name="webhooks_delivery_event_idx"),
+            models.Index(fields=["created_at"], name="webhooks_delivery_created_idx"),
             models.Index(
                 fields=["next_attempt_at"],
                 name="webhooks_delivery_due_idx",

@@ -127,9 +127,7 @@ def _lease_seconds() -> int:
 
 def _claim(delivery_id: str) -> WebhookDelivery | None:
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id, status__in=RETRYABLE, next_attempt_at__lte=now, endpoint__isnull=False
-    ).update(
+    claimed = WebhookDelivery.objects.filter(pk=delivery_id, status__in=RETRYABLE, next_attempt_at__lte=now).update(
         attempts=F("attempts") + 1,
         next_attempt_at=now + dt.timedelta(seconds=_lease_seconds()),
         updated_at=now,
@@ -210,6 +208,25 @@ def deliveries_due(limit: int = SWEEP_BATCH) -> list[str]:
         ]
 
 
+def deliveries_purge(*, older_than_days: int | None = None, batch: int = 5000) -> int:
+    """Delete finished deliveries (succeeded, dead) older than WEBHOOK_DELIVERY_RETENTION_DAYS,
+    as the system: the log is for troubleshooting, and bodies carry people's data."""
+    days = settings.WEBHOOK_DELIVERY_RETENTION_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    removed = 0
+    with db_context(context_for_system("webhook purge")):
+        while True:
+            ids = list(
+                WebhookDelivery.objects.filter(
+                    created_at__lt=cutoff, status__in=(DeliveryStatus.SUCCEEDED, DeliveryStatus.DEAD)
+                ).values_list("id", flat=True)[:batch]
+            )
+            if not ids:
+                return removed
+            # Redeliveries point at what they repeat (SET NULL), so any order is safe.
+            removed += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
+
+
 # --- redelivery ---------------------------------------------------------------------------
 
 
@@ -248,6 +265,12 @@ def _is_uuid(value: Any) -> bool:
 def webhook_deliver_task(delivery_id: str) -> str:
     """One attempt of one delivery (queued after commit, on retry, and by the sweep)."""
     return delivery_attempt(delivery_id)
+
+
+@shared_task(name="notifications.webhook_purge", ignore_result=True, time_limit=600, soft_time_limit=590)
+def webhook_purge_task() -> int:
+    """Delete old finished deliveries (beat, hourly)."""
+    return deliveries_purge()
 
 
 @shared_task(name="notifications.webhook_sweep", ignore_result=True, time_limit=60, soft_time_limit=55)

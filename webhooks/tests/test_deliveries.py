@@ -22,7 +22,13 @@ from taskforge.testing.personas import acting
 from tasks import services as task_services
 from tasks.services.comments import comment_create
 from webhooks.models import DeliveryStatus, WebhookDelivery
-from webhooks.services.deliveries import deliveries_due, deliveries_fan_out, delivery_attempt, delivery_redeliver
+from webhooks.services.deliveries import (
+    deliveries_due,
+    deliveries_fan_out,
+    deliveries_purge,
+    delivery_attempt,
+    delivery_redeliver,
+)
 from webhooks.services.endpoints import endpoint_set_active
 from webhooks.signing import signature_header, signature_verify
 from webhooks.tests.conftest import fan_out, make_endpoint
@@ -276,3 +282,22 @@ def test_a_team_member_cannot_make_a_team_endpoint(people, receiver) -> None:
         make_endpoint(people.team_admin, receiver.url, ["task.created"], team=people.y)
     with pytest.raises(NotFound):
         make_endpoint(people.team_admin, receiver.url, ["booking.created"])  # not on the desk
+
+
+def test_old_finished_deliveries_are_purged_and_the_rest_kept(people, receiver, settings) -> None:
+    settings.WEBHOOK_DELIVERY_RETENTION_DAYS = 30
+    endpoint, _ = make_endpoint(people.team_admin, receiver.url, ["task.created"], team=people.x)
+    old = timezone.now() - dt.timedelta(days=31)
+    with db_context(context_for_system("test")):
+        for status in ("succeeded", "dead", "failed", "pending"):
+            WebhookDelivery.objects.create(
+                endpoint=endpoint, event_id=f"e-{status}", event_type="task.created", payload={}, status=status
+            )
+        WebhookDelivery.objects.update(created_at=old)
+        recent = WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id="e-recent", event_type="task.created", payload={}, status="succeeded"
+        )
+    assert deliveries_purge() == 2
+    with db_context(context_for_system("test")):
+        kept = set(WebhookDelivery.objects.values_list("event_id", flat=True))
+    assert kept == {"e-failed", "e-pending", recent.event_id}  # still being retried, or recent

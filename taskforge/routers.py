@@ -23,7 +23,15 @@ _replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False
 REPORTS_APP_LABELS = frozenset({"reports"})
 DOCUMENTS = "mongodb"
 # "app_label.model_name" of every model stored in MongoDB, embedded models included.
-CONTENT_MODELS: frozenset[str] = frozenset()
+CONTENT_MODELS: frozenset[str] = frozenset(
+    {
+        # tasks/models/content.py
+        "tasks.attachment",
+        "tasks.taskdetail",
+        "tasks.taskcomment",
+        "tasks.notification",
+    }
+)
 
 
 @contextmanager

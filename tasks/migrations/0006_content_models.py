@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
                 ("read", models.BooleanField(default=False, help_text="Whether the person has read it.")),
                 (
                     "task_id",
-                    models.CharField(blank=True, help_text="The task's UUID (text).", max_length=36, null=True),
+                    models.CharField(blank=True, default="", help_text="The task's UUID (text).", max_length=36),
                 ),
                 ("team_id", models.IntegerField(blank=True, help_text="Id of the task's team.", null=True)),
                 (
@@ -227,7 +227,7 @@ class Migration(migrations.Migration):
                         editable=False,
                         help_text="Its id before ObjectIds (hex UUID), so old links still find it.",
                         max_length=32,
-                        null=True,
+                        default="",
                     ),
                 ),
             ],

@@ -86,8 +86,8 @@ class TaskComment(models.Model):
     moderated_at = models.DateTimeField(null=True, blank=True, help_text="When a site admin last moderated it.")
     legacy_id = models.CharField(
         max_length=32,
-        null=True,
         blank=True,
+        default="",
         editable=False,
         db_index=True,
         help_text="Its id before ObjectIds (hex UUID), so old links still find it.",
@@ -117,7 +117,7 @@ class Notification(models.Model):
     user_id = models.IntegerField(help_text="Id of the person notified.")
     kind = models.CharField(max_length=40, help_text="What happened (tasks.services.notifications.NOTIFICATION_KINDS).")
     read = models.BooleanField(default=False, help_text="Whether the person has read it.")
-    task_id = models.CharField(max_length=36, null=True, blank=True, help_text="The task's UUID (text).")
+    task_id = models.CharField(max_length=36, blank=True, default="", help_text="The task's UUID (text).")
     team_id = models.IntegerField(null=True, blank=True, help_text="Id of the task's team.")
     actor_id = models.IntegerField(null=True, blank=True, db_index=True, help_text="Id of who caused it (or none).")
     title = models.CharField(max_length=200, blank=True, default="", help_text="The task title when it happened.")

@@ -85,8 +85,9 @@ def page_invalidate_on_commit(task_id: Any) -> None:
     transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id]))
 
 
-def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -> TaskComment:
-    """Add a comment (MongoDB), audited and with its notifications in one PostgreSQL transaction."""
+def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -> dict[str, Any]:
+    """Add a comment (MongoDB), audited and with its notifications in one PostgreSQL transaction;
+    returns it as the page shows it."""
     task = task_load(actor, task_id)
     permission_require(actor, task.team_id, "comment.create")
     body = comment_body_check(body)
@@ -143,7 +144,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
         if stored:
             attachment_discard(str(task.id), stored.stored_name)
         raise
-    return comment
+    return comment_as_dict(comment)
 
 
 def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> dict[str, Any]:

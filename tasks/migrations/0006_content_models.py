@@ -170,7 +170,8 @@ class Migration(migrations.Migration):
             options={
                 "db_table": "notifications",
                 "indexes": [
-                    models.Index(fields=["user_id", "read", "-created_at"], name="notifications_user_unread_new")
+                    models.Index(fields=["user_id", "read", "-created_at"], name="notifications_user_unread_new"),
+                    models.Index(fields=["task_id", "user_id", "read"], name="notifications_task_user_read"),
                 ],
             },
         ),

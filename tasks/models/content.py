@@ -129,8 +129,11 @@ class Notification(models.Model):
         db_table = "notifications"
         indexes = [
             # A person's notifications, unread first (False < True), then newest first; its
-            # prefix (user_id, read) also serves the unread count and "read this task's".
+            # prefix (user_id, read) also serves the unread count.
             models.Index(fields=["user_id", "read", "-created_at"], name="notifications_user_unread_new"),
+            # Opening a task reads the person's unread notifications about it (every task page);
+            # led by task_id so the person's list above never picks it.
+            models.Index(fields=["task_id", "user_id", "read"], name="notifications_task_user_read"),
         ]
 
     def __str__(self) -> str:

@@ -125,7 +125,7 @@ def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
     """Opening a task reads the user's notifications about it; returns how many were unread.
 
     On every task page: a plain filter document through pymongo (three conditions; the
-    (user_id, read, -created_at) index serves it). The unread count in Redis is dropped when
+    (task_id, user_id, read) index serves it). The unread count in Redis is dropped when
     any changed (recomputed on the bell's next read, like notification_mark_read)."""
     try:
         with document_store():

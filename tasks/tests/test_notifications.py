@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sync.models import OutboxEvent
-from sync.relay import relay_sweep
+from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
@@ -252,3 +252,23 @@ def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, pe
     client.force_login(member2)
     assert client.get(reverse("tasks:detail", args=[opened.id])).status_code == 404
     assert _unread(member2, opened) == 1
+
+
+def test_notification_events_wait_without_using_attempts_while_documents_are_down(people, make_task, docserver) -> None:
+    """The handler writes through the ORM, which wraps pymongo's ConnectionFailure: it still
+    counts as "retry later" (no attempt used, never a dead letter), as a plain pymongo write did."""
+    make_task(assignee_id=people.team_member.pk, title="Outage")
+    OutboxEvent.objects.filter(aggregate_type="notification").update(status="pending", attempts=0)
+    docserver.stop()
+    try:
+        relay_sweep()
+        [event] = OutboxEvent.objects.filter(aggregate_type="notification")
+        assert (event.status, event.attempts) == ("pending", 0)
+    finally:
+        docserver.start()
+    store_pause_clear()  # the relay waits a little after an outage; not in a test
+    OutboxEvent.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    relay_sweep()
+    event.refresh_from_db()
+    assert event.status == "applied"
+    assert Notification.objects.filter(user_id=people.team_member.pk, title="Outage").count() == 1

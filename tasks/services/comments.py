@@ -136,13 +136,13 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 event_type="comment.created",
                 team_id=task.team_id,
                 data={
-                    "id": doc["_id"],
-                    "task_id": doc["task_id"],
+                    "id": str(comment.id),
+                    "task_id": comment.task_id,
                     "team_id": task.team_id,
                     "author_id": actor.pk,
                     "body": body,
                     "mentions": mention_ids,
-                    "attachments": [a["name"] for a in doc["attachments"]],
+                    "attachments": [attachment.name for attachment in comment.attachments],
                     "created_at": now,
                 },
             )

@@ -245,7 +245,8 @@ def generate(clients: int) -> tuple[int, list[str]]:
         created = now - dt.timedelta(minutes=n)
         batch.append({"_id": ObjectId(), "task_id": task_ids[n % TASKS], "team_id": team.id,
                       "author_id": rng.choice(member_ids), "body": _sentence(rng, rng.randint(5, 25)),
-                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None, "hidden": False})  # fmt: skip
+                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None,
+                      "hidden": False})  # fmt: skip
         if len(batch) == 2000:
             documents_collection(TaskComment).insert_many(batch, ordered=False)
             batch = []

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
+from django_mongodb_backend.models import EmbeddedModel
 
 _replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False)
 REPORTS_APP_LABELS = frozenset({"reports"})
@@ -97,6 +98,10 @@ class DatabaseRouter:
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
         if db == DOCUMENTS or is_content_model(app_label, model_name):
             # RunSQL/RunPython (no model name) belong to PostgreSQL unless they name a model.
+            # An embedded model lives inside its parent's documents: no collection of its own.
+            model = hints.get("model")
+            if isinstance(model, type) and issubclass(model, EmbeddedModel):
+                return False
             return db == DOCUMENTS and is_content_model(app_label, model_name)
         if db == "replica":
             return False  # a physical standby follows the primary's schema

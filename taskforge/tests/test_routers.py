@@ -8,6 +8,7 @@ import pytest
 
 from accounts.models import User
 from taskforge.routers import DatabaseRouter, primary_reads, replica_reads
+from tasks.models import Attachment, TaskComment
 
 router = DatabaseRouter()
 
@@ -84,3 +85,9 @@ def test_postgresql_migration_operations_never_run_on_mongodb() -> None:
 def test_relations_across_stores_are_refused() -> None:
     assert router.allow_relation(_obj("default"), _obj("mongodb")) is False
     assert router.allow_relation(_obj("mongodb"), _obj("mongodb")) is True
+
+
+def test_embedded_models_get_no_collection_of_their_own() -> None:
+    assert router.allow_migrate("mongodb", "tasks", "attachment", model=Attachment) is False
+    assert router.allow_migrate("default", "tasks", "attachment", model=Attachment) is False
+    assert router.allow_migrate("mongodb", "tasks", "taskcomment", model=TaskComment) is True

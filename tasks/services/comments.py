@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.permissions import permission_require
 from audit.services import audit_content_record
 from taskforge.errors import ServiceError, Unavailable
+from taskforge.live import KIND_COMMENT, live_publish_on_commit, team_channel
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
@@ -36,6 +37,13 @@ def _invalidate_page_on_commit(task: Task) -> None:
     built from task rows, so their caches stay: a comment does not re-render the team's board)."""
     task_id = task.id
     transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id]))
+
+
+def _comment_event_on_commit(task: Task, event_type: str, *, actor: Any, comment_id: str) -> None:
+    """Tell open pages of the task (the team's live channel, filtered by task) after commit."""
+    data = {"type": event_type, "task_id": str(task.id), "team_id": task.team_id, "comment_id": comment_id,
+            "actor_id": actor.pk}  # fmt: skip
+    live_publish_on_commit(team_channel(task.team_id), KIND_COMMENT, data)
 
 
 def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
@@ -126,6 +134,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 message=f"{name} commented",
             )
             _invalidate_page_on_commit(task)
+            _comment_event_on_commit(task, "comment.created", actor=actor, comment_id=doc["_id"])
             try:  # last step: a failure here rolls back the audit row and the notifications
                 documents.comments().insert_one(doc)
             except MongoUnavailable:
@@ -166,6 +175,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
             message=f"{actor_name(actor)} mentioned you in a comment",
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.edited", actor=actor, comment_id=doc["_id"])
         try:
             documents.comments().update_one(
                 {"_id": doc["_id"]}, {"$set": {"body": body, "mentions": mention_ids, "edited_at": now}}
@@ -183,6 +193,7 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
             table="task_comment", record_id=task.id, operation="DELETE", old=_comment_audit_view(doc), new=None
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.deleted", actor=actor, comment_id=doc["_id"])
         try:
             documents.comments().delete_one({"_id": doc["_id"]})
         except MongoUnavailable:

@@ -23,6 +23,7 @@ from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import NotFound, Unavailable
+from taskforge.live import KIND_BELL, live_publish_on_commit, user_channel
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
 from tasks.caching import unread_forget, unread_incr, unread_set
@@ -94,6 +95,11 @@ def notifications_record(
     return created
 
 
+def bell_event_on_commit(user_id: int) -> None:
+    """The person's bell count changed: their open pages re-read it (live event after commit)."""
+    live_publish_on_commit(user_channel(user_id), KIND_BELL, {"type": "bell", "user_id": user_id})
+
+
 def actor_name(actor: User) -> str:
     """How a notification names the person who acted."""
     return (actor.display_name or actor.email or "Someone").strip()
@@ -113,6 +119,7 @@ def notification_mark_read(*, user: Any, notification_id: str) -> bool:
         raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)  # recomputed on the next read
+        bell_event_on_commit(user.pk)
     return bool(result.modified_count)
 
 
@@ -130,6 +137,7 @@ def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
         raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)
+        bell_event_on_commit(user.pk)
     return result.modified_count
 
 
@@ -142,6 +150,8 @@ def notifications_mark_all_read(*, user: Any) -> int:
     except MongoUnavailable:
         raise Unavailable("Notifications are unavailable right now.") from None
     unread_set(user.pk, 0)
+    if result.modified_count:
+        bell_event_on_commit(user.pk)
     return result.modified_count
 
 
@@ -240,6 +250,7 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
     except DuplicateKeyError:
         return False  # already applied (a replay)
     unread_incr(user_id)
+    bell_event_on_commit(user_id)
     return True
 
 

@@ -22,6 +22,7 @@ from accounts.permissions import permission_has, permission_require
 from audit.services import audit_content_record
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.live import KIND_BOARD, live_publish_on_commit, team_channel
 from tasks.attachments import AttachmentRejected, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate
 from tasks.models import Task, TaskPriority, TaskStatus, TaskWatcher
@@ -167,6 +168,21 @@ def watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
         TaskWatcher.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def board_event_on_commit(task: Task, event_type: str, *, actor: Any, old_status: str | None = None) -> None:
+    """Tell the team's open boards (live events) after commit; call it after the write's cache
+    invalidations so a board that re-fetches on the event reads the new state."""
+    data = {
+        "type": event_type,
+        "task_id": str(task.id),
+        "team_id": task.team_id,
+        "status": task.status,
+        "old_status": old_status or task.status,
+        "version": task.version,
+        "actor_id": actor.pk,
+    }
+    live_publish_on_commit(team_channel(task.team_id), KIND_BOARD, data)
+
+
 def _invalidate_on_commit(task: Task, *user_ids: int | None) -> None:
     users = {u for u in (task.creator_id, task.assignee_id, *user_ids) if u}
     task_id, team_id = task.id, task.team_id
@@ -224,6 +240,7 @@ def task_create(
                 message=f"{actor_name(actor)} assigned you this task",
             )
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.created", actor=actor)
     return task
 
 
@@ -287,6 +304,7 @@ def task_update(
         _detail_record(task, old=old_detail, new=new_detail)
         _after_change(actor, task, old_status=old_status, old_assignee=old_assignee)
         _invalidate_on_commit(task, old_assignee)
+        board_event_on_commit(task, "task.edited", actor=actor, old_status=old_status)
     return task
 
 
@@ -344,6 +362,7 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         task.status, task.updated_at, task.done_at, task.version = status, now, done_at, expected_version + 1
         _after_change(actor, task, old_status=old_status, old_assignee=task.assignee_id)
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.moved", actor=actor, old_status=old_status)
     return task, old_status
 
 
@@ -363,6 +382,7 @@ def task_delete(*, actor: Any, task_id: Any) -> None:
         )
         audit_content_record(table="task_detail", record_id=task.id, operation="DELETE", old=old_detail, new=None)
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.deleted", actor=actor)
         Task.objects.filter(id=task.id).delete()
 
 
@@ -397,6 +417,7 @@ def task_attachment_add(*, actor: Any, task_id: Any, upload: Any) -> dict[str, A
             task.version += 1
             _detail_record(task, old=old_detail, new=new_detail)
             _invalidate_on_commit(task)
+            board_event_on_commit(task, "task.edited", actor=actor)
     except BaseException:
         attachment_discard(str(task.id), stored.stored_name)
         raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "live.settings")
+# Always the live settings (its URLs, no middleware), whatever the environment says for the site.
+os.environ["DJANGO_SETTINGS_MODULE"] = "live.settings"
 
 import django
 

@@ -16,9 +16,9 @@ from django.contrib import auth
 from django.db import connections
 from django.http import HttpRequest
 
-from accounts.permissions import permission_has
+from accounts.permissions import permission_has, permission_holders
 from accounts.sessions import SID_KEY, session_expired, session_is_active
-from taskforge.dbcontext import context_for_user, db_context
+from taskforge.dbcontext import context_for_system, context_for_user, db_context
 
 
 class Verdict(enum.Enum):
@@ -33,15 +33,28 @@ class Access:
     user_id: int | None = None
 
 
+def _close_connections() -> None:
+    for conn in connections.all(initialized_only=True):
+        if conn.vendor == "postgresql":
+            conn.close()  # back to the pool: a thread of the shared executor keeps none
+
+
+def team_viewers(team_id: int) -> frozenset[int]:
+    """Who may see the team's board now (task.view): one query for every open stream of the team."""
+    try:
+        with db_context(context_for_system("live events")):
+            return permission_holders(team_id, "task.view")
+    finally:
+        _close_connections()
+
+
 def stream_access(session_key: str | None, team_id: int | None) -> Access:
     """May the holder of this session cookie watch the team's board (or only their own channel,
     for team_id None)? Runs in a worker thread and gives its database connections back."""
     try:
         return _access(session_key, team_id)
     finally:
-        for conn in connections.all(initialized_only=True):
-            if conn.vendor == "postgresql":
-                conn.close()  # back to the pool: a thread of the shared executor keeps none
+        _close_connections()
 
 
 def _access(session_key: str | None, team_id: int | None) -> Access:

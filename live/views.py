@@ -2,9 +2,11 @@
 
 A board stream carries the team's channel (task created/moved/edited/deleted, comments;
 `?task=<id>` keeps one task's) and the person's own (bell); /events/me/ only the person's.
-Permission is checked when the stream opens (401 signed out, 404 a team one may not see)
-and again before events are sent, at most every LIVE_RECHECK_MS and at each heartbeat: a
-person who left the team, or whose session ended, gets `event: end` and the stream closes.
+Permission is checked when the stream opens (401 signed out, 404 a team one may not see),
+again before each event (against the team's viewers, one shared lookup per team at most
+every LIVE_RECHECK_MS) and in full at each heartbeat (session, account, permission): a
+person who left the team gets `event: end` instead of the next event, a signed-out
+session at the next heartbeat, and the stream closes.
 
 Event ids are the channels' positions joined by "_" (board: "<team>_<user>"), so a browser
 reconnecting with Last-Event-ID gets exactly what it missed from the backlog, or
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import random
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from live.access import Access, Verdict, stream_access
 from live.hub import HUB, Event, Listener
+from live.viewers import TEAM_VIEWERS
 from taskforge.live import EVENT_ID_RE, KIND_BELL, event_id_key, team_channel, user_channel
 
 _check = sync_to_async(stream_access, thread_sensitive=False)
@@ -101,7 +104,9 @@ async def _open(request: HttpRequest, *, team_id: int | None) -> HttpResponse:
     positions = _positions(raw_last, channels)
     if positions is None:
         return _text(400, "Last-Event-ID is not one of this stream's event ids.", request)
-    stream = _Stream(session_key=session_key, team_id=team_id, task_filter=task_filter, positions=positions)
+    stream = _Stream(
+        session_key=session_key, user_id=access.user_id, team_id=team_id, task_filter=task_filter, positions=positions
+    )
     response = StreamingHttpResponse(stream.run(), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
@@ -110,13 +115,19 @@ async def _open(request: HttpRequest, *, team_id: int | None) -> HttpResponse:
 
 class _Stream:
     def __init__(
-        self, *, session_key: str | None, team_id: int | None, task_filter: str | None, positions: dict[str, Any]
+        self,
+        *,
+        session_key: str | None,
+        user_id: int,
+        team_id: int | None,
+        task_filter: str | None,
+        positions: dict[str, Any],
     ) -> None:
         self.session_key = session_key
+        self.user_id = user_id
         self.team_id = team_id
         self.task_filter = task_filter
         self.positions: dict[str, str | None] = positions
-        self.checked_at = time.monotonic()
         self.ended = False
 
     def _event_id(self) -> str:
@@ -131,11 +142,16 @@ class _Stream:
             return True
         return event.get("task_id") == self.task_filter
 
-    async def _still_allowed(self, *, force: bool = False) -> bool:
-        if not force and (time.monotonic() - self.checked_at) * 1000 < settings.LIVE_RECHECK_MS:
+    async def _still_allowed(self) -> bool:
+        """Before events: is the person still among the team's viewers (shared, fresh to
+        LIVE_RECHECK_MS)? Their own channel needs no more than the heartbeat's check."""
+        if self.team_id is None:
             return True
+        return self.user_id in await TEAM_VIEWERS.get(self.team_id)
+
+    async def _session_still_good(self) -> bool:
+        """At each heartbeat: the whole opening check again (session, account, permission)."""
         access = await _check(self.session_key, self.team_id)
-        self.checked_at = time.monotonic()
         return access.verdict is Verdict.OK
 
     async def _catch_up(self) -> tuple[list[Event], bool]:
@@ -169,10 +185,12 @@ class _Stream:
             while not self.ended:
                 listener.wake.clear()
                 if listener.queue.empty() and not listener.resync:
+                    # Jittered, so the heartbeats (and their checks) of streams opened together spread out.
+                    beat = settings.LIVE_HEARTBEAT_SECONDS * random.uniform(0.8, 1.0)
                     try:
-                        await asyncio.wait_for(listener.wake.wait(), timeout=settings.LIVE_HEARTBEAT_SECONDS)
+                        await asyncio.wait_for(listener.wake.wait(), timeout=beat)
                     except TimeoutError:
-                        if not await self._still_allowed(force=True):
+                        if not await self._session_still_good():
                             yield self._end()
                             continue
                         yield ": ping\n\n"

@@ -16,11 +16,12 @@ Where trip data lives (DESIGN.md, "Data placement"):
   a projection of the document, kept in step by the same outbox handler, with a
   weighted tsvector (a generated column, see migration 0002). `SearchWord` is its
   vocabulary, with a trigram index, for typo-tolerant search.
-* `Departure` is the inventory row of one departure (trip + date): capacity and seats
-  taken. Booking services lock it (SELECT ... FOR UPDATE) so a departure is never
-  oversold, and its CHECK constraint refuses overselling even if a code path forgot
-  the lock. In this version each trip has exactly one departure, on its start date: a
-  booking's travel date must be the trip's start date.
+* `Departure` is one departure of a trip (trip + date): its seats, seats taken, an
+  optional price override and a status (open, closed, cancelled). A trip has many;
+  the one created with the trip is on its start date. Booking services lock it
+  (SELECT ... FOR UPDATE) so a departure is never oversold, and its CHECK constraint
+  refuses overselling even if a code path forgot the lock. A booking's travel date is
+  its departure's date.
 * `Booking` is protected by row-level security (a traveller sees only their own rows).
   That is why seats are counted on `Departure` and not by counting bookings: under RLS
   a traveller's connection cannot see other travellers' bookings, so a COUNT would
@@ -89,25 +90,41 @@ class Trip(models.Model):
         return self.code
 
 
+class DepartureStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Departure(models.Model):
-    """The inventory of one departure of a trip: capacity and seats taken.
+    """One departure of a trip (trip + date): its seats (`capacity`), the seats taken, an
+    optional price that overrides the trip's, and a status (open for sale, closed, or
+    cancelled by the company).
 
     Booking services take `SELECT ... FOR UPDATE` on this row before counting seats,
     which serialises bookings of the same departure; the CHECK constraint is the last
-    line of defence against overselling.
+    line of defence against overselling. No row-level security: like the trip, a
+    departure is catalogue data every visitor may read; writes go through the services
+    (catalogue editors, the booking desk, and bookings that take seats). Audited by the
+    trigger like the other bookings tables.
     """
-
-    # The counter is derived from the bookings, which are audited themselves; capacity
-    # changes are audited through the trip's `seats`.
-    AUDIT = False
 
     trip = models.ForeignKey(Trip, on_delete=models.PROTECT, related_name="departures")
     date = models.DateField()
-    capacity = models.PositiveIntegerField()
+    capacity = models.PositiveIntegerField(help_text="Seats on this departure.")
     seats_taken = models.PositiveIntegerField(default=0)
+    price_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Price per person for this departure; empty = the trip's price."
+    )
+    status = models.CharField(
+        max_length=16, choices=DepartureStatus.choices, default=DepartureStatus.OPEN, db_default="open"
+    )
+    cancel_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "bookings_departure"
+        ordering = ["date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["trip", "date"], name="bookings_departure_trip_date_unique"),
             models.CheckConstraint(condition=Q(capacity__gt=0), name="bookings_departure_capacity_positive"),
@@ -115,6 +132,16 @@ class Departure(models.Model):
                 condition=Q(seats_taken__gte=0) & Q(seats_taken__lte=models.F("capacity")),
                 name="bookings_departure_not_oversold",
             ),
+            models.CheckConstraint(
+                condition=Q(price_minor__isnull=True) | Q(price_minor__gt=0), name="bookings_departure_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DepartureStatus.values), name="bookings_departure_status_valid"
+            ),
+        ]
+        indexes = [
+            # The catalogue's departure-date filter: open departures in a date range.
+            models.Index(fields=["status", "date"], name="bookings_departure_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -123,6 +150,18 @@ class Departure(models.Model):
     @property
     def seats_left(self) -> int:
         return max(self.capacity - self.seats_taken, 0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DepartureStatus.OPEN
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == DepartureStatus.CANCELLED
+
+    def unit_price_minor(self, trip: Trip) -> int:
+        """The price per person of this departure: its own, else the trip's."""
+        return self.price_minor if self.price_minor is not None else trip.price_minor
 
 
 class TripListing(models.Model):
@@ -221,6 +260,8 @@ class Booking(RLSModel):
     trip = models.ForeignKey(
         Trip, on_delete=models.PROTECT, to_field="code", db_column="trip_code", related_name="bookings"
     )
+    # The departure booked; `travel_date` is its date (kept for lists and the RLS-scoped indexes).
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="bookings")
     booking_date = models.DateTimeField(default=timezone.now)
     travel_date = models.DateField()
     travellers = models.PositiveSmallIntegerField()
@@ -272,6 +313,7 @@ class Booking(RLSModel):
                 name="bookings_active_departure_idx",
                 condition=~Q(status="cancelled"),
             ),
+            models.Index(fields=["departure"], name="bookings_live_by_departure_idx", condition=~Q(status="cancelled")),
         ]
         rls_policies = [CustomPolicy("booking_owner_or_desk", BOOKING_POLICY, operation="ALL")]
 

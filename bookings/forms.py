@@ -202,9 +202,17 @@ class BookingForm(forms.Form):
         choices=[("review", "Review"), ("confirm", "Confirm")], required=False, widget=forms.HiddenInput
     )
 
-    def __init__(self, *args: Any, departures: list[dt.date], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, departures: list[dt.date], accepted: list[dt.date] | None = None, **kwargs: Any
+    ) -> None:
+        """`departures` are offered; `accepted` (default: the same) are let through to the
+        service, which says why a departure that has left or closed cannot be booked."""
         super().__init__(*args, **kwargs)
-        self.fields["travel_date"].choices = [(d.isoformat(), d.strftime("%a %d %b %Y")) for d in departures]
+        field = self.fields["travel_date"]
+        field.choices = [(d.isoformat(), d.strftime("%a %d %b %Y")) for d in departures]
+        if accepted is not None:
+            known = {d.isoformat() for d in accepted}
+            field.valid_value = lambda value: str(value) in known
         self.fields["travel_date"].error_messages["invalid_choice"] = "Choose one of the trip's departure dates."
         # The limit is a setting, so it is attached here rather than at class definition.
         travellers = self.fields["travellers"]

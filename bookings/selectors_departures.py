@@ -60,6 +60,12 @@ def bookable_dates(trip: Trip) -> list[dt.date]:
     return [row.date for row in trip_departures(trip)]
 
 
+def all_dates(trip: Trip) -> list[dt.date]:
+    """Every departure date of the trip (a booking form posted for one that has since left or
+    closed is answered by the service, which says why)."""
+    return list(Departure.objects.filter(trip=trip).order_by("date").values_list("date", flat=True))
+
+
 def staff_departures(viewer: Any, trip: Trip) -> list[DepartureRow]:
     """Every departure of the trip, for catalogue editors and the booking desk (else none)."""
     if not (capability_has(viewer, Capability.CATALOGUE_EDITOR) or capability_has(viewer, Capability.BOOKING_DESK)):

@@ -161,7 +161,7 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
         context["form"] = form
         return render(request, "bookings/book.html", context)
 
-    form = BookingForm(request.POST, departures=departures)
+    form = BookingForm(request.POST, departures=departures, accepted=departure_selectors.all_dates(trip))
     context["form"] = form
     if not form.is_valid():
         return render(request, "bookings/book.html", context, status=400)

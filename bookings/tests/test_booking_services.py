@@ -120,7 +120,9 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, catal
     with pytest.raises(ServiceError, match="no longer on sale"):
         _create(traveller, trip, 1)
     past = make_trip()
+    # The trip's departure is today: it has left.
     type(past).objects.filter(pk=past.pk).update(start=timezone.localdate())
+    Departure.objects.filter(trip=past).update(date=timezone.localdate())
     past.refresh_from_db()
     with pytest.raises(ServiceError, match="already left"):
         _create(traveller, past, 1)

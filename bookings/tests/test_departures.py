@@ -31,7 +31,9 @@ def _day(n: int) -> dt.date:
 
 def _add(editor, trip, days: int, seats: int = 10, price_minor: int | None = None) -> Departure:
     with acting(editor):
-        return dep.departure_add(actor=editor, trip_code=trip.code, date=_day(days), seats=seats, price_minor=price_minor)
+        return dep.departure_add(
+            actor=editor, trip_code=trip.code, date=_day(days), seats=seats, price_minor=price_minor
+        )
 
 
 def _book(user, trip, date: dt.date, travellers: int, unit: int):
@@ -80,7 +82,9 @@ def test_seats_never_go_below_the_seats_booked(make_trip, catalogue_editor, trav
     departure = Departure.objects.get(trip=trip)
     _book(traveller, trip, trip.start, 3, trip.price_minor)
     with acting(catalogue_editor), pytest.raises(ServiceError) as refused:
-        dep.departure_update(actor=catalogue_editor, departure_id=departure.pk, seats=2, price_minor=None, status="open")
+        dep.departure_update(
+            actor=catalogue_editor, departure_id=departure.pk, seats=2, price_minor=None, status="open"
+        )
     assert refused.value.field == "seats" and "3 seats are already booked" in refused.value.message
 
 
@@ -148,7 +152,9 @@ def test_trip_page_lists_departures_with_seats_left_and_the_form_offers_them(
     later = _add(catalogue_editor, trip, 120, seats=4, price_minor=175_000)
     closed = _add(catalogue_editor, trip, 150)
     with acting(catalogue_editor):
-        dep.departure_update(actor=catalogue_editor, departure_id=closed.pk, seats=10, price_minor=None, status="closed")
+        dep.departure_update(
+            actor=catalogue_editor, departure_id=closed.pk, seats=10, price_minor=None, status="closed"
+        )
     _book(traveller, trip, later.date, 3, 175_000)
     page = client.get(f"/trips/{trip.code}/").content.decode()
     assert f'data-departure="{trip.start.isoformat()}"' in page

@@ -259,11 +259,11 @@ def seed(args: argparse.Namespace) -> None:
     print(f"[bench.catalogue] generating {n} trips, {m} bookings, {t} travellers ...", flush=True)
     password = make_password(PASSWORD)
     User.objects.bulk_create(
-        [User(email=f"traveller{i:05d}@bench.example", password=password, role="traveller",
+        [User(email=f"traveller{i:05d}@bench.example", password=password,
               display_name=f"Traveller {i}", email_verified=True) for i in range(t)],
         batch_size=2000,
     )  # fmt: skip
-    user_ids = list(User.objects.filter(role="traveller").order_by("id").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").order_by("id").values_list("id", flat=True))
     step(f"{len(user_ids)} travellers")
     images = [trip_image_store(io.BytesIO(demo_image_bytes(k, f"Bench {k}"))) for k in range(12)]
     thumbs = [img.thumbnail for img in images]
@@ -541,7 +541,7 @@ def rls_overhead(samples: int) -> dict[str, Any]:
     from accounts.models import User
     from bookings.models import Booking
 
-    user_ids = list(User.objects.filter(role="traveller").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").values_list("id", flat=True))
     # The exact SQL of selectors.bookings_for_traveller, page 1.
     sql, params = (
         Booking.objects.filter(user_id=user_ids[0]).order_by("-travel_date", "-id")[:21].query.sql_with_params()

@@ -7,3 +7,4 @@ class BookingsConfig(AppConfig):
 
     def ready(self) -> None:
         import bookings.jobs  # noqa: F401 - registers the Celery jobs
+        import bookings.services.waitlist  # noqa: F401 - the waiting list's jobs

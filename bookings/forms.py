@@ -340,3 +340,12 @@ class DepartureMoveForm(forms.Form):
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["departure"].choices = choices
+
+
+class WaitlistJoinForm(forms.Form):
+    """Join a full departure's waiting list for a number of travellers."""
+
+    travel_date = forms.DateField(error_messages={"invalid": "Choose one of the trip's departure dates."})
+    travellers = forms.IntegerField(
+        min_value=1, error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE}
+    )

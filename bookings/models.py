@@ -113,6 +113,9 @@ class Departure(models.Model):
     date = models.DateField()
     capacity = models.PositiveIntegerField(help_text="Seats on this departure.")
     seats_taken = models.PositiveIntegerField(default=0)
+    seats_held = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Seats held by live waiting-list offers (not for sale)."
+    )
     price_minor = models.BigIntegerField(
         null=True, blank=True, help_text="Price per person for this departure; empty = the trip's price."
     )
@@ -132,6 +135,11 @@ class Departure(models.Model):
                 condition=Q(seats_taken__gte=0) & Q(seats_taken__lte=models.F("capacity")),
                 name="bookings_departure_not_oversold",
             ),
+            # Held seats are never sold nor held twice: bookings and live offers fit the seats.
+            models.CheckConstraint(
+                condition=Q(seats_held__gte=0) & Q(seats_held__lte=models.F("capacity") - models.F("seats_taken")),
+                name="bookings_departure_holds_fit",
+            ),
             models.CheckConstraint(
                 condition=Q(price_minor__isnull=True) | Q(price_minor__gt=0), name="bookings_departure_price_positive"
             ),
@@ -149,7 +157,8 @@ class Departure(models.Model):
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_taken, 0)
+        """Seats for sale: not booked and not held for a waiting-list offer."""
+        return max(self.capacity - self.seats_taken - self.seats_held, 0)
 
     @property
     def is_open(self) -> bool:
@@ -328,3 +337,79 @@ class Booking(RLSModel):
     def net_minor(self) -> int:
         """What the booking comes to: its total less what was refunded."""
         return self.total_minor - (self.refund_minor or 0)
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+WAITLIST_LIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(RLSModel):
+    """A traveller waiting for seats on a full departure (pretix-like). In line by
+    (created_at, id). When seats free up, the first entries that fit get an offer: their
+    seats are held on the departure (`Departure.seats_held`) at the price of that moment
+    until `offer_expires_at`; accepting books them at that price, declining or letting it
+    expire passes the seats on. Row-level security as for bookings (the traveller, the
+    booking desk, the system)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="waitlist_entries")
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="waitlist_entries")
+    travellers = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offer_unit_price_minor = models.BigIntegerField(null=True, blank=True, help_text="Price per person held.")
+    booking = models.OneToOneField(
+        Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entry"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "bookings_waitlist_entry"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(travellers__gt=0), name="bookings_waitlist_travellers_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="bookings_waitlist_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered") | (Q(offer_expires_at__isnull=False) & Q(offer_unit_price_minor__gt=0)),
+                name="bookings_waitlist_offer_complete",
+            ),
+            # One place in line per traveller and departure.
+            models.UniqueConstraint(
+                fields=["user", "departure"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="bookings_waitlist_one_live_entry",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["departure", "created_at"],
+                name="bookings_waitlist_line_idx",
+                condition=Q(status__in=["waiting", "offered"]),
+            ),
+            models.Index(
+                fields=["offer_expires_at"], name="bookings_waitlist_expiry_idx", condition=Q(status="offered")
+            ),
+        ]
+        rls_policies = [CustomPolicy("waitlist_owner_or_desk", BOOKING_POLICY, operation="ALL")]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} {self.departure_id} x{self.travellers} ({self.status})"
+
+    @property
+    def is_live_offer(self) -> bool:
+        return (
+            self.status == WaitlistStatus.OFFERED
+            and self.offer_expires_at is not None
+            and self.offer_expires_at > timezone.now()
+        )

@@ -13,7 +13,15 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from accounts.permissions import capability_has
-from bookings.models import Booking, BookingStatus, Departure, DepartureStatus, Trip
+from bookings.models import (
+    WAITLIST_LIVE,
+    Booking,
+    BookingStatus,
+    Departure,
+    DepartureStatus,
+    Trip,
+    WaitlistEntry,
+)
 from bookings.policy import money
 
 
@@ -96,3 +104,24 @@ def move_choices(booking: Booking) -> list[DepartureRow]:
     return [
         row for row in trip_departures(trip) if row.pk != booking.departure_id and row.seats_left >= booking.travellers
     ]
+
+
+# --- the waiting list ----------------------------------------------------------------------------
+
+
+def waitlist_entry_for_owner(viewer: Any, entry_id: int) -> WaitlistEntry | None:
+    """A traveller's own waiting-list entry (RLS shows the same); None (=> 404) for others."""
+    return (
+        WaitlistEntry.objects.select_related("departure", "departure__trip")
+        .filter(pk=entry_id, user_id=getattr(viewer, "pk", None))
+        .first()
+    )
+
+
+def waitlist_for_staff(viewer: Any, departure: Departure) -> list[WaitlistEntry]:
+    """The departure's line (live entries first, in order, then the closed ones), for the
+    booking desk; none for anyone else (RLS hides other travellers' entries too)."""
+    if not capability_has(viewer, Capability.BOOKING_DESK):
+        return []
+    entries = WaitlistEntry.objects.select_related("user").filter(departure=departure)
+    return sorted(entries, key=lambda e: (e.status not in WAITLIST_LIVE, e.created_at, e.pk))

@@ -20,6 +20,11 @@ urlpatterns = [
         name="staff_departure_edit",
     ),
     path(
+        "trips/staff/departures/<int:departure_id>/waitlist/",
+        views_departures.staff_waitlist,
+        name="staff_waitlist",
+    ),
+    path(
         "trips/staff/departures/<int:departure_id>/cancel/",
         views_departures.staff_departure_cancel,
         name="staff_departure_cancel",
@@ -28,6 +33,8 @@ urlpatterns = [
     path("trips/<str:code>/", views.trip_detail, name="trip_detail"),
     path("trips/<str:code>/book/", views.trip_book, name="trip_book"),
     path("trips/<str:code>/quote/", views.trip_quote, name="trip_quote"),
+    path("trips/<str:code>/waitlist/", views_departures.waitlist_join, name="waitlist_join"),
+    path("waitlist/<int:entry_id>/", views_departures.waitlist_entry, name="waitlist_entry"),
     # bookings
     path("bookings/mine/", views.my_bookings, name="my_bookings"),
     path("bookings/staff/", views.staff_bookings, name="staff_bookings"),

@@ -15,11 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import Capability
 from bookings import selectors
 from bookings import selectors_departures as departure_selectors
-from bookings.forms import DepartureCancelForm, DepartureForm, DepartureMoveForm, price_input
+from bookings.forms import DepartureCancelForm, DepartureForm, DepartureMoveForm, WaitlistJoinForm, price_input
 from bookings.models import Booking, Trip
 from bookings.services import departures as departure_services
+from bookings.services import waitlist as waitlist_services
 from taskforge.decorators import capability_required, signed_in
-from taskforge.errors import ServiceError, form_refusal
+from taskforge.errors import NotFound, ServiceError, form_refusal
 
 STAFF = (Capability.CATALOGUE_EDITOR, Capability.BOOKING_DESK)
 
@@ -203,3 +204,62 @@ def booking_departure_move(request: HttpRequest, booking_id: int) -> HttpRespons
         return _choice_refused(request, booking, form, status)
     messages.success(request, f"Your booking is moved to the departure on {moved.travel_date:%d %b %Y}.")
     return redirect("bookings:booking_detail", booking_id=booking_id)
+
+
+# --- the waiting list ----------------------------------------------------------------------------
+
+
+@require_POST
+@signed_in
+def waitlist_join(request: HttpRequest, code: str) -> HttpResponse:
+    """Join a full departure's waiting list (from the trip page)."""
+    form = WaitlistJoinForm(request.POST)
+    if form.is_valid():
+        try:
+            entry = waitlist_services.waitlist_join(
+                actor=request.user,
+                trip_code=code,
+                travel_date=form.cleaned_data["travel_date"],
+                travellers=form.cleaned_data["travellers"],
+            )
+        except NotFound:
+            raise
+        except ServiceError as exc:
+            status = form_refusal(form, exc)
+        else:
+            messages.success(request, "You are on the waiting list; we will email you when seats come free.")
+            return redirect("bookings:waitlist_entry", entry_id=entry.pk)
+    else:
+        status = 400
+    context = {"form": form, "trip": _trip_or_404(code)}
+    return render(request, "bookings/waitlist_join.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@signed_in
+def waitlist_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """The traveller's place in line, and the offer when there is one: POST action=accept|decline."""
+    entry = departure_selectors.waitlist_entry_for_owner(request.user, entry_id)
+    if entry is None:
+        raise Http404("No such waiting-list entry.")
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "accept":
+            # A refusal (expired, no offer) is answered by the middleware.
+            booking = waitlist_services.waitlist_accept(actor=request.user, entry_id=entry.pk)
+            messages.success(request, "Booked: the held seats are yours.")
+            return redirect("bookings:booking_detail", booking_id=booking.pk)
+        if action == "decline":
+            waitlist_services.waitlist_decline(actor=request.user, entry_id=entry.pk)
+            messages.success(request, "Done: you are off this waiting list.")
+            return redirect("bookings:waitlist_entry", entry_id=entry.pk)
+        return render(request, "bookings/waitlist_entry.html", {"entry": entry, "bad_action": True}, status=400)
+    return render(request, "bookings/waitlist_entry.html", {"entry": entry})
+
+
+@require_http_methods(["GET"])
+@capability_required(Capability.BOOKING_DESK)
+def staff_waitlist(request: HttpRequest, departure_id: int) -> HttpResponse:
+    row = _departure_or_404(request, departure_id)
+    entries = departure_selectors.waitlist_for_staff(request.user, row.departure)
+    return render(request, "bookings/staff_waitlist.html", {"row": row, "entries": entries})

@@ -27,6 +27,7 @@ from bookings.policy import (
     refund_quote,
 )
 from bookings.services.common import booking_for_update, local_today, travellers_check
+from bookings.services.waitlist import seats_freed_on_commit
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
@@ -36,6 +37,7 @@ def release_seats(booking: Booking, seats: int) -> Departure:
     departure = Departure.objects.select_for_update(of=("self",)).get(pk=booking.departure_id)
     departure.seats_taken = max(departure.seats_taken - seats, 0)
     departure.save(update_fields=["seats_taken"])
+    seats_freed_on_commit(departure.pk)  # the waiting list's turn
     return departure
 
 

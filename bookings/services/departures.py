@@ -25,6 +25,7 @@ from bookings.services.bookings import seats_refusal
 from bookings.services.cancellations import release_seats
 from bookings.services.common import booking_for_update, capability_require, local_today
 from bookings.services.trips import MAX_PRICE_MINOR, MAX_SEATS
+from bookings.services.waitlist import seats_freed_on_commit
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
@@ -92,13 +93,20 @@ def departure_update(*, actor: Any, departure_id: int, seats: Any, price_minor: 
         departure = _departure_for_update(departure_id)
         if departure.is_cancelled:
             raise Conflict("This departure is cancelled; it can no longer change.")
-        if seats < departure.seats_taken:
+        if seats < departure.seats_taken + departure.seats_held:
             raise ServiceError(
-                f"{departure.seats_taken} seats are already booked; seats cannot go below that.", field="seats"
+                f"{departure.seats_taken} seats are booked and {departure.seats_held} held for waiting-list "
+                "offers; seats cannot go below that."
+                if departure.seats_held
+                else f"{departure.seats_taken} seats are already booked; seats cannot go below that.",
+                field="seats",
             )
+        more_room = seats > departure.capacity or (status == DepartureStatus.OPEN and not departure.is_open)
         departure.capacity, departure.price_minor, departure.status = seats, price_minor, status
         departure.save(update_fields=["capacity", "price_minor", "status"])
         transaction.on_commit(catalogue_cache_bump)
+        if more_room:
+            seats_freed_on_commit(departure.pk)
     return departure
 
 

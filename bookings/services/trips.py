@@ -20,6 +20,7 @@ from bookings.documents import TripContent, trip_payload
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, DepartureStatus, Trip
 from bookings.services.common import capability_require, local_today
+from bookings.services.waitlist import seats_freed_on_commit
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
@@ -134,7 +135,7 @@ def trip_update(
             .exclude(status=DepartureStatus.CANCELLED)
             .first()
         )
-        taken = departure.seats_taken if departure else 0
+        taken = departure.seats_taken + departure.seats_held if departure else 0
         if start != trip.start:
             if taken:
                 raise ServiceError(
@@ -155,8 +156,11 @@ def trip_update(
         trip.updated_at = now
         trip.save()
         if departure is not None:
+            more_room = seats > departure.capacity
             departure.date, departure.capacity = start, seats
             departure.save(update_fields=["date", "capacity"])
+            if more_room:
+                seats_freed_on_commit(departure.pk)
         new_image = image.image if image else current_state.get("image", "")
         new_thumb = image.thumbnail if image else current_state.get("thumbnail", "")
         payload = trip_payload(trip, content, new_image, new_thumb)

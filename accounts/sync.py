@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
-from pymongo.errors import ConnectionFailure
 
 from accounts.models import PROFILE_AGGREGATE, PROFILE_FIELDS, Profile
 from accounts.selectors import preferences_normalise, profile_invalidate
 from accounts.services.avatars import avatar_file_delete
-from sync.handlers import OutboxRetryLater, outbox_handler
+from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
 from sync.stores import mongo_tombstone_versioned, mongo_upsert_versioned
 from taskforge.mongo import documents_collection
@@ -46,14 +44,7 @@ def profile_apply(event: OutboxEvent) -> None:
     collection = documents_collection(Profile)
     if payload.get("deleted"):
         # An erasure: the avatar file goes with the document (read before the tombstone).
-        try:
-            old = Profile.objects.filter(pk=user_id).values("avatar").first() or {}
-        except DatabaseError as exc:
-            # The relay retries store outages without using an attempt; it knows pymongo's
-            # ConnectionFailure, which the ORM wraps.
-            if isinstance(exc.__cause__, ConnectionFailure):
-                raise OutboxRetryLater("document store unavailable") from exc
-            raise
+        old = Profile.objects.filter(pk=user_id).values("avatar").first() or {}
         if mongo_tombstone_versioned(collection, user_id, event.version, unset=PROFILE_FIELDS) and old.get("avatar"):
             avatar_file_delete(old["avatar"])
     else:

@@ -153,7 +153,8 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
     assert cancelled.status == BookingStatus.CANCELLED
     assert cancelled.refund_minor == 400_00 * refund_percent // 100
     assert Departure.objects.get(trip=trip).seats_taken == 0
-    assert len(callbacks) == 1  # the cancellation email job, queued after commit
+    # Queued after commit: the cancellation email job and the waiting list's offer round.
+    assert len(callbacks) == 2
     with pytest.raises(Conflict, match="already cancelled"), acting(traveller):
         services.booking_cancel(actor=traveller, booking_id=booking.pk)
 

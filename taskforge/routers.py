@@ -28,6 +28,8 @@ CONTENT_MODELS: frozenset[str] = frozenset(
         "accounts.profile",
         "accounts.profilepreferences",
         "accounts.notificationchannels",
+        "bookings.itineraryday",
+        "bookings.tripcontent",
     }
 )
 

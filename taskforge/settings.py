@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "tasks",
     "bookings",
     "reports",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -406,6 +407,20 @@ BOOKING_MAX_TRAVELLERS = env_int("BOOKING_MAX_TRAVELLERS", 12, minimum=1, maximu
 WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24, minimum=1, maximum=24 * 14)  # how long an offer holds seats
 # Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
 CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
+
+# --- Webhooks (webhooks app) ----------------------------------------------------------------
+# Signed POSTs to the endpoints teams and the booking desk register (README "Webhooks"). A
+# failed delivery is tried again after BASE, 2*BASE, 4*BASE ... seconds (capped by MAX, with
+# jitter) and becomes a dead letter after WEBHOOK_MAX_ATTEMPTS attempts.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1, maximum=30)
+WEBHOOK_BACKOFF_BASE_SECONDS = env_int("WEBHOOK_BACKOFF_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
+# Server-side request forgery guard: endpoints may not point at private, loopback,
+# link-local, multicast or reserved addresses unless this is on (tests, a closed network).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Finished deliveries (succeeded, dead) are kept this long in the endpoints' logs.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
 
 # --- i18n / time -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

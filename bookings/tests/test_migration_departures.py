@@ -1,4 +1,4 @@
-"""Migration 0006 moves today's bookings onto departures: migrate back to before it, make a
+"""Migration 0007 moves today's bookings onto departures: migrate back to before it, make a
 trip and bookings as they were (one implicit departure per trip; one cancelled booking
 left on a date the trip no longer departs), migrate forward, check where each landed.
 
@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from taskforge.dbcontext import DbContext, db_context
 from taskforge.testing.personas import person_create
 
-BEFORE = [("bookings", "0005_departures")]
+BEFORE = [("bookings", "0006_departures")]
 SYSTEM = DbContext(role="system", user_agent="migration test")
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.permissions import permission_require
 from audit.services import audit_content_record
+from sync.events import business_event_record
 from taskforge.errors import ServiceError, Unavailable
 from taskforge.mongo import MongoUnavailable
 from tasks import documents
@@ -124,6 +125,20 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 task=task,
                 actor_id=actor.pk,
                 message=f"{name} commented",
+            )
+            business_event_record(
+                event_type="comment.created",
+                team_id=task.team_id,
+                data={
+                    "id": doc["_id"],
+                    "task_id": doc["task_id"],
+                    "team_id": task.team_id,
+                    "author_id": actor.pk,
+                    "body": body,
+                    "mentions": mention_ids,
+                    "attachments": [a["name"] for a in doc["attachments"]],
+                    "created_at": now,
+                },
             )
             _invalidate_page_on_commit(task)
             try:  # last step: a failure here rolls back the audit row and the notifications

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0004_booking_removed_travellers'),
+        ('bookings', '0005_trip_content'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

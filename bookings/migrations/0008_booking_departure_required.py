@@ -1,11 +1,11 @@
-"""Every booking now has its departure (0006 put them there): the column becomes required."""
+"""Every booking now has its departure (0007 put them there): the column becomes required."""
 
 import django.db.models.deletion
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("bookings", "0006_bookings_onto_departures")]
+    dependencies = [("bookings", "0007_bookings_onto_departures")]
 
     operations = [
         migrations.AlterField(

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0007_booking_departure_required'),
+        ('bookings', '0008_booking_departure_required'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -19,7 +19,7 @@ from django.db.models import F, Q, Sum
 def forwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('rls.role', 'system', true), set_config('rls.request_id', 'migration bookings 0006', true)"
+            "SELECT set_config('rls.role', 'system', true), set_config('rls.request_id', 'migration bookings 0007', true)"
         )
     Trip = apps.get_model("bookings", "Trip")
     Departure = apps.get_model("bookings", "Departure")
@@ -64,6 +64,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("bookings", "0005_departures")]
+    dependencies = [("bookings", "0006_departures")]
 
     operations = [migrations.RunPython(forwards, backwards, elidable=False)]

@@ -421,6 +421,7 @@ if TRIP_PRICE_LUXURY_MIN_MINOR <= TRIP_PRICE_BUDGET_MAX_MINOR:
     raise ImproperlyConfigured("TRIP_PRICE_LUXURY_MIN_MINOR must be above TRIP_PRICE_BUDGET_MAX_MINOR.")
 TRIP_IMAGE_MAX_BYTES = env_int("TRIP_IMAGE_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 BOOKING_MAX_TRAVELLERS = env_int("BOOKING_MAX_TRAVELLERS", 12, minimum=1, maximum=1000)
+WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24, minimum=1, maximum=24 * 14)  # how long an offer holds seats
 # Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
 CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
 

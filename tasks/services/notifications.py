@@ -285,6 +285,8 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
         actor_id=payload.get("actor_id"),
         title=payload.get("title", ""),
         message=payload.get("message", ""),
+        # Notifications of other apps (bookings) link to their own page instead of a task.
+        url=payload.get("url") or "",
         created_at=dt.datetime.fromisoformat(payload["created_at"]),
     )
     try:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django_mongodb_backend.models import EmbeddedModel
 
@@ -68,6 +69,14 @@ def is_content_model(app_label: str, model_name: str | None) -> bool:
     return f"{app_label}.{model_name}" in CONTENT_MODELS
 
 
+def _is_embedded(app_label: str, model_name: str | None) -> bool:
+    try:
+        model = apps.get_model(app_label, model_name) if model_name else None
+    except LookupError:
+        return False
+    return model is not None and issubclass(model, EmbeddedModel)
+
+
 def _database_of(model: Any) -> str:
     if is_content_model(model._meta.app_label, model._meta.model_name):
         return DOCUMENTS
@@ -99,8 +108,8 @@ class DatabaseRouter:
         if db == DOCUMENTS or is_content_model(app_label, model_name):
             # RunSQL/RunPython (no model name) belong to PostgreSQL unless they name a model.
             # An embedded model lives inside its parent's documents: no collection of its own.
-            model = hints.get("model")
-            if isinstance(model, type) and issubclass(model, EmbeddedModel):
+            # (Looked up in the app registry: a migration's historical model loses its bases.)
+            if _is_embedded(app_label, model_name):
                 return False
             return db == DOCUMENTS and is_content_model(app_label, model_name)
         if db == "replica":

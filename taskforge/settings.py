@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "bookings",
+    "checklists",
     "reports",
     "webhooks",
 ]

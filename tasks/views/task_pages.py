@@ -20,6 +20,7 @@ from taskforge.decorators import team_member_required
 from taskforge.errors import Conflict, ServiceError, Unavailable, form_refusal
 from tasks import services
 from tasks.conflicts import task_edit_conflicts
+from tasks.extensions import task_links
 from tasks.forms import AttachmentForm, CommentForm, TaskForm
 from tasks.models import Task, TaskStatus
 from tasks.selectors.notifications import unread_count
@@ -219,6 +220,7 @@ def task_page_render(
         "can_delete": permission_has(user, task.team_id, "task.delete"),
         "can_comment": permission_has(user, task.team_id, "comment.create"),
         "watching": task_watched_by(task.id, user.pk),
+        "task_links": task_links(user, task),
         "comment_form": comment_form or CommentForm(),
         "attachment_form": attachment_form or AttachmentForm(),
         "moves": [

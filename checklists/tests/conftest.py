@@ -8,16 +8,17 @@ from typing import Any
 import pytest
 
 from accounts.models import Membership, Team
-from bookings.tests.conftest import (  # noqa: F401 - fixtures shared with the bookings tests
-    _fast_password_hashing,
-    booking_desk,
-    catalogue_editor,
-    make_trip,
-    traveller,
-)
+from bookings.tests import conftest as bookings_fixtures
 from checklists import services
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.testing.personas import acting
+
+# The bookings tests' personas and trip factory, shared.
+_fast_password_hashing = bookings_fixtures._fast_password_hashing
+booking_desk = bookings_fixtures.booking_desk
+catalogue_editor = bookings_fixtures.catalogue_editor
+traveller = bookings_fixtures.traveller
+make_trip = bookings_fixtures.make_trip
 
 
 @pytest.fixture

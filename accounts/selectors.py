@@ -25,7 +25,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.documents import CADENCES, DEFAULT_PREFERENCES, THEMES, profile_collection
-from accounts.models import Capability, CapabilityGrant, Invitation, Membership, Team, TeamRole, User, UserSession
+from accounts.models import (
+    ApiToken,
+    Capability,
+    CapabilityGrant,
+    Invitation,
+    Membership,
+    Team,
+    TeamRole,
+    User,
+    UserSession,
+)
 from accounts.permissions import membership_role, permission_has
 from accounts.presence import presence_active
 from mail.preferences import Preferences
@@ -281,3 +291,8 @@ def _person_rows(users: list[User]) -> list[PersonRow]:
         )
         for u in users
     ]
+
+
+def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
+    """The person's tokens that are not revoked (expired ones too, marked), newest first."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at", "-pk")

@@ -20,6 +20,9 @@ urlpatterns = [
     path("", include(("audit.urls", "audit"))),
     # reports/... (staff report pages, CSV) and system/ (admin System page).
     path("", include(("reports.urls", "reports"))),
+    # The REST API (api/urls.py); any other /api/ path answers a problem+json 404.
+    path("api/v1/", include(("api.urls", "api"))),
+    path("api/", include("api.urls_fallback")),
 ]
 
 handler400 = "taskforge.views.bad_request"

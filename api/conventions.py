@@ -91,7 +91,8 @@ class ApiView(APIView):
     authentication_classes = (BearerTokenAuthentication, SessionCsrfAuthentication)
     permission_classes = (SignedIn, TokenScope)
     throttle_classes = (TokenRateThrottle,)
-    ordering: tuple[str, ...] = ("-id",)
+    ordering: tuple[str, ...] = ("-id",)  # of a paginated queryset; must end with a unique field
+    paginated = False  # a list: the schema adds `cursor` and `page_size`
     _db_context_token: object | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

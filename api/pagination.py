@@ -80,3 +80,23 @@ def paginate_pages(
         return replace_query_param(url, CURSOR_PARAM, _SIGNER.sign(str(target)))
 
     return items, link(page + 1) if has_next else None, link(page - 1) if page > 1 else None
+
+
+def paginate_list(request: Request, items: Sequence[Any], serialize: Callable[[Any], Any]) -> Response:
+    """A cursor page of a short list a selector returns whole (a team's members)."""
+    size = _page_size(request)
+    last_page = max(1, -(-len(items) // size))
+
+    def fetch(page: int) -> tuple[Sequence[Any], bool]:
+        start = (page - 1) * size
+        return items[start : start + size], start + size < len(items)
+
+    page_items, next_link, previous_link = paginate_pages(request, fetch, last_page=last_page)
+    return Response({"results": [serialize(item) for item in page_items], "next": next_link, "previous": previous_link})
+
+
+def _page_size(request: Request) -> int:
+    raw = request.query_params.get("page_size", "")
+    if raw.isdigit() and int(raw) > 0:
+        return min(int(raw), MAX_PAGE_SIZE)
+    return PAGE_SIZE

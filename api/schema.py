@@ -4,12 +4,14 @@ every view; views describe their own bodies, parameters and examples with extend
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
 
-from api.permissions import SignedIn
+from api.pagination import MAX_PAGE_SIZE, PAGE_SIZE
 from api.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE, ProblemSerializer
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before trying again"}}
@@ -89,23 +91,69 @@ def problem(status: int, description: str | None = None) -> OpenApiResponse:
     )
 
 
+_PAGE_CLASSES: dict[type, type] = {}
+
+
+def page_of(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of one cursor page of `serializer_class` items (api.pagination's shape)."""
+    if serializer_class not in _PAGE_CLASSES:
+        name = serializer_class.__name__.removesuffix("Serializer") + "PageSerializer"
+        _PAGE_CLASSES[serializer_class] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "__doc__": "One page of a list: `results`, and links to the next and previous pages.",
+                "__module__": __name__,
+                "results": serializer_class(many=True),
+                "next": serializers.URLField(allow_null=True, help_text="The next page (null on the last)"),
+                "previous": serializers.URLField(allow_null=True, help_text="The previous page (null on the first)"),
+            },
+        )
+    return _PAGE_CLASSES[serializer_class]
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter(
+        "cursor", str, OpenApiParameter.QUERY, description="Opaque position from a `next`/`previous` link"
+    ),
+    OpenApiParameter(
+        "page_size",
+        int,
+        OpenApiParameter.QUERY,
+        description=f"Items per page (default {PAGE_SIZE}, at most {MAX_PAGE_SIZE})",
+    ),
+]
+
+
 class ApiAutoSchema(AutoSchema):
-    """Adds the conventions' responses (errors, Retry-After, ETag) to every operation."""
+    """Adds the conventions' responses (errors, Retry-After, ETag) and the pagination
+    parameters of list views (`paginated = True`) to every operation."""
+
+    def get_description(self) -> str:
+        # The handler's or the view class's own docstring, never the base class's.
+        handler = getattr(self.view, self.method.lower(), None)
+        doc = getattr(handler, "__doc__", None) or type(self.view).__dict__.get("__doc__") or ""
+        return inspect.cleandoc(doc)
+
+    def get_override_parameters(self) -> list[Any]:
+        params = list(super().get_override_parameters())
+        if getattr(self.view, "paginated", False) and self.method.upper() == "GET":
+            params += PAGE_PARAMETERS
+        return params
 
     # Responses each endpoint may give, by what it is.
     def _standard_codes(self) -> list[int]:
         method = self.method.upper()
-        codes = [406, 429, 503]
-        if any(isinstance(p, SignedIn) for p in self.view.get_permissions()):
-            codes.append(401)
+        # 401 everywhere: a public endpoint refuses an unknown or revoked token too.
+        codes = [401, 406, 429, 503]
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             codes += [400, 403, 415]
         elif self._has_query_params():
             codes.append(400)
         if "{" in self.path:
             codes.append(404)
-        if self._is_list_view() and method == "GET":
-            codes.append(404)  # an invalid cursor
+        if getattr(self.view, "paginated", False) and method == "GET":
+            codes += [400, 404]  # a bad page size; an invalid cursor
         codes += list(getattr(self.view, "extra_problem_codes", {}).get(method, ()))
         return sorted(set(codes))
 

@@ -452,7 +452,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "accounts.models.TeamRole"},
 }
 
 # --- i18n / time -----------------------------------------------------------------------

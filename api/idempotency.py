@@ -17,7 +17,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -26,6 +29,7 @@ from accounts.redisutil import RedisUnavailable, redis_client, rkey
 from taskforge.errors import Conflict, ServiceError, Unavailable, Unprocessable
 from taskforge.middleware import client_ip
 
+REFUSALS = (ServiceError, APIException, Http404, PermissionDenied)
 HEADER = "Idempotency-Key"
 IDEMPOTENCY_TTL = 24 * 3600
 PENDING_TTL = 120  # a claim whose request died is released after this long
@@ -77,6 +81,9 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             return _replay(json.loads(stored), fingerprint)
         try:
             response = handler(view, request, *args, **kwargs)
+        except REFUSALS as exc:
+            # A refusal is an answer too: render it now so a repeat gets the same one.
+            response = view.handle_exception(exc)
         except BaseException:
             _forget(client, name)
             raise
@@ -89,6 +96,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
             "status": response.status_code,
             "data": response.data,
             "headers": {h: response[h] for h in _KEPT_HEADERS if h in response},
+            "content_type": response.content_type,  # problem+json for a refusal
         }
         try:
             client.set(name, json.dumps(record, cls=JSONEncoder), ex=IDEMPOTENCY_TTL)
@@ -111,6 +119,11 @@ def _replay(record: dict[str, Any], fingerprint: str) -> Response:
         raise Unprocessable(f"This {HEADER} was used for a different request; use a new key.", field=HEADER)
     if record.get("state") != "done":
         raise Conflict("A request with this Idempotency-Key is still being processed.", retry_after=1)
-    response = Response(record["data"], status=record["status"], headers=record.get("headers") or {})
+    response = Response(
+        record["data"],
+        status=record["status"],
+        headers=record.get("headers") or {},
+        content_type=record.get("content_type"),
+    )
     response[REPLAYED_HEADER] = "true"
     return response

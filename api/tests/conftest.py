@@ -61,3 +61,44 @@ def token_for(db) -> Callable[..., str]:
 def bearer(secret: str | None) -> dict[str, str]:
     """Headers for a request with this token (none for None)."""
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if secret else {}
+
+
+def trip_make(editor: Any, code: str, *, active: bool = True) -> Any:
+    """A trip made through the catalogue services, its document and projection applied."""
+    import datetime as dt
+    import io
+
+    from PIL import Image
+
+    from bookings import selectors, services
+    from bookings.images import trip_image_store
+    from sync.relay import relay_sweep
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 120, 200)).save(buffer, format="PNG")
+    with acting(editor):
+        trip = services.trip_create(
+            actor=editor,
+            code=code,
+            content=services.TripContent(
+                name=f"Lakeside walks {code}",
+                resort="Annecy",
+                description_md="Walks by the **lakes**.",
+                keywords=["lakes", "walking"],
+                itinerary=[{"day": 1, "title": "Arrive", "details": "Dinner"}],
+            ),
+            start=timezone.localdate() + dt.timedelta(days=60),
+            length_days=7,
+            price_minor=100_000,
+            currency="GBP",
+            seats=10,
+            image=trip_image_store(io.BytesIO(buffer.getvalue())),
+        )
+    relay_sweep()
+    if not active:
+        with acting(editor):
+            services.trip_set_active(
+                actor=editor, trip_code=trip.code, active=False, current_state=selectors.trip_state(trip)
+            )
+        relay_sweep()
+    return trip

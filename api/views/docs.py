@@ -38,6 +38,7 @@ docs_view = csp_update(DOCS_CSP)(DocsView.as_view())
 class UnknownPathView(ApiView):
     """Any /api/ path that names no endpoint: 404 as problem+json, whatever the method."""
 
+    authentication_classes = ()  # 404 whatever the credentials
     permission_classes = (Anyone,)
     throttle_classes = ()
 

@@ -36,5 +36,5 @@ urlpatterns = [
     path("trips/", trips.TripListView.as_view(), name="trips"),
     path("trips/<str:code>/", trips.TripDetailView.as_view(), name="trip"),
     # Resources are added above this line.
-    re_path(r"^.*$", docs.unknown_path_view, name="unknown"),
+    re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
 ]

@@ -4,4 +4,4 @@ from django.urls import re_path
 
 from api.views import docs
 
-urlpatterns = [re_path(r"^.*$", docs.unknown_path_view, name="api_unknown")]
+urlpatterns = [re_path(r"^[\s\S]*$", docs.unknown_path_view, name="api_unknown")]

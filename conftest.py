@@ -315,10 +315,12 @@ class LiveServer:
             stdout=open(self.log, "ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine the first answers take seconds (a 1 s client timeout
+        # gave up on answers the server then logged as 200).
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as response:  # noqa: S310
                     if response.status == 200:
                         return
             except OSError:

@@ -13,8 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import emails
-from accounts.documents import CADENCES, THEMES
-from accounts.models import ApiTokenScope, Capability, TeamRole, User
+from accounts.models import CADENCES, THEMES, ApiTokenScope, Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
 from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_TOO_LONG
 from taskforge.widgets import DateInput

@@ -97,6 +97,24 @@ class CatalogueFilterForm(forms.Form):
         )
 
 
+def keywords_clean(raw: str) -> list[str]:
+    """The keywords field of the trip forms (staff page and admin) -> a list, or a ValidationError."""
+    words = parse_keywords(raw)
+    if len(words) > 20:
+        raise forms.ValidationError("At most 20 keywords.")
+    if any(len(w) > 40 for w in words):
+        raise forms.ValidationError("Keep each keyword under 40 characters.")
+    return words
+
+
+def itinerary_clean(raw: str) -> list[dict[str, Any]]:
+    """The itinerary field of the trip forms (one line per day) -> days, or a ValidationError."""
+    days = parse_itinerary(raw)
+    if len(days) > 60:
+        raise forms.ValidationError("At most 60 itinerary days.")
+    return days
+
+
 class TripForm(forms.Form):
     """Staff create/edit form of a trip. The image is stored by the view (bookings.images)."""
 
@@ -152,18 +170,10 @@ class TripForm(forms.Form):
         return _minor(value) or 0
 
     def clean_keywords(self) -> list[str]:
-        words = parse_keywords(self.cleaned_data.get("keywords") or "")
-        if len(words) > 20:
-            raise forms.ValidationError("At most 20 keywords.")
-        if any(len(w) > 40 for w in words):
-            raise forms.ValidationError("Keep each keyword under 40 characters.")
-        return words
+        return keywords_clean(self.cleaned_data.get("keywords") or "")
 
     def clean_itinerary(self) -> list[dict[str, Any]]:
-        days = parse_itinerary(self.cleaned_data.get("itinerary") or "")
-        if len(days) > 60:
-            raise forms.ValidationError("At most 60 itinerary days.")
-        return days
+        return itinerary_clean(self.cleaned_data.get("itinerary") or "")
 
     def clean_image(self) -> Any:
         upload = self.cleaned_data.get("image")

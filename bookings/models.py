@@ -6,12 +6,13 @@ Where trip data lives (DESIGN.md, "Data placement"):
   price per person in integer minor units and its currency, the seats per departure,
   the start date and length (which define the departure), the active flag and the
   version used to order the outbox events. It is the source of truth for these.
-* The trip *document* (MongoDB, `bookings/documents.py`) holds the catalogue content:
-  name, resort, markdown description, keywords, image and thumbnail paths, itinerary
-  and the derived price range. Services never write MongoDB directly: they write the
-  Trip row plus an outbox event whose payload is the full document at that version,
-  and `bookings/sync.py` applies it (idempotently, newest version wins). The document
-  also carries read-only copies of the Trip facts, so it is a complete catalogue entry.
+* `TripContent` (MongoDB, collection "trips", a content model on the `mongodb` alias,
+  below) holds the catalogue content: name, resort, markdown description, keywords,
+  image and thumbnail paths, itinerary and the derived price range. Services never
+  write it directly: they write the Trip row plus an outbox event whose payload is the
+  full document at that version (bookings/payloads.py), and `bookings/sync.py` applies
+  it (idempotently, newest version wins). The document also carries read-only copies of
+  the Trip facts, so it is a complete catalogue entry.
 * `TripListing` (PostgreSQL) is the read model for the catalogue list and the search:
   a projection of the document, kept in step by the same outbox handler, with a
   weighted tsvector (a generated column, see migration 0002). `SearchWord` is its
@@ -35,6 +36,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField, EmbeddedModelArrayField
+from django_mongodb_backend.models import EmbeddedModel
 from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
@@ -184,6 +187,89 @@ class SearchWord(models.Model):
 
 # Typo correction of catalogue searches (taskforge.search): one vocabulary for the catalogue.
 TRIP_VOCABULARY = Vocabulary(SearchWord._meta.db_table)
+
+
+# --- MongoDB: trip content (routed to the `mongodb` alias by taskforge/routers.py) --------
+
+
+class ItineraryDay(EmbeddedModel):
+    """One day of a trip's itinerary, embedded in TripContent.itinerary (no collection of its own)."""
+
+    day = models.PositiveSmallIntegerField(help_text="Day number, from 1.")
+    title = models.CharField(max_length=120, help_text="What the day is, e.g. 'Arrive in Malé'.")
+    details = models.CharField(max_length=500, blank=True, default="", help_text="More about the day (optional).")
+
+    def __str__(self) -> str:
+        return f"Day {self.day}: {self.title}"
+
+
+class TripContentQuerySet(models.QuerySet):
+    def for_code(self, code: str) -> TripContent | None:
+        """The document of a trip code, or None: one condition on `code` (the plain
+        `trips_code` index) and no sort (`first()` would sort on _id)."""
+        return next(iter(self.filter(code=code)[:1]), None)
+
+
+class TripContent(models.Model):
+    """The catalogue document of one trip (MongoDB collection "trips").
+
+    Written only by the outbox handler (bookings/sync.py), newest version wins, from the
+    payload of a trip event; the admin edits it through the trip service, never directly.
+    The document key `_id` is the trip code (it never changes; the relay's version-guarded
+    upserts and the reconciler match on it); `code` is looked up by pages and has a plain
+    index next to its unique constraint (the backend's unique index is partial and not
+    used for equality lookups).
+
+    Content (source of truth here): name, resort, description_md, keywords, image,
+    thumbnail, itinerary, price_range. Copies of the Trip row (source of truth in
+    PostgreSQL, read-only here): code, price_minor, currency, seats, start, length_days,
+    active, created_at, updated_at. Money: `price_minor` is integer minor units (pence,
+    cents) of `currency`, as on the Trip row. `version` is the Trip row's version at which
+    this document was written.
+    """
+
+    AUDIT = False  # not a PostgreSQL table: changes are audited by the trip service (audit_content_record)
+
+    id = models.CharField(
+        primary_key=True, max_length=20, db_column="_id", help_text="The document key: the trip code."
+    )
+    code = models.CharField(max_length=20, unique=True, help_text="The trip code (copy of Trip.code).")
+    name = models.CharField(max_length=200, help_text="Display name of the trip.")
+    resort = models.CharField(max_length=120, help_text="Resort or destination, as the catalogue filter shows it.")
+    length_days = models.PositiveSmallIntegerField(help_text="Length in days (copy of Trip.length_days).")
+    start = models.DateField(help_text="Date of the departure (copy of Trip.start), stored as UTC midnight.")
+    price_minor = models.BigIntegerField(
+        help_text="Price per person in integer minor units of `currency` (copy of Trip.price_minor)."
+    )
+    currency = models.CharField(max_length=3, help_text="ISO currency code of the price (copy of Trip.currency).")
+    price_range = models.CharField(
+        max_length=16, choices=PriceRange.choices, help_text="Budget band derived from the price."
+    )
+    image = models.CharField(max_length=200, blank=True, default="", help_text="Image path under MEDIA_ROOT.")
+    thumbnail = models.CharField(max_length=200, blank=True, default="", help_text="Thumbnail path under MEDIA_ROOT.")
+    description_md = models.TextField(
+        blank=True, default="", help_text="Description in Markdown (sanitised on display)."
+    )
+    keywords = ArrayField(
+        models.CharField(max_length=40), blank=True, default=list, help_text="Search keywords, lower case."
+    )
+    itinerary = EmbeddedModelArrayField(ItineraryDay, blank=True, default=list, help_text="The days, in order.")
+    active = models.BooleanField(default=True, help_text="On sale (copy of Trip.active).")
+    seats = models.PositiveIntegerField(help_text="Seats per departure (copy of Trip.seats).")
+    created_at = models.DateTimeField(null=True, blank=True, help_text="When the trip was created (copy).")
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="When the trip last changed (copy).")
+    version = models.BigIntegerField(help_text="The Trip row's version this document was written at.")
+
+    objects = TripContentQuerySet.as_manager()
+
+    class Meta:
+        db_table = "trips"
+        verbose_name = "trip content"
+        verbose_name_plural = "trip contents"
+        indexes = [models.Index(fields=["code"], name="trips_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
 
 
 class BookingStatus(models.TextChoices):

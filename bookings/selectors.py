@@ -18,14 +18,14 @@ from django.utils.safestring import SafeString
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
-from bookings.documents import trip_collection, trip_doc_state
 from bookings.images import trip_image_url
-from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
+from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripContent, TripListing
+from bookings.payloads import trip_content_state
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
 from sync.models import OutboxEvent
 from sync.relay import store_unavailable
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 from taskforge.routers import replica_reads
 from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 
@@ -280,14 +280,17 @@ def resort_choices() -> list[str]:
 
 
 def trip_document(code: str) -> dict[str, Any] | None:
-    """The trip's MongoDB document, or None when it is missing or the server is unreachable."""
+    """The trip's MongoDB document (as a payload-shaped dict with its version), or None when
+    it is missing or the server is unreachable. Hot path of the trip page: one condition on
+    `code`, served by the plain `trips_code` index (bookings/tests/test_trip_content.py)."""
     if store_unavailable():  # the relay just found MongoDB down: don't wait for a timeout per page
         return None
     try:
-        doc = trip_collection().find_one({"_id": code})
-    except MongoUnavailable:
+        with document_store():
+            doc = TripContent.objects.for_code(code)
+    except DocumentStoreUnavailable:
         return None
-    return trip_doc_state(doc) if doc else None
+    return trip_content_state(doc) if doc else None
 
 
 def trip_state(trip: Trip) -> dict[str, Any] | None:
@@ -305,6 +308,17 @@ def trip_state(trip: Trip) -> dict[str, Any] | None:
     if event is not None:
         return {**event.payload, "version": trip.version}
     return None
+
+
+def trip_with_state(code: str) -> tuple[Trip | None, dict[str, Any] | None]:
+    """(Trip row, its document at the row's version) for an edit; (None, None) for no such trip."""
+    trip = Trip.objects.filter(code=code).first()
+    return (trip, trip_state(trip)) if trip is not None else (None, None)
+
+
+def trip_version(code: str) -> int | None:
+    """The Trip row's current version (the version a content edit must start from)."""
+    return Trip.objects.filter(code=code).values_list("version", flat=True).first()
 
 
 TRIP_CONTENT_TTL = 3600

@@ -402,9 +402,9 @@ def staff_trips(request: HttpRequest) -> HttpResponse:
     return render(request, "trips/staff_list.html", context)
 
 
-def _content(form: TripForm) -> services.TripContent:
+def _content(form: TripForm) -> services.TripContentInput:
     data = form.cleaned_data
-    return services.TripContent(
+    return services.TripContentInput(
         name=data["name"],
         resort=data["resort"],
         description_md=data["description"],

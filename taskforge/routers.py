@@ -23,7 +23,15 @@ _replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False
 REPORTS_APP_LABELS = frozenset({"reports"})
 DOCUMENTS = "mongodb"
 # "app_label.model_name" of every model stored in MongoDB, embedded models included.
-CONTENT_MODELS: frozenset[str] = frozenset()
+CONTENT_MODELS: frozenset[str] = frozenset(
+    {
+        "accounts.profile",
+        "accounts.profilepreferences",
+        "accounts.notificationchannels",
+        "bookings.itineraryday",
+        "bookings.tripcontent",
+    }
+)
 
 
 @contextmanager

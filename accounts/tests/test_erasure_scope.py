@@ -17,13 +17,14 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from accounts.models import ErasureRecord, Team, User
+from accounts.models import ErasureRecord, Profile, Team, User
 from accounts.services.teams import team_create
 from accounts.tests.conftest import client_for
 from accounts.tests.test_personal_data import _mongo_hits, _pg_hits
 from audit.services import audit_seal_all
 from sync.models import OutboxEvent
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.mongo import documents_collection
 
 pytestmark = pytest.mark.django_db
 
@@ -193,9 +194,7 @@ def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_cap
 
 
 def mongo_profile(user_id: int) -> dict:
-    from accounts.documents import profile_collection
-
-    return profile_collection().find_one({"_id": user_id}) or {}
+    return documents_collection(Profile).find_one({"_id": user_id}) or {}
 
 
 def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:

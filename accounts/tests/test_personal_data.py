@@ -19,10 +19,10 @@ from accounts.export import (
     exporter_register,
     exporters,
 )
-from accounts.models import ErasureRecord, LoginAttempt, Membership, User, UserSession
+from accounts.models import ErasureRecord, LoginAttempt, Membership, Profile, User, UserSession
 from accounts.tests.conftest import client_for
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_collection, documents_db
 
 pytestmark = pytest.mark.django_db
 
@@ -225,7 +225,7 @@ def _pg_hits(term: str) -> dict[str, int]:
 
 def _mongo_hits(term: str) -> dict[str, int]:
     hits = {}
-    db = mongo_db()
+    db = documents_db()
     for name in db.list_collection_names():
         count = sum(term.lower() in json.dumps(doc, default=str).lower() for doc in db[name].find({}))
         if count:
@@ -255,8 +255,8 @@ def test_after_erasure_neither_store_holds_the_email_or_the_name(zed, django_cap
     user.refresh_from_db()
     assert user.display_name == record.pseudonym and user.email == f"erased-{user.pk}@erased.invalid"
     assert not user.is_active and not user.has_usable_password() and user.erased_at is not None
-    doc = mongo_db()["profiles"].find_one({"_id": user.pk})
-    assert doc["deleted"] and "first_name" not in doc and "avatar" not in doc
+    doc = documents_collection(Profile).find_one({"_id": user.pk})
+    assert doc["deleted"] is True and "first_name" not in doc and "avatar" not in doc
     assert not Membership.objects.filter(user=user).exists()
     assert not UserSession.objects.filter(user=user).exists()
     assert LoginAttempt.objects.filter(email__iexact=EMAIL).count() == 0

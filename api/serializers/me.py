@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.documents import CADENCES, THEMES
+from accounts.models import CADENCES, THEMES
 
 
 class ChannelsSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@
 
 Runs against scratch resources, never the dev data: a PostgreSQL database
 `bench_taskforge_catalogue` (created and migrated as the owner role, served as the app
-role), its own nx-27017 and its own Redis key prefix. The data is written FAST: trips,
+role), its own SecantusDB and its own Redis key prefix. The data is written FAST: trips,
 departures, the search projection and the bookings with set-based INSERT ... SELECT over
 generate_series as the owner (audit triggers switched off for the load, RLS context
 "admin" as the policies require), travellers with one bulk insert, the trip documents
@@ -51,6 +51,8 @@ import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_catalogue"
@@ -126,23 +128,18 @@ def _pg(cfg: dict[str, Any], dbname: str, **kwargs: Any):
 
 
 def _start_docserver(docs_dir: Path) -> tuple[int, subprocess.Popen[bytes]]:
-    """nx-27017 on a free port (retried: another process may take the port meanwhile)."""
+    """SecantusDB on a free port (retried: another process may take the port meanwhile)."""
     for _attempt in range(3):
         port = _free_port()
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("nx-27017")), "--host", "127.0.0.1", "-p", str(port),
-             "--data-dir", str(docs_dir / "data"), "--log-file", str(docs_dir / "nx.log"),
-             # Our own pid file: the default one in /tmp is shared by every nx-27017 started without one.
-             "--pid-file", str(docs_dir / "nx.pid")],
-            stdout=open(docs_dir / "nx.out", "ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            docserver_argv(port, docs_dir / "data"), stdout=open(docs_dir / "docs.out", "ab"), stderr=subprocess.STDOUT
+        )
         try:
-            _wait_port(port, proc, "nx-27017")
+            wait_for_ping(port, proc)
             return port, proc
         except RuntimeError:
-            if proc.poll() is None:
-                proc.kill()
-    raise RuntimeError(f"nx-27017 did not start; see {docs_dir / 'nx.out'}")
+            stop_docserver(proc)
+    raise RuntimeError(f"SecantusDB did not start; see {docs_dir / 'docs.out'}")
 
 
 def _seeded(owner: dict[str, Any], args: argparse.Namespace) -> bool:
@@ -199,7 +196,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             print(f"[bench.catalogue] scratch database {DB_NAME}, document server on :{docs_port}; migrating ...",
                   flush=True)  # fmt: skip
             started = time.monotonic()
-            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+            subprocess.run([sys.executable, "manage.py", "migrate_stores", "-v", "0"], cwd=ROOT,
                            env={**env, "DJANGO_DB_ROLE": "owner"}, check=True)  # fmt: skip
             print(f"[bench.catalogue] migrated in {time.monotonic() - started:.1f} s", flush=True)
             subprocess.run([sys.executable, "-m", "bench.catalogue", "--seed", *sizes], cwd=ROOT,
@@ -212,8 +209,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return result.returncode
     finally:
-        docs.terminate()
-        docs.wait(timeout=30)
+        stop_docserver(docs)
         if not (args.keep or args.reuse):
             shutil.rmtree(docs_dir, ignore_errors=True)
             shutil.rmtree(media, ignore_errors=True)
@@ -263,11 +259,11 @@ def seed(args: argparse.Namespace) -> None:
     print(f"[bench.catalogue] generating {n} trips, {m} bookings, {t} travellers ...", flush=True)
     password = make_password(PASSWORD)
     User.objects.bulk_create(
-        [User(email=f"traveller{i:05d}@bench.example", password=password, role="traveller",
+        [User(email=f"traveller{i:05d}@bench.example", password=password,
               display_name=f"Traveller {i}", email_verified=True) for i in range(t)],
         batch_size=2000,
     )  # fmt: skip
-    user_ids = list(User.objects.filter(role="traveller").order_by("id").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").order_by("id").values_list("id", flat=True))
     step(f"{len(user_ids)} travellers")
     images = [trip_image_store(io.BytesIO(demo_image_bytes(k, f"Bench {k}"))) for k in range(12)]
     thumbs = [img.thumbnail for img in images]
@@ -392,7 +388,7 @@ def seed(args: argparse.Namespace) -> None:
                 batch = []
         if batch:
             collection.insert_many(batch, ordered=False)
-    step(f"{collection.estimated_document_count()} trip documents (nx-27017 insert_many)")
+    step(f"{collection.estimated_document_count()} trip documents (insert_many)")
 
 
 # --- HTTP clients (child, as the APP role) -----------------------------------------------------------------
@@ -543,7 +539,7 @@ def rls_overhead(samples: int) -> dict[str, Any]:
     from accounts.models import User
     from bookings.models import Booking
 
-    user_ids = list(User.objects.filter(role="traveller").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").values_list("id", flat=True))
     # The exact SQL of selectors.bookings_for_traveller, page 1.
     sql, params = (
         Booking.objects.filter(user_id=user_ids[0]).order_by("-travel_date", "-id")[:21].query.sql_with_params()

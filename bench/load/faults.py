@@ -6,7 +6,7 @@ recorded, and reads the gunicorn access log of the window for 5xx answers.
              (empty, as after a crash): public pages must keep answering (no 5xx), and
              clients signed in before the outage must still be signed in afterwards
              (sessions are cached_db: PostgreSQL holds them).
-* docserver: the bench nx-27017 is stopped for --fault-seconds: bookings made through the
+* docserver: the bench SecantusDB is stopped for --fault-seconds: bookings made through the
              real form must still commit (PostgreSQL + outbox), and after the restart the
              outbox must drain (every event created before the restart applied) within
              --converge-seconds, with `manage.py sync_reconcile` reporting zero drift.

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from audit.services import audit_content_record
-from bookings.documents import TripContent, trip_payload
 from bookings.images import StoredImage, trip_image_delete
 from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, Trip
+from bookings.payloads import TripContentInput, content_input_from_state, trip_payload
 from bookings.services.common import capability_require, local_today
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record
@@ -58,7 +58,7 @@ def trip_create(
     *,
     actor: Any,
     code: str,
-    content: TripContent,
+    content: TripContentInput,
     start: dt.date,
     length_days: int,
     price_minor: int,
@@ -104,7 +104,7 @@ def trip_update(
     trip_code: str,
     expected_version: int,
     current_state: dict[str, Any],
-    content: TripContent,
+    content: TripContentInput,
     start: dt.date,
     length_days: int,
     price_minor: int,
@@ -173,13 +173,37 @@ def trip_set_active(*, actor: Any, trip_code: str, active: bool, current_state: 
         trip.version += 1
         trip.updated_at = timezone.now()
         trip.save(update_fields=["active", "version", "updated_at"])
-        content = TripContent(
-            name=current_state["name"],
-            resort=current_state["resort"],
-            description_md=current_state.get("description_md", ""),
-            keywords=list(current_state.get("keywords", [])),
-            itinerary=list(current_state.get("itinerary", [])),
-        )
+        content = content_input_from_state(trip, current_state)
         payload = trip_payload(trip, content, current_state.get("image", ""), current_state.get("thumbnail", ""))
         _emit(trip, payload, old=current_state, event_type="trip.activated" if active else "trip.deactivated")
+    return trip
+
+
+def trip_content_edit(
+    *, actor: Any, trip_code: str, expected_version: int, current_state: dict[str, Any], content: TripContentInput
+) -> Trip:
+    """Change only the content of a trip (name, resort, description, keywords, itinerary),
+    e.g. from the admin: the Trip row's facts and the images stay as they are.
+
+    Like every trip change it is a new version of the Trip row plus an outbox event with
+    the whole document (audited in the same transaction), so the document, the search
+    projection and the reconciler never disagree. `current_state` is the document at
+    `expected_version`; a concurrent change (version moved on) is refused.
+    """
+    capability_require(actor, Capability.CATALOGUE_EDITOR)
+    if not content.name.strip():
+        raise ServiceError("Enter a name.", field="name")
+    if not content.resort.strip():
+        raise ServiceError("Enter a resort.", field="resort")
+    with transaction.atomic():
+        trip = Trip.objects.select_for_update().filter(code=trip_code).first()
+        if trip is None:
+            raise NotFound("No such trip.")
+        if trip.version != expected_version or current_state.get("version") not in (None, trip.version):
+            raise Conflict("Someone else changed this trip meanwhile. Reload the page to see their changes.")
+        trip.version += 1
+        trip.updated_at = timezone.now()
+        trip.save(update_fields=["version", "updated_at"])
+        payload = trip_payload(trip, content, current_state.get("image", ""), current_state.get("thumbnail", ""))
+        _emit(trip, payload, old=current_state, event_type="trip.updated")
     return trip

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_capabilities'),
+        ('accounts', '0008_profile_typed_values'),
     ]
 
     operations = [

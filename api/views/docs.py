@@ -7,7 +7,7 @@ from typing import Any
 
 from csp.decorators import csp_update
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 
@@ -24,7 +24,7 @@ class SchemaView(SpectacularAPIView):
     permission_classes = ()
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
     authentication_classes = ()
     permission_classes = ()
     url_name = "api:schema"

@@ -107,12 +107,13 @@ def _clean_stores(request: pytest.FixtureRequest) -> None:
         DOCSERVER.start()
     from django.core.cache import cache
 
-    from taskforge.mongo import mongo_db
+    from taskforge.mongo import documents_db
 
     with contextlib.suppress(Exception):  # a test may have left the server stopped
-        db = mongo_db()
+        db = documents_db()
         for name in db.list_collection_names():
-            db[name].delete_many({})
+            if name != "django_migrations":  # the content models' migration state stays
+                db[name].delete_many({})
     cache.delete_pattern("*")
 
 

@@ -30,6 +30,11 @@ CONTENT_MODELS: frozenset[str] = frozenset(
         "accounts.notificationchannels",
         "bookings.itineraryday",
         "bookings.tripcontent",
+        # tasks/models/content.py
+        "tasks.attachment",
+        "tasks.taskdetail",
+        "tasks.taskcomment",
+        "tasks.notification",
     }
 )
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -454,6 +455,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "accounts.models.TeamRole"},
 }
+# --- Webhooks (webhooks app) ----------------------------------------------------------------
+# Signed POSTs to the endpoints teams and the booking desk register (README "Webhooks"). A
+# failed delivery is tried again after BASE, 2*BASE, 4*BASE ... seconds (capped by MAX, with
+# jitter) and becomes a dead letter after WEBHOOK_MAX_ATTEMPTS attempts.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=50)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1, maximum=30)
+WEBHOOK_BACKOFF_BASE_SECONDS = env_int("WEBHOOK_BACKOFF_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 6 * 3600, minimum=1)
+# Server-side request forgery guard: endpoints may not point at private, loopback,
+# link-local, multicast or reserved addresses unless this is on (tests, a closed network).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Finished deliveries (succeeded, dead) are kept this long in the endpoints' logs.
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30, minimum=1)
 
 # --- i18n / time -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

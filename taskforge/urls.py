@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include(("audit.urls", "audit"))),
     # reports/... (staff report pages, CSV) and system/ (admin System page).
     path("", include(("reports.urls", "reports"))),
+    # webhooks/... (team and booking-desk webhook endpoints, delivery logs).
+    path("", include(("webhooks.urls", "webhooks"))),
     # The REST API (api/urls.py); any other /api/ path answers a problem+json 404.
     path("api/v1/", include(("api.urls", "api"))),
     path("api/", include("api.urls_fallback")),

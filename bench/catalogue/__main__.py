@@ -241,9 +241,10 @@ def seed(args: argparse.Namespace) -> None:
     from django.db import connection, transaction
 
     from accounts.models import User
-    from bookings.documents import TripDocument, trip_collection
     from bookings.images import demo_image_bytes, trip_image_store
+    from bookings.models import TripContent
     from bookings.sync import trip_document_fields
+    from taskforge.mongo import documents_collection
 
     n, m, t = args.trips, args.bookings, args.travellers
     if settings.DJANGO_DB_ROLE != "owner":
@@ -364,8 +365,7 @@ def seed(args: argparse.Namespace) -> None:
         cur.execute("ANALYZE")
     step("ANALYZE")
     # The trip documents, exactly as the outbox handler writes them.
-    TripDocument.ensure_indexes()
-    collection = trip_collection()
+    collection = documents_collection(TripContent)  # indexes come from migrate_stores
     with connection.cursor() as cur:
         cur.execute(
             "SELECT l.code, l.name, l.resort, l.keywords, l.description, l.price_minor, l.price_range, l.start, "

@@ -165,12 +165,14 @@ def generate(clients: int) -> tuple[int, list[str]]:
     import json
     import uuid
 
+    from bson import ObjectId
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
     from django.utils import timezone
 
     from accounts.models import Membership, Team, User
-    from tasks.documents import comments, details
+    from taskforge.mongo import documents_collection
+    from tasks.models import TaskComment, TaskDetail
 
     rng = random.Random(7)
     started = time.monotonic()
@@ -206,7 +208,7 @@ def generate(clients: int) -> tuple[int, list[str]]:
         ))  # fmt: skip
         docs.append({"_id": str(task_id), "team_id": team.id, "version": 1, "title": title,
                      "description": description, "tags": tags, "custom_fields": {}, "attachments": [],
-                     "deleted": False, "updated_at": now.isoformat()})  # fmt: skip
+                     "deleted": False, "updated_at": now})  # fmt: skip
         search.append((str(task_id), team.id, title, description, json.dumps(tags), " ".join(tags)))
     with transaction.atomic(), connection.cursor() as cursor:
         # The data loader acts as the system (admin role), like manage.py seed_demo.
@@ -235,20 +237,21 @@ def generate(clients: int) -> tuple[int, list[str]]:
             "WHERE s.team_id = %s AND length(w) BETWEEN 3 AND 60 ON CONFLICT DO NOTHING",
             [team.id],
         )  # fmt: skip
-    details().insert_many(docs, ordered=False)
+    documents_collection(TaskDetail).insert_many(docs, ordered=False)
     task_ids = [str(r[0]) for r in rows]
     TASK_IDS[:] = task_ids
     batch = []
     for n in range(COMMENTS):
         created = now - dt.timedelta(minutes=n)
-        batch.append({"_id": uuid.uuid4().hex, "task_id": task_ids[n % TASKS], "team_id": team.id,
+        batch.append({"_id": ObjectId(), "task_id": task_ids[n % TASKS], "team_id": team.id,
                       "author_id": rng.choice(member_ids), "body": _sentence(rng, rng.randint(5, 25)),
-                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None})  # fmt: skip
+                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None,
+                      "hidden": False})  # fmt: skip
         if len(batch) == 2000:
-            comments().insert_many(batch, ordered=False)
+            documents_collection(TaskComment).insert_many(batch, ordered=False)
             batch = []
     if batch:
-        comments().insert_many(batch, ordered=False)
+        documents_collection(TaskComment).insert_many(batch, ordered=False)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"[bench.tasks] data: {TASKS} tasks, {COMMENTS} comments, {len(users)} members "

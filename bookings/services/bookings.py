@@ -19,7 +19,14 @@ from accounts.models import Capability
 from bookings.jobs import booking_confirmed
 from bookings.models import Booking, BookingStatus, Departure, Trip
 from bookings.policy import booking_total, money
-from bookings.services.common import booking_for_update, capability_require, local_today, travellers_check
+from bookings.services.common import (
+    booking_event_data,
+    booking_for_update,
+    capability_require,
+    local_today,
+    travellers_check,
+)
+from sync.events import business_event_record
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
@@ -129,6 +136,7 @@ def booking_create(
             )
             departure.seats_taken += count
             departure.save(update_fields=["seats_taken"])
+            business_event_record(event_type="booking.created", team_id=None, data=booking_event_data(booking))
     except IntegrityError:
         # The same key committed by a concurrent request for another departure.
         existing = Booking.objects.filter(user=actor, idempotency_key=idempotency_key).first()
@@ -150,5 +158,6 @@ def booking_confirm(*, actor: Any, booking_id: int) -> Booking:
         booking.confirmed_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "confirmed_at", "updated_at"])
+        business_event_record(event_type="booking.confirmed", team_id=None, data=booking_event_data(booking))
         enqueue_on_commit(booking_confirmed, booking.pk)
     return booking

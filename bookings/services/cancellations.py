@@ -26,7 +26,8 @@ from bookings.policy import (
     reduction_quote,
     refund_quote,
 )
-from bookings.services.common import booking_for_update, local_today, travellers_check
+from bookings.services.common import booking_event_data, booking_for_update, local_today, travellers_check
+from sync.events import business_event_record
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
@@ -75,6 +76,7 @@ def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund
         booking.cancelled_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "refund_minor", "cancel_reason", "cancelled_at", "updated_at"])
+        business_event_record(event_type="booking.cancelled", team_id=None, data=booking_event_data(booking))
         enqueue_on_commit(booking_cancelled, booking.pk)
     return booking
 
@@ -172,4 +174,5 @@ def bookings_cancel_for_erasure(*, user_id: int) -> dict[str, int]:
             booking.cancelled_at = now
             booking.updated_at = now
             booking.save(update_fields=["status", "refund_minor", "cancel_reason", "cancelled_at", "updated_at"])
+            business_event_record(event_type="booking.cancelled", team_id=None, data=booking_event_data(booking))
     return {"bookings_cancelled": len(pending), "seats_released": released}

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
 from audit.services import audit_content_record
+from sync.events import business_event_record
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
 from tasks.attachments import AttachmentRejected, attachment_discard, attachment_store
@@ -160,6 +161,23 @@ def _detail_record(task: Task, *, old: dict[str, Any] | None, new: dict[str, Any
         )
 
 
+def task_event_data(task: Task) -> dict[str, Any]:
+    """A task as business events (webhooks) describe it: the row's fields, no detail document."""
+    return {
+        "id": str(task.id),
+        "team_id": task.team_id,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "assignee_id": task.assignee_id,
+        "creator_id": task.creator_id,
+        "due_at": task.due_at,
+        "done_at": task.done_at,
+        "updated_at": task.updated_at,
+        "version": task.version,
+    }
+
+
 def watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
     """Make these people watch the task (those who already do are left as they are)."""
     rows = [TaskWatcher(task_id=task_id, user_id=uid) for uid in {u for u in user_ids if u}]
@@ -214,6 +232,11 @@ def task_create(
         )
         detail = {"description": description, "tags": tag_list, "custom_fields": clean_custom, "attachments": []}
         _detail_record(task, old=None, new=detail)
+        business_event_record(
+            event_type="task.created",
+            team_id=task.team_id,
+            data={**task_event_data(task), "tags": tag_list, "description": description},
+        )
         watchers_add(task.id, [actor.pk, assignee])
         if assignee:
             notifications_record(
@@ -285,6 +308,11 @@ def task_update(
             "attachments": old_detail["attachments"],
         }
         _detail_record(task, old=old_detail, new=new_detail)
+        business_event_record(
+            event_type="task.updated",
+            team_id=task.team_id,
+            data={**task_event_data(task), "previous_status": old_status, "tags": tag_list, "description": description},
+        )
         _after_change(actor, task, old_status=old_status, old_assignee=old_assignee)
         _invalidate_on_commit(task, old_assignee)
     return task
@@ -342,6 +370,11 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         if updated != 1:
             raise Conflict(STALE_MESSAGE)
         task.status, task.updated_at, task.done_at, task.version = status, now, done_at, expected_version + 1
+        business_event_record(
+            event_type="task.moved",
+            team_id=task.team_id,
+            data={**task_event_data(task), "previous_status": old_status},
+        )
         _after_change(actor, task, old_status=old_status, old_assignee=task.assignee_id)
         _invalidate_on_commit(task)
     return task, old_status
@@ -362,6 +395,11 @@ def task_delete(*, actor: Any, task_id: Any) -> None:
             payload={"team_id": task.team_id, "title": task.title, **_detail_empty(), "deleted": True},
         )
         audit_content_record(table="task_detail", record_id=task.id, operation="DELETE", old=old_detail, new=None)
+        business_event_record(
+            event_type="task.deleted",
+            team_id=task.team_id,
+            data={"id": str(task.id), "team_id": task.team_id, "title": task.title, "deleted_by": actor.pk},
+        )
         _invalidate_on_commit(task)
         Task.objects.filter(id=task.id).delete()
 
@@ -395,7 +433,13 @@ def task_attachment_add(*, actor: Any, task_id: Any, upload: Any) -> dict[str, A
                 version=F("version") + 1, detail_version=F("version") + 1, updated_at=now
             )
             task.version += 1
+            task.updated_at = now
             _detail_record(task, old=old_detail, new=new_detail)
+            business_event_record(
+                event_type="task.updated",
+                team_id=task.team_id,
+                data={**task_event_data(task), "previous_status": task.status, "attachment_added": meta.get("name")},
+            )
             _invalidate_on_commit(task)
     except BaseException:
         attachment_discard(str(task.id), stored.stored_name)

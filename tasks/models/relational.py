@@ -1,8 +1,8 @@
 """Tasks: the relational task rows, custom-field definitions, watchers and the search projection.
 
-The task *detail* (description, tags, custom-field values, attachment metadata) and
-comments are MongoDB documents (tasks/documents.py); the row here is what boards,
-filters, joins and RLS need.
+The task *detail* (description, tags, custom-field values, attachment metadata),
+comments and notifications are content models in MongoDB (tasks/models/content.py); the
+row here is what boards, filters, joins and RLS need.
 """
 
 from __future__ import annotations

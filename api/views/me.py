@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import selectors
 from accounts.models import User
-from accounts.services.profile import profile_update
+from accounts.services.profile import profile_patch
 from api.conventions import ApiView, etag_for, if_match_check
 from api.serializers.me import MeSerializer, MeUpdateSerializer
 from taskforge.errors import Unavailable
@@ -102,18 +102,11 @@ class MeView(ApiView):
     def patch(self, request: Request) -> Response:
         incoming = MeUpdateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        if_match_check(request, me_etag(request.user, me_data(request.user)))
-        current = _profile(request.user)
-        prefs = current["preferences"]
-        values = {
-            "first_name": current["first_name"],
-            "last_name": current["last_name"],
-            "bio": current["bio"],
-            "theme": prefs["theme"],
-            "notify_email": prefs["channels"]["email"],
-            "notify_in_app": prefs["channels"]["in_app"],
-            "email_cadence": prefs["email_cadence"],
-            **incoming.validated_data,
-        }
-        state = profile_update(user=request.user, **values)  # sets request.user.profile_version
-        return me_response(request.user, me_data(request.user, state))
+        user = request.user
+        # If-Match against what the caller would read now; the profile version it names is
+        # then checked again under the row lock by the service, so a concurrent change
+        # between this check and the write is refused too (412), never overwritten.
+        if_match_check(request, me_etag(user, me_data(user)))
+        expected = user.profile_version if "If-Match" in request.headers else None
+        state = profile_patch(user=user, changes=incoming.validated_data, expected_version=expected)
+        return me_response(user, me_data(user, state))  # profile_patch set user.profile_version

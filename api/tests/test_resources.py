@@ -73,3 +73,17 @@ def test_trip_pages_follow_the_cursor(api, people, settings) -> None:
     codes = [t["code"] for t in first["results"] + second["results"]]
     assert len(set(codes)) == selectors.PER_PAGE + 2
     assert api.get("/api/v1/trips/?cursor=forged").status_code == 404
+
+
+def test_trip_answers_are_cached_until_a_trip_changes(api, people, monkeypatch) -> None:
+    from bookings import selectors
+
+    search = selectors.catalogue_page
+    calls = []
+    monkeypatch.setattr(selectors, "catalogue_page", lambda *a, **k: calls.append(a) or search(*a, **k))
+    trip_make(people.catalogue_editor, "CACHE-1")
+    assert [t["code"] for t in api.get("/api/v1/trips/?sort=name").json()["results"]] == ["CACHE-1"]
+    assert api.get("/api/v1/trips/?sort=name").status_code == 200
+    assert len(calls) == 1  # the second answer came from the cache
+    trip_make(people.catalogue_editor, "CACHE-2")  # the projection change retires the cache
+    assert [t["code"] for t in api.get("/api/v1/trips/?sort=name").json()["results"]] == ["CACHE-1", "CACHE-2"]

@@ -56,6 +56,7 @@ def test_trip_search_filters_pages_and_details(api, people) -> None:
     assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"price_min", "start_from"}
     detail = api.get("/api/v1/trips/WALK-1/").json()
     assert detail["bookable"] and detail["seats_left"] == 10 and detail["keywords"] == ["lakes", "walking"]
+    assert detail["next_departure"] == detail["start"]
     assert "<strong>lakes</strong>" in detail["description_html"] and not detail["details_pending"]
     assert api.get("/api/v1/trips/HIDE-1/").status_code == 404
     assert api.get("/api/v1/trips/NOPE-9/").status_code == 404

@@ -138,6 +138,7 @@ class TripDetailView(ApiView):
                     "active": trip.active,
                     "bookable": page.bookable,
                     "seats_left": page.seats_left,
+                    "next_departure": page.departure.date if page.departure else None,
                     "description_html": page.description_html,
                     "keywords": list(content.get("keywords") or []),
                     "itinerary": list(content.get("itinerary") or []),

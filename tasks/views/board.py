@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -42,8 +43,8 @@ from tasks.selectors.board import (
 from tasks.selectors.search import tasks_search
 from tasks.selectors.tasks import task_for_user
 from tasks.selectors.teams import team_for_user, team_members_cached, teams_for_user
-from tasks.services.tasks import STATUS_TRANSITIONS
 from tasks.views.common import team_context
+from tasks.workflow import STATUS_LABELS, transition_refusal
 
 
 @team_member_required
@@ -81,32 +82,47 @@ def mine(request: HttpRequest) -> HttpResponse:
     )
 
 
+CSRF_SLOT = "tf-csrf-slot"  # filled per request: the columns HTML is shared through the cache
+CANNOT_MOVE_OWN = "Only its creator, its assignee or a team admin can move this task."
+
+
+def _move_options(status: str) -> list[dict[str, str]]:
+    """Every other column of the board, with the workflow's reason where a move there is refused."""
+    return [
+        {"status": s, "label": STATUS_LABELS[s], "reason": transition_refusal(status, s) or ""}
+        for s in TaskStatus.values
+        if s != status
+    ]
+
+
 def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> dict[str, Any]:
-    statuses = list(TaskStatus.values)
     user = request.user
     edit_any = permission_has(user, team.id, "task.edit_any")
     edit_own = permission_has(user, team.id, "task.edit_own")
-    labels = dict(TaskStatus.choices)
     now = timezone.now()
-    moves = {
-        status: ([(s, labels[s]) for s in sorted(STATUS_TRANSITIONS[status], key=statuses.index)],
-                 " ".join(sorted(STATUS_TRANSITIONS[status], key=statuses.index)))
-        for status in statuses
-    }  # fmt: skip
+    options = {status: _move_options(status) for status in TaskStatus.values}
     # Precomputed per card (URLs, badges) so a board of a few hundred cards renders fast.
     for column in columns:
         for card in column.cards:
             card.can_move = edit_any or (edit_own and user.pk in (card.creator_id, card.assignee_id))
-            card.moves, card.move_codes = moves[card.status]
+            # Why this person cannot move the card (guests are told once, above the board).
+            card.move_block = "" if card.can_move or not edit_own else CANNOT_MOVE_OWN
+            card.move_options = options[card.status]
             card.url = card.get_absolute_url()
             card.move_url = reverse("tasks:move", kwargs={"task_id": card.id})
             card.due_badge = _due_badge(card, now)
     return {
         **team_context(request, team),
         "columns": columns,
-        "now": timezone.now(),
-        "status_labels": dict(TaskStatus.choices),
+        "now": now,
+        "status_labels": STATUS_LABELS,
+        "csrf_slot": CSRF_SLOT,
     }
+
+
+def _csrf_fill(request: HttpRequest, html: str) -> str:
+    """Put this person's CSRF token into columns rendered for a viewer kind (and cached)."""
+    return html.replace(CSRF_SLOT, get_token(request))
 
 
 def _decorate(tasks: Any, now: Any) -> None:
@@ -153,7 +169,11 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
     return render(
         request,
         "tasks/board.html",
-        {**team_context(request, team), "columns_html": mark_safe(columns_html)},  # noqa: S308 - our own rendered template
+        {
+            **team_context(request, team),
+            "read_only": viewer == "read",
+            "columns_html": mark_safe(_csrf_fill(request, columns_html)),  # noqa: S308 - our own rendered template
+        },
     )
 
 
@@ -183,13 +203,10 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
         # htmx: the board again with the message, so the card goes back where it is.
         columns = board_columns(task.team_id)
         ctx = _board_context(request, task.team, columns)
-        response = render(
-            request,
-            "tasks/partials/move_result.html",
-            {**ctx, "message": exc.message, "level": "error"},
-            status=exc.status,
+        html = render_to_string(
+            "tasks/partials/move_result.html", {**ctx, "message": exc.message, "level": "error"}, request=request
         )
-        return _card_focus(response, task)
+        return _card_focus(HttpResponse(_csrf_fill(request, html), status=exc.status), task)
     if not request.htmx:
         if request.POST.get("next") == "detail":
             return redirect("tasks:detail", task_id=moved.id)
@@ -197,10 +214,11 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
     statuses = [old_status] if old_status == moved.status else [old_status, moved.status]
     columns = board_columns(moved.team_id, statuses=statuses)
     ctx = _board_context(request, task.team, columns)
-    labels = dict(TaskStatus.choices)
-    message = f"Moved “{moved.title}” to {labels[moved.status]}."
-    response = render(request, "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"})
-    return _card_focus(response, moved)
+    message = f"Moved “{moved.title}” to {STATUS_LABELS[moved.status]}."
+    html = render_to_string(
+        "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"}, request=request
+    )
+    return _card_focus(HttpResponse(_csrf_fill(request, html)), moved)
 
 
 @team_member_required

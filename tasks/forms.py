@@ -71,6 +71,13 @@ class TaskForm(forms.Form):
         return {d.key: self.cleaned_data.get(f"cf_{d.key}") for d in self.custom_definitions}
 
 
+class QuickAddForm(forms.Form):
+    """Quick add at the top of a board column: a title (Enter sends it) in that column."""
+
+    title = forms.CharField(max_length=200, label="Title")
+    status = forms.ChoiceField(choices=TaskStatus.choices, widget=forms.HiddenInput())
+
+
 class TaskFilterForm(forms.Form):
     """Filters of the list view. Invalid values are reported, never silently dropped."""
 

@@ -7,6 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import Membership, Team
+from accounts.permissions import permissions_invalidate
+from bookings.tests.test_browser_bookings import _off_loop
 from taskforge.testing.personas import acting, person_create
 from tasks import services
 from tasks.tests.test_browser_tasks import PASSWORD, _sign_in
@@ -50,3 +52,36 @@ def test_drag_a_card_to_any_column_and_be_told_why_a_column_is_refused(crew, bro
     expect(page.locator("#board-flash")).to_contain_text("start it first")
     assert requests == []
     assert page.locator(f"#col-backlog {idea}").count() == 1
+
+
+def test_quick_add_a_title_then_enter_and_errors_keep_the_draft(crew, browser_page) -> None:
+    page = browser_page
+    _sign_in(page, crew["url"], "timo@example.com", f"/tasks/teams/{crew['team'].id}/board/")
+    box = "#quick-in_progress-title"
+    page.fill(box, "Label the new cables")
+    with page.expect_response(lambda r: r.url.endswith("/quick-add/")) as added:
+        page.press(box, "Enter")
+    assert added.value.status == 200
+    page.wait_for_selector("#col-in_progress .task-card:has-text('Label the new cables')")
+    expect(page.locator("#board-live")).to_have_text("Added “Label the new cables” to In progress.")
+    expect(page.locator(box)).to_be_focused()  # ready for the next title
+    expect(page.locator(box)).to_have_value("")
+
+    # A refusal: an empty title gets its message in place.
+    with page.expect_response(lambda r: r.url.endswith("/quick-add/")) as refused:
+        page.press(box, "Enter")
+    assert refused.value.status == 400
+    expect(page.locator("#quick-in_progress [role=alert]")).to_contain_text("required")
+
+    # The person became a guest while typing: refused (403), the title is still there.
+    def demote() -> None:
+        Membership.objects.filter(team=crew["team"], user__email="timo@example.com").update(role="guest")
+        permissions_invalidate(crew["team"].id)
+
+    _off_loop(demote)
+    page.fill(box, "Half-typed idea")
+    with page.expect_response(lambda r: r.url.endswith("/quick-add/")) as forbidden:
+        page.press(box, "Enter")
+    assert forbidden.value.status == 403
+    expect(page.locator("#quick-in_progress [role=alert]")).to_be_visible()
+    expect(page.locator(box)).to_have_value("Half-typed idea")

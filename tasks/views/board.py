@@ -95,7 +95,7 @@ def _move_options(status: str) -> list[dict[str, str]]:
     ]
 
 
-def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> dict[str, Any]:
+def board_context(request: HttpRequest, team: Any, columns: list[Column]) -> dict[str, Any]:
     user = request.user
     edit_any = permission_has(user, team.id, "task.edit_any")
     edit_own = permission_has(user, team.id, "task.edit_own")
@@ -120,7 +120,7 @@ def _board_context(request: HttpRequest, team: Any, columns: list[Column]) -> di
     }
 
 
-def _csrf_fill(request: HttpRequest, html: str) -> str:
+def csrf_fill(request: HttpRequest, html: str) -> str:
     """Put this person's CSRF token into columns rendered for a viewer kind (and cached)."""
     return html.replace(CSRF_SLOT, get_token(request))
 
@@ -158,12 +158,14 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
         viewer = f"own{user.pk}"  # may move their own cards
     else:
         viewer = "read"
+    if permission_has(user, team.id, "task.create"):
+        viewer += "+add"  # the columns have a quick-add form
     key = board_key(team.id, board_generation(team.id), viewer)
     columns_html = cache.get(key)
     if columns_html is None:
         columns = board_columns(team.id)
         columns_html = render_to_string(
-            "tasks/partials/board_columns.html", _board_context(request, team, columns), request=request
+            "tasks/partials/board_columns.html", board_context(request, team, columns), request=request
         )
         cache.set(key, columns_html, BOARD_TTL)
     return render(
@@ -171,8 +173,8 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
         "tasks/board.html",
         {
             **team_context(request, team),
-            "read_only": viewer == "read",
-            "columns_html": mark_safe(_csrf_fill(request, columns_html)),  # noqa: S308 - our own rendered template
+            "read_only": viewer.startswith("read"),
+            "columns_html": mark_safe(csrf_fill(request, columns_html)),  # noqa: S308 - our own rendered template
         },
     )
 
@@ -202,23 +204,23 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
             raise  # ServiceErrorMiddleware answers
         # htmx: the board again with the message, so the card goes back where it is.
         columns = board_columns(task.team_id)
-        ctx = _board_context(request, task.team, columns)
+        ctx = board_context(request, task.team, columns)
         html = render_to_string(
             "tasks/partials/move_result.html", {**ctx, "message": exc.message, "level": "error"}, request=request
         )
-        return _card_focus(HttpResponse(_csrf_fill(request, html), status=exc.status), task)
+        return _card_focus(HttpResponse(csrf_fill(request, html), status=exc.status), task)
     if not request.htmx:
         if request.POST.get("next") == "detail":
             return redirect("tasks:detail", task_id=moved.id)
         return redirect("tasks:board", team_id=moved.team_id)
     statuses = [old_status] if old_status == moved.status else [old_status, moved.status]
     columns = board_columns(moved.team_id, statuses=statuses)
-    ctx = _board_context(request, task.team, columns)
+    ctx = board_context(request, task.team, columns)
     message = f"Moved “{moved.title}” to {STATUS_LABELS[moved.status]}."
     html = render_to_string(
         "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"}, request=request
     )
-    return _card_focus(HttpResponse(_csrf_fill(request, html)), moved)
+    return _card_focus(HttpResponse(csrf_fill(request, html)), moved)
 
 
 @team_member_required

@@ -75,6 +75,13 @@
     if (card) card.focus();
   });
 
+  // Quick add: the column came back with the new card and an empty form; the cursor goes back
+  // into it, so the next title can be typed right away (#board-live announced the add).
+  document.addEventListener("tf-quick-added", (event) => {
+    const input = event.detail && document.getElementById(event.detail.input);
+    if (input) input.focus();
+  });
+
   // @mention autocomplete: ask the server (htmx) for team members matching the word being typed.
   let timer = null;
   document.addEventListener("input", (event) => {

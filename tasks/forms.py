@@ -115,6 +115,40 @@ class TaskFilterForm(forms.Form):
         return data
 
 
+BOARD_DUE_CHOICES = [("", "Any due date"), ("overdue", "Overdue"), ("week", "Due this week"), ("none", "No due date")]
+
+
+class BoardFilterForm(forms.Form):
+    """Filters of the board, kept in the URL (GET) so a filtered board can be shared.
+    Invalid values are reported, never silently dropped."""
+
+    assignee = forms.CharField(required=False)
+    # "" is the menu's "Any"; a shared link may name several priorities.
+    priority = forms.MultipleChoiceField(choices=[("", "Any"), *TaskPriority.choices], required=False)
+    tag = forms.CharField(required=False, max_length=40)
+    due = forms.ChoiceField(choices=BOARD_DUE_CHOICES, required=False)
+    mine = forms.BooleanField(required=False, label="Only mine")
+
+    def __init__(self, *args: Any, member_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.member_ids = member_ids
+
+    clean_assignee = TaskFilterForm.clean_assignee
+    clean_tag = TaskFilterForm.clean_tag
+
+    def clean_priority(self) -> list[str]:
+        return [p for p in self.cleaned_data.get("priority") or [] if p]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("mine"):
+            if data.get("assignee") not in ("", "me", None):
+                self.add_error("mine", "“Only mine” and another assignee cannot both be chosen.")
+            else:
+                data["assignee"] = "me"
+        return data
+
+
 class CustomFieldForm(forms.Form):
     key = forms.CharField(max_length=40, help_text="Short key: lower-case letters, digits and _")
     label = forms.CharField(max_length=80)

@@ -85,3 +85,33 @@ def test_quick_add_a_title_then_enter_and_errors_keep_the_draft(crew, browser_pa
     assert forbidden.value.status == 403
     expect(page.locator("#quick-in_progress [role=alert]")).to_be_visible()
     expect(page.locator(box)).to_have_value("Half-typed idea")
+
+
+def test_filters_are_kept_in_the_url_and_a_shared_link_shows_the_same_board(crew, browser_page) -> None:
+    page = browser_page
+    board = f"/tasks/teams/{crew['team'].id}/board/"
+    _sign_in(page, crew["url"], "timo@example.com", board)
+    page.check("input[name=mine]")
+    page.click("form.board-filters button[type=submit]")
+    page.wait_for_url("**mine=1**")
+    expect(page.locator(".task-card")).to_have_count(1)
+    expect(page.locator(".task-card")).to_contain_text("Swap the backup disk")
+    shared = page.url
+
+    # Another person opens the shared link: the same filter, applied to them ("mine" is theirs).
+    other = page.context.browser.new_context().new_page()
+    _sign_in(other, crew["url"], "lena@example.com", board)
+    other.goto(shared)
+    expect(other.locator("input[name=mine]")).to_be_checked()
+    expect(other.locator(".task-card")).to_have_count(0)
+    other.select_option("select[name=due]", "none")
+    other.uncheck("input[name=mine]")
+    other.click("form.board-filters button[type=submit]")
+    other.wait_for_url("**due=none**")
+    expect(other.locator(".task-card")).to_have_count(2)
+
+    # A broken link: a clear message, not an error page.
+    response = other.goto(f"{crew['url']}{board}?due=someday")
+    assert response.status == 400
+    expect(other.locator("[data-filter-errors]")).to_contain_text("Some filters are not valid")
+    other.context.close()

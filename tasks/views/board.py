@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -28,7 +28,7 @@ from taskforge.errors import ServiceError
 from taskforge.params import choice_param, int_param, page_param, text_param
 from tasks import services
 from tasks.caching import BOARD_TTL, board_generation, board_key
-from tasks.forms import TaskFilterForm
+from tasks.forms import BoardFilterForm, TaskFilterForm
 from tasks.models import Task, TaskStatus
 from tasks.selectors.board import (
     SORT_LABELS,
@@ -144,12 +144,31 @@ def _due_badge(task: Task, now: Any) -> tuple[str, str, str] | None:
     return ("badge", f"due {label}", title)
 
 
+def board_filters(team: Any, query: QueryDict) -> tuple[BoardFilterForm, dict[str, Any]]:
+    """The board's filter form on `query` and the filters to apply ({} when none or invalid)."""
+    members = team_members_cached(team.id)
+    form = BoardFilterForm(query or None, member_ids={m["id"] for m in members})
+    if not query or not form.is_valid():
+        return form, {}
+    return form, {name: value for name, value in form.cleaned_data.items() if value}
+
+
+def shown_filters(request: HttpRequest, team: Any) -> dict[str, Any]:
+    """The filters of the board a move or a quick add came from (htmx sends its URL), so the
+    columns that come back are filtered like the rest of that board."""
+    current = request.htmx.current_url if request.htmx else None
+    if not current:
+        return {}
+    return board_filters(team, QueryDict(urlsplit(current).query))[1]
+
+
 @team_member_required
 @require_GET
 def board(request: HttpRequest, team_id: int) -> HttpResponse:
-    """The board. Its columns are rendered once per team generation and viewer kind and
-    kept in Redis (tasks.caching.board_key): any task write of the team starts a new
-    generation, and the entry lives a minute at most so "overdue" badges stay current."""
+    """The board, filtered by its GET parameters. Its columns are rendered once per team
+    generation, viewer kind and filter set, and kept in Redis (tasks.caching.board_key): any
+    task write of the team starts a new generation, and the entry lives a minute at most so
+    "overdue" badges stay current. Invalid filters: a 400 with the reasons, no columns."""
     team = team_for_user(request.user, team_id)
     user = request.user
     if permission_has(user, team.id, "task.edit_any"):
@@ -158,24 +177,38 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
         viewer = f"own{user.pk}"  # may move their own cards
     else:
         viewer = "read"
+    read_only = viewer == "read"
     if permission_has(user, team.id, "task.create"):
         viewer += "+add"  # the columns have a quick-add form
-    key = board_key(team.id, board_generation(team.id), viewer)
-    columns_html = cache.get(key)
-    if columns_html is None:
-        columns = board_columns(team.id)
-        columns_html = render_to_string(
-            "tasks/partials/board_columns.html", board_context(request, team, columns), request=request
-        )
-        cache.set(key, columns_html, BOARD_TTL)
+    form, filters = board_filters(team, request.GET)
+    invalid = bool(request.GET) and not form.is_valid()
+    columns_html = ""
+    if not invalid:
+        if filters:
+            canonical = urlencode(sorted((k, v) for k in request.GET for v in request.GET.getlist(k)))
+            who = f":{user.pk}" if filters.get("assignee") == "me" else ""
+            viewer += f":f{hashlib.sha256(canonical.encode()).hexdigest()[:16]}{who}"
+        key = board_key(team.id, board_generation(team.id), viewer)
+        columns_html = cache.get(key)
+        if columns_html is None:
+            columns = board_columns(team.id, filters=filters, user=user)
+            context = board_context(request, team, columns)
+            columns_html = render_to_string("tasks/partials/board_columns.html", context, request=request)
+            cache.set(key, columns_html, BOARD_TTL)
+        columns_html = mark_safe(csrf_fill(request, columns_html))  # noqa: S308 - our own rendered template
     return render(
         request,
         "tasks/board.html",
         {
             **team_context(request, team),
-            "read_only": viewer.startswith("read"),
-            "columns_html": mark_safe(csrf_fill(request, columns_html)),  # noqa: S308 - our own rendered template
+            "read_only": read_only,
+            "filter_form": form,
+            "filtered": bool(filters),
+            "filter_errors": form.errors if invalid else None,
+            "members": team_members_cached(team.id),
+            "columns_html": columns_html,
         },
+        status=400 if invalid else 200,
     )
 
 
@@ -203,7 +236,7 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
         if not request.htmx or exc.status == 404:
             raise  # ServiceErrorMiddleware answers
         # htmx: the board again with the message, so the card goes back where it is.
-        columns = board_columns(task.team_id)
+        columns = board_columns(task.team_id, filters=shown_filters(request, task.team), user=request.user)
         ctx = board_context(request, task.team, columns)
         html = render_to_string(
             "tasks/partials/move_result.html", {**ctx, "message": exc.message, "level": "error"}, request=request
@@ -214,7 +247,9 @@ def task_move(request: HttpRequest, task_id: str) -> HttpResponse:
             return redirect("tasks:detail", task_id=moved.id)
         return redirect("tasks:board", team_id=moved.team_id)
     statuses = [old_status] if old_status == moved.status else [old_status, moved.status]
-    columns = board_columns(moved.team_id, statuses=statuses)
+    columns = board_columns(
+        moved.team_id, statuses=statuses, filters=shown_filters(request, task.team), user=request.user
+    )
     ctx = board_context(request, task.team, columns)
     message = f"Moved “{moved.title}” to {STATUS_LABELS[moved.status]}."
     html = render_to_string(

@@ -22,9 +22,9 @@ from taskforge.errors import ServiceError, form_refusal
 from tasks import services
 from tasks.forms import QuickAddForm
 from tasks.models import TaskStatus
-from tasks.selectors.board import board_columns
+from tasks.selectors.board import board_columns, task_matches
 from tasks.selectors.teams import team_for_user
-from tasks.views.board import CSRF_SLOT, board_context, csrf_fill
+from tasks.views.board import CSRF_SLOT, board_context, csrf_fill, shown_filters
 from tasks.views.common import team_context
 from tasks.workflow import STATUS_LABELS
 
@@ -50,8 +50,12 @@ def quick_add(request: HttpRequest, team_id: int) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect("tasks:board", team_id=team.id)
-            ctx = board_context(request, team, board_columns(team.id, statuses=[task.status]))
+            filters = shown_filters(request, team)
+            columns = board_columns(team.id, statuses=[task.status], filters=filters, user=request.user)
+            ctx = board_context(request, team, columns)
             message = f"Added “{task.title}” to {STATUS_LABELS[task.status]}."
+            if not task_matches(task.id, filters, user=request.user):
+                message += " The filters of this board hide it."
             html = render_to_string(
                 "tasks/partials/move_result.html", {**ctx, "message": message, "level": "success"}, request=request
             )

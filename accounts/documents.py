@@ -17,6 +17,7 @@ DEFAULT_PREFERENCES: dict = {
     "theme": "system",
     "channels": {"email": True, "in_app": True},
     "email_cadence": "immediate",
+    "time_zone": "UTC",  # an IANA name (zoneinfo); dates are entered and shown in it
 }
 
 

@@ -5,14 +5,18 @@ Other apps use:
   while the document server is unavailable (show "details pending");
 * profile_preferences(user_id) -> dict: {"theme": "light"|"dark"|"system",
   "channels": {"email": bool, "in_app": bool}, "email_cadence":
-  "immediate"|"hourly"|"daily"|"weekly"}; defaults when the profile is unavailable.
+  "immediate"|"hourly"|"daily"|"weekly", "time_zone": an IANA name}; defaults when the
+  profile is unavailable;
+* time_zone_valid(name) -> bool: whether a time zone name is one zoneinfo knows.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -53,6 +57,16 @@ def profile_invalidate(user_id: int) -> None:
     cache.delete(_profile_key(user_id))
 
 
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine's zoneinfo knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_valid(name: Any) -> bool:
+    return isinstance(name, str) and name in time_zones()
+
+
 def preferences_normalise(raw: Any) -> dict[str, Any]:
     """Preferences with every key present and every value valid (unknown values -> default)."""
     prefs = copy.deepcopy(DEFAULT_PREFERENCES)
@@ -62,6 +76,8 @@ def preferences_normalise(raw: Any) -> dict[str, Any]:
         prefs["theme"] = raw["theme"]
     if raw.get("email_cadence") in CADENCES:
         prefs["email_cadence"] = raw["email_cadence"]
+    if time_zone_valid(raw.get("time_zone")):
+        prefs["time_zone"] = raw["time_zone"]
     channels = raw.get("channels")
     if isinstance(channels, dict):
         for channel in ("email", "in_app"):

@@ -31,7 +31,8 @@ class TaskForm(forms.Form):
         required=False,
         input_formats=DUE_INPUT_FORMATS,
         widget=DateTimeInput,
-        label="Due (UTC)",
+        label="Due",
+        help_text="In your time zone (set on your profile).",
     )
     tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated, e.g. ops, billing")
     version = forms.IntegerField(widget=forms.HiddenInput(), required=False, min_value=1)

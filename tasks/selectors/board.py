@@ -125,12 +125,12 @@ def tasks_filtered(
         qs = qs.filter(assignee_id=int(assignee))
     if filters.get("tag"):
         qs = qs.filter(search__tags__contains=[filters["tag"]])
+    # Days are the person's days (the active time zone), from midnight to midnight.
     if filters.get("due_from"):
-        qs = qs.filter(due_at__gte=dt.datetime.combine(filters["due_from"], dt.time.min, tzinfo=dt.UTC))
+        qs = qs.filter(due_at__gte=timezone.make_aware(dt.datetime.combine(filters["due_from"], dt.time.min)))
     if filters.get("due_to"):
-        qs = qs.filter(
-            due_at__lt=dt.datetime.combine(filters["due_to"], dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
-        )
+        end = timezone.make_aware(dt.datetime.combine(filters["due_to"] + dt.timedelta(days=1), dt.time.min))
+        qs = qs.filter(due_at__lt=end)
     if filters.get("overdue") or filters.get("due") == "overdue":
         qs = qs.filter(due_at__lt=now).exclude(status=TaskStatus.DONE)
     elif filters.get("due") == "week":

@@ -6,7 +6,6 @@ for a minute (tasks.caching): any task write of the team starts a new generation
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -136,9 +135,9 @@ def _due_badge(task: Task, now: Any) -> tuple[str, str, str] | None:
     """(css class, text, title) of a card's due badge, or None."""
     if task.due_at is None:
         return None
-    when = task.due_at.astimezone(dt.UTC)
+    when = timezone.localtime(task.due_at)  # the person's time zone (accounts middleware)
     label = f"{when.day} {when:%b}"
-    title = f"{when:%Y-%m-%d %H:%M} UTC"
+    title = f"{when:%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}"
     if task.status != TaskStatus.DONE and task.due_at < now:
         return ("badge danger", f"overdue {label}", title)
     return ("badge", f"due {label}", title)
@@ -188,6 +187,7 @@ def board(request: HttpRequest, team_id: int) -> HttpResponse:
             canonical = urlencode(sorted((k, v) for k in request.GET for v in request.GET.getlist(k)))
             who = f":{user.pk}" if filters.get("assignee") == "me" else ""
             viewer += f":f{hashlib.sha256(canonical.encode()).hexdigest()[:16]}{who}"
+        viewer += f":{timezone.get_current_timezone_name()}"  # due dates are shown in it
         key = board_key(team.id, board_generation(team.id), viewer)
         columns_html = cache.get(key)
         if columns_html is None:
@@ -288,7 +288,8 @@ def task_list(request: HttpRequest, team_id: int) -> HttpResponse:
         canonical = urlencode(sorted((k, v) for k in request.GET for v in request.GET.getlist(k)))
         who = str(request.user.pk) if filters.get("assignee") == "me" else "-"
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:24]
-        key = f"tasks:list:{team.id}:{board_generation(team.id)}:{who}:{digest}"
+        zone = timezone.get_current_timezone_name()  # due dates are shown in it
+        key = f"tasks:list:{team.id}:{board_generation(team.id)}:{who}:{zone}:{digest}"
         results_html = cache.get(key)
     if results_html is None:
         page = None

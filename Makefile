@@ -34,8 +34,7 @@ docserver: venv
 
 db: venv services docserver
 	$(MANAGE) bootstrap_db
-	DJANGO_DB_ROLE=owner $(MANAGE) migrate --noinput -v 0
-	DJANGO_DB_ROLE=owner $(MANAGE) migrate --database mongodb --noinput -v 0
+	DJANGO_DB_ROLE=owner $(MANAGE) migrate_stores -v 0
 
 seed: db docserver
 	$(MANAGE) seed_demo

@@ -1,5 +1,6 @@
 """Django admin: users (with their capabilities, read-only: granted on the People page), teams,
-memberships, role permissions (+ read-only security records)."""
+memberships, role permissions, profiles (MongoDB content, edited through the profile service)
+(+ read-only security records)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,27 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import (
+    CADENCES,
+    THEMES,
     CapabilityGrant,
     ErasureRecord,
     Invitation,
     LoginAttempt,
     Membership,
+    Profile,
     RolePermission,
     Team,
     User,
     UserSession,
 )
 from accounts.permissions import PERMISSIONS, permissions_invalidate
+from accounts.selectors import avatar_url, preferences_as_dict
+from accounts.services.profile import profile_update
 
 # Access follows the site_admin capability, not Django's groups and permissions.
 admin.site.unregister(Group)
@@ -219,3 +226,93 @@ class ErasureRecordAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- profiles (MongoDB content) -------------------------------------------------------------
+
+
+class ProfileAdminForm(forms.ModelForm):
+    """The fields a site admin may change; the preferences flattened into typed fields."""
+
+    theme = forms.ChoiceField(choices=[(t, t.capitalize()) for t in THEMES])
+    notify_email = forms.BooleanField(label="Email notifications", required=False)
+    notify_in_app = forms.BooleanField(label="In-app notifications", required=False)
+    email_cadence = forms.ChoiceField(label="Email cadence", choices=[(c, c.capitalize()) for c in CADENCES])
+
+    class Meta:
+        model = Profile
+        fields = ("first_name", "last_name", "bio")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        prefs = preferences_as_dict(self.instance.preferences)
+        self.initial.setdefault("theme", prefs["theme"])
+        self.initial.setdefault("notify_email", prefs["channels"]["email"])
+        self.initial.setdefault("notify_in_app", prefs["channels"]["in_app"])
+        self.initial.setdefault("email_cadence", prefs["email_cadence"])
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    """Profiles are content whose truth is in PostgreSQL (User.profile_version + the outbox):
+    an admin's edit goes through profile_update (version, outbox event, content audit) and
+    never writes the document itself. Profiles come and go with their accounts (no add or
+    delete here); an erased profile is read-only. The picture is the person's own to change."""
+
+    form = ProfileAdminForm
+    list_display = ("user_id", "first_name", "last_name", "theme", "updated_at", "version", "deleted")
+    list_display_links = ("user_id", "first_name")
+    search_fields = ("first_name", "last_name", "bio")
+    list_filter = ("deleted",)
+    readonly_fields = ("account", "picture", "version", "updated_at", "deleted")
+    fieldsets = (
+        (None, {"fields": ("account", "first_name", "last_name", "bio", "picture")}),
+        ("Preferences", {"fields": ("theme", "notify_email", "notify_in_app", "email_cadence")}),
+        ("Document", {"fields": ("version", "updated_at", "deleted")}),
+    )
+
+    @admin.display(description="Theme")
+    def theme(self, obj: Profile) -> str:
+        return preferences_as_dict(obj.preferences)["theme"]
+
+    @admin.display(description="Account")
+    def account(self, obj: Profile) -> str:
+        return format_html(
+            '<a href="{}">User {}</a> (email, display name and access are changed there)',
+            reverse("admin:accounts_user_change", args=[obj.user_id]),
+            obj.user_id,
+        )
+
+    @admin.display(description="Profile picture")
+    def picture(self, obj: Profile) -> str:
+        if not obj.avatar:
+            return "None. Only the person can add one, on their profile page."
+        return format_html(
+            '<a href="{}">{}</a> (only the person can change it, on their profile page)',
+            avatar_url(obj.avatar),
+            obj.avatar,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a profile starts with its person's first edit
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # it goes with the account (erasure leaves a tombstone)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.deleted:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Profile, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        profile_update(
+            user=get_object_or_404(User, pk=obj.user_id),  # an orphaned document has no one to edit
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            bio=data["bio"],
+            theme=data["theme"],
+            notify_email=data["notify_email"],
+            notify_in_app=data["notify_in_app"],
+            email_cadence=data["email_cadence"],
+        )

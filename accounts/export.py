@@ -68,14 +68,14 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.documents import profile_collection
 from accounts.models import Invitation, LoginAttempt, Membership, User, UserSession
 from accounts.redisutil import RedisUnavailable, redis_client, rkey
+from accounts.selectors import preferences_as_dict, profile_document
 from mail.models import DigestItem, EmailDelivery, EmailPayload
 from sync.models import OutboxEvent
 from taskforge.dbcontext import context_current, db_context
 from taskforge.errors import Unavailable
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +165,21 @@ def _account_export(user: Any) -> dict[str, Any]:
 
 def _profile_export(user: Any) -> dict[str, Any] | None:
     try:
-        doc = profile_collection().find_one({"_id": user.pk})
-    except MongoUnavailable:
+        doc = profile_document(user.pk)
+    except DocumentStoreUnavailable:
         raise ExportUnavailable("profile") from None
     if doc is None:
         return None
-    doc.pop("_id", None)
-    return doc
+    return {
+        "version": doc.version,
+        "first_name": doc.first_name,
+        "last_name": doc.last_name,
+        "bio": doc.bio,
+        "avatar": doc.avatar,
+        "preferences": preferences_as_dict(doc.preferences),
+        "updated_at": doc.updated_at,
+        "deleted": doc.deleted,
+    }
 
 
 def _memberships_export(user: Any) -> list[dict[str, Any]]:
@@ -394,10 +402,12 @@ def _scrub_payload(payload: dict[str, Any], subject: ErasureSubject) -> dict[str
 
 def mongo_or_unavailable(func: Callable[[], Any]) -> Any:
     """Run a read of the document server; its outage becomes ExportUnavailable (the export or
-    erasure is refused as a whole, to be tried again, rather than half done)."""
+    erasure is refused as a whole, to be tried again, rather than half done). `func` must
+    evaluate its querysets (list(), count(), ...): a lazy one would fail later, outside."""
     try:
-        return func()
-    except MongoUnavailable:
+        with document_store():
+            return func()
+    except DocumentStoreUnavailable:
         raise ExportUnavailable("document server") from None
 
 

@@ -13,8 +13,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import emails
-from accounts.documents import CADENCES, THEMES
-from accounts.models import Capability, TeamRole, User
+from accounts.models import CADENCES, THEMES, Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
 from accounts.selectors import time_zones
 from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_TOO_LONG

@@ -7,6 +7,10 @@ Two separate kinds of access:
   none is a traveller.
 * **team roles** (`Membership`): guest, member or admin of one team, governing that team's
   work only. An invitation grants a membership, never a capability.
+
+The profile (names, bio, avatar, preferences) is a content model in MongoDB (`Profile`,
+with the embedded `ProfilePreferences` and `NotificationChannels`, at the end of this
+module); taskforge/routers.py sends it to the `mongodb` alias.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django_mongodb_backend.fields import EmbeddedModelField
+from django_mongodb_backend.models import EmbeddedModel
 from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
@@ -380,3 +386,84 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"erasure of user {self.user_id} as {self.pseudonym}"
+
+
+# --- content models (MongoDB, the `mongodb` alias) -------------------------------------------
+
+THEMES = ("light", "dark", "system")
+CADENCES = ("immediate", "hourly", "daily", "weekly")
+# The outbox aggregate of profiles: recorded by accounts/services/profile.py (and erasure.py),
+# applied by accounts/sync.py.
+PROFILE_AGGREGATE = "profile"
+# Fields of a profile document besides _id/version/deleted (the tombstone removes them).
+PROFILE_FIELDS = ("first_name", "last_name", "bio", "avatar", "preferences", "updated_at")
+
+
+class NotificationChannels(EmbeddedModel):
+    """Where a person wants notifications (embedded in ProfilePreferences as `channels`)."""
+
+    email = models.BooleanField(default=True, help_text="Send notifications by email.")
+    in_app = models.BooleanField(default=True, help_text="Show notifications in the site.")
+
+    def __str__(self) -> str:
+        return f"email={self.email} in_app={self.in_app}"
+
+
+class ProfilePreferences(EmbeddedModel):
+    """A person's site preferences (embedded in Profile as `preferences`): the colour theme,
+    the notification channels, how often notification email is sent and the time zone."""
+
+    theme = models.CharField(
+        max_length=16, choices=[(t, t.capitalize()) for t in THEMES], default="system", help_text="Colour theme."
+    )
+    channels = EmbeddedModelField(
+        NotificationChannels, default=NotificationChannels, help_text="Notification channels wanted."
+    )
+    email_cadence = models.CharField(
+        max_length=16,
+        choices=[(c, c.capitalize()) for c in CADENCES],
+        default="immediate",
+        help_text="How often notification email is sent (the rest wait for a digest).",
+    )
+    # Dates are stored in UTC and entered and shown in this zone (an IANA name, validated
+    # against zoneinfo by accounts.selectors.time_zone_valid; activated per request).
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Time zone (IANA name, e.g. Europe/Berlin).")
+
+    def __str__(self) -> str:
+        return f"{self.theme}, {self.channels}, {self.email_cadence}, {self.time_zone}"
+
+
+class Profile(models.Model):
+    """A user's profile document (`profiles` collection; `_id` = the user's id).
+
+    PostgreSQL is its source of truth (User.profile_version and the outbox event holding the
+    whole state): only the outbox applier (accounts/sync.py) writes it, keyed by the user id
+    and guarded by `version`, so replays and out-of-order deliveries are harmless. Reads go
+    through accounts.selectors. An erased user's document is a tombstone: `deleted` true, a
+    version, and none of the personal fields (they read as None). No money here.
+    """
+
+    user_id = models.IntegerField(
+        primary_key=True, db_column="_id", help_text="The user's id (accounts.User, in PostgreSQL)."
+    )
+    version = models.IntegerField(default=0, help_text="User.profile_version this document shows.")
+    first_name = models.CharField(max_length=100, blank=True, default="", help_text="First name.")
+    last_name = models.CharField(max_length=100, blank=True, default="", help_text="Last name.")
+    bio = models.TextField(max_length=2000, blank=True, default="", help_text="A few words about the person.")
+    avatar = models.CharField(
+        max_length=100, blank=True, default="", help_text="File name of the profile picture under MEDIA_ROOT/avatars/."
+    )
+    preferences = EmbeddedModelField(
+        ProfilePreferences, null=True, blank=True, default=ProfilePreferences, help_text="Site preferences."
+    )
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="When the person last changed it (UTC).")
+    deleted = models.BooleanField(default=False, help_text="A tombstone: the account was erased.")
+
+    class Meta:
+        db_table = "profiles"
+        ordering = ["user_id"]
+
+    def __str__(self) -> str:
+        if self.deleted:
+            return f"erased profile {self.user_id}"
+        return f"{self.first_name or ''} {self.last_name or ''}".strip() or f"profile {self.user_id}"

@@ -7,7 +7,10 @@ Other apps use:
   "channels": {"email": bool, "in_app": bool}, "email_cadence":
   "immediate"|"hourly"|"daily"|"weekly", "time_zone": an IANA name}; defaults when the
   profile is unavailable;
-* time_zone_valid(name) -> bool: whether a time zone name is one zoneinfo knows.
+* time_zone_valid(name) -> bool: whether a time zone name is one zoneinfo knows;
+* notification_preferences(user_id) -> mail.preferences.Preferences | None: the one typed
+  reading of the notification preferences (mail and tasks), None while unreadable.
+The profile itself is accounts.models.Profile (MongoDB; `profile_document` reads it by `_id`).
 """
 
 from __future__ import annotations
@@ -28,12 +31,25 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.documents import CADENCES, DEFAULT_PREFERENCES, THEMES, profile_collection
-from accounts.models import Capability, CapabilityGrant, Invitation, Membership, Team, TeamRole, User, UserSession
+from accounts.models import (
+    CADENCES,
+    THEMES,
+    Capability,
+    CapabilityGrant,
+    Invitation,
+    Membership,
+    NotificationChannels,
+    Profile,
+    ProfilePreferences,
+    Team,
+    TeamRole,
+    User,
+    UserSession,
+)
 from accounts.permissions import membership_role, permission_has
 from accounts.presence import presence_active
 from mail.preferences import Preferences
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 
 logger = logging.getLogger(__name__)
 
@@ -67,45 +83,95 @@ def time_zone_valid(name: Any) -> bool:
     return isinstance(name, str) and name in time_zones()
 
 
+def _preferences(*, theme: Any, email: Any, in_app: Any, email_cadence: Any, time_zone: Any) -> dict[str, Any]:
+    """The preferences as the plain dict other apps and the cache use; a missing or unknown
+    value reads as ProfilePreferences' default."""
+    default = ProfilePreferences()
+    return {
+        "theme": theme if theme in THEMES else default.theme,
+        "channels": {
+            "email": email if isinstance(email, bool) else default.channels.email,
+            "in_app": in_app if isinstance(in_app, bool) else default.channels.in_app,
+        },
+        "email_cadence": email_cadence if email_cadence in CADENCES else default.email_cadence,
+        "time_zone": time_zone if time_zone_valid(time_zone) else default.time_zone,
+    }
+
+
+def preferences_default() -> dict[str, Any]:
+    """The preferences of a person who never saved any."""
+    return preferences_as_dict(None)
+
+
+def preferences_as_dict(prefs: ProfilePreferences | None) -> dict[str, Any]:
+    """A profile's embedded preferences as a plain dict (a tombstone has none: defaults)."""
+    prefs = prefs or ProfilePreferences()
+    channels = prefs.channels or NotificationChannels()
+    return _preferences(
+        theme=prefs.theme,
+        email=channels.email,
+        in_app=channels.in_app,
+        email_cadence=prefs.email_cadence,
+        time_zone=prefs.time_zone,
+    )
+
+
 def preferences_normalise(raw: Any) -> dict[str, Any]:
-    """Preferences with every key present and every value valid (unknown values -> default)."""
-    prefs = copy.deepcopy(DEFAULT_PREFERENCES)
-    if not isinstance(raw, dict):
-        return prefs
-    if raw.get("theme") in THEMES:
-        prefs["theme"] = raw["theme"]
-    if raw.get("email_cadence") in CADENCES:
-        prefs["email_cadence"] = raw["email_cadence"]
-    if time_zone_valid(raw.get("time_zone")):
-        prefs["time_zone"] = raw["time_zone"]
-    channels = raw.get("channels")
-    if isinstance(channels, dict):
-        for channel in ("email", "in_app"):
-            if isinstance(channels.get(channel), bool):
-                prefs["channels"][channel] = channels[channel]
-    return prefs
+    """Preferences given as a dict (an outbox payload, a service's changes), every key
+    present and valid."""
+    raw = raw if isinstance(raw, dict) else {}
+    channels = raw.get("channels") if isinstance(raw.get("channels"), dict) else {}
+    return _preferences(
+        theme=raw.get("theme"),
+        email=channels.get("email"),
+        in_app=channels.get("in_app"),
+        email_cadence=raw.get("email_cadence"),
+        time_zone=raw.get("time_zone"),
+    )
 
 
 def avatar_url(name: str) -> str:
     return reverse("accounts:avatar", args=[name]) if name else ""
 
 
-def profile_from_document(user_id: int, doc: dict[str, Any] | None) -> dict[str, Any]:
-    doc = doc or {}
-    first, last = doc.get("first_name") or "", doc.get("last_name") or ""
+def profile_from_document(user_id: int, doc: Profile | None) -> dict[str, Any]:
+    """The profile as a plain dict (cached in Redis; other apps read it): defaults when the
+    person never saved one, empty fields for an erased one."""
+    if doc is None:
+        return {
+            "user_id": user_id,
+            "exists": False,
+            "deleted": False,
+            "version": 0,
+            "first_name": "",
+            "last_name": "",
+            "full_name": "",
+            "bio": "",
+            "avatar": "",
+            "avatar_url": "",
+            "preferences": preferences_default(),
+        }
+    first, last, avatar = doc.first_name or "", doc.last_name or "", doc.avatar or ""
     return {
         "user_id": user_id,
-        "exists": bool(doc) and not doc.get("deleted"),
-        "deleted": bool(doc.get("deleted")),
-        "version": int(doc.get("version") or 0),
+        "exists": not doc.deleted,
+        "deleted": bool(doc.deleted),
+        "version": doc.version or 0,
         "first_name": first,
         "last_name": last,
         "full_name": f"{first} {last}".strip(),
-        "bio": doc.get("bio") or "",
-        "avatar": doc.get("avatar") or "",
-        "avatar_url": avatar_url(doc.get("avatar") or ""),
-        "preferences": preferences_normalise(doc.get("preferences")),
+        "bio": doc.bio or "",
+        "avatar": avatar,
+        "avatar_url": avatar_url(avatar),
+        "preferences": preferences_as_dict(doc.preferences),
     }
+
+
+def profile_document(user_id: int) -> Profile | None:
+    """The profile document by the user's id (the `_id` index), or None if never saved.
+    Raises DocumentStoreUnavailable while the document server is down."""
+    with document_store():
+        return Profile.objects.filter(pk=int(user_id)).first()
 
 
 def profile_get(user_id: int) -> dict[str, Any] | None:
@@ -118,8 +184,8 @@ def profile_get(user_id: int) -> dict[str, Any] | None:
     if time.monotonic() < _mongo_down_until:
         return None
     try:
-        doc = profile_collection().find_one({"_id": int(user_id)})
-    except MongoUnavailable:
+        doc = profile_document(user_id)
+    except DocumentStoreUnavailable:
         logger.warning("profile %s: document server unavailable", user_id)
         _mongo_down_until = time.monotonic() + MONGO_RETRY_SECONDS
         return None
@@ -131,7 +197,7 @@ def profile_get(user_id: int) -> dict[str, Any] | None:
 def profile_preferences(user_id: int) -> dict[str, Any]:
     """The user's preferences; the defaults when the profile cannot be read right now."""
     profile = profile_get(user_id)
-    return copy.deepcopy(profile["preferences"]) if profile else copy.deepcopy(DEFAULT_PREFERENCES)
+    return copy.deepcopy(profile["preferences"]) if profile else preferences_default()
 
 
 def notification_preferences(user_id: int) -> Preferences | None:

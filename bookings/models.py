@@ -6,21 +6,23 @@ Where trip data lives (DESIGN.md, "Data placement"):
   price per person in integer minor units and its currency, the seats per departure,
   the start date and length (which define the departure), the active flag and the
   version used to order the outbox events. It is the source of truth for these.
-* The trip *document* (MongoDB, `bookings/documents.py`) holds the catalogue content:
-  name, resort, markdown description, keywords, image and thumbnail paths, itinerary
-  and the derived price range. Services never write MongoDB directly: they write the
-  Trip row plus an outbox event whose payload is the full document at that version,
-  and `bookings/sync.py` applies it (idempotently, newest version wins). The document
-  also carries read-only copies of the Trip facts, so it is a complete catalogue entry.
+* `TripContent` (MongoDB, collection "trips", a content model on the `mongodb` alias,
+  below) holds the catalogue content: name, resort, markdown description, keywords,
+  image and thumbnail paths, itinerary and the derived price range. Services never
+  write it directly: they write the Trip row plus an outbox event whose payload is the
+  full document at that version (bookings/payloads.py), and `bookings/sync.py` applies
+  it (idempotently, newest version wins). The document also carries read-only copies of
+  the Trip facts, so it is a complete catalogue entry.
 * `TripListing` (PostgreSQL) is the read model for the catalogue list and the search:
   a projection of the document, kept in step by the same outbox handler, with a
   weighted tsvector (a generated column, see migration 0002). `SearchWord` is its
   vocabulary, with a trigram index, for typo-tolerant search.
-* `Departure` is the inventory row of one departure (trip + date): capacity and seats
-  taken. Booking services lock it (SELECT ... FOR UPDATE) so a departure is never
-  oversold, and its CHECK constraint refuses overselling even if a code path forgot
-  the lock. In this version each trip has exactly one departure, on its start date: a
-  booking's travel date must be the trip's start date.
+* `Departure` is one departure of a trip (trip + date): its seats, seats taken, an
+  optional price override and a status (open, closed, cancelled). A trip has many;
+  the one created with the trip is on its start date. Booking services lock it
+  (SELECT ... FOR UPDATE) so a departure is never oversold, and its CHECK constraint
+  refuses overselling even if a code path forgot the lock. A booking's travel date is
+  its departure's date.
 * `Booking` is protected by row-level security (a traveller sees only their own rows).
   That is why seats are counted on `Departure` and not by counting bookings: under RLS
   a traveller's connection cannot see other travellers' bookings, so a COUNT would
@@ -35,6 +37,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_mongodb_backend.fields import ArrayField, EmbeddedModelArrayField
+from django_mongodb_backend.models import EmbeddedModel
 from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
@@ -89,25 +93,44 @@ class Trip(models.Model):
         return self.code
 
 
+class DepartureStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Departure(models.Model):
-    """The inventory of one departure of a trip: capacity and seats taken.
+    """One departure of a trip (trip + date): its seats (`capacity`), the seats taken, an
+    optional price that overrides the trip's, and a status (open for sale, closed, or
+    cancelled by the company).
 
     Booking services take `SELECT ... FOR UPDATE` on this row before counting seats,
     which serialises bookings of the same departure; the CHECK constraint is the last
-    line of defence against overselling.
+    line of defence against overselling. No row-level security: like the trip, a
+    departure is catalogue data every visitor may read; writes go through the services
+    (catalogue editors, the booking desk, and bookings that take seats). Audited by the
+    trigger like the other bookings tables.
     """
-
-    # The counter is derived from the bookings, which are audited themselves; capacity
-    # changes are audited through the trip's `seats`.
-    AUDIT = False
 
     trip = models.ForeignKey(Trip, on_delete=models.PROTECT, related_name="departures")
     date = models.DateField()
-    capacity = models.PositiveIntegerField()
+    capacity = models.PositiveIntegerField(help_text="Seats on this departure.")
     seats_taken = models.PositiveIntegerField(default=0)
+    seats_held = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Seats held by live waiting-list offers (not for sale)."
+    )
+    price_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Price per person for this departure; empty = the trip's price."
+    )
+    status = models.CharField(
+        max_length=16, choices=DepartureStatus.choices, default=DepartureStatus.OPEN, db_default="open"
+    )
+    cancel_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "bookings_departure"
+        ordering = ["date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["trip", "date"], name="bookings_departure_trip_date_unique"),
             models.CheckConstraint(condition=Q(capacity__gt=0), name="bookings_departure_capacity_positive"),
@@ -115,6 +138,21 @@ class Departure(models.Model):
                 condition=Q(seats_taken__gte=0) & Q(seats_taken__lte=models.F("capacity")),
                 name="bookings_departure_not_oversold",
             ),
+            # Held seats are never sold nor held twice: bookings and live offers fit the seats.
+            models.CheckConstraint(
+                condition=Q(seats_held__gte=0) & Q(seats_held__lte=models.F("capacity") - models.F("seats_taken")),
+                name="bookings_departure_holds_fit",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_minor__isnull=True) | Q(price_minor__gt=0), name="bookings_departure_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DepartureStatus.values), name="bookings_departure_status_valid"
+            ),
+        ]
+        indexes = [
+            # The catalogue's departure-date filter: open departures in a date range.
+            models.Index(fields=["status", "date"], name="bookings_departure_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +160,20 @@ class Departure(models.Model):
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_taken, 0)
+        """Seats for sale: not booked and not held for a waiting-list offer."""
+        return max(self.capacity - self.seats_taken - self.seats_held, 0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DepartureStatus.OPEN
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == DepartureStatus.CANCELLED
+
+    def unit_price_minor(self, trip: Trip) -> int:
+        """The price per person of this departure: its own, else the trip's."""
+        return self.price_minor if self.price_minor is not None else trip.price_minor
 
 
 class TripListing(models.Model):
@@ -186,6 +237,89 @@ class SearchWord(models.Model):
 TRIP_VOCABULARY = Vocabulary(SearchWord._meta.db_table)
 
 
+# --- MongoDB: trip content (routed to the `mongodb` alias by taskforge/routers.py) --------
+
+
+class ItineraryDay(EmbeddedModel):
+    """One day of a trip's itinerary, embedded in TripContent.itinerary (no collection of its own)."""
+
+    day = models.PositiveSmallIntegerField(help_text="Day number, from 1.")
+    title = models.CharField(max_length=120, help_text="What the day is, e.g. 'Arrive in Malé'.")
+    details = models.CharField(max_length=500, blank=True, default="", help_text="More about the day (optional).")
+
+    def __str__(self) -> str:
+        return f"Day {self.day}: {self.title}"
+
+
+class TripContentQuerySet(models.QuerySet):
+    def for_code(self, code: str) -> TripContent | None:
+        """The document of a trip code, or None: one condition on `code` (the plain
+        `trips_code` index) and no sort (`first()` would sort on _id)."""
+        return next(iter(self.filter(code=code)[:1]), None)
+
+
+class TripContent(models.Model):
+    """The catalogue document of one trip (MongoDB collection "trips").
+
+    Written only by the outbox handler (bookings/sync.py), newest version wins, from the
+    payload of a trip event; the admin edits it through the trip service, never directly.
+    The document key `_id` is the trip code (it never changes; the relay's version-guarded
+    upserts and the reconciler match on it); `code` is looked up by pages and has a plain
+    index next to its unique constraint (the backend's unique index is partial and not
+    used for equality lookups).
+
+    Content (source of truth here): name, resort, description_md, keywords, image,
+    thumbnail, itinerary, price_range. Copies of the Trip row (source of truth in
+    PostgreSQL, read-only here): code, price_minor, currency, seats, start, length_days,
+    active, created_at, updated_at. Money: `price_minor` is integer minor units (pence,
+    cents) of `currency`, as on the Trip row. `version` is the Trip row's version at which
+    this document was written.
+    """
+
+    AUDIT = False  # not a PostgreSQL table: changes are audited by the trip service (audit_content_record)
+
+    id = models.CharField(
+        primary_key=True, max_length=20, db_column="_id", help_text="The document key: the trip code."
+    )
+    code = models.CharField(max_length=20, unique=True, help_text="The trip code (copy of Trip.code).")
+    name = models.CharField(max_length=200, help_text="Display name of the trip.")
+    resort = models.CharField(max_length=120, help_text="Resort or destination, as the catalogue filter shows it.")
+    length_days = models.PositiveSmallIntegerField(help_text="Length in days (copy of Trip.length_days).")
+    start = models.DateField(help_text="Date of the departure (copy of Trip.start), stored as UTC midnight.")
+    price_minor = models.BigIntegerField(
+        help_text="Price per person in integer minor units of `currency` (copy of Trip.price_minor)."
+    )
+    currency = models.CharField(max_length=3, help_text="ISO currency code of the price (copy of Trip.currency).")
+    price_range = models.CharField(
+        max_length=16, choices=PriceRange.choices, help_text="Budget band derived from the price."
+    )
+    image = models.CharField(max_length=200, blank=True, default="", help_text="Image path under MEDIA_ROOT.")
+    thumbnail = models.CharField(max_length=200, blank=True, default="", help_text="Thumbnail path under MEDIA_ROOT.")
+    description_md = models.TextField(
+        blank=True, default="", help_text="Description in Markdown (sanitised on display)."
+    )
+    keywords = ArrayField(
+        models.CharField(max_length=40), blank=True, default=list, help_text="Search keywords, lower case."
+    )
+    itinerary = EmbeddedModelArrayField(ItineraryDay, blank=True, default=list, help_text="The days, in order.")
+    active = models.BooleanField(default=True, help_text="On sale (copy of Trip.active).")
+    seats = models.PositiveIntegerField(help_text="Seats per departure (copy of Trip.seats).")
+    created_at = models.DateTimeField(null=True, blank=True, help_text="When the trip was created (copy).")
+    updated_at = models.DateTimeField(null=True, blank=True, help_text="When the trip last changed (copy).")
+    version = models.BigIntegerField(help_text="The Trip row's version this document was written at.")
+
+    objects = TripContentQuerySet.as_manager()
+
+    class Meta:
+        db_table = "trips"
+        verbose_name = "trip content"
+        verbose_name_plural = "trip contents"
+        indexes = [models.Index(fields=["code"], name="trips_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
 class BookingStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     CONFIRMED = "confirmed", "Confirmed"
@@ -221,6 +355,8 @@ class Booking(RLSModel):
     trip = models.ForeignKey(
         Trip, on_delete=models.PROTECT, to_field="code", db_column="trip_code", related_name="bookings"
     )
+    # The departure booked; `travel_date` is its date (kept for lists and the RLS-scoped indexes).
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="bookings")
     booking_date = models.DateTimeField(default=timezone.now)
     travel_date = models.DateField()
     travellers = models.PositiveSmallIntegerField()
@@ -272,6 +408,7 @@ class Booking(RLSModel):
                 name="bookings_active_departure_idx",
                 condition=~Q(status="cancelled"),
             ),
+            models.Index(fields=["departure"], name="bookings_live_by_departure_idx", condition=~Q(status="cancelled")),
         ]
         rls_policies = [CustomPolicy("booking_owner_or_desk", BOOKING_POLICY, operation="ALL")]
 
@@ -286,3 +423,79 @@ class Booking(RLSModel):
     def net_minor(self) -> int:
         """What the booking comes to: its total less what was refunded."""
         return self.total_minor - (self.refund_minor or 0)
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+WAITLIST_LIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(RLSModel):
+    """A traveller waiting for seats on a full departure (pretix-like). In line by
+    (created_at, id). When seats free up, the first entries that fit get an offer: their
+    seats are held on the departure (`Departure.seats_held`) at the price of that moment
+    until `offer_expires_at`; accepting books them at that price, declining or letting it
+    expire passes the seats on. Row-level security as for bookings (the traveller, the
+    booking desk, the system)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="waitlist_entries")
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="waitlist_entries")
+    travellers = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offer_unit_price_minor = models.BigIntegerField(null=True, blank=True, help_text="Price per person held.")
+    booking = models.OneToOneField(
+        Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entry"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "bookings_waitlist_entry"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(travellers__gt=0), name="bookings_waitlist_travellers_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="bookings_waitlist_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered") | (Q(offer_expires_at__isnull=False) & Q(offer_unit_price_minor__gt=0)),
+                name="bookings_waitlist_offer_complete",
+            ),
+            # One place in line per traveller and departure.
+            models.UniqueConstraint(
+                fields=["user", "departure"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="bookings_waitlist_one_live_entry",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["departure", "created_at"],
+                name="bookings_waitlist_line_idx",
+                condition=Q(status__in=["waiting", "offered"]),
+            ),
+            models.Index(
+                fields=["offer_expires_at"], name="bookings_waitlist_expiry_idx", condition=Q(status="offered")
+            ),
+        ]
+        rls_policies = [CustomPolicy("waitlist_owner_or_desk", BOOKING_POLICY, operation="ALL")]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} {self.departure_id} x{self.travellers} ({self.status})"
+
+    @property
+    def is_live_offer(self) -> bool:
+        return (
+            self.status == WaitlistStatus.OFFERED
+            and self.offer_expires_at is not None
+            and self.offer_expires_at > timezone.now()
+        )

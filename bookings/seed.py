@@ -178,7 +178,7 @@ def seed_demo(stdout: Any) -> None:
             restored += _image_restore_if_missing(stdout, existing, spec)
             continue
         image = trip_image_store(io.BytesIO(demo_image_bytes(spec["n"], spec["name"])))
-        content = services.TripContent(
+        content = services.TripContentInput(
             name=spec["name"],
             resort=spec["resort"],
             description_md=DESCRIPTION.format(

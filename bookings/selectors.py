@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connections, router
-from django.db.models import Q
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -18,14 +18,23 @@ from django.utils.safestring import SafeString
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
-from bookings.documents import trip_collection, trip_doc_state
 from bookings.images import trip_image_url
-from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripListing
+from bookings.models import (
+    TRIP_VOCABULARY,
+    Booking,
+    BookingStatus,
+    Departure,
+    DepartureStatus,
+    Trip,
+    TripContent,
+    TripListing,
+)
+from bookings.payloads import trip_content_state
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
 from sync.models import OutboxEvent
 from sync.relay import store_unavailable
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 from taskforge.routers import replica_reads
 from taskforge.search import MARK_START, MARK_STOP, corrected_attempts, mark, search_words
 
@@ -119,16 +128,33 @@ class CataloguePage:
         return self.page > 1
 
 
+# The departure-date filter: the trip has an open departure still to come in the range
+# (departures are PostgreSQL rows next to the projection: always current, no outbox lag;
+# the unique (trip, date) index answers each probe).
+_DEPARTURE_IN_RANGE = (
+    "EXISTS (SELECT 1 FROM bookings_trip t JOIN bookings_departure d ON d.trip_id = t.id "
+    "WHERE t.code = l.code AND d.status = 'open' AND d.date > %(today)s{range})"
+)
+
+
 def _where(filters: CatalogueFilters, today: dt.date) -> tuple[str, dict[str, Any]]:
-    clauses = ["l.active", "l.start > %(today)s"]
     params: dict[str, Any] = {"today": today}
+    if filters.start_from is None and filters.start_to is None:
+        clauses = ["l.active", "l.start > %(today)s"]
+    else:
+        bounds = ""
+        if filters.start_from is not None:
+            bounds += " AND d.date >= %(start_from)s"
+            params["start_from"] = filters.start_from
+        if filters.start_to is not None:
+            bounds += " AND d.date <= %(start_to)s"
+            params["start_to"] = filters.start_to
+        clauses = ["l.active", _DEPARTURE_IN_RANGE.format(range=bounds)]
     checks = (
         ("resort", "l.resort = %(resort)s", filters.resort or None),
         ("price_range", "l.price_range = %(price_range)s", filters.price_range or None),
         ("price_min", "l.price_minor >= %(price_min)s", filters.price_min_minor),
         ("price_max", "l.price_minor <= %(price_max)s", filters.price_max_minor),
-        ("start_from", "l.start >= %(start_from)s", filters.start_from),
-        ("start_to", "l.start <= %(start_to)s", filters.start_to),
         ("length_min", "l.length_days >= %(length_min)s", filters.length_min),
         ("length_max", "l.length_days <= %(length_max)s", filters.length_max),
     )
@@ -280,14 +306,17 @@ def resort_choices() -> list[str]:
 
 
 def trip_document(code: str) -> dict[str, Any] | None:
-    """The trip's MongoDB document, or None when it is missing or the server is unreachable."""
+    """The trip's MongoDB document (as a payload-shaped dict with its version), or None when
+    it is missing or the server is unreachable. Hot path of the trip page: one condition on
+    `code`, served by the plain `trips_code` index (bookings/tests/test_trip_content.py)."""
     if store_unavailable():  # the relay just found MongoDB down: don't wait for a timeout per page
         return None
     try:
-        doc = trip_collection().find_one({"_id": code})
-    except MongoUnavailable:
+        with document_store():
+            doc = TripContent.objects.for_code(code)
+    except DocumentStoreUnavailable:
         return None
-    return trip_doc_state(doc) if doc else None
+    return trip_content_state(doc) if doc else None
 
 
 def trip_state(trip: Trip) -> dict[str, Any] | None:
@@ -305,6 +334,17 @@ def trip_state(trip: Trip) -> dict[str, Any] | None:
     if event is not None:
         return {**event.payload, "version": trip.version}
     return None
+
+
+def trip_with_state(code: str) -> tuple[Trip | None, dict[str, Any] | None]:
+    """(Trip row, its document at the row's version) for an edit; (None, None) for no such trip."""
+    trip = Trip.objects.filter(code=code).first()
+    return (trip, trip_state(trip)) if trip is not None else (None, None)
+
+
+def trip_version(code: str) -> int | None:
+    """The Trip row's current version (the version a content edit must start from)."""
+    return Trip.objects.filter(code=code).values_list("version", flat=True).first()
 
 
 TRIP_CONTENT_TTL = 3600
@@ -338,7 +378,7 @@ def trip_content(trip: Trip) -> tuple[dict[str, Any] | None, str]:
 @dataclass
 class TripPage:
     trip: Trip
-    departure: Departure | None
+    departure: Departure | None  # the next open departure with room (else the next open one)
     content: dict[str, Any] | None  # the MongoDB document; None => "details pending"
     listing: TripListing | None  # read only when the document is not available
     description_html: str = ""
@@ -361,7 +401,19 @@ class TripPage:
 
     @property
     def bookable(self) -> bool:
-        return self.trip.active and self.trip.start > timezone.localdate() and self.seats_left > 0
+        """On sale with an open departure still to come that has room (`departure` is that one)."""
+        return (
+            self.trip.active
+            and self.departure is not None
+            and self.departure.date > timezone.localdate()
+            and self.seats_left > 0
+        )
+
+
+def next_departure(trip: Trip) -> Departure | None:
+    """The trip's next open departure with room, else its next open one (sold out)."""
+    upcoming = Departure.objects.filter(trip=trip, status=DepartureStatus.OPEN, date__gt=timezone.localdate())
+    return upcoming.filter(capacity__gt=F("seats_taken")).order_by("date").first() or upcoming.order_by("date").first()
 
 
 def trip_page(code: str, *, viewer: Any) -> TripPage | None:
@@ -371,7 +423,7 @@ def trip_page(code: str, *, viewer: Any) -> TripPage | None:
         return None
     if not trip.active and not capability_has(viewer, Capability.CATALOGUE_EDITOR):
         return None
-    departure = Departure.objects.filter(trip=trip, date=trip.start).first()
+    departure = next_departure(trip)
     content, description_html = trip_content(trip)
     listing = None if content else TripListing.objects.filter(code=code).first()
     return TripPage(trip=trip, departure=departure, content=content, listing=listing, description_html=description_html)
@@ -411,7 +463,12 @@ def staff_trips(
     offset = (max(page, 1) - 1) * per_page
     trips = list(qs[offset : offset + per_page + 1])
     listings = {row.code: row for row in TripListing.objects.filter(code__in=[t.code for t in trips])}
-    taken = dict(Departure.objects.filter(trip__in=trips).values_list("trip_id", "seats_taken"))
+    taken = dict(
+        Departure.objects.filter(trip__in=trips)
+        .values("trip_id")
+        .annotate(n=Sum("seats_taken"))
+        .values_list("trip_id", "n")
+    )
     rows = [
         StaffTripRow(
             t,

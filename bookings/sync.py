@@ -2,9 +2,11 @@
 (PostgreSQL), plus the trip reconciler used by `manage.py sync_reconcile`.
 
 The payload of a "trip" event is the full trip document at that version (built by
-bookings.documents.trip_payload), so applying events twice, late or out of order is
+bookings.payloads.trip_payload), so applying events twice, late or out of order is
 safe: both the MongoDB upsert and the projection upsert only ever move forward in
-version.
+version. The document upserts are the one place that writes TripContent without the
+ORM: batched, version-guarded pymongo upserts on the backend's own collection
+(sync.stores, keyed by `_id` = the trip code). Everything else here uses the ORM.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from django.db import connection, transaction
 
 from bookings.cache import catalogue_cache_bump
 from bookings.content import markdown_to_text
-from bookings.documents import TRIP_COLLECTION, trip_collection, trip_doc_state, trip_payload_from_state
-from bookings.models import TRIP_VOCABULARY, Trip, TripListing
-from sync.handlers import outbox_handler
+from bookings.models import TRIP_VOCABULARY, Trip, TripContent, TripListing
+from bookings.payloads import trip_content_state, trip_payload_from_state
+from sync.handlers import outbox_batch_handler, outbox_handler
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from sync.reconcile import Reconciler, outbox_reconciler
-from sync.stores import mongo_upsert_versioned, projection_upsert_versioned_many
+from sync.stores import mongo_upsert_versioned, mongo_upsert_versioned_many, projection_upsert_versioned_many
+from taskforge.mongo import documents_collection
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ def trip_document_fields(payload: dict[str, Any]) -> dict[str, Any]:
         "thumbnail": payload.get("thumbnail", ""),
         "description_md": payload.get("description_md", ""),
         "keywords": list(payload.get("keywords", [])),
-        # A whole-array $set (never $push of subdocuments: see DESIGN.md divergences).
+        # The payload is the whole document at its version, so the itinerary is set whole.
         "itinerary": [
             {"day": int(d.get("day", i + 1)), "title": str(d.get("title", "")), "details": str(d.get("details", ""))}
             for i, d in enumerate(payload.get("itinerary", []))
@@ -113,7 +116,16 @@ def trip_apply(event: OutboxEvent) -> None:
     projection write is then a no-op because its version is already there.
     """
     _listing_upsert([event])
-    mongo_upsert_versioned(trip_collection(), event.payload["code"], event.version, trip_document_fields(event.payload))
+    code = event.payload["code"]
+    mongo_upsert_versioned(documents_collection(TripContent), code, event.version, trip_document_fields(event.payload))
+
+
+@outbox_batch_handler(TRIP_AGGREGATE)
+def trip_apply_many(events: list[OutboxEvent]) -> None:
+    """`trip_apply` for a batch (a catch-up): one projection statement, one bulk write of documents."""
+    _listing_upsert(events)
+    items = [(e.payload["code"], e.version, trip_document_fields(e.payload)) for e in events]
+    mongo_upsert_versioned_many(documents_collection(TripContent), items)
 
 
 # --- drift detection and repair -----------------------------------------------------------
@@ -129,9 +141,9 @@ def _best_known_state(code: str, version: int) -> dict[str, Any] | None:
     )
     if event is not None and event.version == version:
         return dict(event.payload)
-    doc = trip_collection().find_one({"_id": code})
-    if doc is not None and (event is None or int(doc.get("version") or 0) >= event.version):
-        return trip_doc_state(doc)
+    doc = TripContent.objects.for_code(code)
+    if doc is not None and (event is None or doc.version >= event.version):
+        return trip_content_state(doc)
     return dict(event.payload) if event is not None else None
 
 
@@ -145,9 +157,18 @@ class TripReconciler(Reconciler):
     reported in `errors` and left alone.
     """
 
-    document_collection = TRIP_COLLECTION
+    document_collection = TripContent._meta.db_table  # read and repaired through the ORM below
     projection_model = TripListing
     projection_deleted_field = None
+
+    def documents(self, ids: list[str] | None = None) -> Iterable[tuple[str, int, bool]]:
+        docs = TripContent.objects.all() if ids is None else TripContent.objects.filter(code__in=ids)
+        for code, version in docs.values_list("code", "version").iterator(chunk_size=2000):
+            yield code, int(version), False  # trips are never deleted, only taken off sale
+
+    def document_delete(self, ids: list[str]) -> int:
+        deleted, _ = TripContent.objects.filter(code__in=ids).delete()
+        return deleted
 
     def source(self, ids: list[str] | None = None) -> Iterable[tuple[str, int]]:
         rows = Trip.objects.all() if ids is None else Trip.objects.filter(code__in=ids)

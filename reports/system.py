@@ -28,7 +28,7 @@ from backups.verify import last_verification
 from reports.selectors import StarUnavailable, etl_last_runs, star_alias
 from sync.status import outbox_figures
 from taskforge.metrics import queue_depths, redis_figures
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_db
 
 logger = logging.getLogger(__name__)
 MAX_COLLECTIONS = 60
@@ -129,9 +129,9 @@ def replication_figures() -> dict[str, Any]:
 
 
 def document_figures() -> dict[str, Any]:
-    """Documents per collection: count_documents (a $match/$group count, in the portable subset)."""
-
-    db = mongo_db()
+    """Documents per collection of the document store (the `mongodb` alias): count_documents,
+    which the server answers from its collection statistics for an empty filter."""
+    db = documents_db()
     names = sorted(name for name in db.list_collection_names() if not name.startswith("system."))
     collections = [{"name": name, "count": db[name].count_documents({})} for name in names[:MAX_COLLECTIONS]]
     return {"database": db.name, "collections": collections, "more": max(len(names) - MAX_COLLECTIONS, 0)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.db import DatabaseError
 from pymongo.errors import ConnectionFailure
 
 from sync.models import OutboxEvent
@@ -27,7 +28,12 @@ class OutboxRetryLater(Exception):
     """Raise from a handler when a store is unreachable: retried later without using an attempt."""
 
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, OutboxRetryLater)
+def error_is_transient(exc: BaseException) -> bool:
+    """A store was unreachable (pymongo's ConnectionFailure, raw or wrapped by the ORM as a
+    DatabaseError, or a handler's OutboxRetryLater): retry later without using an attempt."""
+    if isinstance(exc, OutboxRetryLater | ConnectionFailure):
+        return True
+    return isinstance(exc, DatabaseError) and isinstance(exc.__cause__, ConnectionFailure)
 
 
 # --- registration -----------------------------------------------------------------------

@@ -30,7 +30,7 @@ from sync.stores import (
     projection_upsert_versioned_many,
 )
 from taskforge.dbcontext import context_current
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_db
 
 PROBE = "probe"
 PROBE_COLLECTION = "sync_probe"
@@ -38,7 +38,7 @@ MAX_DELAY_MS = 10_000
 
 
 def probe_collection() -> Any:
-    return mongo_db()[PROBE_COLLECTION]
+    return documents_db()[PROBE_COLLECTION]
 
 
 def _payload(probe: SyncProbe, *, deleted: bool = False, delay_ms: int = 0) -> dict[str, Any]:

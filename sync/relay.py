@@ -19,7 +19,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from sync.handlers import RELAY_CONTEXT, TRANSIENT_ERRORS, batch_handler_get, handler_get
+from sync.handlers import RELAY_CONTEXT, batch_handler_get, error_is_transient, handler_get
 from sync.models import OutboxEvent, OutboxStatus
 from taskforge.dbcontext import db_context
 
@@ -261,9 +261,9 @@ def _apply_chunk(
     if batch_handler is not None and len(chunk) > 1:
         try:
             batch_handler(chunk)
-        except TRANSIENT_ERRORS as exc:
-            return [], [], error_text(exc), [e.id for e in chunk]
-        except Exception:
+        except Exception as exc:
+            if error_is_transient(exc):
+                return [], [], error_text(exc), [e.id for e in chunk]
             logger.warning("batch handler for %r failed; applying one by one", aggregate_type, exc_info=True)
         else:
             return [e.id for e in chunk], [], "", []
@@ -280,11 +280,12 @@ def _apply_chunk(
             if handler is None:
                 raise LookupError(f"no outbox handler for {aggregate_type!r}")
             handler(event)
-        except TRANSIENT_ERRORS as exc:
-            unavailable_error = error_text(exc)
-            release.append(event.id)
-        except Exception as exc:  # noqa: BLE001 - any other failure is retried, then dead-lettered
-            failures.append((event, error_text(exc)))
+        except Exception as exc:  # noqa: BLE001 - an outage waits; any other failure is retried, then dead-lettered
+            if error_is_transient(exc):
+                unavailable_error = error_text(exc)
+                release.append(event.id)
+            else:
+                failures.append((event, error_text(exc)))
         else:
             applied.append(event.id)
     return applied, failures, unavailable_error, release

@@ -11,7 +11,7 @@ from django.db import connection, models
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_db
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def _collection(collection: Any) -> Any:
     if isinstance(collection, str):
-        return mongo_db()[collection]
+        return documents_db()[collection]
     return collection
 
 

@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include(("audit.urls", "audit"))),
     # reports/... (staff report pages, CSV) and system/ (admin System page).
     path("", include(("reports.urls", "reports"))),
+    # webhooks/... (team and booking-desk webhook endpoints, delivery logs).
+    path("", include(("webhooks.urls", "webhooks"))),
 ]
 
 handler400 = "taskforge.views.bad_request"

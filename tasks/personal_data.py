@@ -12,26 +12,39 @@ AccountsConfig.ready).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from bson import ObjectId
+from bson.errors import InvalidId
 from django.db.models import Q
 
 from accounts.export import (
     ERASURE_AGGREGATE,
     ErasureSubject,
+    ExportUnavailable,
     elevated_read,
     eraser_register,
     exporter_register,
-    mongo_or_unavailable,
     scrub_text,
 )
 from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
-from tasks import documents as task_documents
-from tasks.models import Task, TaskWatcher
+from taskforge.mongo import DocumentStoreUnavailable, document_store
+from tasks.models import Notification, Task, TaskComment, TaskWatcher
+from tasks.sync import retry_later_while_documents_down
 
 ERASURE_CHUNK = 500  # documents per outbox event
+
+
+def documents_or_refuse(func: Callable[[], Any]) -> Any:
+    """Read the document server; its outage refuses the export or erasure as a whole."""
+    try:
+        with document_store():
+            return func()
+    except DocumentStoreUnavailable:
+        raise ExportUnavailable("document server") from None
 
 
 def tasks_export(user: Any) -> dict[str, Any]:
@@ -51,24 +64,25 @@ def tasks_export(user: Any) -> dict[str, Any]:
             for t in Task.objects.filter(Q(creator_id=user.pk) | Q(assignee_id=user.pk)).select_related("team")
         ]
         watched = [str(t) for t in TaskWatcher.objects.filter(user_id=user.pk).values_list("task_id", flat=True)]
-    comments = mongo_or_unavailable(
+    comments = documents_or_refuse(
         lambda: [
             {
-                "id": c["_id"],
-                "task_id": c.get("task_id"),
-                "body": c.get("body"),
-                "created_at": c.get("created_at"),
-                "edited_at": c.get("edited_at"),
-                "attachments": [a.get("name") for a in c.get("attachments") or []],
+                "id": str(c.pk),
+                "task_id": c.task_id,
+                "body": c.body,
+                "created_at": c.created_at,
+                "edited_at": c.edited_at,
+                "attachments": [a.name for a in c.attachments or []],
             }
-            for c in task_documents.comments().find({"author_id": user.pk}).sort("created_at", 1)
+            for c in TaskComment.objects.filter(author_id=user.pk).order_by("created_at")
         ]
     )
-    notifications = mongo_or_unavailable(
-        lambda: [
-            {k: v for k, v in n.items() if k != "_id"} | {"id": n["_id"]}
-            for n in task_documents.notifications().find({"user_id": user.pk}).sort("created_at", 1)
-        ]
+    notifications = documents_or_refuse(
+        lambda: list(
+            Notification.objects.filter(user_id=user.pk)
+            .order_by("created_at")
+            .values("id", "kind", "read", "task_id", "team_id", "actor_id", "title", "message", "created_at", "read_at")
+        )
     )
     return {"tasks": tasks, "watching": watched, "comments": comments, "notifications": notifications}
 
@@ -86,21 +100,19 @@ def tasks_erase(subject: ErasureSubject) -> dict[str, int]:
 
     def plan() -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
         comments = []
-        for doc in task_documents.comments().find({"author_id": subject.user_id}, {"body": 1}):
-            body = doc.get("body") or ""
-            scrubbed = scrub_text(body, subject)
-            if scrubbed != body:
-                comments.append({"id": doc["_id"], "set": {"body": scrubbed}})
+        for pk, body in TaskComment.objects.filter(author_id=subject.user_id).values_list("pk", "body"):
+            scrubbed = scrub_text(body or "", subject)
+            if scrubbed != (body or ""):
+                comments.append({"id": str(pk), "set": {"body": scrubbed}})
         caused = []
-        for doc in task_documents.notifications().find({"actor_id": subject.user_id}, {"message": 1}):
-            message = doc.get("message") or ""
-            scrubbed = scrub_text(message, subject)
-            if scrubbed != message:
-                caused.append({"id": doc["_id"], "set": {"message": scrubbed}})
-        own = len(list(task_documents.notifications().find({"user_id": subject.user_id}, {"_id": 1})))
+        for pk, message in Notification.objects.filter(actor_id=subject.user_id).values_list("pk", "message"):
+            scrubbed = scrub_text(message or "", subject)
+            if scrubbed != (message or ""):
+                caused.append({"id": pk, "set": {"message": scrubbed}})
+        own = Notification.objects.filter(user_id=subject.user_id).count()
         return comments, caused, own
 
-    comments, caused, own = mongo_or_unavailable(plan)
+    comments, caused, own = documents_or_refuse(plan)
     chunks = max(1, -(-max(len(comments), len(caused)) // ERASURE_CHUNK))
     for index in range(chunks):
         window = slice(index * ERASURE_CHUNK, (index + 1) * ERASURE_CHUNK)
@@ -121,14 +133,42 @@ def erasure_apply(event: OutboxEvent) -> None:
     """After the erasure's commit: the person's notifications go, the planned texts are written."""
     payload = event.payload or {}
     user_id = int(payload["user_id"])
-    notifications = task_documents.notifications()
-    comments = task_documents.comments()
-    notifications.delete_many({"user_id": user_id})
-    # The id AND the person: a document re-used or re-assigned meanwhile is left alone.
-    for change in payload.get("comments") or []:
-        comments.update_one({"_id": change["id"], "author_id": user_id}, {"$set": change["set"]})
-    for change in payload.get("notifications") or []:
-        notifications.update_one({"_id": change["id"], "actor_id": user_id}, {"$set": change["set"]})
+    comment_changes = {str(c["id"]): c["set"] for c in payload.get("comments") or []}
+    notification_changes = {c["id"]: c["set"] for c in payload.get("notifications") or []}
+    with retry_later_while_documents_down():
+        Notification.objects.filter(user_id=user_id).delete()
+        # The id AND the person: a document re-used or re-assigned meanwhile is left alone.
+        # (Found by id, one condition each; the person is compared here.)
+        for pk, key, author_id in _comments_by_id(list(comment_changes)):
+            if author_id == user_id:
+                TaskComment.objects.filter(pk=pk).update(**_only(comment_changes[key], {"body"}))
+        caused = Notification.objects.filter(pk__in=list(notification_changes)).values_list("pk", "actor_id")
+        for pk, actor_id in caused:
+            if actor_id == user_id:
+                Notification.objects.filter(pk=pk).update(**_only(notification_changes[pk], {"message"}))
+
+
+def _comments_by_id(ids: list[str]) -> list[tuple[ObjectId, str, int | None]]:
+    """(pk, the id as planned, author) of comments planned by ObjectId, or by the hex id they
+    had before ObjectIds (an event planned before tasks migration 0007 converted them)."""
+    object_ids, legacy = [], []
+    for value in ids:
+        try:
+            object_ids.append(ObjectId(value))
+        except InvalidId:
+            legacy.append(value)
+    found = [
+        (pk, str(pk), author)
+        for pk, author in TaskComment.objects.filter(pk__in=object_ids).values_list("pk", "author_id")
+    ]
+    if legacy:
+        found += list(TaskComment.objects.filter(legacy_id__in=legacy).values_list("pk", "legacy_id", "author_id"))
+    return found
+
+
+def _only(fields: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
+    """The planned fields, never anything else an event might carry."""
+    return {name: value for name, value in fields.items() if name in allowed}
 
 
 exporter_register("tasks", tasks_export)

@@ -13,22 +13,26 @@ they never read task rows, which row-level security would hide from the relay.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from pymongo.errors import ConnectionFailure
 
-from sync.handlers import outbox_handler
+from sync.handlers import OutboxRetryLater, outbox_handler
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from sync.reconcile import Reconciler, outbox_reconciler
 from sync.stores import mongo_upsert_versioned
-from tasks import documents
+from taskforge.mongo import documents_collection
 from tasks.attachments import attachments_discard_task
 from tasks.caching import caches_invalidate
-from tasks.models import TASK_VOCABULARY, Task, TaskSearch
+from tasks.models import TASK_VOCABULARY, Task, TaskComment, TaskDetail, TaskSearch
 from tasks.selectors.tasks import task_detail_current
 from tasks.services.notifications import notification_apply
 
@@ -74,17 +78,39 @@ def search_apply(task_id: str, version: int, payload: dict[str, Any]) -> None:
             TASK_VOCABULARY.add(cursor, " ".join([title, *tags, body]), scope=team_id)
 
 
+@contextmanager
+def retry_later_while_documents_down() -> Iterator[None]:
+    """In a handler: an ORM write that could not reach the document server (the backend wraps
+    pymongo's ConnectionFailure in a DatabaseError) is retried later without using an
+    attempt, exactly like a plain pymongo write that raised ConnectionFailure."""
+    try:
+        yield
+    except DatabaseError as exc:
+        if isinstance(exc.__cause__, ConnectionFailure):
+            raise OutboxRetryLater(f"document server unavailable: {exc.__cause__}") from exc
+        raise
+
+
+def _time(value: Any) -> Any:
+    """A time from an event payload (JSON: ISO text) as a datetime, stored as a BSON date."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else value
+
+
 def detail_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a TaskDetail document (tasks.models.TaskDetail) from a "task" event."""
     deleted = bool(payload.get("deleted"))
+    attachments = [] if deleted else [dict(a) for a in payload.get("attachments") or []]
+    for attachment in attachments:
+        attachment["uploaded_at"] = _time(attachment.get("uploaded_at"))
     return {
         "team_id": payload.get("team_id"),
         "title": payload.get("title") or "",
         "description": "" if deleted else payload.get("description") or "",
         "tags": [] if deleted else list(payload.get("tags") or []),
         "custom_fields": {} if deleted else dict(payload.get("custom_fields") or {}),
-        "attachments": [] if deleted else list(payload.get("attachments") or []),
+        "attachments": attachments,
         "deleted": deleted,
-        "updated_at": timezone.now().isoformat(),  # text: $set of a datetime differs on nx-27017
+        "updated_at": timezone.now(),
     }
 
 
@@ -93,9 +119,11 @@ def task_apply(event: OutboxEvent) -> None:
     payload = event.payload or {}
     task_id = str(event.aggregate_id)
     search_apply(task_id, event.version, payload)
-    mongo_upsert_versioned(documents.details(), task_id, event.version, detail_fields(payload))
+    # The relay's version-guarded upsert: a plain filter document on the backend's collection.
+    mongo_upsert_versioned(documents_collection(TaskDetail), task_id, event.version, detail_fields(payload))
     if payload.get("deleted"):
-        documents.comments().delete_many({"task_id": task_id})
+        with retry_later_while_documents_down():
+            TaskComment.objects.filter(task_id=task_id).delete()
         attachments_discard_task(task_id)
     # The page, the dashboards and the team's board/list (tags) may show this document.
     team_id = payload.get("team_id")
@@ -104,7 +132,8 @@ def task_apply(event: OutboxEvent) -> None:
 
 @outbox_handler("notification")
 def notification_apply_event(event: OutboxEvent) -> None:
-    notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
+    with retry_later_while_documents_down():
+        notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
 
 
 @outbox_reconciler("task")

@@ -12,11 +12,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import device_for_sign_in
-from accounts.documents import PROFILE_AGGREGATE, profile_collection
 from accounts.export import ErasureSubject, ExportUnavailable, erasers_run
-from accounts.models import CapabilityGrant, ErasureRecord, User
+from accounts.models import PROFILE_AGGREGATE, CapabilityGrant, ErasureRecord, User
 from accounts.presence import presence_forget
-from accounts.selectors import profile_invalidate, teams_where_last_admin
+from accounts.selectors import profile_document, profile_invalidate, teams_where_last_admin
 from accounts.services.signin import DEVICE_PREFIX, attempt_reserve
 from audit.services import audit_content_record
 from sync.models import OutboxEvent
@@ -24,7 +23,7 @@ from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import Conflict, RateLimited, ServiceError, Unavailable
 from taskforge.middleware import client_ip
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +42,11 @@ def _names_known(user: User) -> list[str]:
         if full:
             names.add(full)
     try:
-        doc = profile_collection().find_one({"_id": user.pk}) or {}
-        for key in ("first_name", "last_name"):
-            if doc.get(key):
-                names.add(doc[key])
-    except MongoUnavailable:
-        pass
+        doc = profile_document(user.pk)
+    except DocumentStoreUnavailable:
+        doc = None  # the outbox payloads above hold every name the document can have
+    if doc is not None:
+        names.update(name for name in (doc.first_name, doc.last_name) if name)
     if user.display_name:
         names.add(user.display_name)
     return sorted(names, key=len, reverse=True)

@@ -8,26 +8,35 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.documents import CADENCES, DEFAULT_PREFERENCES, PROFILE_AGGREGATE, THEMES, profile_collection
-from accounts.models import User
-from accounts.selectors import preferences_normalise, profile_invalidate, time_zone_valid
+from accounts.models import CADENCES, PROFILE_AGGREGATE, THEMES, Profile, User
+from accounts.selectors import (
+    preferences_normalise,
+    profile_document,
+    profile_from_document,
+    profile_invalidate,
+    time_zone_valid,
+)
 from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.errors import ServiceError, Unavailable
-from taskforge.mongo import MongoUnavailable
+from taskforge.mongo import DocumentStoreUnavailable
 
 
-def _state_from_document(user_id: int, doc: dict[str, Any] | None) -> dict[str, Any]:
-    doc = doc or {}
+def _state_from_payload(user_id: int, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "user_id": user_id,
-        "first_name": doc.get("first_name") or "",
-        "last_name": doc.get("last_name") or "",
-        "bio": doc.get("bio") or "",
-        "avatar": doc.get("avatar") or "",
-        "preferences": preferences_normalise(doc.get("preferences")),
+        "first_name": payload.get("first_name") or "",
+        "last_name": payload.get("last_name") or "",
+        "bio": payload.get("bio") or "",
+        "avatar": payload.get("avatar") or "",
+        "preferences": preferences_normalise(payload.get("preferences")),
     }
+
+
+def _state_from_document(user_id: int, doc: Profile | None) -> dict[str, Any]:
+    profile = profile_from_document(user_id, doc)
+    return {key: profile[key] for key in ("user_id", "first_name", "last_name", "bio", "avatar", "preferences")}
 
 
 def profile_state(user: User) -> dict[str, Any]:
@@ -37,7 +46,7 @@ def profile_state(user: User) -> dict[str, Any]:
     second edit while the document server is down builds on the first.
     """
     if user.profile_version == 0:
-        return _state_from_document(user.pk, {"preferences": DEFAULT_PREFERENCES})
+        return _state_from_document(user.pk, None)
     event = (
         OutboxEvent.objects.filter(
             aggregate_type=PROFILE_AGGREGATE, aggregate_id=str(user.pk), version=user.profile_version
@@ -46,10 +55,10 @@ def profile_state(user: User) -> dict[str, Any]:
         .first()
     )
     if event is not None and not event.get("deleted"):
-        return _state_from_document(user.pk, event)
+        return _state_from_payload(user.pk, event)
     try:
-        doc = profile_collection().find_one({"_id": user.pk})
-    except MongoUnavailable:
+        doc = profile_document(user.pk)
+    except DocumentStoreUnavailable:
         raise Unavailable("Profile details are temporarily unavailable. Please try again in a minute.") from None
     return _state_from_document(user.pk, doc)
 

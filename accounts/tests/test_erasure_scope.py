@@ -14,16 +14,21 @@ import datetime as dt
 import json
 
 import pytest
+from bson import ObjectId
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from accounts.models import ErasureRecord, Team, User
+from accounts.models import ErasureRecord, Profile, Team, User
 from accounts.services.teams import team_create
 from accounts.tests.conftest import client_for
 from accounts.tests.test_personal_data import _mongo_hits, _pg_hits
 from audit.services import audit_seal_all
 from sync.models import OutboxEvent
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.mongo import documents_collection
+from tasks.models import Notification, TaskComment
+
+MINE, THEIRS = ObjectId(), ObjectId()  # comment ids (the content model's ObjectIds)
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +60,6 @@ def _json(value: object) -> object:
 def confirmed(make_user, django_capture_on_commit_callbacks):
     """Team "Confirmed Ops" (sealed audit rows, comments, notifications, outbox events of others)
     and a traveller who chose the name "Confirmed", with traces of their own in both stores."""
-    from tasks import documents as task_documents
-
     lead = make_user("staff", display_name="Olive Lead")
     mate = make_user("staff", display_name="Pat Mate")
     with db_context(DbContext(user_id=str(lead.pk), role="user")):
@@ -97,10 +100,10 @@ def confirmed(make_user, django_capture_on_commit_callbacks):
                 "email_cadence": "weekly",
             },
         )
-    comments, notifications = task_documents.comments(), task_documents.notifications()
+    comments, notifications = documents_collection(TaskComment), documents_collection(Notification)
     comments.insert_one(
         {
-            "_id": "mine",
+            "_id": MINE,
             "task_id": "t1",
             "team_id": team.pk,
             "author_id": traveller.pk,
@@ -110,7 +113,7 @@ def confirmed(make_user, django_capture_on_commit_callbacks):
     )
     comments.insert_one(
         {
-            "_id": "theirs",
+            "_id": THEIRS,
             "task_id": "t1",
             "team_id": team.pk,
             "author_id": mate.pk,
@@ -142,8 +145,6 @@ def confirmed(make_user, django_capture_on_commit_callbacks):
 
 
 def _snapshot_others(world: dict) -> dict:
-    from tasks import documents as task_documents
-
     traveller = world["traveller"]
     return {
         "team_rows": _audit_rows("table_name = 'accounts_team' AND record_id = %s", [str(world["team"].pk)]),
@@ -153,14 +154,12 @@ def _snapshot_others(world: dict) -> dict:
                 aggregate_type__in=("profile", "personal_data_erasure"), aggregate_id=str(traveller.pk)
             )
         ),
-        "theirs": task_documents.comments().find_one({"_id": "theirs"}),
-        "others": task_documents.notifications().find_one({"_id": "others"}),
+        "theirs": documents_collection(TaskComment).find_one({"_id": THEIRS}),
+        "others": documents_collection(Notification).find_one({"_id": "others"}),
     }
 
 
 def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_capture_on_commit_callbacks) -> None:
-    from tasks import documents as task_documents
-
     traveller = confirmed["traveller"]
     before = _snapshot_others(confirmed)
     assert any(row[2] and row[2].get("name") == "Confirmed Ops" and row[3] for row in before["team_rows"])
@@ -181,10 +180,10 @@ def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_cap
     assert _pg_hits(EMAIL) == {} and _mongo_hits(EMAIL) == {}
     assert _pg_hits("Quillby") == {}, _pg_hits("Quillby")
     assert _mongo_hits("Quillby") == {"task_comments": 1}  # only inside someone else's comment, kept as written
-    mine = task_documents.comments().find_one({"_id": "mine"})
+    mine = documents_collection(TaskComment).find_one({"_id": MINE})
     assert mine["author_id"] == traveller.pk and mine["body"] == f"{pseudonym} here: {pseudonym}."
-    assert task_documents.notifications().find_one({"_id": "for-me"}) is None
-    assert task_documents.notifications().find_one({"_id": "by-me"})["message"] == f"{pseudonym} commented"
+    assert documents_collection(Notification).find_one({"_id": "for-me"}) is None
+    assert documents_collection(Notification).find_one({"_id": "by-me"})["message"] == f"{pseudonym} commented"
     rows = _audit_rows("table_name = 'accounts_user' AND record_id = %s", [str(traveller.pk)])
     assert rows and all((r[2] or {}).get("display_name", pseudonym) == pseudonym for r in rows)
     assert all(r[5] is None and r[6] == "" for r in rows)
@@ -193,21 +192,17 @@ def test_erasing_confirmed_leaves_team_confirmed_ops_alone(confirmed, django_cap
 
 
 def mongo_profile(user_id: int) -> dict:
-    from accounts.documents import profile_collection
-
-    return profile_collection().find_one({"_id": user_id}) or {}
+    return documents_collection(Profile).find_one({"_id": user_id}) or {}
 
 
 def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:
     """Without the on-commit callbacks (the transaction has not committed, for all MongoDB knows),
     nothing in MongoDB has changed yet; the durable outbox event carries the work."""
-    from tasks import documents as task_documents
-
     traveller = confirmed["traveller"]
     response = confirmed["browser"].post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
     assert response.status_code == 200
-    assert task_documents.notifications().find_one({"_id": "for-me"}) is not None
-    assert task_documents.comments().find_one({"_id": "mine"})["body"].startswith("Confirmed Quillby")
+    assert documents_collection(Notification).find_one({"_id": "for-me"}) is not None
+    assert documents_collection(TaskComment).find_one({"_id": MINE})["body"].startswith("Confirmed Quillby")
     event = OutboxEvent.objects.get(aggregate_type="personal_data_erasure", aggregate_id=str(traveller.pk))
     assert event.status == "pending"
     assert "Quillby" not in json.dumps(event.payload) and EMAIL not in json.dumps(event.payload)
@@ -218,7 +213,7 @@ def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:
 
 @pytest.fixture
 def booking_edited_by_staff(make_user):
-    from bookings.models import Booking, Trip
+    from bookings.models import Booking, Departure, Trip
 
     traveller = make_user("traveller", email="bea.booker@example.com", email_verified=True, display_name="Bea Booker")
     staff = make_user("staff", display_name="Stan Staff")
@@ -226,10 +221,12 @@ def booking_edited_by_staff(make_user):
         trip = Trip.objects.create(
             code="EXP-SCOPE", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
         )
+        departure = Departure.objects.create(trip=trip, date=trip.start, capacity=20)
     with db_context(DbContext(user_id=str(traveller.pk), role="user", ip="203.0.113.44", user_agent="BeaPhone")):
         booking = Booking.objects.create(
             user=traveller,
             trip=trip,
+            departure=departure,
             travel_date=trip.start,
             travellers=2,
             unit_price_minor=1000,

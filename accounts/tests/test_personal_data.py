@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+from bson import ObjectId
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
@@ -19,10 +20,13 @@ from accounts.export import (
     exporter_register,
     exporters,
 )
-from accounts.models import ErasureRecord, LoginAttempt, Membership, User, UserSession
+from accounts.models import ErasureRecord, LoginAttempt, Membership, Profile, User, UserSession
 from accounts.tests.conftest import client_for
 from taskforge.dbcontext import DbContext, db_context
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_collection, documents_db
+from tasks.models import Notification, TaskComment
+
+C1, C2 = ObjectId(), ObjectId()  # comment ids (the content model's ObjectIds)
 
 pytestmark = pytest.mark.django_db
 
@@ -225,7 +229,7 @@ def _pg_hits(term: str) -> dict[str, int]:
 
 def _mongo_hits(term: str) -> dict[str, int]:
     hits = {}
-    db = mongo_db()
+    db = documents_db()
     for name in db.list_collection_names():
         count = sum(term.lower() in json.dumps(doc, default=str).lower() for doc in db[name].find({}))
         if count:
@@ -255,8 +259,8 @@ def test_after_erasure_neither_store_holds_the_email_or_the_name(zed, django_cap
     user.refresh_from_db()
     assert user.display_name == record.pseudonym and user.email == f"erased-{user.pk}@erased.invalid"
     assert not user.is_active and not user.has_usable_password() and user.erased_at is not None
-    doc = mongo_db()["profiles"].find_one({"_id": user.pk})
-    assert doc["deleted"] and "first_name" not in doc and "avatar" not in doc
+    doc = documents_collection(Profile).find_one({"_id": user.pk})
+    assert doc["deleted"] is True and "first_name" not in doc and "avatar" not in doc
     assert not Membership.objects.filter(user=user).exists()
     assert not UserSession.objects.filter(user=user).exists()
     assert LoginAttempt.objects.filter(email__iexact=EMAIL).count() == 0
@@ -333,12 +337,10 @@ def test_erasure_is_refused_whole_while_the_document_server_is_down(
 def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
     zed, world, django_capture_on_commit_callbacks
 ) -> None:
-    from tasks import documents as task_documents
-
     user = zed["user"]
-    task_documents.comments().insert_one(
+    documents_collection(TaskComment).insert_one(
         {
-            "_id": "c1",
+            "_id": C1,
             "task_id": "t1",
             "team_id": world.team.pk,
             "author_id": user.pk,
@@ -346,9 +348,9 @@ def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
             "mentions": [],
         }
     )
-    task_documents.comments().insert_one(
+    documents_collection(TaskComment).insert_one(
         {
-            "_id": "c2",
+            "_id": C2,
             "task_id": "t1",
             "team_id": world.team.pk,
             "author_id": world.member.pk,
@@ -356,8 +358,8 @@ def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
             "mentions": [user.pk],
         }
     )
-    task_documents.notifications().insert_one({"_id": "n1", "user_id": user.pk, "message": "for Zed"})
-    task_documents.notifications().insert_one(
+    documents_collection(Notification).insert_one({"_id": "n1", "user_id": user.pk, "message": "for Zed"})
+    documents_collection(Notification).insert_one(
         {
             "_id": "n2",
             "user_id": world.member.pk,
@@ -367,15 +369,15 @@ def test_own_comments_stay_under_the_pseudonym_and_notifications_lose_the_name(
         }
     )
     export = json.loads(zed["browser"].get("/accounts/data/export/").content)
-    assert [c["id"] for c in export["tasks"]["comments"]] == ["c1"]
+    assert [c["id"] for c in export["tasks"]["comments"]] == [str(C1)]
     assert [n["id"] for n in export["tasks"]["notifications"]] == ["n1"]
     with django_capture_on_commit_callbacks(execute=True):
         zed["browser"].post("/accounts/delete/", {"password": PASSWORD, "confirm": "on"})
     pseudonym = ErasureRecord.objects.get(user_id=user.pk).pseudonym
-    assert task_documents.comments().find_one({"_id": "c1"})["author_id"] == user.pk  # kept
-    assert task_documents.comments().find_one({"_id": "c1"})["body"] == f"I am {pseudonym}, on it."
+    assert documents_collection(TaskComment).find_one({"_id": C1})["author_id"] == user.pk  # kept
+    assert documents_collection(TaskComment).find_one({"_id": C1})["body"] == f"I am {pseudonym}, on it."
     # Someone else's comment is theirs: found by id only, never searched for the name.
-    assert task_documents.comments().find_one({"_id": "c2"})["body"] == f"Thanks {FIRST} {LAST}!"
-    assert task_documents.notifications().find_one({"_id": "n1"}) is None
-    assert task_documents.notifications().find_one({"_id": "n2"})["message"] == f"{pseudonym} commented"
+    assert documents_collection(TaskComment).find_one({"_id": C2})["body"] == f"Thanks {FIRST} {LAST}!"
+    assert documents_collection(Notification).find_one({"_id": "n1"}) is None
+    assert documents_collection(Notification).find_one({"_id": "n2"})["message"] == f"{pseudonym} commented"
     assert User.objects.get(pk=user.pk).display_name == pseudonym  # how comments show their author

@@ -13,12 +13,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from PIL import Image
 
-from accounts.documents import profile_collection
+from accounts.models import Profile
 from accounts.selectors import profile_get, profile_preferences
 from accounts.tests.conftest import client_for
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import DbContext, db_context
+from taskforge.mongo import documents_collection
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_saving_the_profile_writes_postgres_outbox_and_mongodb(person, django_ca
     assert person.profile_version == 1 and person.display_name == "Ruth Quill"
     event = OutboxEvent.objects.get(aggregate_type="profile", aggregate_id=str(person.pk))
     assert event.status == "applied" and event.version == 1
-    doc = profile_collection().find_one({"_id": person.pk})
+    doc = documents_collection(Profile).find_one({"_id": person.pk})
     assert doc["first_name"] == "Ruth" and doc["version"] == 1 and doc["bio"] == "Walks a lot."
     assert doc["preferences"] == {
         "theme": "dark",
@@ -89,7 +90,7 @@ def test_profile_reads_are_cached_for_an_hour_and_invalidated_on_write(
     ttl = get_redis_connection("default").ttl(key)
     assert 3500 < ttl <= 3600
     # a read from the cache does not touch MongoDB
-    profile_collection().update_one({"_id": person.pk}, {"$set": {"bio": "changed behind our back"}})
+    documents_collection(Profile).update_one({"_id": person.pk}, {"$set": {"bio": "changed behind our back"}})
     assert profile_get(person.pk)["bio"] == "Walks a lot."
     _save(client, {**PROFILE, "first_name": "Rita"}, capture=django_capture_on_commit_callbacks)
     assert profile_get(person.pk)["first_name"] == "Rita"
@@ -160,7 +161,7 @@ def test_a_document_server_outage_loses_no_profile_write(person, docserver, djan
     store_pause_clear()  # the relay's own pause after the outage
     OutboxEvent.objects.filter(status="pending").update(next_attempt_at="2000-01-01T00:00:00Z")
     assert relay_sweep() == 2
-    doc = profile_collection().find_one({"_id": person.pk})
+    doc = documents_collection(Profile).find_one({"_id": person.pk})
     assert doc["version"] == 2 and doc["bio"] == "Second edit." and doc["first_name"] == "Ruth"
 
 
@@ -282,5 +283,5 @@ def test_an_empty_upload_is_a_400(person) -> None:
 
 def test_profile_document_never_holds_the_email(person, django_capture_on_commit_callbacks) -> None:
     _save(client_for(person), capture=django_capture_on_commit_callbacks)
-    doc = profile_collection().find_one({"_id": person.pk})
+    doc = documents_collection(Profile).find_one({"_id": person.pk})
     assert person.email not in json.dumps(doc, default=str)

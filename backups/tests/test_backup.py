@@ -76,14 +76,14 @@ def _decrypt(path: Path, identity_file: Path) -> bytes:
 def populated(committed_db, backup_dir: Path) -> Iterator[dict]:
     """Committed rows in PostgreSQL (users, a team) and documents in two collections."""
     from accounts.models import Membership, Team, User
-    from taskforge.mongo import mongo_db
+    from taskforge.mongo import documents_db
 
     with db_context(DbContext(role="system", user_agent="test")):
         users = [User.objects.create_user(f"backup{i}@example.com", "correct-horse-battery") for i in range(7)]
         team = Team.objects.create(name="Backups", slug="backups", created_by=users[0])
         for user in users[:3]:
             Membership.objects.create(team=team, user=user, role="member")
-    db = mongo_db()
+    db = documents_db()
     db["bk_trips"].insert_many(
         [
             {
@@ -339,15 +339,15 @@ def test_restore_into_live_needs_the_typed_confirmation(db, backup_dir: Path, mo
 
 def test_restore_into_live_puts_both_stores_back_as_they_were(populated: dict) -> None:
     from accounts.models import User
-    from taskforge.mongo import mongo_db
+    from taskforge.mongo import documents_db
 
     path = Path(backup_create().record.path)
     # Damage after the backup: a new user, a deleted user, a changed and a new document.
     with db_context(DbContext(role="system", user_agent="test")):
         User.objects.create_user("after-backup@example.com", "correct-horse-battery")
         User.objects.filter(email="backup0@example.com").delete()
-    mongo_db()["bk_trips"].update_one({"_id": "trip-1"}, {"$set": {"title": "vandalised"}})
-    mongo_db()["bk_new"].insert_one({"_id": 1})
+    documents_db()["bk_trips"].update_one({"_id": "trip-1"}, {"$set": {"title": "vandalised"}})
+    documents_db()["bk_new"].insert_one({"_id": 1})
     phrase = f"overwrite {live_db_name()} with {path.name}"
     out = io.StringIO()
     call_command("restore", path.name, "--into-live", "--confirm", phrase, stdout=out)
@@ -357,9 +357,9 @@ def test_restore_into_live_puts_both_stores_back_as_they_were(populated: dict) -
         # The restored schema still works for the application role, audit trigger included.
         User.objects.create_user("after-restore@example.com", "correct-horse-battery")
     assert emails == {f"backup{i}@example.com" for i in range(7)}
-    assert mongo_db()["bk_trips"].find_one({"_id": "trip-1"})["title"] == "Trip 1 — Ålesund"
-    assert mongo_db()["bk_trips"].count_documents({}) == 60
-    assert "bk_new" not in mongo_db().list_collection_names()
+    assert documents_db()["bk_trips"].find_one({"_id": "trip-1"})["title"] == "Trip 1 — Ålesund"
+    assert documents_db()["bk_trips"].count_documents({}) == 60
+    assert "bk_new" not in documents_db().list_collection_names()
     # And the restored database backs up and verifies like the original.
     assert verify_backup(Path(backup_create().record.path)).ok
 

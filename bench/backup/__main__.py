@@ -2,7 +2,7 @@
 
 Runs against a scratch stack, never the dev data: a PostgreSQL database
 `bench_taskforge_backup` (created and migrated as the owner role, dropped at the end
-unless --keep), its own nx-27017 on a free port and a temporary BACKUP_DIR.
+unless --keep), its own SecantusDB on a free port and a temporary BACKUP_DIR.
 
 1. Seed (not timed as a result): --users travellers, --trips trips with their departure
    and catalogue listing rows, --bookings bookings (10 per trip by default), generated
@@ -38,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
+
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_backup"
 MONGO_DB = "bench_backup"
@@ -66,7 +68,7 @@ def _connect(cfg: dict[str, Any], dbname: str) -> Any:
 
 
 class DocServer:
-    """A private nx-27017 for the benchmark."""
+    """A private SecantusDB for the benchmark."""
 
     def __init__(self) -> None:
         self.port = _free_port()
@@ -78,25 +80,13 @@ class DocServer:
         return f"mongodb://127.0.0.1:{self.port}/{MONGO_DB}"
 
     def start(self) -> None:
-        exe = Path(sys.executable).with_name("nx-27017")
         self.proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "-p", str(self.port), "--data-dir", str(self.dir / "data"),
-             "--log-file", str(self.dir / "nx.log"), "--pid-file", str(self.dir / "nx.pid")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("nx-27017 did not start")
+            docserver_argv(self.port, self.dir / "data"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_for_ping(self.port, self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+        stop_docserver(self.proc)
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -333,7 +323,7 @@ def main() -> None:
         docs.start()
         print(f"migrating {DB_NAME} ...", flush=True)
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            [sys.executable, "manage.py", "migrate_stores", "-v", "0"],
             cwd=ROOT,
             check=True,
             env={**env, "DJANGO_DB_ROLE": "owner"},

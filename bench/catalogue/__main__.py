@@ -6,7 +6,7 @@
 
 Runs against scratch resources, never the dev data: a PostgreSQL database
 `bench_taskforge_catalogue` (created and migrated as the owner role, served as the app
-role), its own nx-27017 and its own Redis key prefix. The data is written FAST: trips,
+role), its own SecantusDB and its own Redis key prefix. The data is written FAST: trips,
 departures, the search projection and the bookings with set-based INSERT ... SELECT over
 generate_series as the owner (audit triggers switched off for the load, RLS context
 "admin" as the policies require), travellers with one bulk insert, the trip documents
@@ -51,6 +51,8 @@ import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_catalogue"
@@ -126,23 +128,18 @@ def _pg(cfg: dict[str, Any], dbname: str, **kwargs: Any):
 
 
 def _start_docserver(docs_dir: Path) -> tuple[int, subprocess.Popen[bytes]]:
-    """nx-27017 on a free port (retried: another process may take the port meanwhile)."""
+    """SecantusDB on a free port (retried: another process may take the port meanwhile)."""
     for _attempt in range(3):
         port = _free_port()
         proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("nx-27017")), "--host", "127.0.0.1", "-p", str(port),
-             "--data-dir", str(docs_dir / "data"), "--log-file", str(docs_dir / "nx.log"),
-             # Our own pid file: the default one in /tmp is shared by every nx-27017 started without one.
-             "--pid-file", str(docs_dir / "nx.pid")],
-            stdout=open(docs_dir / "nx.out", "ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            docserver_argv(port, docs_dir / "data"), stdout=open(docs_dir / "docs.out", "ab"), stderr=subprocess.STDOUT
+        )
         try:
-            _wait_port(port, proc, "nx-27017")
+            wait_for_ping(port, proc)
             return port, proc
         except RuntimeError:
-            if proc.poll() is None:
-                proc.kill()
-    raise RuntimeError(f"nx-27017 did not start; see {docs_dir / 'nx.out'}")
+            stop_docserver(proc)
+    raise RuntimeError(f"SecantusDB did not start; see {docs_dir / 'docs.out'}")
 
 
 def _seeded(owner: dict[str, Any], args: argparse.Namespace) -> bool:
@@ -199,7 +196,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             print(f"[bench.catalogue] scratch database {DB_NAME}, document server on :{docs_port}; migrating ...",
                   flush=True)  # fmt: skip
             started = time.monotonic()
-            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+            subprocess.run([sys.executable, "manage.py", "migrate_stores", "-v", "0"], cwd=ROOT,
                            env={**env, "DJANGO_DB_ROLE": "owner"}, check=True)  # fmt: skip
             print(f"[bench.catalogue] migrated in {time.monotonic() - started:.1f} s", flush=True)
             subprocess.run([sys.executable, "-m", "bench.catalogue", "--seed", *sizes], cwd=ROOT,
@@ -212,8 +209,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return result.returncode
     finally:
-        docs.terminate()
-        docs.wait(timeout=30)
+        stop_docserver(docs)
         if not (args.keep or args.reuse):
             shutil.rmtree(docs_dir, ignore_errors=True)
             shutil.rmtree(media, ignore_errors=True)
@@ -245,9 +241,10 @@ def seed(args: argparse.Namespace) -> None:
     from django.db import connection, transaction
 
     from accounts.models import User
-    from bookings.documents import TripDocument, trip_collection
     from bookings.images import demo_image_bytes, trip_image_store
+    from bookings.models import TripContent
     from bookings.sync import trip_document_fields
+    from taskforge.mongo import documents_collection
 
     n, m, t = args.trips, args.bookings, args.travellers
     if settings.DJANGO_DB_ROLE != "owner":
@@ -263,11 +260,11 @@ def seed(args: argparse.Namespace) -> None:
     print(f"[bench.catalogue] generating {n} trips, {m} bookings, {t} travellers ...", flush=True)
     password = make_password(PASSWORD)
     User.objects.bulk_create(
-        [User(email=f"traveller{i:05d}@bench.example", password=password, role="traveller",
+        [User(email=f"traveller{i:05d}@bench.example", password=password,
               display_name=f"Traveller {i}", email_verified=True) for i in range(t)],
         batch_size=2000,
     )  # fmt: skip
-    user_ids = list(User.objects.filter(role="traveller").order_by("id").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").order_by("id").values_list("id", flat=True))
     step(f"{len(user_ids)} travellers")
     images = [trip_image_store(io.BytesIO(demo_image_bytes(k, f"Bench {k}"))) for k in range(12)]
     thumbs = [img.thumbnail for img in images]
@@ -279,7 +276,7 @@ def seed(args: argparse.Namespace) -> None:
         cur.execute("SELECT set_config('rls.role', 'system', true)")
         # Foreign keys checked per statement, not queued to the commit (ALTER TABLE below).
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table in ("bookings_trip", "bookings_booking"):
+        for table in ("bookings_trip", "bookings_departure", "bookings_booking"):
             cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         cur.execute(
             f"""
@@ -329,10 +326,12 @@ def seed(args: argparse.Namespace) -> None:
         step("search projection (weighted tsvector) and its vocabulary")
         cur.execute(
             f"""
-            INSERT INTO bookings_booking (user_id, trip_code, booking_date, travel_date, travellers,
+            INSERT INTO bookings_booking (user_id, trip_code, departure_id, booking_date, travel_date, travellers,
                 unit_price_minor, total_minor, currency, status, payment_reference, idempotency_key,
                 refund_minor, cancel_reason, confirmed_at, cancelled_at, created_at, updated_at)
-            SELECT (%(users)s::bigint[])[(1 + i %% %(t)s)::int], 'B' || lpad(tr::text, 6, '0'), booked, {_start("tr")},
+            SELECT (%(users)s::bigint[])[(1 + i %% %(t)s)::int], 'B' || lpad(tr::text, 6, '0'),
+                   (SELECT d.id FROM bookings_trip bt JOIN bookings_departure d ON d.trip_id = bt.id
+                    WHERE bt.code = 'B' || lpad(tr::text, 6, '0') AND d.date = bt.start), booked, {_start("tr")},
                    1 + i %% 4, {_price("tr")}, {_price("tr")} * (1 + i %% 4), 'GBP',
                    CASE i %% 10 WHEN 0 THEN 'cancelled' WHEN 1 THEN 'confirmed' WHEN 2 THEN 'confirmed'
                         ELSE 'pending' END,
@@ -356,7 +355,7 @@ def seed(args: argparse.Namespace) -> None:
             WHERE t.code = s.trip_code AND d.trip_id = t.id
             """
         )
-        for table in ("bookings_trip", "bookings_booking"):
+        for table in ("bookings_trip", "bookings_departure", "bookings_booking"):
             cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         cur.execute("CREATE TABLE IF NOT EXISTS bench_marker (key text PRIMARY KEY, value text)")
         cur.execute(
@@ -368,8 +367,7 @@ def seed(args: argparse.Namespace) -> None:
         cur.execute("ANALYZE")
     step("ANALYZE")
     # The trip documents, exactly as the outbox handler writes them.
-    TripDocument.ensure_indexes()
-    collection = trip_collection()
+    collection = documents_collection(TripContent)  # indexes come from migrate_stores
     with connection.cursor() as cur:
         cur.execute(
             "SELECT l.code, l.name, l.resort, l.keywords, l.description, l.price_minor, l.price_range, l.start, "
@@ -392,7 +390,7 @@ def seed(args: argparse.Namespace) -> None:
                 batch = []
         if batch:
             collection.insert_many(batch, ordered=False)
-    step(f"{collection.estimated_document_count()} trip documents (nx-27017 insert_many)")
+    step(f"{collection.estimated_document_count()} trip documents (insert_many)")
 
 
 # --- HTTP clients (child, as the APP role) -----------------------------------------------------------------
@@ -543,7 +541,7 @@ def rls_overhead(samples: int) -> dict[str, Any]:
     from accounts.models import User
     from bookings.models import Booking
 
-    user_ids = list(User.objects.filter(role="traveller").values_list("id", flat=True))
+    user_ids = list(User.objects.filter(email__endswith="@bench.example").values_list("id", flat=True))
     # The exact SQL of selectors.bookings_for_traveller, page 1.
     sql, params = (
         Booking.objects.filter(user_id=user_ids[0]).order_by("-travel_date", "-id")[:21].query.sql_with_params()

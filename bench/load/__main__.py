@@ -4,7 +4,7 @@
     (the same as `.venv/bin/python -m bench` and `make bench`)
 
 1. Data: a dedicated PostgreSQL database `bench_taskforge_load` (never the dev or test
-   database), a private nx-27017 and a private redis-server: 100,000 trips, 1,000,000
+   database), a private SecantusDB and a private redis-server: 100,000 trips, 1,000,000
    bookings, 10 teams x (2,000 tasks + 20,000 comments) at --scale 1, made by the
    generators of bench.catalogue and bench.tasks (bench/load/data.py). The data are kept
    in var/bench/load/ and reused by the next run of the same scale (--fresh re-makes them,
@@ -229,7 +229,7 @@ def _prepare_data(args: argparse.Namespace, env: dict[str, str]) -> list[dict[st
     owner_env = {**env, "DJANGO_DB_ROLE": "owner"}
     started = time.monotonic()
     # Always migrate: a no-op when the kept database is current, and it follows new migrations.
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=owner_env,
+    subprocess.run([sys.executable, "manage.py", "migrate_stores", "-v", "0"], cwd=ROOT, env=owner_env,
                    check=True)  # fmt: skip
     with _pg(settings.DATABASE_OWNER, DB_NAME) as pg:
         marker = data.marker_read(pg)
@@ -319,7 +319,7 @@ def drive(args: argparse.Namespace) -> int:
                          roster=roster, sizes=results["sizes"], db_name=DB_NAME,
                          superuser=settings.DATABASE_SUPERUSER)  # fmt: skip
         print(f"[bench.load] stack up: gunicorn {web.url} ({len(web.workers())} workers), redis :{redis.port}, "
-              f"nx-27017 :{docs.port}, worker + beat on queues {PREFIX}*; warming up ...", flush=True)  # fmt: skip
+              f"SecantusDB :{docs.port}, worker + beat on queues {PREFIX}*; warming up ...", flush=True)  # fmt: skip
         phases.LocustRun(ctx, "warm-up", mode="mixed", users=args.start_users, seconds=min(20, args.step_seconds),
                          wait=f"closed:{args.think}").run()  # fmt: skip
         print("[bench.load] framework ceiling: /bench/constant/", flush=True)

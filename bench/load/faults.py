@@ -6,7 +6,7 @@ recorded, and reads the gunicorn access log of the window for 5xx answers.
              (empty, as after a crash): public pages must keep answering (no 5xx), and
              clients signed in before the outage must still be signed in afterwards
              (sessions are cached_db: PostgreSQL holds them).
-* docserver: the bench nx-27017 is stopped for --fault-seconds: bookings made through the
+* docserver: the bench SecantusDB is stopped for --fault-seconds: bookings made through the
              real form must still commit (PostgreSQL + outbox), and after the restart the
              outbox must drain (every event created before the restart applied) within
              --converge-seconds, with `manage.py sync_reconcile` reporting zero drift.
@@ -267,7 +267,8 @@ def worker_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
 
     from django.db import connection
 
-    from tasks.documents import notifications
+    from taskforge.mongo import documents_collection
+    from tasks.models import Notification
 
     secs = ctx.args.fault_seconds
     rec = probes.Recorder()
@@ -329,8 +330,8 @@ def worker_fault(ctx: Ctx, cap: dict[str, Any]) -> dict[str, Any]:
         )
         emails = cursor.fetchall()
     ids = [e[0] for e in events]
-    docs = list(notifications().find({"_id": {"$in": ids}}, {"_id": 1, "user_id": 1, "task_id": 1, "kind": 1,
-                                                              "actor_id": 1, "created_at": 1}))  # fmt: skip
+    fields = {"_id": 1, "user_id": 1, "task_id": 1, "kind": 1, "actor_id": 1, "created_at": 1}
+    docs = list(documents_collection(Notification).find({"_id": {"$in": ids}}, fields))
     doc_ids = Counter(d["_id"] for d in docs)
     semantic = Counter((d.get("user_id"), d.get("task_id"), d.get("kind"), d.get("actor_id"), str(d.get("created_at")))
                        for d in docs)  # fmt: skip

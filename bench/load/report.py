@@ -112,7 +112,7 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB RAM, kernel {m['kernel']}; "
         f"Python {m['python']}, Django {m['django']}, gunicorn {m['gunicorn']}, PostgreSQL {m['postgresql']}, "
-        f"Redis {m['redis']}, nx-27017 {m['nx_27017']}. Load average at start {m['load_average']}, "
+        f"Redis {m['redis']}, SecantusDB {m['secantusdb']}. Load average at start {m['load_average']}, "
         f"at end {results.get('load_average_end')}.",
         "",
         f"Data: {results['sizes']['trips']:,} trips, {results['sizes']['bookings']:,} bookings, "

@@ -2,7 +2,7 @@
 
 * BenchRedis: a private redis-server on its own port (memory only), so stopping it for the
   Redis fault never touches the Redis the rest of the machine uses;
-* DocServer: a private nx-27017 on its own port and data directory;
+* DocServer: a private SecantusDB on its own port and data directory;
 * Web: gunicorn with deploy/gunicorn.conf.py (bound to a free loopback port), running
   bench.load.settings (the site plus /bench/constant/);
 * Worker: `celery worker` on the bench's own queues (CELERY_QUEUE_PREFIX), as in deploy/;
@@ -30,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = ROOT / "var" / "bench" / "load"
@@ -175,7 +177,7 @@ class BenchRedis(Managed):
 
 
 class DocServer(Managed):
-    name = "nx-27017"
+    name = "SecantusDB"
 
     def __init__(self, registry: Registry, env: dict[str, str], port: int, data_dir: Path) -> None:
         super().__init__(registry, env)
@@ -184,13 +186,8 @@ class DocServer(Managed):
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        exe = Path(sys.executable).with_name("nx-27017")
-        self._popen(
-            [str(exe), "--host", "127.0.0.1", "-p", str(self.port), "--data-dir", str(self.data_dir / "data"),
-             "--log-file", str(RUN_DIR / "nx.log")],
-            RUN_DIR / "nx.out",
-        )  # fmt: skip
-        wait_port(self.port, self.proc, "nx-27017")
+        self._popen(docserver_argv(self.port, self.data_dir / "data"), RUN_DIR / "docs.out")
+        wait_for_ping(self.port, self.proc)
 
 
 class Web(Managed):
@@ -365,7 +362,7 @@ def describe_machine(pg_version: str, redis_version: str) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         from importlib.metadata import version
 
-        nx = version("nx-27017")
+        nx = version("SecantusDB")
     return {
         "hostname": platform.node(),
         "nproc": len(os.sched_getaffinity(0)),
@@ -378,6 +375,6 @@ def describe_machine(pg_version: str, redis_version: str) -> dict[str, Any]:
         "gunicorn": gunicorn.__version__,
         "postgresql": pg_version,
         "redis": redis_version,
-        "nx_27017": nx,
+        "secantusdb": nx,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }

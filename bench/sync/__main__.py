@@ -2,7 +2,7 @@
 
 Runs against a scratch stack, never the dev data: a PostgreSQL database
 `bench_taskforge_sync` (created and migrated as the owner role, used as the app role,
-dropped at the end unless --keep), its own nx-27017 on a free port, and Celery queues
+dropped at the end unless --keep), its own SecantusDB on a free port, and Celery queues
 prefixed `bench_sync_` on the normal RabbitMQ. The relay runs in real `celery worker`
 processes (one pool process each), with the driver playing beat (a `sync.relay_sweep`
 every 5 s, as taskforge/schedule.py does).
@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_sync"
@@ -66,25 +68,13 @@ class DocServer:
         return f"mongodb://127.0.0.1:{self.port}/bench_sync"
 
     def start(self) -> None:
-        exe = Path(sys.executable).with_name("nx-27017")
         self.proc = subprocess.Popen(
-            [str(exe), "--host", "127.0.0.1", "-p", str(self.port), "--data-dir", str(self.dir / "data"),
-             "--log-file", str(self.dir / "nx.log"), "--pid-file", str(self.dir / "nx.pid")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("nx-27017 did not start")
+            docserver_argv(self.port, self.dir / "data"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        wait_for_ping(self.port, self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=15)
+        stop_docserver(self.proc)
         self.proc = None
 
 
@@ -136,7 +126,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     try:
         print(f"[bench.sync] scratch database {DB_NAME}; migrating ...", flush=True)
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            [sys.executable, "manage.py", "migrate_stores", "-v", "0"],
             cwd=ROOT, env={**env, "DJANGO_DB_ROLE": "owner"}, check=True,
         )  # fmt: skip
         subprocess.run(

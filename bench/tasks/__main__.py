@@ -2,7 +2,7 @@
 
 Runs against a scratch stack, never the dev data: a PostgreSQL database
 `bench_taskforge_tasks` (created and migrated as the owner role, served as the app role,
-dropped at the end unless --keep), its own nx-27017 on a free port and its own Redis key
+dropped at the end unless --keep), its own SecantusDB on a free port and its own Redis key
 prefix. The data: one team with 2,000 tasks (all statuses, priorities, due dates, tags;
 detail documents and search rows as the outbox would have left them) and 20,000
 comments, written with batched multi-row INSERTs (COPY cannot target a table under
@@ -10,8 +10,9 @@ row-level security) and MongoDB insert_many.
 
 The site runs in gunicorn with deploy/gunicorn.conf.py (workers/threads from its
 defaults or the GUNICORN_* environment). Each of --clients threads signs in as its own
-team member through the login form, then requests the board and the list (alternately;
-list pages, sorts and filters vary) over a keep-alive connection:
+team member through the login form, then requests the board, the list and a task's page
+in turn (list pages, sorts and filters vary; the task is a random one of the team's)
+over a keep-alive connection:
 
 * closed loop: every client sends its next request as soon as the last one answered
   (the server is saturated; latency = queueing + work);
@@ -40,6 +41,8 @@ import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "bench_taskforge_tasks"
@@ -104,11 +107,8 @@ def orchestrate(args: argparse.Namespace) -> None:
     docs_dir = Path(tempfile.mkdtemp(prefix="bench-tasks-docs-"))
     docs_port = _free_port()
     docs = subprocess.Popen(
-        [str(Path(sys.executable).with_name("nx-27017")), "--host", "127.0.0.1", "-p", str(docs_port),
-         "--data-dir", str(docs_dir / "data"), "--log-file", str(docs_dir / "nx.log"),
-         "--pid-file", str(docs_dir / "nx.pid")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        docserver_argv(docs_port, docs_dir / "data"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     media = Path(tempfile.mkdtemp(prefix="bench-tasks-media-"))
     env = {
         **os.environ,
@@ -122,10 +122,10 @@ def orchestrate(args: argparse.Namespace) -> None:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     try:
-        _wait_port(docs_port, docs, "nx-27017")
+        wait_for_ping(docs_port, docs)
         print(f"[bench.tasks] scratch database {DB_NAME}, document server on :{docs_port}; migrating ...", flush=True)
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            [sys.executable, "manage.py", "migrate_stores", "-v", "0"],
             cwd=ROOT, env={**env, "DJANGO_DB_ROLE": "owner"}, check=True,
         )  # fmt: skip
         subprocess.run(
@@ -134,8 +134,7 @@ def orchestrate(args: argparse.Namespace) -> None:
             cwd=ROOT, env=env, check=True,
         )  # fmt: skip
     finally:
-        docs.terminate()
-        docs.wait(timeout=15)
+        stop_docserver(docs)
         shutil.rmtree(docs_dir, ignore_errors=True)
         shutil.rmtree(media, ignore_errors=True)
         if not args.keep:
@@ -157,27 +156,32 @@ def _sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize()
 
 
+TASK_IDS: list[str] = []  # filled by generate(): the task pages the clients open
+
+
 def generate(clients: int) -> tuple[int, list[str]]:
     """Create the team, its members, 2,000 tasks and 20,000 comments. Returns (team id, emails)."""
     import datetime as dt
     import json
     import uuid
 
+    from bson import ObjectId
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
     from django.utils import timezone
 
     from accounts.models import Membership, Team, User
-    from tasks.documents import comments, details
+    from taskforge.mongo import documents_collection
+    from tasks.models import TaskComment, TaskDetail
 
     rng = random.Random(7)
     started = time.monotonic()
     password = make_password(PASSWORD)
     emails = [f"bench{i:02d}@example.com" for i in range(max(clients, 1))]
     users = User.objects.bulk_create(
-        [User(email="bench-admin@example.com", password=password, role="staff", display_name="Bench Admin",
+        [User(email="bench-admin@example.com", password=password, display_name="Bench Admin",
               email_verified=True)]
-        + [User(email=e, password=password, role="staff", display_name=f"Member {i:02d}", email_verified=True)
+        + [User(email=e, password=password, display_name=f"Member {i:02d}", email_verified=True)
            for i, e in enumerate(emails)]
     )  # fmt: skip
     team = Team.objects.create(name="Bench", slug="bench", created_by=users[0])
@@ -204,7 +208,7 @@ def generate(clients: int) -> tuple[int, list[str]]:
         ))  # fmt: skip
         docs.append({"_id": str(task_id), "team_id": team.id, "version": 1, "title": title,
                      "description": description, "tags": tags, "custom_fields": {}, "attachments": [],
-                     "deleted": False, "updated_at": now.isoformat()})  # fmt: skip
+                     "deleted": False, "updated_at": now})  # fmt: skip
         search.append((str(task_id), team.id, title, description, json.dumps(tags), " ".join(tags)))
     with transaction.atomic(), connection.cursor() as cursor:
         # The data loader acts as the system (admin role), like manage.py seed_demo.
@@ -233,19 +237,21 @@ def generate(clients: int) -> tuple[int, list[str]]:
             "WHERE s.team_id = %s AND length(w) BETWEEN 3 AND 60 ON CONFLICT DO NOTHING",
             [team.id],
         )  # fmt: skip
-    details().insert_many(docs, ordered=False)
+    documents_collection(TaskDetail).insert_many(docs, ordered=False)
     task_ids = [str(r[0]) for r in rows]
+    TASK_IDS[:] = task_ids
     batch = []
     for n in range(COMMENTS):
         created = now - dt.timedelta(minutes=n)
-        batch.append({"_id": uuid.uuid4().hex, "task_id": task_ids[n % TASKS], "team_id": team.id,
+        batch.append({"_id": ObjectId(), "task_id": task_ids[n % TASKS], "team_id": team.id,
                       "author_id": rng.choice(member_ids), "body": _sentence(rng, rng.randint(5, 25)),
-                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None})  # fmt: skip
+                      "mentions": [], "attachments": [], "created_at": created, "edited_at": None,
+                      "hidden": False})  # fmt: skip
         if len(batch) == 2000:
-            comments().insert_many(batch, ordered=False)
+            documents_collection(TaskComment).insert_many(batch, ordered=False)
             batch = []
     if batch:
-        comments().insert_many(batch, ordered=False)
+        documents_collection(TaskComment).insert_many(batch, ordered=False)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"[bench.tasks] data: {TASKS} tasks, {COMMENTS} comments, {len(users)} members "
@@ -322,11 +328,12 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
     def worker(index: int, client: Client) -> None:
         rng = random.Random(index)
         local = []
-        turn = index % 2
+        turn = index % 3
         while time.monotonic() < stop_at:
             board, listing = _paths(team_id, rng)
-            kind, path = ("board", board) if turn == 0 else ("list", listing)
-            turn ^= 1
+            task = f"/tasks/{rng.choice(TASK_IDS)}/"
+            kind, path = (("board", board), ("list", listing), ("task", task))[turn]
+            turn = (turn + 1) % 3
             sent = time.monotonic()
             try:
                 status, _, elapsed = client.request("GET", path)
@@ -346,7 +353,7 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
         t.join()
     wall = time.monotonic() - started
     report: dict[str, Any] = {"requests": len(results), "throughput": len(results) / wall}
-    for kind in ("board", "list"):
+    for kind in ("board", "list", "task"):
         times = sorted(e for k, e, s in results if k == kind and s == 200)
         errors = sum(1 for k, _, s in results if k == kind and s != 200)
         if not times:
@@ -384,17 +391,17 @@ def drive(args: argparse.Namespace) -> None:
         rows = []
         for mode, pace in (("closed loop", None), ("paced 1/s", 1.0)):
             report = run_load(port, team_id, clients, args.seconds, pace)
-            for kind in ("board", "list"):
+            for kind in ("board", "list", "task"):
                 r = report[kind]
                 rows.append((mode, kind, r["n"], r.get("errors", 0), r.get("p50", 0), r.get("p95", 0), r.get("p99", 0),
                              r.get("max", 0), report["throughput"]))  # fmt: skip
         print()
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"TaskForge board/list benchmark: {TASKS} tasks, {COMMENTS} comments, {len(clients)} concurrent clients, "
+        print(f"TaskForge board/list/task benchmark: {TASKS} tasks, {COMMENTS} comments, {len(clients)} clients, "
               f"{args.seconds:.0f} s per mode, {os.cpu_count()} CPUs (load average {load}: other work on the "
               f"machine inflates these figures)")  # fmt: skip
         print(f"{'mode':<12} {'page':<6} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-              f"{'max ms':>8} {'req/s (both)':>13}")  # fmt: skip
+              f"{'max ms':>8} {'req/s (all)':>13}")  # fmt: skip
         for mode, kind, n, err, p50, p95, p99, mx, rps in rows:
             print(f"{mode:<12} {kind:<6} {n:>8} {err:>6} {p50:>8.1f} {p95:>8.1f} {p99:>8.1f} {mx:>8.1f} {rps:>13.1f}")
         for mode in ("closed loop", "paced 1/s"):

@@ -1,6 +1,6 @@
 """Writes of the bookings app, one module per subject:
 
-* `trips`: the catalogue (create, edit, take off sale);
+* `trips`: the catalogue (create, edit, edit the content only (the admin), take off sale);
 * `bookings`: quote, book, confirm;
 * `payments`: the payment reference;
 * `cancellations`: cancel, fewer travellers, refunds, cancellation on erasure.
@@ -13,7 +13,7 @@ it concerns and an HTTP status. The public functions are importable from here.
 
 from __future__ import annotations
 
-from bookings.documents import TripContent, trip_payload, trip_payload_from_state
+from bookings.payloads import TripContentInput, trip_payload, trip_payload_from_state
 from bookings.services.bookings import Quote, booking_confirm, booking_create, booking_quote
 from bookings.services.cancellations import (
     booking_cancel,
@@ -23,11 +23,11 @@ from bookings.services.cancellations import (
     cancellation_refund,
 )
 from bookings.services.payments import booking_record_payment
-from bookings.services.trips import trip_create, trip_set_active, trip_update
+from bookings.services.trips import trip_content_edit, trip_create, trip_set_active, trip_update
 
 __all__ = [
     "Quote",
-    "TripContent",
+    "TripContentInput",
     "booking_cancel",
     "booking_confirm",
     "booking_create",
@@ -37,6 +37,7 @@ __all__ = [
     "booking_reduce_travellers",
     "bookings_cancel_for_erasure",
     "cancellation_refund",
+    "trip_content_edit",
     "trip_create",
     "trip_payload",
     "trip_payload_from_state",

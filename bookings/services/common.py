@@ -17,6 +17,27 @@ from bookings.policy import TRAVELLERS_AT_LEAST_ONE, TRAVELLERS_WHOLE_NUMBER, tr
 from taskforge.errors import NotFound, ServiceError
 
 
+def booking_event_data(booking: Booking) -> dict[str, Any]:
+    """A booking as business events (webhooks to the booking desk) describe it."""
+    return {
+        "id": booking.pk,
+        "reference": f"B{booking.pk:06d}",
+        "user_id": booking.user_id,
+        "trip_code": booking.trip_id,
+        "travel_date": booking.travel_date,
+        "travellers": booking.travellers,
+        "total_minor": booking.total_minor,
+        "refund_minor": booking.refund_minor,
+        "currency": booking.currency,
+        "status": booking.status,
+        "payment_reference": booking.payment_reference,
+        "cancel_reason": booking.cancel_reason,
+        "created_at": booking.created_at,
+        "confirmed_at": booking.confirmed_at,
+        "cancelled_at": booking.cancelled_at,
+    }
+
+
 def local_today() -> dt.date:
     return timezone.localdate()
 

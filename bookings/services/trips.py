@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from audit.services import audit_content_record
-from bookings.documents import TripContent, trip_payload
 from bookings.images import StoredImage, trip_image_delete
-from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, Trip
+from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, DepartureStatus, Trip
+from bookings.payloads import TripContentInput, content_input_from_state, trip_payload
 from bookings.services.common import capability_require, local_today
+from bookings.services.waitlist import seats_freed_on_commit
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
@@ -58,7 +59,7 @@ def trip_create(
     *,
     actor: Any,
     code: str,
-    content: TripContent,
+    content: TripContentInput,
     start: dt.date,
     length_days: int,
     price_minor: int,
@@ -104,7 +105,7 @@ def trip_update(
     trip_code: str,
     expected_version: int,
     current_state: dict[str, Any],
-    content: TripContent,
+    content: TripContentInput,
     start: dt.date,
     length_days: int,
     price_minor: int,
@@ -126,28 +127,40 @@ def trip_update(
             raise NotFound("No such trip.")
         if trip.version != expected_version:
             raise Conflict("Someone else changed this trip meanwhile. Reload the page to see their changes.")
-        departure = Departure.objects.select_for_update().get(trip=trip)
+        # The departure on the trip's start date follows the trip's date and seats; the
+        # trip's other departures are managed on their own (services/departures.py).
+        departure = (
+            Departure.objects.select_for_update(of=("self",))
+            .filter(trip=trip, date=trip.start)
+            .exclude(status=DepartureStatus.CANCELLED)
+            .first()
+        )
+        taken = departure.seats_taken + departure.seats_held if departure else 0
         if start != trip.start:
-            if departure.seats_taken:
+            if taken:
                 raise ServiceError(
-                    f"{departure.seats_taken} seats are booked on this departure, so its date cannot move. "
+                    f"{taken} seats are booked on this departure, so its date cannot move. "
                     "Cancel or move those bookings first.",
                     field="start",
                 )
             if start <= local_today():
                 raise ServiceError("The start date must be in the future.", field="start")
-        if seats < departure.seats_taken:
-            raise ServiceError(
-                f"{departure.seats_taken} seats are already booked; seats cannot go below that.", field="seats"
-            )
+            if departure and Departure.objects.filter(trip=trip, date=start).exists():
+                raise ServiceError("The trip already has a departure on that date.", field="start")
+        if seats < taken:
+            raise ServiceError(f"{taken} seats are already booked; seats cannot go below that.", field="seats")
         now = timezone.now()
         trip.start, trip.length_days, trip.price_minor = start, length_days, price_minor
         trip.currency, trip.seats = currency, seats
         trip.version += 1
         trip.updated_at = now
         trip.save()
-        departure.date, departure.capacity = start, seats
-        departure.save(update_fields=["date", "capacity"])
+        if departure is not None:
+            more_room = seats > departure.capacity
+            departure.date, departure.capacity = start, seats
+            departure.save(update_fields=["date", "capacity"])
+            if more_room:
+                seats_freed_on_commit(departure.pk)
         new_image = image.image if image else current_state.get("image", "")
         new_thumb = image.thumbnail if image else current_state.get("thumbnail", "")
         payload = trip_payload(trip, content, new_image, new_thumb)
@@ -173,13 +186,37 @@ def trip_set_active(*, actor: Any, trip_code: str, active: bool, current_state: 
         trip.version += 1
         trip.updated_at = timezone.now()
         trip.save(update_fields=["active", "version", "updated_at"])
-        content = TripContent(
-            name=current_state["name"],
-            resort=current_state["resort"],
-            description_md=current_state.get("description_md", ""),
-            keywords=list(current_state.get("keywords", [])),
-            itinerary=list(current_state.get("itinerary", [])),
-        )
+        content = content_input_from_state(trip, current_state)
         payload = trip_payload(trip, content, current_state.get("image", ""), current_state.get("thumbnail", ""))
         _emit(trip, payload, old=current_state, event_type="trip.activated" if active else "trip.deactivated")
+    return trip
+
+
+def trip_content_edit(
+    *, actor: Any, trip_code: str, expected_version: int, current_state: dict[str, Any], content: TripContentInput
+) -> Trip:
+    """Change only the content of a trip (name, resort, description, keywords, itinerary),
+    e.g. from the admin: the Trip row's facts and the images stay as they are.
+
+    Like every trip change it is a new version of the Trip row plus an outbox event with
+    the whole document (audited in the same transaction), so the document, the search
+    projection and the reconciler never disagree. `current_state` is the document at
+    `expected_version`; a concurrent change (version moved on) is refused.
+    """
+    capability_require(actor, Capability.CATALOGUE_EDITOR)
+    if not content.name.strip():
+        raise ServiceError("Enter a name.", field="name")
+    if not content.resort.strip():
+        raise ServiceError("Enter a resort.", field="resort")
+    with transaction.atomic():
+        trip = Trip.objects.select_for_update().filter(code=trip_code).first()
+        if trip is None:
+            raise NotFound("No such trip.")
+        if trip.version != expected_version or current_state.get("version") not in (None, trip.version):
+            raise Conflict("Someone else changed this trip meanwhile. Reload the page to see their changes.")
+        trip.version += 1
+        trip.updated_at = timezone.now()
+        trip.save(update_fields=["version", "updated_at"])
+        payload = trip_payload(trip, content, current_state.get("image", ""), current_state.get("thumbnail", ""))
+        _emit(trip, payload, old=current_state, event_type="trip.updated")
     return trip

@@ -31,7 +31,7 @@ def _trip_create(actor: Any, code: str, image: Any) -> Any:
         return services.trip_create(
             actor=actor,
             code=code,
-            content=services.TripContent(
+            content=services.TripContentInput(
                 name=f"Matrix trip {code}",
                 resort="Crete",
                 description_md="A **fine** trip.",

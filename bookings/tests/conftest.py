@@ -45,7 +45,7 @@ def create_trip(editor: Any, **overrides: Any) -> Any:
         "seats": 10,
     }
     spec.update(overrides)
-    content = services.TripContent(
+    content = services.TripContentInput(
         name=spec["name"],
         resort=spec["resort"],
         description_md=spec["description_md"],

@@ -11,6 +11,7 @@ from django.utils import timezone
 from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
 from bookings.policy import money, price_range_for, refund_quote
+from sync.models import OutboxEvent
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.testing.personas import acting
 
@@ -120,7 +121,9 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, catal
     with pytest.raises(ServiceError, match="no longer on sale"):
         _create(traveller, trip, 1)
     past = make_trip()
+    # The trip's departure is today: it has left.
     type(past).objects.filter(pk=past.pk).update(start=timezone.localdate())
+    Departure.objects.filter(trip=past).update(date=timezone.localdate())
     past.refresh_from_db()
     with pytest.raises(ServiceError, match="already left"):
         _create(traveller, past, 1)
@@ -151,7 +154,10 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
     assert cancelled.status == BookingStatus.CANCELLED
     assert cancelled.refund_minor == 400_00 * refund_percent // 100
     assert Departure.objects.get(trip=trip).seats_taken == 0
-    assert len(callbacks) == 1  # the cancellation email job, queued after commit
+    # After commit: the cancellation email job, the waiting list's offer round, and the fast
+    # path of the booking.cancelled business event (recorded in the outbox for webhooks).
+    assert len(callbacks) == 3
+    assert OutboxEvent.objects.filter(aggregate_type="webhook", event_type="booking.cancelled").count() == 1
     with pytest.raises(Conflict, match="already cancelled"), acting(traveller):
         services.booking_cancel(actor=traveller, booking_id=booking.pk)
 
@@ -270,7 +276,9 @@ def test_staff_confirm_payment_and_cancel_with_reason(
     with acting(booking_desk):
         with django_capture_on_commit_callbacks() as callbacks:
             confirmed = services.booking_confirm(actor=booking_desk, booking_id=booking.pk)
-        assert confirmed.status == BookingStatus.CONFIRMED and len(callbacks) == 1
+        # The confirmation email job and the fast path of the booking.confirmed webhook event.
+        assert confirmed.status == BookingStatus.CONFIRMED and len(callbacks) == 2
+        assert OutboxEvent.objects.filter(aggregate_type="webhook", event_type="booking.confirmed").count() == 1
         with pytest.raises(Conflict):
             services.booking_confirm(actor=booking_desk, booking_id=booking.pk)
         with pytest.raises(ServiceError, match="payment reference"):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from bookings import services
 from bookings.models import Booking, BookingStatus, Departure
+from sync.models import OutboxEvent
 from taskforge.dbcontext import DbContext, db_context
 from taskforge.testing.personas import acting
 
@@ -295,7 +296,9 @@ def test_staff_list_filters_and_actions(
     assert client.get("/bookings/staff/?travel_from=yesterday").status_code == 400
     with django_capture_on_commit_callbacks() as callbacks:
         assert client.post(f"/bookings/{a.pk}/confirm/").status_code == 302
-    assert len(callbacks) == 1
+    # The confirmation email job, and the fast path of the booking.confirmed webhook event.
+    assert len(callbacks) == 2
+    assert OutboxEvent.objects.filter(aggregate_type="webhook", event_type="booking.confirmed").count() == 1
     assert client.get("/bookings/staff/?status=confirmed").content.decode().count('data-booking="') == 1
     assert client.post(f"/bookings/{a.pk}/confirm/").status_code == 409
     assert client.post(f"/bookings/{a.pk}/payment/", {"reference": "<bad>"}).status_code == 400

@@ -36,7 +36,7 @@ def test_trip_code_rule_reads_the_same_in_form_and_service(make_user) -> None:
         services.trip_create(
             actor=make_user("catalogue_editor"),
             code="bad code!",
-            content=services.TripContent(name="x", resort="y", description_md="", keywords=[], itinerary=[]),
+            content=services.TripContentInput(name="x", resort="y", description_md="", keywords=[], itinerary=[]),
             start=dt.date(2031, 1, 5),
             length_days=7,
             price_minor=100,

@@ -6,9 +6,8 @@ import io
 
 import pytest
 
-from bookings.documents import trip_collection
 from bookings.images import image_dir, trip_image_path
-from bookings.models import Booking, Trip, TripListing
+from bookings.models import Booking, Trip, TripContent, TripListing
 from sync.relay import relay_sweep
 from taskforge.dbcontext import DbContext, db_context
 
@@ -32,7 +31,7 @@ def test_seed_demo_is_complete_and_idempotent() -> None:
     assert trips >= 36 and bookings >= 4
     assert emails == {"tara@example.com", "theo@example.com"}
     assert TripListing.objects.count() == trips
-    assert trip_collection().count_documents({}) == trips
+    assert TripContent.objects.count() == trips
     assert TripListing.objects.filter(resort="Maldives").count() >= 3
 
 
@@ -47,7 +46,9 @@ def test_seed_demo_recreates_missing_image_files_of_existing_trips() -> None:
         seed_demo(out)
         relay_sweep(budget_seconds=30)
         versions = dict(Trip.objects.values_list("code", "version"))
-        docs = {d["_id"]: (d["image"], d["thumbnail"]) for d in trip_collection().find({})}
+        docs = {
+            code: (image, thumb) for code, image, thumb in TripContent.objects.values_list("code", "image", "thumbnail")
+        }
         for path in image_dir().iterdir():
             path.unlink()
         seed_demo(out)

@@ -9,9 +9,9 @@ from django.db import connection
 
 from audit.models import AuditLog
 from bookings import selectors, services
-from bookings.documents import trip_collection
-from bookings.models import TripListing
+from bookings.models import TripContent, TripListing
 from bookings.sync import trip_apply
+from bookings.tests.stored import trip_doc
 from sync.models import OutboxEvent, OutboxStatus
 from sync.reconcile import outbox_reconcile
 from sync.relay import relay_sweep, store_pause_clear
@@ -30,7 +30,7 @@ def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:
     event = _event("SYNC-1", 1)
     assert event.status == OutboxStatus.PENDING and event.payload["name"].startswith("Trip number")
     assert not TripListing.objects.filter(code="SYNC-1").exists()
-    assert trip_collection().find_one({"_id": "SYNC-1"}) is None
+    assert trip_doc("SYNC-1") is None
     with db_context(DbContext(user_id="1", role="system")), connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM audit_log WHERE table_name = 'trip_document' AND record_id = %s", [trip.code]
@@ -42,7 +42,7 @@ def test_trip_create_writes_row_event_and_content_audit(make_trip) -> None:
         assert cursor.fetchone()[0] == 1
     assert relay_sweep() >= 1
     assert TripListing.objects.get(code="SYNC-1").version == 1
-    assert trip_collection().find_one({"_id": "SYNC-1"})["version"] == 1
+    assert trip_doc("SYNC-1")["version"] == 1
 
 
 def test_a_datetime_in_the_trip_document_is_audited_as_text(make_trip, catalogue_editor) -> None:
@@ -72,7 +72,7 @@ def test_replayed_and_out_of_order_events_change_nothing(make_trip) -> None:
     trip_apply(v2)
     trip_apply(v1)  # late, older: ignored by both stores
     trip_apply(v2)  # replayed: no change
-    assert trip_collection().find_one({"_id": "SYNC-2"})["name"] == "Second name"
+    assert trip_doc("SYNC-2")["name"] == "Second name"
     listing = TripListing.objects.get(code="SYNC-2")
     assert (listing.name, listing.version) == ("Second name", 2)
 
@@ -94,7 +94,7 @@ def test_mongo_down_keeps_search_working_and_the_relay_catches_up(make_trip, cli
     store_pause_clear()
     OutboxEvent.objects.filter(pk=event.pk).update(next_attempt_at=event.created_at, locked_by="")
     assert relay_sweep() == 1
-    assert trip_collection().find_one({"_id": "DOWN-1"})["name"] == "Patagonia Glaciers"
+    assert trip_doc("DOWN-1")["name"] == "Patagonia Glaciers"
     assert "Details pending" not in client.get(f"/trips/{trip.code}/").content.decode()
 
 
@@ -107,17 +107,17 @@ def test_reconcile_finds_and_repairs_drift(make_trip) -> None:
     make_trip(code="DRIFT-1", name="Kept name")
     make_trip(code="DRIFT-2")
     assert _trip_report().drift == 0
-    trip_collection().delete_one({"_id": "DRIFT-1"})
+    TripContent.objects.filter(code="DRIFT-1").delete()
     TripListing.objects.filter(code="DRIFT-2").delete()
     report = _trip_report()
     assert report.missing == {"documents": ["DRIFT-1"], "projection": ["DRIFT-2"]}
     report = _trip_report(fix=True)
     assert report.repaired["reemitted"] == 2
-    assert trip_collection().find_one({"_id": "DRIFT-1"})["name"] == "Kept name"
+    assert trip_doc("DRIFT-1")["name"] == "Kept name"
     assert TripListing.objects.filter(code="DRIFT-2").exists()
     assert _trip_report().drift == 0
     # History pruned, document still there but stale: the document's content is re-emitted.
     OutboxEvent.objects.filter(aggregate_id="DRIFT-1").delete()
-    trip_collection().update_one({"_id": "DRIFT-1"}, {"$set": {"version": 0}})
+    TripContent.objects.filter(code="DRIFT-1").update(version=0)
     assert _trip_report(fix=True).repaired["reemitted"] == 1
-    assert trip_collection().find_one({"_id": "DRIFT-1"})["version"] == 1
+    assert trip_doc("DRIFT-1")["version"] == 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bookings.documents import trip_collection
 from bookings.images import image_dir
+from bookings.tests.stored import trip_doc
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ PLACEHOLDER = "/static/img/trip-placeholder.svg"
 
 
 def _drop_files(code: str) -> None:
-    doc = trip_collection().find_one({"_id": code})
+    doc = trip_doc(code)
     for rel in (doc["image"], doc["thumbnail"]):
         (image_dir() / rel.rsplit("/", 1)[-1]).unlink()
 
@@ -39,4 +39,4 @@ def test_pages_show_the_placeholder_for_missing_files(client, catalogue_editor, 
     for path in (f"/trips/{kept.code}/", f"/trips/staff/{kept.code}/edit/"):
         (tag,) = _img_tags(client.get(path).content.decode())
         assert 'src="/trips/images/' in tag and f'data-fallback="{PLACEHOLDER}"' in tag, path
-    assert client.get(f"/trips/images/{trip_collection().find_one({'_id': lost.code})['image'][6:]}").status_code == 404
+    assert client.get(f"/trips/images/{trip_doc(lost.code)['image'][6:]}").status_code == 404

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from bookings import selectors
-from bookings.documents import trip_collection
+from bookings.tests.stored import trip_doc
 from bookings.tests.test_trips_staff import _form
 from sync.relay import relay_sweep
 
@@ -64,7 +64,7 @@ def test_a_document_behind_the_trip_version_is_shown_but_not_cached(client, cata
     client.logout()
     finds.clear()  # the edit itself read the document (its current state)
     trip.refresh_from_db()
-    assert trip_collection().find_one({"_id": "LAG-1"})["version"] == 1 < trip.version
+    assert trip_doc("LAG-1")["version"] == 1 < trip.version
     page = client.get("/trips/LAG-1/").content.decode()
     assert "First name" in page  # the document there is, until the relay catches up
     assert cache.get(selectors._trip_content_key("LAG-1", trip.version)) is None

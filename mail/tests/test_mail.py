@@ -51,9 +51,9 @@ class FailingConnection:
 def _set_preferences(user_id: int, *, email: bool = True, cadence: str = "immediate") -> None:
     """Store the user's profile preferences where the accounts app keeps them."""
     from accounts.selectors import profile_invalidate
-    from taskforge.mongo import mongo_db
+    from taskforge.mongo import documents_db
 
-    mongo_db()["profiles"].replace_one(
+    documents_db()["profiles"].replace_one(
         {"_id": user_id},
         {
             "_id": user_id,

@@ -11,7 +11,9 @@ from django.test import Client
 from django.utils import timezone
 
 from backups.models import BackupRecord, BackupStatus
-from taskforge.mongo import mongo_db
+from bookings.sync import trip_apply
+from sync.models import OutboxEvent
+from taskforge.mongo import documents_db
 from taskforge.testing.personas import person_create
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +40,7 @@ def test_only_site_admins_see_the_system_page() -> None:
 
 
 def test_system_page_shows_every_figure() -> None:
-    mongo_db()["system_page_probe"].insert_many([{"_id": 1}, {"_id": 2}, {"_id": 3}])
+    documents_db()["system_page_probe"].insert_many([{"_id": 1}, {"_id": 2}, {"_id": 3}])
     admin = signed_in("admin")
     page = admin.get("/system/").content.decode()
     # PostgreSQL: cache hit ratio, connections by role and state
@@ -73,6 +75,24 @@ def test_last_verified_backup_is_shown() -> None:
     page = signed_in("admin").get("/system/").content.decode()
     assert "Last verified backup" in page and "20261120T020000Z" in page
     assert "No verified backup recorded" not in page
+
+
+def test_trip_documents_are_counted_on_the_system_page() -> None:
+    payload = {
+        "name": "Probe",
+        "resort": "Crete",
+        "length_days": 7,
+        "start": "2030-03-01",
+        "price_minor": 100_000,
+        "currency": "GBP",
+        "price_range": "mid-range",
+        "active": True,
+        "seats": 10,
+    }
+    for code in ("SYS-1", "SYS-2"):
+        trip_apply(OutboxEvent(aggregate_type="trip", aggregate_id=code, version=1, payload={**payload, "code": code}))
+    page = signed_in("admin").get("/system/").content.decode()
+    assert "<td>trips</td><td>2</td>" in page
 
 
 def test_document_server_down_degrades_only_its_section(docserver) -> None:

@@ -11,14 +11,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
-from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+
+from taskforge.testing.docserver import docserver_argv, stop_docserver, wait_for_ping
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_ID = os.environ.get("TF_TEST_ID", "main")
@@ -43,44 +41,13 @@ class DocServer:
     def start(self) -> None:
         if self.proc and self.proc.poll() is None:
             return
-        exe = Path(sys.executable).with_name("secantusd-py")
         log = open(self.data_dir / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [
-                str(exe),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--storage-path",
-                str(self.data_dir / "data"),
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with MongoClient(port=self.port, serverSelectionTimeoutMS=300, directConnection=True) as client:
-                    client.admin.command("ping")
-                return
-            except PyMongoError:
-                time.sleep(0.1)
-        raise RuntimeError(f"SecantusDB did not answer a ping on port {self.port}; see {self.data_dir}/server.log")
+        argv = docserver_argv(self.port, self.data_dir / "data")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_ping(self.port, self.proc)
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after a few seconds (its exit takes about 2 s)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_docserver(self.proc)
         self.proc = None
 
     def cleanup(self) -> None:

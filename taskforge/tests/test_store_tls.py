@@ -154,11 +154,11 @@ from django_redis import get_redis_connection
 from taskforge import pgconn
 from backups.storage import pg_cli_args
 from taskforge.celery import app
-from taskforge.mongo import mongo_db
+from taskforge.mongo import documents_db
 
 pool = get_redis_connection("default").connection_pool
 broker = app.connection_for_write()
-mongo_tls = mongo_db().client.options.pool_options._ssl_context  # pymongo keeps no public handle on it
+mongo_tls = documents_db().client.options.pool_options._ssl_context  # pymongo keeps no public handle on it
 params = connections["default"].get_connection_params()
 print(json.dumps({
     "django": {k: params.get(k) for k in ("sslmode", "sslrootcert")},

@@ -16,14 +16,15 @@ from django.utils.formats import date_format
 from django.utils.text import capfirst
 
 from accounts.models import Membership, User
-from taskforge.mongo import MongoUnavailable
-from tasks import documents
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 from tasks.caching import TASK_PAGE_TTL, task_page_key
-from tasks.models import Task
+from tasks.models import Task, TaskDetail
 from tasks.rendering import markdown_render, member_handle
+from tasks.selectors.tasks import comment_as_dict, detail_as_dict, task_comments_query
 
 
 def doc_time(value: Any) -> Any:
+    """An ISO time recorded as text (the audit log's JSON values) as a datetime, or None."""
     if isinstance(value, str):
         try:
             return dt.datetime.fromisoformat(value)
@@ -40,27 +41,25 @@ def task_detail_state(task: Task) -> dict[str, Any]:
     "details pending" (and is not cached).
     """
     try:
-        doc = documents.details().find_one({"_id": str(task.id)})
-    except MongoUnavailable:
+        with document_store():
+            detail = TaskDetail.objects.filter(pk=str(task.id)).first()
+    except DocumentStoreUnavailable:
         return {"available": False, "pending": True, "doc": None}
-    if doc is None or doc.get("deleted"):
+    if detail is None or detail.deleted:
         return {"available": True, "pending": True, "doc": None}
-    for attachment in doc.get("attachments") or []:
-        attachment["uploaded_at"] = doc_time(attachment.get("uploaded_at"))
-    return {"available": True, "pending": int(doc.get("version") or 0) < task.detail_version, "doc": doc}
+    return {"available": True, "pending": detail.version < task.detail_version, "doc": detail_as_dict(detail)}
 
 
 def task_comments(task_id: Any, *, limit: int = 500) -> list[dict[str, Any]] | None:
-    """Comments oldest first, or None when the document server is unavailable."""
+    """Comments oldest first, or None when the document server is unavailable.
+
+    One condition (the task) and a sort: the (task_id, -created_at) index serves it."""
     try:
-        rows = list(documents.comments().find({"task_id": str(task_id)}).sort("created_at", 1).limit(limit))
-    except MongoUnavailable:
+        with document_store():
+            rows = list(task_comments_query(task_id).order_by("created_at")[:limit])
+    except DocumentStoreUnavailable:
         return None
-    for row in rows:
-        row["edited_at"] = doc_time(row.get("edited_at"))
-        for attachment in row.get("attachments") or []:
-            attachment["uploaded_at"] = doc_time(attachment.get("uploaded_at"))
-    return rows
+    return [comment_as_dict(row) for row in rows]
 
 
 HISTORY_IGNORED = {"updated_at", "version", "detail_version", "id", "done_at", "created_at"}
@@ -175,10 +174,10 @@ def task_page_bundle(task: Task) -> dict[str, Any]:
     if comments:
         for c in comments:
             user_ids.add(c.get("author_id"))
-            c["html"] = markdown_render(c.get("body", ""), mentions=member_handles)
+            # A hidden comment's text never reaches the page (the template says why).
+            c["html"] = "" if c["hidden"] else markdown_render(c.get("body", ""), mentions=member_handles)
     users = {u.pk: {"name": str(u), "email": u.email} for u in users_by_id(user_ids).values()}
     for c in comments or []:
-        c["cid"] = c["_id"]
         c["author_name"] = users.get(c.get("author_id"), {}).get("name", "a former member")
     for h in history:
         h["actor_name"] = users.get(h.get("user_id"), {}).get("name", "the system")

@@ -3,7 +3,7 @@ side effects after commit. Reads are in tasks.selectors (which never import thes
 
 * tasks: create, edit, move on the board, delete, watch, attach a file;
 * custom_fields: a team's custom-field definitions;
-* comments: comments with @mentions and files;
+* comments: comments with @mentions and files, and their moderation by site admins (the admin);
 * notifications: in-app notifications, their read state, the due-date scan (Celery job)
   and the email side.
 

@@ -1,29 +1,31 @@
-"""Writes of comments (with @mentions and an optional file).
+"""Writes of comments (with @mentions and an optional file), and their moderation.
 
-Comments are MongoDB-only content: they are written straight to MongoDB as the last step
-of a PostgreSQL transaction that holds their audit row and notification events, so a
-failed document write rolls everything back and the person gets a clear 503.
+Comments are MongoDB-only content (tasks.models.TaskComment): they are written to MongoDB
+as the last step of a PostgreSQL transaction that holds their audit row and notification
+events, so a failed document write rolls everything back and the person gets a clear 503.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from typing import Any
 
+from bson import ObjectId
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.permissions import permission_require
+from accounts.models import Capability
+from accounts.permissions import capability_has, permission_require
 from audit.services import audit_content_record
-from taskforge.errors import ServiceError, Unavailable
-from taskforge.mongo import MongoUnavailable
-from tasks import documents
+from sync.events import business_event_record
+from taskforge.errors import NotFound, ServiceError, Unavailable
+from taskforge.live import KIND_COMMENT, live_publish_on_commit, team_channel
+from taskforge.mongo import DocumentStoreUnavailable, document_store
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate
-from tasks.models import Task
+from tasks.models import Attachment, Task, TaskComment
 from tasks.rendering import mention_handles
-from tasks.selectors.tasks import comment_for_change, task_watcher_ids
+from tasks.selectors.tasks import comment_as_dict, comment_for_change, task_watcher_ids
 from tasks.selectors.teams import team_members
 from tasks.services.notifications import actor_name, notifications_record
 from tasks.services.tasks import task_load, watchers_add
@@ -34,8 +36,14 @@ COMMENT_MAX = 10_000
 def _invalidate_page_on_commit(task: Task) -> None:
     """After a comment write: only the task page shows comments (boards and dashboards are
     built from task rows, so their caches stay: a comment does not re-render the team's board)."""
-    task_id = task.id
-    transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id]))
+    page_invalidate_on_commit(task.id)
+
+
+def _comment_event_on_commit(task: Task, event_type: str, *, actor: Any, comment_id: str) -> None:
+    """Tell open pages of the task (the team's live channel, filtered by task) after commit."""
+    data = {"type": event_type, "task_id": str(task.id), "team_id": task.team_id, "comment_id": comment_id,
+            "actor_id": actor.pk}  # fmt: skip
+    live_publish_on_commit(team_channel(task.team_id), KIND_COMMENT, data)
 
 
 def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
@@ -60,7 +68,7 @@ def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
     return ids, found
 
 
-def _comment_body_check(body: str) -> str:
+def comment_body_check(body: str) -> str:
     body = (body or "").strip()
     if not body:
         raise ServiceError("A comment cannot be empty.", errors={"body": "Write something first."})
@@ -69,21 +77,29 @@ def _comment_body_check(body: str) -> str:
     return body
 
 
-def _comment_audit_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+def comment_audit_view(comment: TaskComment) -> dict[str, Any]:
+    """What the audit log records of a comment."""
     return {
-        "comment_id": doc["_id"],
-        "author_id": doc.get("author_id"),
-        "body": doc.get("body"),
-        "mentions": doc.get("mentions") or [],
-        "attachments": [a.get("name") for a in doc.get("attachments") or []],
+        "comment_id": str(comment.pk),
+        "author_id": comment.author_id,
+        "body": comment.body,
+        "mentions": list(comment.mentions or []),
+        "attachments": [a.name for a in comment.attachments or []],
+        "hidden": bool(comment.hidden),
     }
 
 
+def page_invalidate_on_commit(task_id: Any) -> None:
+    """After a comment write: only the task page shows comments."""
+    transaction.on_commit(lambda: caches_invalidate(task_ids=[task_id]))
+
+
 def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -> dict[str, Any]:
-    """Add a comment (MongoDB), audited and with its notifications in one PostgreSQL transaction."""
+    """Add a comment (MongoDB), audited and with its notifications in one PostgreSQL transaction;
+    returns it as the page shows it."""
     task = task_load(actor, task_id)
     permission_require(actor, task.team_id, "comment.create")
-    body = _comment_body_check(body)
+    body = comment_body_check(body)
     mention_ids, _ = mentions_resolve(task.team_id, body)
     stored: StoredAttachment | None = None
     if upload is not None:
@@ -92,21 +108,20 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
         except AttachmentRejected as exc:
             raise ServiceError(str(exc), errors={"file": str(exc)}) from None
     now = timezone.now()
-    doc = {
-        "_id": uuid.uuid4().hex,
-        "task_id": str(task.id),
-        "team_id": task.team_id,
-        "author_id": actor.pk,
-        "body": body,
-        "mentions": mention_ids,
-        "attachments": [stored.as_doc(uploaded_by=actor.pk, uploaded_at=now.isoformat())] if stored else [],
-        "created_at": now,
-        "edited_at": None,
-    }
+    comment = TaskComment(
+        id=ObjectId(),  # made here, so the audit row names it before the document is written
+        task_id=str(task.id),
+        team_id=task.team_id,
+        author_id=actor.pk,
+        body=body,
+        mentions=mention_ids,
+        attachments=[Attachment(**stored.as_doc(uploaded_by=actor.pk, uploaded_at=now))] if stored else [],
+        created_at=now,
+    )
     try:
         with transaction.atomic():
             audit_content_record(
-                table="task_comment", record_id=task.id, operation="INSERT", old=None, new=_comment_audit_view(doc)
+                table="task_comment", record_id=task.id, operation="INSERT", old=None, new=comment_audit_view(comment)
             )
             watchers = task_watcher_ids(task.id)
             watchers_add(task.id, [actor.pk])
@@ -125,10 +140,26 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 actor_id=actor.pk,
                 message=f"{name} commented",
             )
+            business_event_record(
+                event_type="comment.created",
+                team_id=task.team_id,
+                data={
+                    "id": str(comment.id),
+                    "task_id": comment.task_id,
+                    "team_id": task.team_id,
+                    "author_id": actor.pk,
+                    "body": body,
+                    "mentions": mention_ids,
+                    "attachments": [attachment.name for attachment in comment.attachments],
+                    "created_at": now,
+                },
+            )
             _invalidate_page_on_commit(task)
+            _comment_event_on_commit(task, "comment.created", actor=actor, comment_id=str(comment.pk))
             try:  # last step: a failure here rolls back the audit row and the notifications
-                documents.comments().insert_one(doc)
-            except MongoUnavailable:
+                with document_store():
+                    comment.save(force_insert=True)
+            except DocumentStoreUnavailable:
                 raise Unavailable(
                     "Comments are unavailable right now (the document server is down). Your comment was "
                     "not saved; please try again in a minute."
@@ -137,27 +168,23 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
         if stored:
             attachment_discard(str(task.id), stored.stored_name)
         raise
-    return doc
+    return comment_as_dict(comment)
 
 
 def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> dict[str, Any]:
+    """The author (or a team moderator) edits a comment's text; returns it as the page shows it."""
     task = task_load(actor, task_id)
-    doc = comment_for_change(actor, task, comment_id)
-    body = _comment_body_check(body)
+    comment = comment_for_change(actor, task, comment_id)
+    body = comment_body_check(body)
     mention_ids, _ = mentions_resolve(task.team_id, body)
-    # An ISO string, not a datetime: nx-27017 stores a datetime given to $set as text
-    # (see tasks/tests/test_conformance_tasks.py), so both engines get the same string.
-    now = timezone.now().isoformat()
-    new_doc = {**doc, "body": body, "mentions": mention_ids, "edited_at": now}
+    old = comment_audit_view(comment)
+    old_mentions = set(comment.mentions or [])
+    comment.body, comment.mentions, comment.edited_at = body, mention_ids, timezone.now()
     with transaction.atomic():
         audit_content_record(
-            table="task_comment",
-            record_id=task.id,
-            operation="UPDATE",
-            old=_comment_audit_view(doc),
-            new=_comment_audit_view(new_doc),
+            table="task_comment", record_id=task.id, operation="UPDATE", old=old, new=comment_audit_view(comment)
         )
-        newly = set(mention_ids) - set(doc.get("mentions") or [])
+        newly = set(mention_ids) - old_mentions
         notifications_record(
             recipients=newly,
             kind="task_mentioned",
@@ -166,27 +193,80 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
             message=f"{actor_name(actor)} mentioned you in a comment",
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.edited", actor=actor, comment_id=str(comment.pk))
         try:
-            documents.comments().update_one(
-                {"_id": doc["_id"]}, {"$set": {"body": body, "mentions": mention_ids, "edited_at": now}}
-            )
-        except MongoUnavailable:
+            with document_store():
+                TaskComment.objects.filter(pk=comment.pk).update(
+                    body=comment.body, mentions=comment.mentions, edited_at=comment.edited_at
+                )
+        except DocumentStoreUnavailable:
             raise Unavailable("Comments are unavailable right now; your edit was not saved.") from None
-    return new_doc
+    return comment_as_dict(comment)
 
 
 def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
     task = task_load(actor, task_id)
-    doc = comment_for_change(actor, task, comment_id)
+    comment = comment_for_change(actor, task, comment_id)
     with transaction.atomic():
         audit_content_record(
-            table="task_comment", record_id=task.id, operation="DELETE", old=_comment_audit_view(doc), new=None
+            table="task_comment", record_id=task.id, operation="DELETE", old=comment_audit_view(comment), new=None
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.deleted", actor=actor, comment_id=str(comment.pk))
         try:
-            documents.comments().delete_one({"_id": doc["_id"]})
-        except MongoUnavailable:
+            with document_store():
+                TaskComment.objects.filter(pk=comment.pk).delete()
+        except DocumentStoreUnavailable:
             raise Unavailable("Comments are unavailable right now; nothing was deleted.") from None
-        files = [a.get("stored_name") for a in doc.get("attachments") or [] if a.get("stored_name")]
+        files = [a.stored_name for a in comment.attachments or [] if a.stored_name]
         task_key = str(task.id)
         transaction.on_commit(lambda: [attachment_discard(task_key, name) for name in files])
+
+
+def comment_moderate(*, actor: Any, comment_id: Any, body: str, hidden: bool) -> TaskComment:
+    """A site admin (the Django admin) hides or shows a comment, or edits its text.
+
+    Audited like every comment change ("task_comment", UPDATE, with who moderated it);
+    the task page is refreshed after the commit. Mentions are not re-sent: a moderator's
+    edit notifies no one. Site admins only (PermissionDenied otherwise)."""
+    if not capability_has(actor, Capability.SITE_ADMIN):
+        raise PermissionDenied("Only site admins moderate comments.")
+    body = comment_body_check(body)
+    try:
+        with document_store():
+            comment = TaskComment.objects.filter(pk=comment_id).first()
+    except DocumentStoreUnavailable:
+        raise Unavailable("Comments are unavailable right now; nothing was changed.") from None
+    if comment is None:
+        raise NotFound("No such comment.")
+    old = comment_audit_view(comment)
+    now = timezone.now()
+    changed_text = body != comment.body
+    comment.body, comment.hidden = body, bool(hidden)
+    comment.moderated_by, comment.moderated_at = actor.pk, now
+    if changed_text:
+        comment.edited_at = now
+    new = comment_audit_view(comment)
+    if new == old:
+        return comment
+    with transaction.atomic():
+        audit_content_record(
+            table="task_comment",
+            record_id=comment.task_id,
+            operation="UPDATE",
+            old=old,
+            new={**new, "moderated_by": actor.pk},
+        )
+        page_invalidate_on_commit(comment.task_id)
+        try:
+            with document_store():
+                TaskComment.objects.filter(pk=comment.pk).update(
+                    body=comment.body,
+                    hidden=comment.hidden,
+                    edited_at=comment.edited_at,
+                    moderated_by=comment.moderated_by,
+                    moderated_at=comment.moderated_at,
+                )
+        except DocumentStoreUnavailable:
+            raise Unavailable("Comments are unavailable right now; nothing was changed.") from None
+    return comment

@@ -12,21 +12,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.utils import timezone
-from pymongo.errors import DuplicateKeyError
 
-from accounts.models import User
+from accounts.models import Capability, User
+from accounts.permissions import capability_has
 from accounts.selectors import notification_preferences
+from audit.services import audit_content_record
 from mail.delivery import mail_notification
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import NotFound, Unavailable
-from taskforge.mongo import MongoUnavailable
-from tasks import documents
+from taskforge.live import KIND_BELL, live_publish_on_commit, user_channel
+from taskforge.mongo import DocumentStoreUnavailable, document_store, documents_collection
 from tasks.caching import unread_forget, unread_incr, unread_set
-from tasks.models import Task, TaskStatus
+from tasks.models import Notification, Task, TaskStatus
+from tasks.selectors.notifications import unread_filter
 
 logger = logging.getLogger(__name__)
 
@@ -94,55 +97,105 @@ def notifications_record(
     return created
 
 
+def bell_event_on_commit(user_id: int) -> None:
+    """The person's bell count changed: their open pages re-read it (live event after commit)."""
+    live_publish_on_commit(user_channel(user_id), KIND_BELL, {"type": "bell", "user_id": user_id})
+
+
 def actor_name(actor: User) -> str:
     """How a notification names the person who acted."""
     return (actor.display_name or actor.email or "Someone").strip()
 
 
 def notification_mark_read(*, user: Any, notification_id: str) -> bool:
+    """Mark one of the person's notifications read; False if it already was. NotFound for
+    someone else's (or none). Found by its id alone (the `_id` index), the owner checked here."""
     try:
-        result = documents.notifications().update_one(
-            {"_id": str(notification_id), "user_id": user.pk, "state": "unread"},
-            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
-        )
-        if not result.modified_count and not documents.notifications().find_one(
-            {"_id": str(notification_id), "user_id": user.pk}, {"_id": 1}
-        ):
-            raise NotFound("No such notification.")  # someone else's, or none at all
-    except MongoUnavailable:
+        with document_store():
+            notification = Notification.objects.filter(pk=str(notification_id)).first()
+            if notification is None or notification.user_id != user.pk:
+                raise NotFound("No such notification.")  # someone else's, or none at all
+            if notification.read:
+                return False
+            changed = Notification.objects.filter(pk=notification.pk, read=False).update(
+                read=True, read_at=timezone.now()
+            )
+    except DocumentStoreUnavailable:
         raise Unavailable("Notifications are unavailable right now.") from None
-    if result.modified_count:
+    if changed:
         unread_forget(user.pk)  # recomputed on the next read
-    return bool(result.modified_count)
+        bell_event_on_commit(user.pk)
+    return bool(changed)
 
 
 def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
     """Opening a task reads the user's notifications about it; returns how many were unread.
 
-    The unread count in Redis is dropped when any changed (recomputed on the bell's next read,
-    like notification_mark_read), so the bell follows without a second source of truth."""
+    On every task page: a plain filter document through pymongo (three conditions; the
+    (task_id, user_id, read) index serves it). The unread count in Redis is dropped when
+    any changed (recomputed on the bell's next read, like notification_mark_read)."""
     try:
-        result = documents.notifications().update_many(
-            {"user_id": user.pk, "task_id": str(task_id), "state": "unread"},
-            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
-        )
-    except MongoUnavailable:
+        with document_store():
+            result = documents_collection(Notification).update_many(
+                {**unread_filter(user.pk), "task_id": str(task_id)},
+                {"$set": {"read": True, "read_at": timezone.now()}},
+            )
+    except DocumentStoreUnavailable:
         raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)
+        bell_event_on_commit(user.pk)
     return result.modified_count
 
 
 def notifications_mark_all_read(*, user: Any) -> int:
     try:
-        result = documents.notifications().update_many(
-            {"user_id": user.pk, "state": "unread"},
-            {"$set": {"state": "read", "read_at": timezone.now().isoformat()}},
-        )
-    except MongoUnavailable:
+        with document_store():
+            changed = Notification.objects.filter(user_id=user.pk, read=False).update(read=True, read_at=timezone.now())
+    except DocumentStoreUnavailable:
         raise Unavailable("Notifications are unavailable right now.") from None
     unread_set(user.pk, 0)
-    return result.modified_count
+    if changed:
+        bell_event_on_commit(user.pk)
+    return changed
+
+
+def notification_admin_update(*, actor: Any, notification_id: str, read: bool) -> Notification:
+    """A site admin (the Django admin) marks a notification read or unread: audited
+    ("notification"), and the person's unread count is recomputed."""
+    if not capability_has(actor, Capability.SITE_ADMIN):
+        raise PermissionDenied("Only site admins change notifications here.")
+    try:
+        with document_store():
+            notification = Notification.objects.filter(pk=str(notification_id)).first()
+    except DocumentStoreUnavailable:
+        raise Unavailable("Notifications are unavailable right now.") from None
+    if notification is None:
+        raise NotFound("No such notification.")
+    if notification.read == bool(read):
+        return notification
+    old = {"read": notification.read, "read_at": notification.read_at}
+    notification.read = bool(read)
+    notification.read_at = timezone.now() if read else None
+    with transaction.atomic():
+        audit_content_record(
+            table="notification",
+            record_id=notification.pk,
+            operation="UPDATE",
+            old=old,
+            new={"read": notification.read, "read_at": notification.read_at},
+        )
+        user_id = notification.user_id
+        transaction.on_commit(lambda: unread_forget(user_id))
+        bell_event_on_commit(user_id)
+        try:
+            with document_store():
+                Notification.objects.filter(pk=notification.pk).update(
+                    read=notification.read, read_at=notification.read_at
+                )
+        except DocumentStoreUnavailable:
+            raise Unavailable("Notifications are unavailable right now.") from None
+    return notification
 
 
 def notifications_due_scan(*, now: dt.datetime | None = None) -> int:
@@ -172,8 +225,9 @@ def notifications_due_scan(*, now: dt.datetime | None = None) -> int:
         return 0
     ids = [p[3] for p in planned]
     try:
-        existing = {d["_id"] for d in documents.notifications().find({"_id": {"$in": ids}}, {"_id": 1})}
-    except MongoUnavailable:
+        with document_store():
+            existing = set(Notification.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    except DocumentStoreUnavailable:
         logger.warning("due scan skipped: the document server is unavailable")
         return 0
     existing |= set(
@@ -221,25 +275,26 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
     user_id = int(payload["user_id"])
     if not in_app_enabled(user_id):
         return False
-    created_at = dt.datetime.fromisoformat(payload["created_at"])
-    doc = {
-        "_id": notification_id,
-        "user_id": user_id,
-        "kind": payload.get("kind", ""),
-        "state": "unread",
-        "task_id": payload.get("task_id"),
-        "team_id": payload.get("team_id"),
-        "actor_id": payload.get("actor_id"),
-        "title": payload.get("title", ""),
-        "message": payload.get("message", ""),
-        "created_at": created_at,
-        "read_at": None,
-    }
+    notification = Notification(
+        id=notification_id,
+        user_id=user_id,
+        kind=payload.get("kind", ""),
+        read=False,
+        task_id=payload.get("task_id") or "",
+        team_id=payload.get("team_id"),
+        actor_id=payload.get("actor_id"),
+        title=payload.get("title", ""),
+        message=payload.get("message", ""),
+        # Notifications of other apps (bookings) link to their own page instead of a task.
+        url=payload.get("url") or "",
+        created_at=dt.datetime.fromisoformat(payload["created_at"]),
+    )
     try:
-        documents.notifications().insert_one(doc)
-    except DuplicateKeyError:
-        return False  # already applied (a replay)
+        notification.save(force_insert=True)
+    except IntegrityError:
+        return False  # already applied (a replay): the id is the outbox aggregate id
     unread_incr(user_id)
+    bell_event_on_commit(user_id)
     return True
 
 

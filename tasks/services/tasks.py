@@ -20,8 +20,10 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from accounts.permissions import permission_has, permission_require
 from audit.services import audit_content_record
+from sync.events import business_event_record
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.live import KIND_BOARD, live_publish_on_commit, team_channel
 from tasks.attachments import AttachmentRejected, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate
 from tasks.models import Task, TaskPriority, TaskStatus, TaskWatcher
@@ -153,11 +155,43 @@ def _detail_record(task: Task, *, old: dict[str, Any] | None, new: dict[str, Any
         )
 
 
+def task_event_data(task: Task) -> dict[str, Any]:
+    """A task as business events (webhooks) describe it: the row's fields, no detail document."""
+    return {
+        "id": str(task.id),
+        "team_id": task.team_id,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "assignee_id": task.assignee_id,
+        "creator_id": task.creator_id,
+        "due_at": task.due_at,
+        "done_at": task.done_at,
+        "updated_at": task.updated_at,
+        "version": task.version,
+    }
+
+
 def watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
     """Make these people watch the task (those who already do are left as they are)."""
     rows = [TaskWatcher(task_id=task_id, user_id=uid) for uid in {u for u in user_ids if u}]
     if rows:
         TaskWatcher.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def board_event_on_commit(task: Task, event_type: str, *, actor: Any, old_status: str | None = None) -> None:
+    """Tell the team's open boards (live events) after commit; call it after the write's cache
+    invalidations so a board that re-fetches on the event reads the new state."""
+    data = {
+        "type": event_type,
+        "task_id": str(task.id),
+        "team_id": task.team_id,
+        "status": task.status,
+        "old_status": old_status or task.status,
+        "version": task.version,
+        "actor_id": actor.pk,
+    }
+    live_publish_on_commit(team_channel(task.team_id), KIND_BOARD, data)
 
 
 def _invalidate_on_commit(task: Task, *user_ids: int | None) -> None:
@@ -207,6 +241,11 @@ def task_create(
         )
         detail = {"description": description, "tags": tag_list, "custom_fields": clean_custom, "attachments": []}
         _detail_record(task, old=None, new=detail)
+        business_event_record(
+            event_type="task.created",
+            team_id=task.team_id,
+            data={**task_event_data(task), "tags": tag_list, "description": description},
+        )
         watchers_add(task.id, [actor.pk, assignee])
         if assignee:
             notifications_record(
@@ -217,6 +256,7 @@ def task_create(
                 message=f"{actor_name(actor)} assigned you this task",
             )
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.created", actor=actor)
     return task
 
 
@@ -279,8 +319,14 @@ def task_update(
             "attachments": old_detail["attachments"],
         }
         _detail_record(task, old=old_detail, new=new_detail)
+        business_event_record(
+            event_type="task.updated",
+            team_id=task.team_id,
+            data={**task_event_data(task), "previous_status": old_status, "tags": tag_list, "description": description},
+        )
         _after_change(actor, task, old_status=old_status, old_assignee=old_assignee)
         _invalidate_on_commit(task, old_assignee)
+        board_event_on_commit(task, "task.edited", actor=actor, old_status=old_status)
     return task
 
 
@@ -329,8 +375,14 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         if updated != 1:
             raise Conflict(STALE_MESSAGE)
         task.status, task.updated_at, task.done_at, task.version = status, now, done_at, expected_version + 1
+        business_event_record(
+            event_type="task.moved",
+            team_id=task.team_id,
+            data={**task_event_data(task), "previous_status": old_status},
+        )
         _after_change(actor, task, old_status=old_status, old_assignee=task.assignee_id)
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.moved", actor=actor, old_status=old_status)
     return task, old_status
 
 
@@ -349,7 +401,13 @@ def task_delete(*, actor: Any, task_id: Any) -> None:
             payload={"team_id": task.team_id, "title": task.title, **_detail_empty(), "deleted": True},
         )
         audit_content_record(table="task_detail", record_id=task.id, operation="DELETE", old=old_detail, new=None)
+        business_event_record(
+            event_type="task.deleted",
+            team_id=task.team_id,
+            data={"id": str(task.id), "team_id": task.team_id, "title": task.title, "deleted_by": actor.pk},
+        )
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.deleted", actor=actor)
         Task.objects.filter(id=task.id).delete()
 
 
@@ -382,8 +440,15 @@ def task_attachment_add(*, actor: Any, task_id: Any, upload: Any) -> dict[str, A
                 version=F("version") + 1, detail_version=F("version") + 1, updated_at=now
             )
             task.version += 1
+            task.updated_at = now
             _detail_record(task, old=old_detail, new=new_detail)
+            business_event_record(
+                event_type="task.updated",
+                team_id=task.team_id,
+                data={**task_event_data(task), "previous_status": task.status, "attachment_added": meta.get("name")},
+            )
             _invalidate_on_commit(task)
+            board_event_on_commit(task, "task.edited", actor=actor)
     except BaseException:
         attachment_discard(str(task.id), stored.stored_name)
         raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from taskforge.testing.authz import Route, World, only, signed_in, team_x
 
@@ -57,7 +58,8 @@ def _other_team() -> dict[str, Any]:
 
 def make_objects(world: World) -> dict[str, Any]:
     from taskforge.dbcontext import context_for_user, db_context
-    from tasks import documents, services
+    from tasks import services
+    from tasks.models import Notification, TaskComment
 
     admin, member, y_admin = world.users["team_admin"], world.users["team_member"], world.users["team_y_admin"]
     team, team_y = world.teams["x"], world.teams["y"]
@@ -81,17 +83,16 @@ def make_objects(world: World) -> dict[str, Any]:
         )
         comment_y = services.comment_create(actor=y_admin, task_id=task_y.id, body="team y comment")
     notification_id = "matrix-notification"
-    documents.notifications().insert_one(
-        {
-            "_id": notification_id,
-            "user_id": admin.pk,
-            "kind": "task_assigned",
-            "state": "unread",
-            "task_id": str(task.id),
-            "team_id": team.id,
-            "title": "Matrix task",
-            "message": "m",
-        }
+    Notification.objects.create(
+        id=notification_id,
+        user_id=admin.pk,
+        kind="task_assigned",
+        read=False,
+        task_id=str(task.id),
+        team_id=team.id,
+        title="Matrix task",
+        message="m",
+        created_at=timezone.now(),
     )
     return {
         "task_x": task,
@@ -100,7 +101,7 @@ def make_objects(world: World) -> dict[str, Any]:
         "comment_x": comment["_id"],
         "task_x_member": own_task,
         "comment_x_member": own_comment["_id"],
-        "comment_x_member_doc": own_comment,
+        "comment_x_member_doc": TaskComment.objects.get(pk=own_comment["_id"]),
         "task_y": task_y,
         "field_y": field_y,
         "attachment_y": attachment_y["id"],
@@ -140,10 +141,11 @@ def _member_comment(w: World) -> dict[str, Any]:
 def _member_comment_back(w: World) -> None:
     """Deleting a comment removes its document, which the per-request rollback does not bring
     back: put it back before each request (the member deletes it first, then the admin)."""
-    from tasks import documents
+    from tasks.models import TaskComment
 
     doc = w.objects["comment_x_member_doc"]
-    documents.comments().replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    if not TaskComment.objects.filter(pk=doc.pk).exists():
+        doc.save(force_insert=True)
 
 
 def _comment_y(w: World) -> dict[str, Any]:

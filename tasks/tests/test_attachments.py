@@ -12,9 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from sync.models import OutboxEvent
+from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
-from tasks import documents, services
+from tasks import services
 from tasks.attachments import attachment_name_clean, attachment_sniff
+from tasks.models import TaskComment
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +192,7 @@ def test_comment_attachments_are_downloadable_by_the_team(client, people, make_t
         {"body": "see the log", "file": SimpleUploadedFile("build.log", b"line 1\nline 2\n")},
     )
     assert response.status_code == 302
-    doc = documents.comments().find_one({"task_id": str(task.id)})
+    doc = documents_collection(TaskComment).find_one({"task_id": str(task.id)})
     meta = doc["attachments"][0]
     client.force_login(people.team_guest)
     download = client.get(reverse("tasks:attachment_download", args=[task.id, meta["id"]]))
@@ -207,5 +209,5 @@ def test_a_rejected_comment_upload_saves_no_comment(client, people, make_task) -
         {"body": "evil", "file": SimpleUploadedFile("x.gif", b"<script>x</script>")},
     )
     assert response.status_code == 400
-    assert documents.comments().count_documents({}) == 0 and _files_on_disk() == []
+    assert documents_collection(TaskComment).count_documents({}) == 0 and _files_on_disk() == []
     assert not os.environ.get("NEVER")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from bson import ObjectId
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.urls import reverse
@@ -14,8 +15,10 @@ from sync.models import OutboxEvent
 from sync.relay import relay_sweep
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import NotFound
+from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
-from tasks import documents, services
+from tasks import services
+from tasks.models import Notification, TaskComment
 from tasks.rendering import markdown_render, mention_handles
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +66,7 @@ def test_comment_with_mention_notifies_the_member_and_is_audited(client, people,
     body = f"Can you look, @{handle}? Also @{people.y_admin.email.split('@')[0]}"
     response = client.post(reverse("tasks:comment_create", args=[task.id]), {"body": body})
     assert response.status_code == 302
-    docs = list(documents.comments().find({"task_id": str(task.id)}))
+    docs = list(documents_collection(TaskComment).find({"task_id": str(task.id)}))
     assert len(docs) == 1 and docs[0]["mentions"] == [member2.pk]  # the outsider is not a member
     kinds = {
         (e.payload["user_id"], e.payload["kind"]) for e in OutboxEvent.objects.filter(aggregate_type="notification")
@@ -92,12 +95,12 @@ def test_authors_and_team_admins_edit_and_delete_comments_others_cannot(client, 
     assert client.get(reverse("tasks:comment_edit", args=[task.id, doc["_id"]])).status_code == 200
     response = client.post(reverse("tasks:comment_edit", args=[task.id, doc["_id"]]), {"body": "better words"})
     assert response.status_code == 302
-    stored = documents.comments().find_one({"_id": doc["_id"]})
+    stored = documents_collection(TaskComment).find_one({"_id": ObjectId(doc["_id"])})
     assert stored["body"] == "better words" and stored["edited_at"] is not None
     assert "edited" in client.get(reverse("tasks:detail", args=[task.id])).content.decode()
     client.force_login(people.team_admin)  # comment.moderate
     assert client.post(reverse("tasks:comment_delete", args=[task.id, doc["_id"]])).status_code == 302
-    assert documents.comments().count_documents({"task_id": str(task.id)}) == 0
+    assert documents_collection(TaskComment).count_documents({"task_id": str(task.id)}) == 0
     assert [r[0] for r in _audit_rows(task.id)] == ["INSERT", "UPDATE", "DELETE"]
 
 
@@ -106,7 +109,7 @@ def test_empty_or_oversized_comments_are_refused(client, people, make_task) -> N
     client.force_login(people.team_member)
     assert client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "   "}).status_code == 400
     assert client.post(reverse("tasks:comment_create", args=[task.id]), {"body": "x" * 10_001}).status_code == 400
-    assert documents.comments().count_documents({}) == 0
+    assert documents_collection(TaskComment).count_documents({}) == 0
 
 
 def test_commenting_while_the_document_server_is_down_is_a_clear_503(client, people, make_task, docserver) -> None:
@@ -139,5 +142,5 @@ def test_relay_applies_notifications_of_a_comment(people, member2, make_task) ->
     with acting(member2):
         services.comment_create(actor=member2, task_id=task.id, body="done?")
     relay_sweep()
-    kinds = sorted(d["kind"] for d in documents.notifications().find({"user_id": people.team_member.pk}))
+    kinds = sorted(d["kind"] for d in documents_collection(Notification).find({"user_id": people.team_member.pk}))
     assert kinds == ["task_assigned", "task_comment"]

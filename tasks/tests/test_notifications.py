@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sync.models import OutboxEvent
-from sync.relay import relay_sweep
+from sync.relay import relay_sweep, store_pause_clear
 from taskforge.dbcontext import context_for_system, db_context
+from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
-from tasks import documents, services
+from tasks import services
 from tasks.caching import unread_key
+from tasks.models import Notification
 from tasks.selectors.notifications import unread_count
 from tasks.selectors.tasks import task_for_user
 from tasks.services.notifications import notification_email_hook
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 def _kinds(user) -> list[str]:
     relay_sweep()
-    return sorted(d["kind"] for d in documents.notifications().find({"user_id": user.pk}))
+    return sorted(d["kind"] for d in documents_collection(Notification).find({"user_id": user.pk}))
 
 
 def _move(actor, task, status) -> None:
@@ -79,7 +81,7 @@ def test_unread_count_increments_recomputes_and_resets(people, make_task) -> Non
     assert cache.get(unread_key(people.team_member.pk)) == 2  # INCR on create
     cache.delete(unread_key(people.team_member.pk))
     assert unread_count(people.team_member.pk) == 2
-    first = documents.notifications().find_one({"user_id": people.team_member.pk})
+    first = documents_collection(Notification).find_one({"user_id": people.team_member.pk})
     assert services.notification_mark_read(user=people.team_member, notification_id=first["_id"]) is True
     assert services.notification_mark_read(user=people.team_member, notification_id=first["_id"]) is False
     assert unread_count(people.team_member.pk) == 1
@@ -90,14 +92,14 @@ def test_unread_count_increments_recomputes_and_resets(people, make_task) -> Non
 def test_a_user_cannot_mark_someone_elses_notification(client, people, member2, make_task) -> None:
     make_task(assignee_id=people.team_member.pk)
     relay_sweep()
-    doc = documents.notifications().find_one({"user_id": people.team_member.pk})
+    doc = documents_collection(Notification).find_one({"user_id": people.team_member.pk})
     client.force_login(member2)
     assert client.post(reverse("tasks:notification_read", args=[doc["_id"]])).status_code == 404
-    assert documents.notifications().find_one({"_id": doc["_id"]})["state"] == "unread"
+    assert documents_collection(Notification).find_one({"_id": doc["_id"]})["read"] is False
     client.force_login(people.team_member)
     response = client.post(reverse("tasks:notification_read", args=[doc["_id"]]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and b"0</span> unread" in response.content
-    assert documents.notifications().find_one({"_id": doc["_id"]})["state"] == "read"
+    assert documents_collection(Notification).find_one({"_id": doc["_id"]})["read"] is True
 
 
 def test_replaying_a_notification_event_creates_one_document_and_counts_once(people, make_task) -> None:
@@ -108,7 +110,7 @@ def test_replaying_a_notification_event_creates_one_document_and_counts_once(peo
     event = OutboxEvent.objects.get(aggregate_type="notification")
     notification_apply_event(event)
     notification_apply_event(event)
-    assert documents.notifications().count_documents({"user_id": people.team_member.pk}) == 1
+    assert documents_collection(Notification).count_documents({"user_id": people.team_member.pk}) == 1
     assert cache.get(unread_key(people.team_member.pk)) == 1
 
 
@@ -128,11 +130,11 @@ def test_due_scan_notifies_once_per_deadline(people, member2, make_task) -> None
     relay_sweep()
     mine = sorted(
         (d["title"], d["kind"])
-        for d in documents.notifications().find({"user_id": people.team_member.pk})
+        for d in documents_collection(Notification).find({"user_id": people.team_member.pk})
         if d["kind"].startswith("task_due") or d["kind"] == "task_overdue"
     )
     assert mine == [("late", "task_overdue"), ("soon", "task_due_soon"), ("soon", "task_overdue")]
-    assert [d["title"] for d in documents.notifications().find({"user_id": member2.pk})] == ["unassigned late"]
+    assert [d["title"] for d in documents_collection(Notification).find({"user_id": member2.pk})] == ["unassigned late"]
 
 
 def test_due_scan_job_runs_as_a_system_job(people, make_task) -> None:
@@ -213,10 +215,10 @@ def test_each_notification_is_handed_to_the_email_side_once(people, make_task) -
 
 
 def _unread(user, task=None) -> int:
-    query = {"user_id": user.pk, "state": "unread"}
+    query = {"user_id": user.pk, "read": False}
     if task is not None:
         query["task_id"] = str(task.id)
-    return len(list(documents.notifications().find(query, {"_id": 1})))
+    return documents_collection(Notification).count_documents(query)
 
 
 def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, people, member2, make_task) -> None:
@@ -250,3 +252,23 @@ def test_opening_a_task_marks_the_viewers_notifications_about_it_read(client, pe
     client.force_login(member2)
     assert client.get(reverse("tasks:detail", args=[opened.id])).status_code == 404
     assert _unread(member2, opened) == 1
+
+
+def test_notification_events_wait_without_using_attempts_while_documents_are_down(people, make_task, docserver) -> None:
+    """The handler writes through the ORM, which wraps pymongo's ConnectionFailure: it still
+    counts as "retry later" (no attempt used, never a dead letter), as a plain pymongo write did."""
+    make_task(assignee_id=people.team_member.pk, title="Outage")
+    OutboxEvent.objects.filter(aggregate_type="notification").update(status="pending", attempts=0)
+    docserver.stop()
+    try:
+        relay_sweep()
+        [event] = OutboxEvent.objects.filter(aggregate_type="notification")
+        assert (event.status, event.attempts) == ("pending", 0)
+    finally:
+        docserver.start()
+    store_pause_clear()  # the relay waits a little after an outage; not in a test
+    OutboxEvent.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    relay_sweep()
+    event.refresh_from_db()
+    assert event.status == "applied"
+    assert Notification.objects.filter(user_id=people.team_member.pk, title="Outage").count() == 1

@@ -9,9 +9,10 @@ import pytest
 from sync.reconcile import outbox_reconcile
 from sync.relay import relay_sweep
 from taskforge.dbcontext import context_for_system, db_context
+from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
-from tasks import documents, services
-from tasks.models import Task, TaskSearch
+from tasks import services
+from tasks.models import Task, TaskComment, TaskDetail, TaskSearch
 
 pytestmark = pytest.mark.django_db
 
@@ -25,14 +26,14 @@ def test_board_moves_are_not_drift_and_lost_documents_are_repaired(people, make_
     relay_sweep()
     [report] = outbox_reconcile(aggregate_types=["task"])
     assert report.drift == 0 and report.source == 2
-    documents.details().delete_one({"_id": str(lost.id)})
+    documents_collection(TaskDetail).delete_one({"_id": str(lost.id)})
     TaskSearch.objects.filter(task_id=lost.id).delete()
     [report] = outbox_reconcile(aggregate_types=["task"])
     assert report.missing == {"documents": [str(lost.id)], "projection": [str(lost.id)]}
     [report] = outbox_reconcile(aggregate_types=["task"], fix=True)
     assert report.repaired.get("reemitted") == 1
     relay_sweep()
-    doc = documents.details().find_one({"_id": str(lost.id)})
+    doc = documents_collection(TaskDetail).find_one({"_id": str(lost.id)})
     assert doc["description"] == "precious words" and doc["version"] == 1
     assert outbox_reconcile(aggregate_types=["task"])[0].drift == 0
 
@@ -55,5 +56,5 @@ def test_seed_demo_creates_team_ops_with_tasks_and_is_idempotent(make_user) -> N
             "kim@taskforge.local": "member",
         }
     relay_sweep()
-    assert documents.comments().count_documents({}) == 24
+    assert documents_collection(TaskComment).count_documents({}) == 24
     assert "created 36 tasks" in out.getvalue()

@@ -11,9 +11,10 @@ from django.db import connection
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep
 from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.mongo import documents_collection
 from taskforge.testing.personas import acting
-from tasks import documents, services
-from tasks.models import Task, TaskSearch, TaskWatcher
+from tasks import services
+from tasks.models import Task, TaskComment, TaskDetail, TaskSearch, TaskWatcher
 from tasks.selectors.tasks import task_detail_current
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ def test_create_writes_row_and_outbox_event_in_one_transaction(people, make_task
     assert event.payload["description"] == "hello" and event.payload["tags"] == ["ops", "db"]
     assert OutboxEvent.objects.filter(aggregate_type="notification").count() == 1  # assigned
     relay_sweep()
-    doc = documents.details().find_one({"_id": str(task.id)})
+    doc = documents_collection(TaskDetail).find_one({"_id": str(task.id)})
     assert doc["version"] == 1 and doc["tags"] == ["ops", "db"]
     assert TaskSearch.objects.get(task_id=task.id).version == 1
 
@@ -180,7 +181,7 @@ def test_update_keeps_attachments_and_records_the_new_full_state(people, make_ta
         )
     _update(task, people.team_admin, description="v2", tags=["b"], expected_version=2)
     relay_sweep()
-    doc = documents.details().find_one({"_id": str(task.id)})
+    doc = documents_collection(TaskDetail).find_one({"_id": str(task.id)})
     assert doc["version"] == 3 and doc["description"] == "v2" and doc["tags"] == ["b"]
     assert [a["name"] for a in doc["attachments"]] == ["notes.txt"]
 
@@ -194,9 +195,9 @@ def test_delete_leaves_a_versioned_tombstone_and_removes_comments(people, make_t
         services.task_delete(actor=people.team_admin, task_id=task.id)
         assert not Task.objects.filter(id=task.id).exists()
     relay_sweep()
-    doc = documents.details().find_one({"_id": str(task.id)})
+    doc = documents_collection(TaskDetail).find_one({"_id": str(task.id)})
     assert doc["deleted"] and doc["version"] == 2 and doc["description"] == ""
-    assert documents.comments().count_documents({"task_id": str(task.id)}) == 0
+    assert documents_collection(TaskComment).count_documents({"task_id": str(task.id)}) == 0
     assert TaskSearch.objects.get(task_id=task.id).deleted is True
 
 
@@ -210,7 +211,7 @@ def test_replayed_and_out_of_order_events_change_nothing(people, make_task) -> N
     task_apply(second)
     task_apply(first)  # older, arrives late
     task_apply(second)  # replay
-    doc = documents.details().find_one({"_id": str(task.id)})
+    doc = documents_collection(TaskDetail).find_one({"_id": str(task.id)})
     assert (doc["version"], doc["description"]) == (2, "v2")
     assert TaskSearch.objects.get(task_id=task.id).body == "v2"
 

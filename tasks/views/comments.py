@@ -80,11 +80,11 @@ def comment_create(request: HttpRequest, task_id: str) -> HttpResponse:
 def comment_edit(request: HttpRequest, task_id: str, comment_id: str) -> HttpResponse:
     task = task_for_user(request.user, task_id)
     if request.method == "GET":
-        doc = comment_for_change(request.user, task, comment_id)
+        comment = comment_for_change(request.user, task, comment_id)
         return render(
             request,
             "tasks/comment_edit.html",
-            {"task": task, "team": task.team, "comment": doc, "form": CommentForm(initial={"body": doc.get("body")})},
+            {"task": task, "team": task.team, "comment": comment, "form": CommentForm(initial={"body": comment.body})},
         )
     form = CommentForm({"body": request.POST.get("body", "")})
     status = 400

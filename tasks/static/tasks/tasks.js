@@ -82,6 +82,32 @@
     if (input) input.focus();
   });
 
+  // A live refresh of a column (static/js/live.js swaps #col-<status> when someone else
+  // changes the board) must not lose a title being typed in its quick add, nor its focus.
+  let typing = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    typing = null;
+    if (!target || !target.matches || !target.matches(".column[data-status]")) return;
+    const input = target.querySelector(".quick-add input[name=title]");
+    if (input && (input.value || document.activeElement === input)) {
+      typing = { id: input.id, value: input.value, focused: document.activeElement === input,
+        start: input.selectionStart, end: input.selectionEnd };
+    }
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!typing) return;
+    const input = document.getElementById(typing.id);
+    if (input && !input.value) {
+      input.value = typing.value;
+      if (typing.focused) {
+        input.focus();
+        input.setSelectionRange(typing.start, typing.end);
+      }
+    }
+    typing = null;
+  });
+
   // @mention autocomplete: ask the server (htmx) for team members matching the word being typed.
   let timer = null;
   document.addEventListener("input", (event) => {

@@ -27,8 +27,8 @@ from tasks.selectors.notifications import unread_count
 from tasks.selectors.task_page import task_page_bundle
 from tasks.selectors.tasks import task_can_edit, task_detail_current, task_for_user, task_watched_by
 from tasks.selectors.teams import custom_fields_for, team_for_user, team_members
-from tasks.services.tasks import STATUS_TRANSITIONS
 from tasks.views.common import team_context
+from tasks.workflow import STATUS_TRANSITIONS
 
 
 def _task_form_kwargs(team_id: int, statuses: list[str] | None = None) -> dict[str, Any]:

@@ -141,7 +141,7 @@ def _team(request: Request, slug: str) -> Team:
 class TaskListView(ApiView):
     paginated = True
     query_serializer = TaskQuerySerializer
-    extra_problem_codes = {"POST": (422,)}
+    extra_problem_codes = {"GET": (404,), "POST": (404, 409, 422)}
 
     @extend_schema(
         operation_id="tasks_list",

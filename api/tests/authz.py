@@ -83,4 +83,10 @@ MATRIX: dict[str, Route | list[Route]] = {
         allow_403=True,
         POST=team_x(guest=403, member=200, admin=200, anon=UNAUTHORIZED),
     ),
+    "api:notifications": Route(GET=signed_in(200, anon=UNAUTHORIZED)),
+    "api:notifications_read_all": Route(POST=signed_in(200, anon=UNAUTHORIZED)),
+    "api:notification_read": Route(
+        kwargs=lambda w: {"notification_id": w.objects["notification_x"]},
+        POST=signed_in(404, team_admin=200, anon=UNAUTHORIZED),  # team_admin's own
+    ),
 }

@@ -131,6 +131,18 @@ def _task_objects(w: World) -> dict[str, Any]:
         task_x_member = task_create(actor=people.team_member, team_id=people.x.pk, title="Member's task")
     with acting(people.y_admin):
         task_y = task_create(actor=people.y_admin, team_id=people.y.pk, title="Team y task")
+    from tasks.models import Notification
+
+    Notification.objects.create(
+        id="api-matrix-notification",
+        user_id=people.team_admin.pk,
+        kind="task_assigned",
+        task_id=str(task_x.id),
+        team_id=people.x.pk,
+        title="Matrix task",
+        message="m",
+        created_at=task_x.created_at,
+    )
     return {"task_x": task_x, "task_x_member": task_x_member, "task_y": task_y}
 
 
@@ -331,6 +343,15 @@ ENDPOINTS: list[Endpoint] = [
         data=lambda w: {"status": "in_progress"},
         headers={"HTTP_IF_MATCH": "*"},
         label="team y",
+    ),
+    # --- notifications (each person's own) --------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/notifications/", table(200), "notifications_list"),
+    Endpoint("POST", lambda w: "/api/v1/notifications/read-all/", write(200), "notifications_read_all"),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/notifications/api-matrix-notification/read/",
+        write(404, team_admin=200),  # team_admin's; the read token is team_admin's too: 403
+        "notification_read",
     ),
 ]
 

@@ -34,6 +34,7 @@ from accounts.models import (
 from accounts.permissions import PERMISSIONS, permissions_invalidate
 from accounts.selectors import avatar_url, preferences_as_dict
 from accounts.services.profile import profile_update
+from taskforge.admin_site import DocumentAdmin
 
 # Access follows the site_admin capability, not Django's groups and permissions.
 admin.site.unregister(Group)
@@ -253,7 +254,7 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(DocumentAdmin):
     """Profiles are content whose truth is in PostgreSQL (User.profile_version + the outbox):
     an admin's edit goes through profile_update (version, outbox event, content audit) and
     never writes the document itself. Profiles come and go with their accounts (no add or

@@ -24,6 +24,7 @@ from bookings import selectors, services
 from bookings.content import itinerary_text
 from bookings.forms import itinerary_clean, keywords_clean
 from bookings.models import Booking, Departure, Trip, TripContent
+from taskforge.admin_site import DocumentAdmin
 from taskforge.errors import NotFound
 from taskforge.mongo import DocumentStoreUnavailable, document_store
 
@@ -123,7 +124,7 @@ class TripContentAdminForm(forms.ModelForm):
 
 
 @admin.register(TripContent)
-class TripContentAdmin(admin.ModelAdmin):
+class TripContentAdmin(DocumentAdmin):
     """Trip content documents: list, search, view; content edits go through the trip service."""
 
     form = TripContentAdminForm

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -43,6 +43,22 @@ class SiteAdmin(admin.AdminSite):
         if request.user.is_authenticated:
             return HttpResponseRedirect(target)
         return HttpResponseRedirect(reverse("accounts:login") + "?" + urlencode({"next": target}))
+
+
+class DocumentAdmin(admin.ModelAdmin):
+    """The admin of a content model on the document store.
+
+    Its search runs as regular expressions in MongoDB, whose servers cap a pattern's length
+    (SecantusDB at 1,000 characters): a longer search term is shortened, with a message,
+    instead of failing the page."""
+
+    search_term_max = 100
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        if len(search_term) > self.search_term_max:
+            search_term = search_term[: self.search_term_max]
+            messages.warning(request, f"The search was shortened to its first {self.search_term_max} characters.")
+        return super().get_search_results(request, queryset, search_term)
 
 
 class SiteAdminConfig(AdminConfig):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db import DatabaseError, connections
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure
 
 from taskforge.errors import Unavailable
 from taskforge.routers import DOCUMENTS
@@ -33,10 +33,12 @@ class DocumentStoreUnavailable(Unavailable):
 
 
 def is_document_store_failure(exc: BaseException) -> bool:
-    """A pymongo error, raised directly or wrapped by the ORM as a DatabaseError."""
-    if isinstance(exc, PyMongoError):
+    """The document server could not be reached (pymongo's ConnectionFailure: refused,
+    timed out, no primary), raised directly or wrapped by the ORM as a DatabaseError.
+    Other pymongo errors (a refused operation) are defects, not outages."""
+    if isinstance(exc, ConnectionFailure):
         return True
-    return isinstance(exc, DatabaseError) and isinstance(exc.__cause__, PyMongoError)
+    return isinstance(exc, DatabaseError) and isinstance(exc.__cause__, ConnectionFailure)
 
 
 @contextmanager
@@ -46,7 +48,7 @@ def document_store() -> Iterator[None]:
         yield
     except DocumentStoreUnavailable:
         raise
-    except (PyMongoError, DatabaseError) as exc:
+    except (ConnectionFailure, DatabaseError) as exc:
         if is_document_store_failure(exc):
             raise DocumentStoreUnavailable() from exc
         raise

@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from taskforge.admin_site import DocumentAdmin
 from taskforge.errors import ServiceError
 from tasks.models import Notification, Task, TaskComment, TaskDetail, TeamCustomField
 from tasks.services.comments import comment_body_check, comment_moderate
@@ -66,7 +67,7 @@ def _user_link(user_id: int | None) -> str:
     return format_html('<a href="{}">user {}</a>', reverse("admin:accounts_user_change", args=[user_id]), user_id)
 
 
-class ContentAdmin(admin.ModelAdmin):
+class ContentAdmin(DocumentAdmin):
     """Content documents are never added or deleted from the admin."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

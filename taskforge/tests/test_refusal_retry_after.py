@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.forms import CharField, Form
 from django.http import HttpResponse
 from django.test import RequestFactory
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from taskforge.errors import RateLimited, ServiceError, Unavailable, form_refusal, refusal_headers
 from taskforge.middleware import ServiceErrorMiddleware
@@ -54,6 +54,14 @@ def test_other_database_errors_are_not_refusals() -> None:
     request = RequestFactory().get("/somewhere/")
     request.user = AnonymousUser()
     assert ServiceErrorMiddleware(lambda r: HttpResponse()).process_exception(request, DatabaseError("x")) is None
+    # a refused operation (here: a regex over the server's cap) is a defect, not an outage
+    try:
+        try:
+            raise OperationFailure("regex pattern exceeds the cap", code=2)
+        except OperationFailure as cause:
+            raise DatabaseError("wrapped") from cause
+    except DatabaseError as wrapped:
+        assert ServiceErrorMiddleware(lambda r: HttpResponse()).process_exception(request, wrapped) is None
     assert _answer(Unavailable("Down for a while.", retry_after=120))["Retry-After"] == "120"
 
 

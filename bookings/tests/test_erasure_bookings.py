@@ -27,7 +27,9 @@ def travels(make_trip, book, traveller, booking_desk):
     paid = book(traveller, trip, 2)
     confirmed = book(traveller, trip, 1)
     with acting(booking_desk):
-        services.booking_record_payment(actor=booking_desk, booking_id=paid.pk, reference="PAY-77")
+        services.booking_record_payment(
+            actor=booking_desk, booking_id=paid.pk, amount_minor=50_00, method="card", reference="PAY-77"
+        )
         services.booking_confirm(actor=booking_desk, booking_id=confirmed.pk)
     return {"trip": trip, "pending": pending, "paid": paid, "confirmed": confirmed}
 

@@ -52,7 +52,12 @@ def booking_travellers(request: HttpRequest, booking_id: int) -> HttpResponse:
         }
         for t in lifecycle.travellers
     ]
-    formset = traveller_formset(booking.travellers, request.POST if request.method == "POST" else None, initial)
+    # A POST is read without `initial`: a form equal to its initial value would count as left
+    # empty and fall short of the number of travellers.
+    if request.method == "POST":
+        formset = traveller_formset(booking.travellers, request.POST)
+    else:
+        formset = traveller_formset(booking.travellers, None, initial)
     context = {"row": row, "booking": booking, "lifecycle": lifecycle, "formset": formset, "refusal": ""}
     if request.method == "GET":
         return render(request, "bookings/travellers.html", context)

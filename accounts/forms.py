@@ -13,9 +13,10 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import emails
-from accounts.models import CADENCES, THEMES, Capability, TeamRole, User
+from accounts.models import CADENCES, THEMES, ApiTokenScope, Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
 from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_TOO_LONG
+from taskforge.widgets import DateInput
 
 
 def _password_field(**kwargs: Any) -> forms.CharField:
@@ -181,4 +182,16 @@ class CapabilitiesForm(forms.Form):
         choices=[(c.value, c.label) for c in Capability],
         required=False,
         widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal access token (the rules, such as the longest expiry, are in the service)."""
+
+    name = forms.CharField(max_length=80, help_text="What it is for, e.g. “CI sync script”.")
+    scope = forms.ChoiceField(
+        choices=ApiTokenScope.choices, initial=ApiTokenScope.READ, help_text="Read tokens may only read."
+    )
+    expires_on = forms.DateField(
+        required=False, widget=DateInput, label="Expires on", help_text="Optional; at most a year ahead."
     )

@@ -30,7 +30,7 @@ from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
 from taskforge.dbcontext import context_for_system, db_context
-from taskforge.rls import CTX_IS_SYSTEM, InsertPolicy, SelectPolicy, ctx_has_capability
+from taskforge.rls import CTX_IS_SYSTEM, CTX_USER_ID, InsertPolicy, SelectPolicy, ctx_has_capability
 
 
 class Capability(models.TextChoices):
@@ -386,6 +386,69 @@ class ErasureRecord(models.Model):
 
     def __str__(self) -> str:
         return f"erasure of user {self.user_id} as {self.pseudonym}"
+
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", "Read"
+    READ_WRITE = "read_write", "Read and write"
+
+
+# A person sees and changes only their own tokens; the API's authentication looks a token up
+# by its hash in the system context (before anyone is known) and records its last use there.
+API_TOKEN_POLICY = f"user_id = (SELECT {CTX_USER_ID}) OR (SELECT {CTX_IS_SYSTEM})"
+
+
+class ApiToken(RLSModel):
+    """A personal access token for the REST API (`Authorization: Bearer tf_<prefix>_<secret>`).
+
+    Shown once when created; only the SHA-256 of the whole token is stored (it has 256 bits
+    of randomness, so a slow hash adds nothing). `prefix` is shown in the list so a person
+    can tell their tokens apart. A token is usable while not revoked, not expired and its
+    owner is active; `last_used_at`/`last_used_ip` are written at most once a minute.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=16, choices=ApiTokenScope.choices, default=ApiTokenScope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "accounts_api_token"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scope__in=ApiTokenScope.values), name="accounts_api_token_scope_valid"),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="accounts_api_token_user_idx")]
+        rls_policies = [CustomPolicy("api_token_owner", API_TOKEN_POLICY, operation="ALL")]
+
+    def __str__(self) -> str:
+        return f"API token {self.prefix} of {self.user_id}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def status(self) -> str:
+        if self.is_revoked:
+            return "revoked"
+        if self.is_expired:
+            return "expired"
+        return "active"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiTokenScope.READ_WRITE
 
 
 # --- content models (MongoDB, the `mongodb` alias) -------------------------------------------

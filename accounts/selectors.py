@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import (
     CADENCES,
     THEMES,
+    ApiToken,
     Capability,
     CapabilityGrant,
     Invitation,
@@ -343,3 +344,8 @@ def _person_rows(users: list[User]) -> list[PersonRow]:
         )
         for u in users
     ]
+
+
+def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
+    """The person's tokens that are not revoked (expired ones too, marked), newest first."""
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).order_by("-created_at", "-pk")

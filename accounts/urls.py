@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts.views import auth, data, people, profile, sessions, teams
+from accounts.views import auth, data, people, profile, sessions, teams, tokens
 
 urlpatterns = [
     path("accounts/login/", auth.login_view, name="login"),
@@ -34,6 +34,8 @@ urlpatterns = [
     path("accounts/profile/avatar/", profile.avatar_upload_view, name="avatar_upload"),
     path("accounts/profile/avatar/delete/", profile.avatar_delete_view, name="avatar_delete"),
     path("accounts/avatars/<str:name>", profile.avatar_view, name="avatar"),
+    path("accounts/profile/tokens/", tokens.token_create_view, name="api_token_create"),
+    path("accounts/profile/tokens/<int:token_id>/revoke/", tokens.token_revoke_view, name="api_token_revoke"),
     path("accounts/sessions/", sessions.sessions_view, name="sessions"),
     path("accounts/sessions/<int:session_id>/revoke/", sessions.session_revoke_view, name="session_revoke"),
     path("accounts/sessions/revoke-others/", sessions.sessions_revoke_others_view, name="sessions_revoke_others"),

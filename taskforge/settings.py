@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "tasks",
     "bookings",
     "reports",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
     "webhooks",
 ]
 
@@ -429,6 +433,50 @@ BOOKING_REMINDER_DAYS = env_int("BOOKING_REMINDER_DAYS", 7, minimum=1, maximum=3
 # Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
 CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
 
+# --- REST API (api app) ---------------------------------------------------------------------
+# Rate limits, "N/second|minute|hour|day": per personal access token, and per client IP
+# (every API request, before authentication). Over the limit: 429 with Retry-After.
+API_TOKEN_RATE = env_str("API_TOKEN_RATE", "1200/minute")
+API_IP_RATE = env_str("API_IP_RATE", "2400/minute")
+for _name in ("API_TOKEN_RATE", "API_IP_RATE"):
+    _count, _, _period = vars()[_name].partition("/")
+    if not _count.isdigit() or int(_count) < 1 or _period not in ("second", "minute", "hour", "day"):
+        raise ImproperlyConfigured(f"{_name} must look like 600/minute (second, minute, hour or day).")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "api.authentication.SessionCsrfAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.SignedIn", "api.permissions.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "DATETIME_FORMAT": "iso-8601",  # RFC 3339 in UTC (TIME_ZONE), "…Z"
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TaskForge API",
+    "DESCRIPTION": "The TaskForge REST API, version 1. Authenticate with a personal access token from your profile "
+    "page (`Authorization: Bearer tf_…`). Lists are cursor-paginated (`next`/`previous` links); errors are "
+    "RFC 9457 `application/problem+json`; reads carry an `ETag` (send `If-None-Match` for a 304); updates take "
+    "`If-Match` (412 when stale); creating POSTs take an `Idempotency-Key`. Timestamps are RFC 3339 in UTC.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "accounts.models.TeamRole"},
+}
 # --- Webhooks (webhooks app) ----------------------------------------------------------------
 # Signed POSTs to the endpoints teams and the booking desk register (README "Webhooks"). A
 # failed delivery is tried again after BASE, 2*BASE, 4*BASE ... seconds (capped by MAX, with

@@ -22,6 +22,9 @@ urlpatterns = [
     path("", include(("reports.urls", "reports"))),
     # webhooks/... (team and booking-desk webhook endpoints, delivery logs).
     path("", include(("webhooks.urls", "webhooks"))),
+    # The REST API (api/urls.py); any other /api/ path answers a problem+json 404.
+    path("api/v1/", include(("api.urls", "api"))),
+    path("api/", include("api.urls_fallback")),
 ]
 
 handler400 = "taskforge.views.bad_request"

@@ -130,3 +130,36 @@ def profile_theme_set(*, user: User, theme: str) -> dict[str, Any]:
         current = profile_state(User.objects.select_for_update().get(pk=user.pk))
         prefs = {**current["preferences"], "theme": theme}
         return profile_write(user, changes={"preferences": prefs})
+
+
+STALE_PROFILE = "Your profile was changed since you read it; read it again and re-apply your change."
+
+
+def profile_patch(*, user: User, changes: dict[str, Any], expected_version: int | None = None) -> dict[str, Any]:
+    """Change some of the profile's fields (those of profile_update), the others kept as they
+    are in the newest state (under the user's row lock, so a concurrent change is not lost).
+    With `expected_version` (User.profile_version as the caller read it), a profile changed
+    since is refused with 412 (the API's If-Match)."""
+    unknown = set(changes) - PATCHABLE
+    if unknown:
+        raise ServiceError(f"These cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if expected_version is not None and locked.profile_version != expected_version:
+            raise ServiceError(STALE_PROFILE, status=412)
+        current = profile_state(locked)
+        prefs = current["preferences"]
+        values = {
+            "first_name": current["first_name"],
+            "last_name": current["last_name"],
+            "bio": current["bio"],
+            "theme": prefs["theme"],
+            "notify_email": prefs["channels"]["email"],
+            "notify_in_app": prefs["channels"]["in_app"],
+            "email_cadence": prefs["email_cadence"],
+            **changes,
+        }
+        return profile_update(user=user, **values)
+
+
+PATCHABLE = frozenset({"first_name", "last_name", "bio", "theme", "notify_email", "notify_in_app", "email_cadence"})

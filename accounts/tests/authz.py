@@ -50,6 +50,7 @@ def make_objects(world: World) -> dict[str, Any]:
 
     from accounts import services
     from accounts.models import Membership, UserSession
+    from accounts.services.api_tokens import api_token_create
     from accounts.sessions import sid_hash
     from taskforge.dbcontext import context_for_user, db_context
     from taskforge.testing.personas import person_create
@@ -76,7 +77,9 @@ def make_objects(world: World) -> dict[str, Any]:
     traveller = users["traveller"]
     with db_context(context_for_user(traveller)):
         profile = services.avatar_set(user=traveller, upload=SimpleUploadedFile("me.png", _png()))
+        api_token = api_token_create(user=traveller, name="matrix", scope="read")
     return {
+        "api_token_traveller": api_token.token,
         "co_admin_x": co_admin,
         "verify_token": services.verification_token(traveller),
         "reset_uidb64": urlsafe_base64_encode(force_bytes(resettable.pk)),
@@ -199,6 +202,16 @@ MATRIX: dict[str, Route | list[Route]] = {
         POST=only(302, "traveller"),
     ),
     "accounts:sessions_revoke_others": Route(GET=signed_in(405), POST=signed_in(302)),
+    # --- personal access tokens (on the profile page) ----------------------------------------------
+    "accounts:api_token_create": Route(
+        GET=signed_in(405), POST=signed_in(201), data=lambda w: {"name": "matrix", "scope": "read"}
+    ),
+    # The traveller's token: theirs to revoke; someone else's token does not exist.
+    "accounts:api_token_revoke": Route(
+        kwargs=lambda w: {"token_id": w.objects["api_token_traveller"].pk},
+        GET=signed_in(405),
+        POST=only(302, "traveller"),
+    ),
     # --- personal data -----------------------------------------------------------------------------
     "accounts:data": Route(GET=signed_in(200), POST=signed_in(405)),
     "accounts:data_export": Route(GET=signed_in(200), POST=signed_in(405)),

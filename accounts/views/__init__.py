@@ -4,6 +4,7 @@ selector, render).
 * auth: sign-in and out, registration and email verification, passwords;
 * profile: the profile, theme and picture;
 * sessions: "Your sessions";
+* tokens: personal access tokens for the API (on the profile page);
 * data: "Your data" (download) and "Delete my account";
 * teams: teams, members, role permissions, invitations;
 * people: site admins' People page (site capabilities).

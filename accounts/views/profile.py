@@ -14,20 +14,24 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors
-from accounts.forms import AvatarForm, ProfileForm, ThemeForm
+from accounts.forms import ApiTokenForm, AvatarForm, ProfileForm, ThemeForm
 from accounts.services.avatars import avatar_dir, avatar_remove, avatar_set
 from accounts.services.profile import profile_theme_set, profile_update
 from taskforge.errors import ServiceError, form_refusal
 from taskforge.params import redirect_target
 
 
-def _profile_context(request: HttpRequest) -> dict[str, Any]:
+def profile_context(request: HttpRequest) -> dict[str, Any]:
+    """What every rendering of the profile page shows (its forms are added by each view)."""
     profile = selectors.profile_get(request.user.pk)
     return {
         "profile": profile,
+        "initial": _initial_from(profile),
         "pending": profile is None,
         "avatar_form": AvatarForm(),
         "avatar_max_kb": settings.AVATAR_MAX_BYTES // 1024,
+        "api_tokens": list(selectors.api_tokens_for_user(request.user)),
+        "token_form": ApiTokenForm(),
     }
 
 
@@ -49,7 +53,7 @@ def _initial_from(profile: dict[str, Any] | None) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile_view(request: HttpRequest) -> HttpResponse:
-    context = _profile_context(request)
+    context = profile_context(request)
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if not form.is_valid():
@@ -61,9 +65,7 @@ def profile_view(request: HttpRequest) -> HttpResponse:
             return render(request, "accounts/profile.html", {**context, "form": form}, status=status)
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:profile")
-    return render(
-        request, "accounts/profile.html", {**context, "form": ProfileForm(initial=_initial_from(context["profile"]))}
-    )
+    return render(request, "accounts/profile.html", {**context, "form": ProfileForm(initial=context["initial"])})
 
 
 @login_required
@@ -80,8 +82,8 @@ def theme_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def avatar_upload_view(request: HttpRequest) -> HttpResponse:
     form = AvatarForm(request.POST, request.FILES)
-    context = _profile_context(request)
-    context["form"] = ProfileForm(initial=_initial_from(context["profile"]))
+    context = profile_context(request)
+    context["form"] = ProfileForm(initial=context["initial"])
     if not form.is_valid():
         return render(request, "accounts/profile.html", {**context, "avatar_form": form}, status=400)
     try:

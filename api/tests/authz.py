@@ -1,0 +1,63 @@
+"""The site-wide authorization matrix's entries for /api/ (signed-in actors use the session;
+format: taskforge/testing/authz.py). Tokens, scopes and every method are covered by
+api/tests/test_api_matrix.py; here each API URL pattern is tried as the site's personas.
+
+Anonymous callers get 401 (an API does not redirect to a sign-in page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskforge.testing.authz import Route, World, everyone, signed_in, team_x
+
+UNAUTHORIZED = 401
+
+
+def _team(w: World) -> dict[str, Any]:
+    return {"slug": w.teams["x"].slug}
+
+
+def _co_admin(w: World) -> dict[str, Any]:
+    return {"slug": w.teams["x"].slug, "user_id": w.objects["co_admin_x"].pk}
+
+
+def _invitation(w: World) -> dict[str, Any]:
+    return {"slug": w.teams["x"].slug, "invitation_id": w.objects["invitation_pending_x"].pk}
+
+
+MATRIX: dict[str, Route | list[Route]] = {
+    "api:schema": Route(GET=everyone(200)),
+    "api:docs": Route(GET=everyone(200)),
+    "api:unknown": Route(
+        path=lambda w: "/api/v1/no/such/thing/", GET=everyone(404), POST=everyone(404), DELETE=everyone(404)
+    ),
+    "api_unknown": Route(path=lambda w: "/api/v0/", GET=everyone(404), POST=everyone(404)),
+    # PATCH with no body changes nothing (every field is optional).
+    "api:me": Route(GET=signed_in(200, anon=UNAUTHORIZED), PATCH=signed_in(200, anon=UNAUTHORIZED)),
+    "api:teams": Route(GET=signed_in(200, anon=UNAUTHORIZED)),
+    "api:team": Route(kwargs=_team, GET=team_x(guest=200, member=200, admin=200, site_admin=200, anon=UNAUTHORIZED)),
+    "api:team_members": Route(
+        kwargs=_team, GET=team_x(guest=200, member=200, admin=200, site_admin=200, anon=UNAUTHORIZED)
+    ),
+    # PATCH with no body: the role is missing (400) for those who may see the team.
+    "api:team_member": Route(
+        kwargs=_co_admin,
+        allow_403=True,
+        PATCH=team_x(guest=400, member=400, admin=400, site_admin=400, anon=UNAUTHORIZED),
+        DELETE=team_x(guest=403, member=403, admin=204, site_admin=403, anon=UNAUTHORIZED),
+    ),
+    "api:team_invitations": Route(
+        kwargs=_team,
+        allow_403=True,
+        GET=team_x(guest=403, member=403, admin=200, site_admin=403, anon=UNAUTHORIZED),
+        POST=team_x(guest=403, member=403, admin=201, site_admin=403, anon=UNAUTHORIZED),
+        data=lambda w: {"email": "matrix-api-invite@example.com", "role": "member"},
+    ),
+    "api:team_invitation": Route(
+        kwargs=_invitation,
+        allow_403=True,
+        DELETE=team_x(guest=403, member=403, admin=204, site_admin=403, anon=UNAUTHORIZED),
+    ),
+    "api:trips": Route(GET=everyone(200)),
+    "api:trip": Route(kwargs=lambda w: {"code": w.objects["trip"].code}, GET=everyone(200)),
+}

@@ -1,0 +1,289 @@
+"""The API's authorization matrix: every endpoint x every actor x its methods, allowed and
+refused sides, with personal access tokens.
+
+ENDPOINTS is the table others extend (tasks, comments, notifications, bookings, webhooks):
+append `Endpoint(...)` rows, with `make` hooks in MAKERS for the objects they need.
+`test_every_api_operation_is_in_the_matrix` fails for an operation of the schema that has
+no row. Each request runs in a savepoint that is rolled back.
+
+Actors: anon (no token); traveller, team_guest, team_member, team_admin (roles in team x),
+booking_desk, catalogue_editor, site_admin (read-write tokens each); read_token (a
+read-only token of team_admin), revoked_token and expired_token (team_admin's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from accounts.services.invitations import invitation_create
+from api.tests.conftest import bearer, trip_make
+from taskforge.testing.personas import acting
+
+ACTORS = (
+    "anon",
+    "traveller",
+    "team_guest",
+    "team_member",
+    "team_admin",
+    "booking_desk",
+    "catalogue_editor",
+    "site_admin",
+    "read_token",
+    "revoked_token",
+    "expired_token",
+)
+TEAM_X = ("team_guest", "team_member", "team_admin")
+OUTSIDERS = ("traveller", "booking_desk", "catalogue_editor")
+DEAD = ("revoked_token", "expired_token")
+
+
+@dataclass
+class World:
+    people: Any
+    secrets: dict[str, str | None]
+    objects: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One method of one path and what each actor gets."""
+
+    method: str
+    path: Callable[[World], str]
+    expect: dict[str, int]
+    operation: str  # the schema's operationId
+    data: Callable[[World], dict[str, Any]] | None = None
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        missing = set(ACTORS) - set(self.expect)
+        if missing:
+            raise TypeError(f"{self.operation} {self.label}: no status for {sorted(missing)}")
+
+
+def table(default: int, **overrides: int) -> dict[str, int]:
+    """`default` for every live credential; no or dead credentials: 401."""
+    unknown = set(overrides) - set(ACTORS)
+    if unknown:
+        raise TypeError(f"not actors: {sorted(unknown)}")
+    return {**dict.fromkeys(ACTORS, default), "anon": 401, **dict.fromkeys(DEAD, 401), **overrides}
+
+
+def public(status: int = 200, **overrides: int) -> dict[str, int]:
+    """No token needed; a dead token is still refused."""
+    return table(status, anon=status, **overrides)
+
+
+def team_x(*, guest: int, member: int, admin: int, site_admin: int, read: int, others: int = 404) -> dict[str, int]:
+    """Team x's endpoints: by team role; the read token is team_admin's."""
+    return table(others, team_guest=guest, team_member=member, team_admin=admin, site_admin=site_admin, read_token=read)
+
+
+def write(status: int, **overrides: int) -> dict[str, int]:
+    """A change: a read-only token is refused (403)."""
+    return table(status, read_token=403, **overrides)
+
+
+def _x(w: World) -> str:
+    return w.people.x.slug
+
+
+MAKERS: list[Callable[[World], dict[str, Any]]] = []
+
+
+def _accounts_objects(w: World) -> dict[str, Any]:
+    people = w.people
+    with acting(people.team_admin):
+        pending_x, _ = invitation_create(
+            actor=people.team_admin, team=people.x, email="pending-x@example.com", role="guest"
+        )
+    with acting(people.y_admin):
+        pending_y, _ = invitation_create(
+            actor=people.y_admin, team=people.y, email="pending-y@example.com", role="guest"
+        )
+    return {"invitation_x": pending_x, "invitation_y": pending_y}
+
+
+def _trip_objects(w: World) -> dict[str, Any]:
+    editor = w.people.catalogue_editor
+    return {"trip": trip_make(editor, "API-1"), "trip_off_sale": trip_make(editor, "API-OFF", active=False)}
+
+
+MAKERS += [_accounts_objects, _trip_objects]
+
+TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
+
+ENDPOINTS: list[Endpoint] = [
+    # --- docs ----------------------------------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/schema/", {a: 200 for a in ACTORS}, "schema"),
+    Endpoint("GET", lambda w: "/api/v1/docs/", {a: 200 for a in ACTORS}, "docs"),
+    Endpoint("GET", lambda w: "/api/v1/no/such/endpoint/", {a: 404 for a in ACTORS}, "unknown"),
+    Endpoint("DELETE", lambda w: "/api/v1/no/such/endpoint/", {a: 404 for a in ACTORS}, "unknown"),
+    # --- me ------------------------------------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/me/", table(200), "me_read"),
+    Endpoint("PATCH", lambda w: "/api/v1/me/", write(200), "me_update", data=lambda w: {"bio": "From the matrix"}),
+    Endpoint("PUT", lambda w: "/api/v1/me/", write(405), "me_update", label="no PUT"),
+    Endpoint("DELETE", lambda w: "/api/v1/me/", write(405), "me_update", label="no DELETE"),
+    # --- teams ---------------------------------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/teams/", table(200), "teams_list"),
+    Endpoint("POST", lambda w: "/api/v1/teams/", write(405), "teams_list", label="no POST"),
+    Endpoint("GET", lambda w: f"/api/v1/teams/{_x(w)}/", TEAM_READ, "team_read"),
+    Endpoint(
+        "GET", lambda w: f"/api/v1/teams/{w.people.y.slug}/", table(404, site_admin=200), "team_read", label="team y"
+    ),
+    Endpoint("GET", lambda w: "/api/v1/teams/no-such-team/", table(404), "team_read", label="missing"),
+    Endpoint("GET", lambda w: f"/api/v1/teams/{_x(w)}/members/", TEAM_READ, "team_members_list"),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/teams/{w.people.y.slug}/members/",
+        table(404, site_admin=200),
+        "team_members_list",
+        label="team y",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/teams/{_x(w)}/members/{w.people.team_guest.pk}/",
+        team_x(guest=403, member=403, admin=200, site_admin=403, read=403),
+        "team_member_role_change",
+        data=lambda w: {"role": "member"},
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/teams/{w.people.y.slug}/members/{w.people.y_admin.pk}/",
+        table(404, site_admin=403, read_token=403),
+        "team_member_role_change",
+        data=lambda w: {"role": "member"},
+        label="team y",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: f"/api/v1/teams/{_x(w)}/members/{w.people.team_guest.pk}/",
+        team_x(guest=403, member=403, admin=204, site_admin=403, read=403),
+        "team_member_remove",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: f"/api/v1/teams/{_x(w)}/members/999999999/",
+        team_x(guest=403, member=403, admin=404, site_admin=403, read=403),
+        "team_member_remove",
+        label="not a member",
+    ),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/teams/{_x(w)}/invitations/",
+        team_x(guest=403, member=403, admin=200, site_admin=403, read=200),
+        "team_invitations_list",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/teams/{_x(w)}/invitations/",
+        team_x(guest=403, member=403, admin=201, site_admin=403, read=403),
+        "team_invitation_create",
+        data=lambda w: {"email": "matrix-new@example.com", "role": "member"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/teams/{w.people.y.slug}/invitations/",
+        table(404, site_admin=403, read_token=403),
+        "team_invitation_create",
+        data=lambda w: {"email": "matrix-new@example.com", "role": "member"},
+        label="team y",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: f"/api/v1/teams/{_x(w)}/invitations/{w.objects['invitation_x'].pk}/",
+        team_x(guest=403, member=403, admin=204, site_admin=403, read=403),
+        "team_invitation_revoke",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: f"/api/v1/teams/{_x(w)}/invitations/{w.objects['invitation_y'].pk}/",
+        team_x(guest=403, member=403, admin=404, site_admin=403, read=403),
+        "team_invitation_revoke",
+        label="team y's invitation under team x",
+    ),
+    # --- trips (public) ------------------------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/trips/", public(), "trips_search"),
+    Endpoint("GET", lambda w: "/api/v1/trips/?q=lakse", public(), "trips_search", label="typo search"),
+    Endpoint("GET", lambda w: "/api/v1/trips/?length_min=9&length_max=3", public(400), "trips_search", label="bad"),
+    Endpoint("POST", lambda w: "/api/v1/trips/", public(405, read_token=403), "trips_search", label="no POST"),
+    Endpoint("GET", lambda w: f"/api/v1/trips/{w.objects['trip'].code}/", public(), "trip_read"),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/trips/{w.objects['trip_off_sale'].code}/",
+        public(404, catalogue_editor=200, site_admin=200),
+        "trip_read",
+        label="off sale",
+    ),
+]
+
+
+@pytest.fixture
+def world(people, token_for) -> World:
+    secrets: dict[str, str | None] = {"anon": None}
+    for actor in ACTORS[1:8]:
+        secrets[actor] = token_for(getattr(people, actor))
+    secrets["read_token"] = token_for(people.team_admin, scope="read")
+    secrets["revoked_token"] = token_for(people.team_admin, revoked=True)
+    secrets["expired_token"] = token_for(people.team_admin, expires_in=timedelta(seconds=-1))
+    result = World(people=people, secrets=secrets)
+    for make in MAKERS:
+        result.objects.update(make(result))
+    return result
+
+
+def test_authorization_matrix(world: World) -> None:
+    client = APIClient()
+    mismatches, tried = [], 0
+    for endpoint in ENDPOINTS:
+        path = endpoint.path(world)
+        data = endpoint.data(world) if endpoint.data else None
+        for actor in ACTORS:
+            with transaction.atomic():
+                response = client.generic(
+                    endpoint.method,
+                    path,
+                    data=None if data is None else json.dumps(data),
+                    content_type="application/json",
+                    **bearer(world.secrets[actor]),
+                )
+                transaction.set_rollback(True)
+            tried += 1
+            expected = endpoint.expect[actor]
+            if response.status_code != expected:
+                mismatches.append(
+                    f"{endpoint.method} {path} {endpoint.label} as {actor}: got {response.status_code}, expected "
+                    f"{expected}: {response.content[:200]!r}"
+                )
+            elif response.status_code >= 400 and endpoint.operation not in ("docs", "schema"):
+                assert response["Content-Type"] == "application/problem+json", (endpoint, actor)
+    assert tried == len(ENDPOINTS) * len(ACTORS)
+    assert not mismatches, f"{len(mismatches)} of {tried} differ:\n" + "\n".join(mismatches)
+
+
+def test_every_api_operation_is_in_the_matrix() -> None:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {op["operationId"] for item in schema["paths"].values() for op in item.values() if "operationId" in op}
+    covered = {endpoint.operation for endpoint in ENDPOINTS}
+    assert operations - covered == set(), "operations with no row in ENDPOINTS"
+    # And the refused side of each: at least one actor gets a 4xx for every operation.
+    for operation in operations:
+        refusals = [s for e in ENDPOINTS if e.operation == operation for s in e.expect.values() if s >= 400]
+        assert refusals, f"{operation}: no refused actor in the matrix"
+
+
+def test_every_api_url_pattern_is_reachable() -> None:
+    # The API's URL names all resolve under /api/v1/ (a renamed route would drop out of the docs).
+    for name in ("api:schema", "api:docs", "api:me", "api:teams", "api:trips"):
+        assert re.match(r"^/api/v1/", reverse(name))

@@ -1,0 +1,40 @@
+"""/api/v1/ (namespace "api"): one block per resource; the catch-all stays LAST.
+
+Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database error)."""
+
+from django.urls import path, re_path, register_converter
+
+from api.views import docs, me, teams, trips
+
+
+class IdConverter:
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
+urlpatterns = [
+    path("schema/", docs.schema_view, name="schema"),
+    path("docs/", docs.docs_view, name="docs"),
+    path("me/", me.MeView.as_view(), name="me"),
+    path("teams/", teams.TeamListView.as_view(), name="teams"),
+    path("teams/<slug:slug>/", teams.TeamDetailView.as_view(), name="team"),
+    path("teams/<slug:slug>/members/", teams.MemberListView.as_view(), name="team_members"),
+    path("teams/<slug:slug>/members/<id:user_id>/", teams.MemberDetailView.as_view(), name="team_member"),
+    path("teams/<slug:slug>/invitations/", teams.InvitationListView.as_view(), name="team_invitations"),
+    path(
+        "teams/<slug:slug>/invitations/<id:invitation_id>/",
+        teams.InvitationDetailView.as_view(),
+        name="team_invitation",
+    ),
+    path("trips/", trips.TripListView.as_view(), name="trips"),
+    path("trips/<str:code>/", trips.TripDetailView.as_view(), name="trip"),
+    # Resources are added above this line.
+    re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
+]

@@ -12,7 +12,7 @@ run: setup seed
 	scripts/run.sh
 
 test: setup
-	scripts/ensure_services.sh chromium
+	scripts/ensure_services.sh chromium axe
 	$(PY) -m pytest
 
 setup: venv services docserver db

@@ -15,6 +15,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts import emails
 from accounts.models import CADENCES, THEMES, ApiTokenScope, Capability, TeamRole, User
 from accounts.permissions import PERMISSIONS
+from accounts.selectors import time_zones
 from accounts.validators import PASSWORD_MAX_LENGTH, PASSWORD_TOO_LONG
 from taskforge.widgets import DateInput
 
@@ -97,6 +98,13 @@ class ProfileForm(forms.Form):
     notify_email = forms.BooleanField(label="Email notifications", required=False)
     notify_in_app = forms.BooleanField(label="In-app notifications", required=False)
     email_cadence = forms.ChoiceField(label="Email cadence", choices=[(c, c.capitalize()) for c in CADENCES])
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=lambda: [("", "Keep my time zone")] + [(z, z.replace("_", " ")) for z in sorted(time_zones())],
+        required=False,
+        initial="UTC",
+        help_text="Dates and times are shown, and entered, in this time zone.",
+    )
 
 
 class ThemeForm(forms.Form):

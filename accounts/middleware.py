@@ -5,16 +5,20 @@ For a signed-in user:
   once, whatever its cookie) and within the idle and absolute lifetimes;
 * activity is recorded (session last-seen and presence, each at most once a minute),
   except for background requests (header X-Background: 1, e.g. htmx polling);
-* `request.theme` is the user's theme preference, which base.html applies.
+* `request.theme` is the user's theme preference, which base.html applies;
+* the user's time zone preference is activated for the request (dates are stored in UTC,
+  entered and shown in it); anonymous requests are in UTC.
 """
 
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from collections.abc import Callable
 
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from accounts.presence import presence_touch
 from accounts.selectors import profile_preferences
@@ -39,6 +43,7 @@ class AccountSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.theme = "system"  # type: ignore[attr-defined]
+        timezone.deactivate()  # a worker thread serves many people: start from UTC every time
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             self._check(request, user)
@@ -72,4 +77,7 @@ class AccountSessionMiddleware:
 
     @staticmethod
     def _theme(request: HttpRequest, user) -> None:
-        request.theme = profile_preferences(user.pk)["theme"]  # type: ignore[attr-defined]
+        """The preferences every page uses: the theme and the time zone (one cached read)."""
+        prefs = profile_preferences(user.pk)
+        request.theme = prefs["theme"]  # type: ignore[attr-defined]
+        timezone.activate(zoneinfo.ZoneInfo(prefs["time_zone"]))  # normalised: a valid name

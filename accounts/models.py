@@ -474,7 +474,7 @@ class NotificationChannels(EmbeddedModel):
 
 class ProfilePreferences(EmbeddedModel):
     """A person's site preferences (embedded in Profile as `preferences`): the colour theme,
-    the notification channels and how often notification email is sent."""
+    the notification channels, how often notification email is sent and the time zone."""
 
     theme = models.CharField(
         max_length=16, choices=[(t, t.capitalize()) for t in THEMES], default="system", help_text="Colour theme."
@@ -488,9 +488,12 @@ class ProfilePreferences(EmbeddedModel):
         default="immediate",
         help_text="How often notification email is sent (the rest wait for a digest).",
     )
+    # Dates are stored in UTC and entered and shown in this zone (an IANA name, validated
+    # against zoneinfo by accounts.selectors.time_zone_valid; activated per request).
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Time zone (IANA name, e.g. Europe/Berlin).")
 
     def __str__(self) -> str:
-        return f"{self.theme}, {self.channels}, {self.email_cadence}"
+        return f"{self.theme}, {self.channels}, {self.email_cadence}, {self.time_zone}"
 
 
 class Profile(models.Model):

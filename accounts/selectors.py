@@ -5,7 +5,9 @@ Other apps use:
   while the document server is unavailable (show "details pending");
 * profile_preferences(user_id) -> dict: {"theme": "light"|"dark"|"system",
   "channels": {"email": bool, "in_app": bool}, "email_cadence":
-  "immediate"|"hourly"|"daily"|"weekly"}; defaults when the profile is unavailable;
+  "immediate"|"hourly"|"daily"|"weekly", "time_zone": an IANA name}; defaults when the
+  profile is unavailable;
+* time_zone_valid(name) -> bool: whether a time zone name is one zoneinfo knows;
 * notification_preferences(user_id) -> mail.preferences.Preferences | None: the one typed
   reading of the notification preferences (mail and tasks), None while unreadable.
 The profile itself is accounts.models.Profile (MongoDB; `profile_document` reads it by `_id`).
@@ -14,8 +16,10 @@ The profile itself is accounts.models.Profile (MongoDB; `profile_document` reads
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -70,7 +74,17 @@ def profile_invalidate(user_id: int) -> None:
     cache.delete(_profile_key(user_id))
 
 
-def _preferences(*, theme: Any, email: Any, in_app: Any, email_cadence: Any) -> dict[str, Any]:
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine's zoneinfo knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_valid(name: Any) -> bool:
+    return isinstance(name, str) and name in time_zones()
+
+
+def _preferences(*, theme: Any, email: Any, in_app: Any, email_cadence: Any, time_zone: Any) -> dict[str, Any]:
     """The preferences as the plain dict other apps and the cache use; a missing or unknown
     value reads as ProfilePreferences' default."""
     default = ProfilePreferences()
@@ -81,6 +95,7 @@ def _preferences(*, theme: Any, email: Any, in_app: Any, email_cadence: Any) -> 
             "in_app": in_app if isinstance(in_app, bool) else default.channels.in_app,
         },
         "email_cadence": email_cadence if email_cadence in CADENCES else default.email_cadence,
+        "time_zone": time_zone if time_zone_valid(time_zone) else default.time_zone,
     }
 
 
@@ -94,7 +109,11 @@ def preferences_as_dict(prefs: ProfilePreferences | None) -> dict[str, Any]:
     prefs = prefs or ProfilePreferences()
     channels = prefs.channels or NotificationChannels()
     return _preferences(
-        theme=prefs.theme, email=channels.email, in_app=channels.in_app, email_cadence=prefs.email_cadence
+        theme=prefs.theme,
+        email=channels.email,
+        in_app=channels.in_app,
+        email_cadence=prefs.email_cadence,
+        time_zone=prefs.time_zone,
     )
 
 
@@ -108,6 +127,7 @@ def preferences_normalise(raw: Any) -> dict[str, Any]:
         email=channels.get("email"),
         in_app=channels.get("in_app"),
         email_cadence=raw.get("email_cadence"),
+        time_zone=raw.get("time_zone"),
     )
 
 

@@ -4,7 +4,7 @@ Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database er
 
 from django.urls import path, re_path, register_converter
 
-from api.views import docs, me, teams, trips
+from api.views import docs, me, notifications, tasks, teams, trips
 
 
 class IdConverter:
@@ -35,6 +35,16 @@ urlpatterns = [
     ),
     path("trips/", trips.TripListView.as_view(), name="trips"),
     path("trips/<str:code>/", trips.TripDetailView.as_view(), name="trip"),
+    path("tasks/", tasks.TaskListView.as_view(), name="tasks"),
+    path("tasks/<uuid:task_id>/", tasks.TaskDetailView.as_view(), name="task"),
+    path("tasks/<uuid:task_id>/move/", tasks.TaskMoveView.as_view(), name="task_move"),
+    path("notifications/", notifications.NotificationListView.as_view(), name="notifications"),
+    path("notifications/read-all/", notifications.NotificationsReadAllView.as_view(), name="notifications_read_all"),
+    path(
+        "notifications/<str:notification_id>/read/",
+        notifications.NotificationReadView.as_view(),
+        name="notification_read",
+    ),
     # Resources are added above this line.
     re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
 ]

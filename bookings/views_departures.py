@@ -16,6 +16,7 @@ from accounts.models import Capability
 from bookings import selectors
 from bookings import selectors_departures as departure_selectors
 from bookings.forms import DepartureCancelForm, DepartureForm, DepartureMoveForm, WaitlistJoinForm, price_input
+from bookings.hooks import departure_links
 from bookings.models import Booking, Trip
 from bookings.services import departures as departure_services
 from bookings.services import waitlist as waitlist_services
@@ -56,10 +57,11 @@ def _staff_page(
     }
     if refused is not None:
         forms[refused[0]] = refused[1]
+    links = departure_links(request.user, [row.pk for row in rows])
     context = {
         "trip": trip,
         "trip_name": selectors.trip_names([trip.code]).get(trip.code, trip.code),
-        "rows": [(row, forms[row.pk]) for row in rows],
+        "rows": [(row, forms[row.pk], links[row.pk]) for row in rows],
         "add_form": add_form or DepartureForm(initial={"seats": trip.seats, "status": "open"}),
         "cancel_form": DepartureCancelForm(),
         "is_editor": request.user.has_capability(Capability.CATALOGUE_EDITOR),

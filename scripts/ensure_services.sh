@@ -68,6 +68,18 @@ ensure_chromium() {
   apt_install chromium || say "warning: chromium could not be installed; browser tests will fail"
 }
 
+ensure_axe() {
+  # axe-core (accessibility tests) from the npm registry, pinned in package.json and
+  # package-lock.json, into node_modules/ (git-ignored; Playwright injects it into pages).
+  local root; root="$(cd "$(dirname "$0")/.." && pwd)"
+  command -v npm >/dev/null || apt_install nodejs npm || { say "warning: npm missing; the accessibility tests will fail"; return 0; }
+  local want; want=$(sed -n 's/.*"axe-core": "\([0-9.]*\)".*/\1/p' "$root/package.json")
+  local have; have=$(sed -n 's/^ *"version": "\([0-9.]*\)".*/\1/p' "$root/node_modules/axe-core/package.json" 2>/dev/null | head -1 || true)
+  [ -n "$want" ] && [ "$want" = "$have" ] && return 0
+  say "installing axe-core $want (npm ci)"
+  (cd "$root" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) || say "warning: axe-core could not be installed; the accessibility tests will fail"
+}
+
 for target in "${@:-postgres redis rabbitmq}"; do
   for t in $target; do
     case "$t" in
@@ -75,6 +87,7 @@ for target in "${@:-postgres redis rabbitmq}"; do
       redis) ensure_redis ;;
       rabbitmq) ensure_rabbitmq ;;
       chromium) ensure_chromium ;;
+      axe) ensure_axe ;;
       venv) ensure_venv ;;
       *) say "unknown service $t"; exit 2 ;;
     esac

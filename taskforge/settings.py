@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "bookings",
+    "checklists",
     "reports",
     "rest_framework",
     "drf_spectacular",
@@ -475,7 +476,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "accounts.models.TeamRole"},
+    "ENUM_NAME_OVERRIDES": {
+        "TeamRoleEnum": "accounts.models.TeamRole",
+        "TaskStatusEnum": "tasks.models.TaskStatus",
+        "TaskPriorityEnum": "tasks.models.TaskPriority",
+    },
 }
 # --- Webhooks (webhooks app) ----------------------------------------------------------------
 # Signed POSTs to the endpoints teams and the booking desk register (README "Webhooks"). A

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include(("tasks.urls", "tasks"))),
     path("", include(("audit.urls", "audit"))),
     # reports/... (staff report pages, CSV) and system/ (admin System page).
+    path("", include(("checklists.urls", "checklists"))),
     path("", include(("reports.urls", "reports"))),
     # webhooks/... (team and booking-desk webhook endpoints, delivery logs).
     path("", include(("webhooks.urls", "webhooks"))),

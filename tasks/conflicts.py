@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from taskforge.errors import ServiceError
 from tasks.customfields import custom_value_clean
 from tasks.models import Task, TaskPriority, TaskStatus, TeamCustomField
@@ -32,7 +34,8 @@ def _text(value: Any) -> str:
 
 
 def _due(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if value else EMPTY
+    # In the person's time zone (accounts middleware), named, as the form takes it.
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M} {timezone.get_current_timezone_name()}" if value else EMPTY
 
 
 def _tags(raw: Any) -> str:
@@ -76,7 +79,7 @@ def task_edit_conflicts(
         ("priority", "Priority", str(priorities.get(current.priority, current.priority)),
          str(priorities.get(mine["priority"], mine["priority"]))),
         ("assignee", "Assignee", person(current.assignee_id), person(mine["assignee_id"])),
-        ("due_at", "Due (UTC)", _due(current.due_at), _due(mine["due_at"])),
+        ("due_at", "Due", _due(current.due_at), _due(mine["due_at"])),
     ]  # fmt: skip
     if current_detail is not None:
         pairs.append(("description", "Description", _text(current_detail["description"]), _text(mine["description"])))

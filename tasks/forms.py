@@ -31,7 +31,8 @@ class TaskForm(forms.Form):
         required=False,
         input_formats=DUE_INPUT_FORMATS,
         widget=DateTimeInput,
-        label="Due (UTC)",
+        label="Due",
+        help_text="In your time zone (set on your profile).",
     )
     tags = forms.CharField(required=False, max_length=1000, help_text="Comma-separated, e.g. ops, billing")
     version = forms.IntegerField(widget=forms.HiddenInput(), required=False, min_value=1)
@@ -71,6 +72,13 @@ class TaskForm(forms.Form):
         return {d.key: self.cleaned_data.get(f"cf_{d.key}") for d in self.custom_definitions}
 
 
+class QuickAddForm(forms.Form):
+    """Quick add at the top of a board column: a title (Enter sends it) in that column."""
+
+    title = forms.CharField(max_length=200, label="Title")
+    status = forms.ChoiceField(choices=TaskStatus.choices, widget=forms.HiddenInput())
+
+
 class TaskFilterForm(forms.Form):
     """Filters of the list view. Invalid values are reported, never silently dropped."""
 
@@ -105,6 +113,40 @@ class TaskFilterForm(forms.Form):
         data = super().clean()
         if data.get("due_from") and data.get("due_to") and data["due_from"] > data["due_to"]:
             self.add_error("due_to", "The end of the due window is before its start.")
+        return data
+
+
+BOARD_DUE_CHOICES = [("", "Any due date"), ("overdue", "Overdue"), ("week", "Due this week"), ("none", "No due date")]
+
+
+class BoardFilterForm(forms.Form):
+    """Filters of the board, kept in the URL (GET) so a filtered board can be shared.
+    Invalid values are reported, never silently dropped."""
+
+    assignee = forms.CharField(required=False)
+    # "" is the menu's "Any"; a shared link may name several priorities.
+    priority = forms.MultipleChoiceField(choices=[("", "Any"), *TaskPriority.choices], required=False)
+    tag = forms.CharField(required=False, max_length=40)
+    due = forms.ChoiceField(choices=BOARD_DUE_CHOICES, required=False)
+    mine = forms.BooleanField(required=False, label="Only mine")
+
+    def __init__(self, *args: Any, member_ids: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.member_ids = member_ids
+
+    clean_assignee = TaskFilterForm.clean_assignee
+    clean_tag = TaskFilterForm.clean_tag
+
+    def clean_priority(self) -> list[str]:
+        return [p for p in self.cleaned_data.get("priority") or [] if p]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("mine"):
+            if data.get("assignee") not in ("", "me", None):
+                self.add_error("mine", "“Only mine” and another assignee cannot both be chosen.")
+            else:
+                data["assignee"] = "me"
         return data
 
 

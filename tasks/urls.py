@@ -3,7 +3,7 @@ tasks/..., notifications/..., dashboard/..."""
 
 from django.urls import path
 
-from tasks.views import board, comments, custom_fields, dashboard, notifications, task_pages
+from tasks.views import board, comments, custom_fields, dashboard, notifications, quick_add, task_pages
 
 urlpatterns = [
     path("tasks/", board.index, name="index"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("tasks/teams/<int:team_id>/board/", board.board, name="board"),
     path("tasks/teams/<int:team_id>/list/", board.task_list, name="list"),
     path("tasks/teams/<int:team_id>/new/", task_pages.task_new, name="new"),
+    path("tasks/teams/<int:team_id>/quick-add/", quick_add.quick_add, name="quick_add"),
     path("tasks/teams/<int:team_id>/members/", comments.member_autocomplete, name="members"),
     path("tasks/teams/<int:team_id>/fields/", custom_fields.custom_fields, name="custom_fields"),
     path("tasks/teams/<int:team_id>/fields/<int:field_id>/", custom_fields.custom_field_edit, name="custom_field_edit"),

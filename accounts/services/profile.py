@@ -9,7 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import CADENCES, PROFILE_AGGREGATE, THEMES, Profile, User
-from accounts.selectors import preferences_normalise, profile_document, profile_from_document, profile_invalidate
+from accounts.selectors import (
+    preferences_normalise,
+    profile_document,
+    profile_from_document,
+    profile_invalidate,
+    time_zone_valid,
+)
 from audit.services import audit_content_record
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
@@ -63,7 +69,8 @@ def profile_write(user: User, *, changes: dict[str, Any]) -> dict[str, Any]:
         locked = User.objects.select_for_update().get(pk=user.pk)
         old = profile_state(locked)
         new = {**old, **changes, "user_id": locked.pk}
-        new["preferences"] = preferences_normalise(new.get("preferences"))
+        # Preferences a change does not name stay as they were.
+        new["preferences"] = preferences_normalise({**old["preferences"], **changes.get("preferences", {})})
         version = locked.profile_version + 1
         payload = {**new, "updated_at": timezone.now().isoformat()}
         fields = {"profile_version": version}
@@ -102,15 +109,20 @@ def profile_update(
     notify_email: bool,
     notify_in_app: bool,
     email_cadence: str,
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
+    """Save the profile form; `time_zone` None (or empty) keeps the person's time zone."""
     if theme not in THEMES:
         raise ServiceError(f"Theme must be one of {', '.join(THEMES)}.", field="theme")
     if email_cadence not in CADENCES:
         raise ServiceError(f"Email cadence must be one of {', '.join(CADENCES)}.", field="email_cadence")
+    if time_zone and not time_zone_valid(time_zone):
+        raise ServiceError("Choose a time zone from the list, e.g. Europe/Berlin.", field="time_zone")
     preferences = {
         "theme": theme,
         "channels": {"email": bool(notify_email), "in_app": bool(notify_in_app)},
         "email_cadence": email_cadence,
+        **({"time_zone": time_zone} if time_zone else {}),
     }
     return profile_write(
         user,

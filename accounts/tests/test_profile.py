@@ -59,6 +59,7 @@ def test_saving_the_profile_writes_postgres_outbox_and_mongodb(person, django_ca
         "theme": "dark",
         "channels": {"email": True, "in_app": False},
         "email_cadence": "daily",
+        "time_zone": "UTC",
     }
 
 
@@ -99,6 +100,7 @@ def test_profile_preferences_for_other_apps(person, django_capture_on_commit_cal
     assert profile_preferences(person.pk) == {
         "theme": "system",
         "channels": {"email": True, "in_app": True},
+        "time_zone": "UTC",
         "email_cadence": "immediate",
     }
     _save(client_for(person), capture=django_capture_on_commit_callbacks)
@@ -106,6 +108,7 @@ def test_profile_preferences_for_other_apps(person, django_capture_on_commit_cal
         "theme": "dark",
         "channels": {"email": True, "in_app": False},
         "email_cadence": "daily",
+        "time_zone": "UTC",
     }
 
 

@@ -59,6 +59,7 @@ def test_the_document_holds_real_datetimes_booleans_and_the_embedded_preferences
         "theme": "dark",
         "channels": {"email": False, "in_app": True},
         "email_cadence": "daily",
+        "time_zone": "UTC",  # not given: the default
     }
     doc = Profile.objects.get(pk=USER_ID)
     assert doc.updated_at == dt.datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=dt.UTC)  # aware through the ORM
@@ -104,10 +105,20 @@ def test_the_erasure_tombstone_keeps_nothing_personal_and_wins_over_late_events(
 
 def test_an_unknown_stored_value_reads_as_the_default() -> None:
     documents_collection(Profile).insert_one(
-        {"_id": USER_ID, "version": 1, "deleted": False, "preferences": {"theme": "neon", "channels": {"email": False}}}
+        {
+            "_id": USER_ID,
+            "version": 1,
+            "deleted": False,
+            "preferences": {"theme": "neon", "channels": {"email": False}, "time_zone": "Mars/Olympus_Mons"},
+        }
     )
     prefs = profile_get(USER_ID)["preferences"]
-    assert prefs == {"theme": "system", "channels": {"email": False, "in_app": True}, "email_cadence": "immediate"}
+    assert prefs == {
+        "theme": "system",
+        "channels": {"email": False, "in_app": True},
+        "email_cadence": "immediate",
+        "time_zone": "UTC",
+    }
 
 
 def test_the_migration_gives_old_documents_real_values() -> None:

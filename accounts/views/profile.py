@@ -47,6 +47,7 @@ def _initial_from(profile: dict[str, Any] | None) -> dict[str, Any]:
         "notify_email": prefs["channels"]["email"],
         "notify_in_app": prefs["channels"]["in_app"],
         "email_cadence": prefs["email_cadence"],
+        "time_zone": prefs["time_zone"],
     }
 
 

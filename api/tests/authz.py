@@ -60,4 +60,33 @@ MATRIX: dict[str, Route | list[Route]] = {
     ),
     "api:trips": Route(GET=everyone(200)),
     "api:trip": Route(kwargs=lambda w: {"code": w.objects["trip"].code}, GET=everyone(200)),
+    # Tasks: team x's (site admins are in no team: 404). Without If-Match an update or a move
+    # of a task one may change answers 428; the matrix sends "*" (any current version).
+    "api:tasks": Route(
+        GET=signed_in(200, anon=UNAUTHORIZED),
+        POST=team_x(guest=403, member=201, admin=201, anon=UNAUTHORIZED),
+        data=lambda w: {"team": w.teams["x"].slug, "title": "From the site matrix"},
+        allow_403=True,
+    ),
+    "api:task": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id},
+        extra={"HTTP_IF_MATCH": "*"},
+        allow_403=True,
+        GET=team_x(guest=200, member=200, admin=200, anon=UNAUTHORIZED),
+        PATCH=team_x(guest=403, member=403, admin=200, anon=UNAUTHORIZED),
+        DELETE=team_x(guest=403, member=403, admin=204, anon=UNAUTHORIZED),
+    ),
+    "api:task_move": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x_member"].id},
+        extra={"HTTP_IF_MATCH": "*"},
+        data=lambda w: {"status": "in_progress"},
+        allow_403=True,
+        POST=team_x(guest=403, member=200, admin=200, anon=UNAUTHORIZED),
+    ),
+    "api:notifications": Route(GET=signed_in(200, anon=UNAUTHORIZED)),
+    "api:notifications_read_all": Route(POST=signed_in(200, anon=UNAUTHORIZED)),
+    "api:notification_read": Route(
+        kwargs=lambda w: {"notification_id": w.objects["notification_x"]},
+        POST=signed_in(404, team_admin=200, anon=UNAUTHORIZED),  # team_admin's own
+    ),
 }

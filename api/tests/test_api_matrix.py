@@ -65,6 +65,7 @@ class Endpoint:
     operation: str  # the schema's operationId
     data: Callable[[World], dict[str, Any]] | None = None
     label: str = ""
+    headers: dict[str, str] | None = None  # extra request headers as WSGI keys (HTTP_IF_MATCH)
 
     def __post_init__(self) -> None:
         missing = set(ACTORS) - set(self.expect)
@@ -120,9 +121,35 @@ def _trip_objects(w: World) -> dict[str, Any]:
     return {"trip": trip_make(editor, "API-1"), "trip_off_sale": trip_make(editor, "API-OFF", active=False)}
 
 
-MAKERS += [_accounts_objects, _trip_objects]
+def _task_objects(w: World) -> dict[str, Any]:
+    from tasks.services import task_create
+
+    people = w.people
+    with acting(people.team_admin):
+        task_x = task_create(actor=people.team_admin, team_id=people.x.pk, title="Matrix task")
+    with acting(people.team_member):
+        task_x_member = task_create(actor=people.team_member, team_id=people.x.pk, title="Member's task")
+    with acting(people.y_admin):
+        task_y = task_create(actor=people.y_admin, team_id=people.y.pk, title="Team y task")
+    from tasks.models import Notification
+
+    Notification.objects.create(
+        id="api-matrix-notification",
+        user_id=people.team_admin.pk,
+        kind="task_assigned",
+        task_id=str(task_x.id),
+        team_id=people.x.pk,
+        title="Matrix task",
+        message="m",
+        created_at=task_x.created_at,
+    )
+    return {"task_x": task_x, "task_x_member": task_x_member, "task_y": task_y}
+
+
+MAKERS += [_accounts_objects, _trip_objects, _task_objects]
 
 TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
+TASK_READ = team_x(guest=200, member=200, admin=200, site_admin=404, read=200)  # site admins: in no team
 
 ENDPOINTS: list[Endpoint] = [
     # --- docs ----------------------------------------------------------------------------------
@@ -226,6 +253,106 @@ ENDPOINTS: list[Endpoint] = [
         "trip_read",
         label="off sale",
     ),
+    # --- tasks ---------------------------------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/tasks/", table(200), "tasks_list"),
+    Endpoint("GET", lambda w: f"/api/v1/tasks/?team={_x(w)}", TASK_READ, "tasks_list", label="team x"),
+    Endpoint("GET", lambda w: f"/api/v1/tasks/?team={_x(w)}&q=matrx", TASK_READ, "tasks_list", label="search"),
+    Endpoint("GET", lambda w: f"/api/v1/tasks/?team={w.people.y.slug}", table(404), "tasks_list", label="team y"),
+    Endpoint("GET", lambda w: "/api/v1/tasks/?status=later", table(400), "tasks_list", label="bad filter"),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/tasks/",
+        team_x(guest=403, member=201, admin=201, site_admin=404, read=403),
+        "task_create",
+        data=lambda w: {"team": _x(w), "title": "From the matrix"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/tasks/",
+        table(404, read_token=403),
+        "task_create",
+        data=lambda w: {"team": w.people.y.slug, "title": "From the matrix"},
+        label="team y",
+    ),
+    Endpoint("GET", lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/", TASK_READ, "task_read"),
+    Endpoint("GET", lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/", table(404), "task_read", label="team y"),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/",
+        team_x(guest=403, member=403, admin=200, site_admin=404, read=403),
+        "task_update",
+        data=lambda w: {"priority": "urgent"},
+        headers={"HTTP_IF_MATCH": "*"},
+        label="the admin's task",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/",
+        team_x(guest=403, member=200, admin=200, site_admin=404, read=403),
+        "task_update",
+        data=lambda w: {"priority": "urgent"},
+        headers={"HTTP_IF_MATCH": "*"},
+        label="the member's task",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/",
+        team_x(guest=403, member=428, admin=428, site_admin=404, read=403),
+        "task_update",
+        data=lambda w: {"priority": "urgent"},
+        label="no If-Match",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/",
+        table(404, read_token=403),
+        "task_update",
+        data=lambda w: {"priority": "urgent"},
+        headers={"HTTP_IF_MATCH": "*"},
+        label="team y",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/",
+        team_x(guest=403, member=403, admin=204, site_admin=404, read=403),
+        "task_delete",
+    ),
+    Endpoint("DELETE", lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/", table(404, read_token=403), "task_delete"),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/move/",
+        team_x(guest=403, member=200, admin=200, site_admin=404, read=403),
+        "task_move",
+        data=lambda w: {"status": "in_progress"},
+        headers={"HTTP_IF_MATCH": "*"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/move/",
+        team_x(guest=403, member=403, admin=412, site_admin=404, read=403),
+        "task_move",
+        data=lambda w: {"status": "in_progress"},
+        headers={"HTTP_IF_MATCH": '"task-0-v1"'},
+        label="stale If-Match",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/move/",
+        table(404, read_token=403),
+        "task_move",
+        data=lambda w: {"status": "in_progress"},
+        headers={"HTTP_IF_MATCH": "*"},
+        label="team y",
+    ),
+    # --- notifications (each person's own) --------------------------------------------------------
+    Endpoint("GET", lambda w: "/api/v1/notifications/", table(200), "notifications_list"),
+    Endpoint("POST", lambda w: "/api/v1/notifications/read-all/", write(200), "notifications_read_all"),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/notifications/api-matrix-notification/read/",
+        write(404, team_admin=200),  # team_admin's; the read token is team_admin's too: 403
+        "notification_read",
+    ),
 ]
 
 
@@ -257,6 +384,7 @@ def test_authorization_matrix(world: World) -> None:
                     data=None if data is None else json.dumps(data),
                     content_type="application/json",
                     **bearer(world.secrets[actor]),
+                    **(endpoint.headers or {}),
                 )
                 transaction.set_rollback(True)
             tried += 1
@@ -285,5 +413,5 @@ def test_every_api_operation_is_in_the_matrix() -> None:
 
 def test_every_api_url_pattern_is_reachable() -> None:
     # The API's URL names all resolve under /api/v1/ (a renamed route would drop out of the docs).
-    for name in ("api:schema", "api:docs", "api:me", "api:teams", "api:trips"):
+    for name in ("api:schema", "api:docs", "api:me", "api:teams", "api:trips", "api:tasks"):
         assert re.match(r"^/api/v1/", reverse(name))

@@ -24,6 +24,7 @@ def booking_event_data(booking: Booking) -> dict[str, Any]:
         "reference": f"B{booking.pk:06d}",
         "user_id": booking.user_id,
         "trip_code": booking.trip_id,
+        "departure_id": booking.departure_id,
         "travel_date": booking.travel_date,
         "travellers": booking.travellers,
         "total_minor": booking.total_minor,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.cache import catalogue_cache_bump
+from bookings.hooks import departure_cancelled_run
 from bookings.jobs import booking_cancelled, departure_cancelled_notify
 from bookings.models import Booking, BookingStatus, Departure, DepartureStatus, Trip
 from bookings.policy import CANCEL_REASON_MAX_LENGTH, CANCEL_REASON_REQUIRED, CANCEL_REASON_TOO_LONG
@@ -131,6 +132,7 @@ def departure_cancel(*, actor: Any, departure_id: int, reason: str) -> Departure
         departure.cancel_reason = reason
         departure.cancelled_at = timezone.now()
         departure.save(update_fields=["status", "cancel_reason", "cancelled_at"])
+        departure_cancelled_run(departure)  # e.g. its checklist tasks close (through the outbox)
         transaction.on_commit(catalogue_cache_bump)
         enqueue_on_commit(departure_cancelled_notify, departure.pk)
     return departure

@@ -64,7 +64,8 @@ def test_a_card_moved_by_one_appears_for_the_other_within_a_second(live_stack, b
     card = f"#card-{task_id}"
     expect(mate.locator(f"#col-todo {card}")).to_be_visible()
 
-    # The lead moves the card with the board's own control (htmx, one request).
+    # The lead moves the card with the board's own control (its "Move to…" menu; htmx, one request).
+    lead.locator(f"{card} summary").click()
     started = time.monotonic()
     lead.locator(f"{card} button[data-move=in_progress]").click()
     expect(mate.locator(f"#col-in_progress {card}")).to_be_visible(timeout=1000)

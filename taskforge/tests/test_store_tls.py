@@ -154,11 +154,12 @@ from django_redis import get_redis_connection
 from taskforge import pgconn
 from backups.storage import pg_cli_args
 from taskforge.celery import app
-from taskforge.mongo import documents_db
 
 pool = get_redis_connection("default").connection_pool
 broker = app.connection_for_write()
-mongo_tls = documents_db().client.options.pool_options._ssl_context  # pymongo keeps no public handle on it
+documents = connections["mongodb"]  # the client as the backend builds it, without connecting
+mongo_client = documents.get_new_connection(documents.get_connection_params())
+mongo_tls = mongo_client.options.pool_options._ssl_context  # pymongo keeps no public handle on it
 params = connections["default"].get_connection_params()
 print(json.dumps({
     "django": {k: params.get(k) for k in ("sslmode", "sslrootcert")},

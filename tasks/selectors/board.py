@@ -47,18 +47,23 @@ class Column:
         return max(self.count - len(self.cards), 0)
 
 
-def board_columns(team_id: int, *, statuses: list[str] | None = None, limit: int = BOARD_COLUMN_LIMIT) -> list[Column]:
-    """Columns by status with their full counts and at most `limit` cards each (two queries)."""
+def board_columns(
+    team_id: int,
+    *,
+    statuses: list[str] | None = None,
+    limit: int = BOARD_COLUMN_LIMIT,
+    filters: dict[str, Any] | None = None,
+    user: Any = None,
+) -> list[Column]:
+    """Columns by status with their full counts and at most `limit` cards each (two queries),
+    of the tasks that pass the board's `filters` (forms.BoardFilterForm, validated)."""
     wanted = statuses or list(TaskStatus.values)
-    counts = dict(
-        Task.objects.filter(team_id=team_id, status__in=wanted)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
+    base = Task.objects.filter(team_id=team_id, status__in=wanted)
+    if filters:
+        base = tasks_filtered(base, filters, user=user)
+    counts = dict(base.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     cards = (
-        Task.objects.filter(team_id=team_id, status__in=wanted)
-        .select_related("assignee")
+        base.select_related("assignee")
         .annotate(
             prank=PRIORITY_RANK_EXPR,
             row=Window(RowNumber(), partition_by=[F("status")], order_by=DEFAULT_ORDER),
@@ -120,15 +125,27 @@ def tasks_filtered(
         qs = qs.filter(assignee_id=int(assignee))
     if filters.get("tag"):
         qs = qs.filter(search__tags__contains=[filters["tag"]])
+    # Days are the person's days (the active time zone), from midnight to midnight.
     if filters.get("due_from"):
-        qs = qs.filter(due_at__gte=dt.datetime.combine(filters["due_from"], dt.time.min, tzinfo=dt.UTC))
+        qs = qs.filter(due_at__gte=timezone.make_aware(dt.datetime.combine(filters["due_from"], dt.time.min)))
     if filters.get("due_to"):
-        qs = qs.filter(
-            due_at__lt=dt.datetime.combine(filters["due_to"], dt.time.min, tzinfo=dt.UTC) + dt.timedelta(days=1)
-        )
-    if filters.get("overdue"):
+        end = timezone.make_aware(dt.datetime.combine(filters["due_to"] + dt.timedelta(days=1), dt.time.min))
+        qs = qs.filter(due_at__lt=end)
+    if filters.get("overdue") or filters.get("due") == "overdue":
         qs = qs.filter(due_at__lt=now).exclude(status=TaskStatus.DONE)
+    elif filters.get("due") == "week":
+        # This calendar week (Monday to Sunday) where the person is (the active time zone).
+        today = timezone.localtime(now).date()
+        start = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=today.weekday()), dt.time.min))
+        qs = qs.filter(due_at__gte=start, due_at__lt=start + dt.timedelta(days=7))
+    elif filters.get("due") == "none":
+        qs = qs.filter(due_at__isnull=True)
     return qs
+
+
+def task_matches(task_id: Any, filters: dict[str, Any], *, user: Any) -> bool:
+    """Whether the task passes these filters (a quick add on a filtered board says when not)."""
+    return not filters or tasks_filtered(Task.objects.filter(id=task_id), filters, user=user).exists()
 
 
 def task_page(qs: QuerySet[Task], *, sort: str, page: Any, per_page: int = LIST_PAGE_SIZE) -> Page:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
@@ -95,8 +96,19 @@ def history_value(field_name: str, value: Any) -> Any:
             return value
         if timezone.is_naive(moment):  # the audit log writes timestamptz with an offset; be safe
             moment = moment.replace(tzinfo=dt.UTC)
-        return date_format(timezone.localtime(moment), "j M Y H:i")
+        return LocalMoment(moment)
     return value
+
+
+@dataclass(frozen=True)
+class LocalMoment:
+    """A moment of the history, written out in the viewer's time zone when the page is
+    rendered: the cached page bundle serves people in every time zone."""
+
+    at: dt.datetime
+
+    def __str__(self) -> str:
+        return date_format(timezone.localtime(self.at), "j M Y H:i")
 
 
 def task_history(task_id: Any, *, limit: int = 100) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from tasks.models import Task, TaskPriority, TaskStatus, TaskWatcher
 from tasks.selectors.tasks import task_can_edit, task_detail_current, task_id_parse, task_watcher_ids
 from tasks.services.custom_fields import custom_values_check
 from tasks.services.notifications import actor_name, notifications_record
+from tasks.workflow import transition_refusal
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -37,14 +38,6 @@ TAGS_MAX = 20
 TAG_MAX_LEN = 40
 _TAG_RE = re.compile(r"^[\w][\w +#/-]*$", re.UNICODE)
 
-# Which status changes make sense. Anything else is refused with a clear message.
-STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
-    TaskStatus.BACKLOG: frozenset({TaskStatus.TODO, TaskStatus.IN_PROGRESS}),
-    TaskStatus.TODO: frozenset({TaskStatus.BACKLOG, TaskStatus.IN_PROGRESS, TaskStatus.DONE}),
-    TaskStatus.IN_PROGRESS: frozenset({TaskStatus.TODO, TaskStatus.IN_REVIEW, TaskStatus.DONE}),
-    TaskStatus.IN_REVIEW: frozenset({TaskStatus.IN_PROGRESS, TaskStatus.DONE}),
-    TaskStatus.DONE: frozenset({TaskStatus.TODO, TaskStatus.IN_REVIEW}),
-}
 ASSIGNABLE_ROLES = ("admin", "member")
 
 STALE_MESSAGE = (
@@ -292,8 +285,9 @@ def task_update(
         new_assignee = _assignee_check(task.team_id, assignee_id)
         if new_assignee != task.assignee_id:
             permission_require(actor, task.team_id, "task.assign")
-        if status != task.status and status not in STATUS_TRANSITIONS[task.status]:
-            raise ServiceError(_transition_message(task.status, status), errors={"status": "Not allowed from here."})
+        refusal = transition_refusal(task.status, status)
+        if refusal:
+            raise ServiceError(refusal, errors={"status": "Not allowed from here."})
         clean_custom = custom_values_check(task.team_id, custom_fields)
         if task.version != expected_version:
             raise Conflict(STALE_MESSAGE)
@@ -336,14 +330,6 @@ def task_update(
     return task
 
 
-def _transition_message(old: str, new: str) -> str:
-    labels = dict(TaskStatus.choices)
-    allowed = ", ".join(str(labels[s]) for s in TaskStatus.values if s in STATUS_TRANSITIONS[old])
-    return (
-        f"A task cannot move from {labels[old]} to {labels.get(new, new)}. From {labels[old]} it can go to: {allowed}."
-    )
-
-
 def _after_change(actor: Any, task: Task, *, old_status: str, old_assignee: int | None) -> None:
     if task.assignee_id and task.assignee_id != old_assignee:
         watchers_add(task.id, [task.assignee_id])
@@ -378,8 +364,9 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         old_status = task.status
         if status == old_status:
             return task, old_status
-        if status not in STATUS_TRANSITIONS[old_status]:
-            raise ServiceError(_transition_message(old_status, status))
+        refusal = transition_refusal(old_status, status)
+        if refusal:
+            raise ServiceError(refusal)
         now = timezone.now()
         done_at = now if status == TaskStatus.DONE else None
         updated = Task.objects.filter(id=task.id, version=expected_version).update(

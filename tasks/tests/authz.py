@@ -199,6 +199,22 @@ MATRIX: dict[str, Route | list[Route]] = {
             data=lambda w: {"title": "From the matrix", "status": "todo", "priority": "low"},
         ),
     ],
+    # Quick add on the board (issue 19): like "new task"; a guest gets the form back with 403.
+    "tasks:quick_add": [
+        Route(
+            kwargs=_team,
+            GET=_door(405),
+            POST=_contributor(302),
+            data=lambda w: {"title": "Quick from the matrix", "status": "backlog"},
+            allow_403=True,
+        ),
+        Route(
+            label=TEAM_Y,
+            kwargs=_team_y,
+            POST=_other_team(),
+            data=lambda w: {"title": "Quick from the matrix", "status": "backlog"},
+        ),
+    ],
     "tasks:members": [
         Route(kwargs=_team, query=lambda w: {"q": "t"}, GET=_read(200)),
         Route(label=TEAM_Y, kwargs=_team_y, query=lambda w: {"q": "t"}, GET=_other_team()),

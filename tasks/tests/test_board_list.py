@@ -61,7 +61,8 @@ def test_htmx_stale_or_invalid_move_gets_a_clear_error_and_a_fresh_board(client,
     assert stale.status_code == 409
     assert "changed by someone else" in stale.content.decode()
     assert stale.content.decode().count('hx-swap-oob="true"') == 5
-    invalid = client.post(reverse("tasks:move", args=[task.id]), {"status": "backlog", "version": 2}, **HTMX)
+    waiting = make_task(status="backlog")
+    invalid = client.post(reverse("tasks:move", args=[waiting.id]), {"status": "done", "version": 1}, **HTMX)
     assert invalid.status_code == 400 and "cannot move from" in invalid.content.decode()
     nonsense = client.post(reverse("tasks:move", args=[task.id]), {"status": "nope", "version": "x"}, **HTMX)
     assert nonsense.status_code in (400, 409)

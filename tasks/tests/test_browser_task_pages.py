@@ -51,7 +51,12 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
     page, task = browser_page, ops["task"]
     _sign_in(page, ops["url"], "lena@example.com", f"/tasks/teams/{ops['team'].id}/board/")
     card = f"#card-{task.id}"
-    page.focus(f"{card} button[data-move=in_progress]")
+    # Keyboard only: the card's "Move to…" menu opens with Enter, its buttons are next in Tab order.
+    page.focus(f"{card} summary")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")  # the first column it may go to
+    page.keyboard.press("Tab")
+    expect(page.locator(f"{card} button[data-move=in_progress]")).to_be_focused()
     with page.expect_response(lambda r: r.url.endswith("/move/")) as move:
         page.keyboard.press("Enter")
     assert move.value.status == 200
@@ -62,6 +67,10 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
     assert live.inner_text() == "Moved “Swap the backup disk” to In progress."
 
     # Keyboard only, again: Tab reaches the card's buttons, the next move keeps the focus too.
+    page.keyboard.press("Tab")  # from the focused card to its title link, then its menu
+    page.keyboard.press("Tab")
+    expect(page.locator(f"{card} summary")).to_be_focused()
+    page.keyboard.press("Enter")
     page.focus(f"{card} button[data-move=in_review]")
     with page.expect_response(lambda r: r.url.endswith("/move/")):
         page.keyboard.press("Enter")
@@ -78,6 +87,7 @@ def test_a_moved_card_keeps_the_focus_and_the_move_is_announced(ops, browser_pag
 
     _off_loop(bump)
     with page.expect_response(lambda r: r.url.endswith("/move/")) as refused:
+        page.click(f"{card} summary")
         page.click(f"{card} button[data-move=in_progress]")
     assert refused.value.status == 409
     page.wait_for_selector(f"#col-done {card}")

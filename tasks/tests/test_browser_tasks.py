@@ -86,6 +86,7 @@ def test_create_assign_move_notify_and_mention(crew_live, browser_page) -> None:
     card = "article.task-card:has-text('Swap the backup disk')"
     for target, label in (("in_progress", "In progress"), ("in_review", "In review"), ("done", "Done")):
         with lead.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as move:
+            lead.locator(card).locator("summary").click()  # the card's "Move to…" menu
             lead.locator(card).locator(f"button[data-move={target}]").click()
         assert move.value.status == 200
         lead.wait_for_selector(f"#col-{target} {card}")

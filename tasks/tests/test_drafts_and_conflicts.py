@@ -156,7 +156,7 @@ def test_conflicts_compare_the_saved_task_with_the_persons_values(people, make_t
     assert conflicts == [
         FieldConflict("status", "Status", "To do", "In progress"),
         FieldConflict("assignee", "Assignee", "Unassigned", str(people.team_member)),
-        FieldConflict("due_at", "Due (UTC)", "—", "2027-06-10 14:30 UTC"),
+        FieldConflict("due_at", "Due", "—", "2027-06-10 14:30 UTC"),
         FieldConflict("tags", "Tags", "ops, security", "security, ops"),
         FieldConflict("cf_size", "Size", "3", "3.5"),
     ]

@@ -20,14 +20,15 @@ from taskforge.decorators import team_member_required
 from taskforge.errors import Conflict, ServiceError, Unavailable, form_refusal
 from tasks import services
 from tasks.conflicts import task_edit_conflicts
+from tasks.extensions import task_links
 from tasks.forms import AttachmentForm, CommentForm, TaskForm
 from tasks.models import Task, TaskStatus
 from tasks.selectors.notifications import unread_count
 from tasks.selectors.task_page import task_page_bundle
 from tasks.selectors.tasks import task_can_edit, task_detail_current, task_for_user, task_watched_by
 from tasks.selectors.teams import custom_fields_for, team_for_user, team_members
-from tasks.services.tasks import STATUS_TRANSITIONS
 from tasks.views.common import team_context
+from tasks.workflow import STATUS_TRANSITIONS
 
 
 def _task_form_kwargs(team_id: int, statuses: list[str] | None = None) -> dict[str, Any]:
@@ -219,6 +220,7 @@ def task_page_render(
         "can_delete": permission_has(user, task.team_id, "task.delete"),
         "can_comment": permission_has(user, task.team_id, "comment.create"),
         "watching": task_watched_by(task.id, user.pk),
+        "task_links": task_links(user, task),
         "comment_form": comment_form or CommentForm(),
         "attachment_form": attachment_form or AttachmentForm(),
         "moves": [

@@ -6,6 +6,8 @@ class BookingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the Celery jobs: emails (bookings.jobs) and the waiting list's offer rounds.
+        # Registers the Celery jobs: emails (bookings.jobs; bookings.lifecycle_emails, the reminders)
+        # and the waiting list's offer rounds.
         import bookings.jobs
+        import bookings.lifecycle_emails
         import bookings.services.waitlist  # noqa: F401

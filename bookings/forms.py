@@ -11,11 +11,13 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 
 from bookings.content import parse_itinerary, parse_keywords
-from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, BookingStatus, Currency, PriceRange
+from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, BookingStatus, Currency, PaymentMethod, PriceRange
 from bookings.policy import (
     CANCEL_REASON_MAX_LENGTH,
     CANCEL_REASON_REQUIRED,
     CANCEL_REASON_TOO_LONG,
+    PAYMENT_AMOUNT_POSITIVE,
+    PAYMENT_METHOD_RULE,
     PAYMENT_REFERENCE_RULE,
     TRAVELLERS_AT_LEAST_ONE,
     TRAVELLERS_WHOLE_NUMBER,
@@ -271,13 +273,31 @@ class StaffCancelForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    """The booking desk records a payment reference (the service checks its characters)."""
+    """The booking desk records a payment: amount, method and reference (the service checks
+    them again, and the amount against the balance due)."""
 
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=MAX_MONEY,
+        label="Amount paid",
+        error_messages={"required": PAYMENT_AMOUNT_POSITIVE, "invalid": PAYMENT_AMOUNT_POSITIVE},
+    )
+    method = forms.ChoiceField(
+        choices=PaymentMethod.choices,
+        label="Method",
+        error_messages={"required": PAYMENT_METHOD_RULE, "invalid_choice": PAYMENT_METHOD_RULE},
+    )
     reference = forms.CharField(
         max_length=100,
         label="Payment reference",
         error_messages={"required": PAYMENT_REFERENCE_RULE, "max_length": PAYMENT_REFERENCE_RULE},
     )
+
+    def clean_amount(self) -> int:
+        value = self.cleaned_data["amount"]
+        if value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise forms.ValidationError("Use at most two decimal places.")
+        return _minor(value)
 
 
 class StaffBookingFilterForm(forms.Form):
@@ -359,3 +379,23 @@ class WaitlistJoinForm(forms.Form):
     travellers = forms.IntegerField(
         min_value=1, error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE}
     )
+
+
+class TravellerForm(forms.Form):
+    """One traveller's name and details (the service applies the rules and says which traveller)."""
+
+    full_name = forms.CharField(max_length=200, label="Full name (as on the passport)")
+    date_of_birth = forms.DateField(widget=DateInput, label="Date of birth")
+    nationality = forms.CharField(max_length=60, required=False)
+    passport_number = forms.CharField(max_length=20, required=False, label="Passport number")
+    notes = forms.CharField(
+        max_length=500, required=False, label="Dietary or access needs", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+def traveller_formset(count: int, data: Any = None, initial: list[dict[str, Any]] | None = None) -> Any:
+    """Exactly `count` traveller forms (the booking's travellers)."""
+    formset_class = forms.formset_factory(
+        TravellerForm, extra=0, min_num=count, max_num=count, validate_min=True, validate_max=True
+    )
+    return formset_class(data, initial=initial, prefix="t")

@@ -1,5 +1,5 @@
-"""Celery jobs of the bookings app: confirmation and cancellation emails, and the notices to
-the travellers of a cancelled departure.
+"""Celery jobs of the bookings app: confirmation (content in bookings/lifecycle_emails.py) and
+cancellation emails, and the notices to the travellers of a cancelled departure.
 
 Queued by the services with enqueue_on_commit (ids only, after commit). Each job reads
 the booking under the context carried from the request that changed it (the traveller
@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from bookings.lifecycle_emails import booking_confirmed_queue
 from bookings.models import Booking, BookingStatus, Departure, TripListing
 from bookings.policy import money
 from mail.delivery import mail_notification
@@ -44,12 +45,9 @@ def _notify(booking_id: int, kind: str) -> str:
         # A live booking comes to its total less the refunds for travellers taken off.
         "total": money(booking.total_minor if booking.is_cancelled else booking.net_minor, booking.currency),
     }
-    if kind == "booking_confirmed":
-        summary = f"Booking {reference} for {context['trip_name']} on {context['start_date']} is confirmed."
-    else:
-        context["reason"] = booking.cancel_reason
-        context["refund"] = money(booking.refund_minor or 0, booking.currency)
-        summary = f"Booking {reference} for {context['trip_name']} was cancelled; refund {context['refund']}."
+    context["reason"] = booking.cancel_reason
+    context["refund"] = money(booking.refund_minor or 0, booking.currency)
+    summary = f"Booking {reference} for {context['trip_name']} was cancelled; refund {context['refund']}."
     return mail_notification(
         user_id=booking.user_id,
         kind=kind,
@@ -69,7 +67,8 @@ def _notify(booking_id: int, kind: str) -> str:
     soft_time_limit=50,
 )
 def booking_confirmed(booking_id: int) -> str:
-    return _notify(booking_id, "booking_confirmed")
+    # The confirmation carries the departure's calendar file: always sent, never a digest item.
+    return booking_confirmed_queue(booking_id)
 
 
 @shared_task(

@@ -42,7 +42,7 @@ from django_mongodb_backend.models import EmbeddedModel
 from django_rls.models import RLSModel
 from django_rls.policies import CustomPolicy
 
-from taskforge.rls import CTX_IS_SYSTEM, CTX_USER_ID, ctx_has_capability
+from bookings.rls import BOOKING_POLICY
 from taskforge.search import Vocabulary
 
 TRIP_CODE_PATTERN = r"^[A-Z0-9-]{1,20}$"
@@ -326,16 +326,7 @@ class BookingStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# Row-level security: the traveller of the row, a person with the booking-desk capability
-# (looked up in the grant table; site admins hold every capability), or the system. A team
-# member without the capability sees no one else's bookings. No context => no rows.
-# The context reads are wrapped in scalar subqueries so PostgreSQL evaluates them once
-# per statement (an InitPlan), not once per row. FOR ALL: the same expression is the
-# USING clause (which rows SELECT/UPDATE/DELETE can touch) and the WITH CHECK clause
-# (which rows INSERT/UPDATE may write), so traveller A cannot insert a row for B.
-BOOKING_POLICY = (
-    f"(SELECT {ctx_has_capability('booking_desk')}) OR (SELECT {CTX_IS_SYSTEM}) OR user_id = (SELECT {CTX_USER_ID})"
-)
+# Row-level security of bookings and what hangs off them: bookings/rls.py (BOOKING_POLICY).
 
 
 class Booking(RLSModel):
@@ -377,6 +368,10 @@ class Booking(RLSModel):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The sum of the booking's payments (bookings_payment), kept with them in one transaction.
+    paid_minor = models.BigIntegerField(default=0, db_default=0, help_text="Paid so far, minor units.")
+    # Set in the transaction that queues the departure reminder: the job sends it once.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "bookings_booking"
@@ -398,6 +393,10 @@ class Booking(RLSModel):
                 name="bookings_booking_refund_range",
             ),
             models.UniqueConstraint(fields=["user", "idempotency_key"], name="bookings_booking_idempotency_unique"),
+            models.CheckConstraint(
+                condition=Q(paid_minor__gte=0) & Q(paid_minor__lte=models.F("total_minor")),
+                name="bookings_booking_paid_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "travel_date"], name="bookings_user_travel_idx"),
@@ -409,6 +408,12 @@ class Booking(RLSModel):
                 condition=~Q(status="cancelled"),
             ),
             models.Index(fields=["departure"], name="bookings_live_by_departure_idx", condition=~Q(status="cancelled")),
+            # The reminder job: confirmed bookings not yet reminded, by travel date.
+            models.Index(
+                fields=["travel_date"],
+                name="bookings_reminder_due_idx",
+                condition=Q(status="confirmed", reminder_sent_at__isnull=True),
+            ),
         ]
         rls_policies = [CustomPolicy("booking_owner_or_desk", BOOKING_POLICY, operation="ALL")]
 
@@ -423,6 +428,16 @@ class Booking(RLSModel):
     def net_minor(self) -> int:
         """What the booking comes to: its total less what was refunded."""
         return self.total_minor - (self.refund_minor or 0)
+
+    @property
+    def balance_due_minor(self) -> int:
+        """What is still to pay on a live booking (negative: paid more than it now comes to,
+        after travellers were taken off, so the difference is owed back)."""
+        return self.net_minor - self.paid_minor
+
+    @property
+    def is_paid_in_full(self) -> bool:
+        return not self.is_cancelled and self.paid_minor > 0 and self.balance_due_minor <= 0
 
 
 class WaitlistStatus(models.TextChoices):
@@ -499,3 +514,13 @@ class WaitlistEntry(RLSModel):
             and self.offer_expires_at is not None
             and self.offer_expires_at > timezone.now()
         )
+
+
+# Payments, receipts and traveller details (the booking lifecycle) live in their own module.
+from bookings.models_lifecycle import (  # noqa: E402, F401
+    BookingTraveller,
+    Payment,
+    PaymentMethod,
+    Receipt,
+    ReceiptCounter,
+)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.export import ErasureSubject, eraser_register, exporter_register, scrub_text
-from bookings.models import Booking
+from bookings.models import Booking, BookingTraveller, Payment
 from bookings.services import bookings_cancel_for_erasure
 
 
@@ -41,6 +41,30 @@ def bookings_export(user: Any) -> list[dict[str, Any]]:
     )
 
 
+def booking_travellers_export(user: Any) -> list[dict[str, Any]]:
+    """The names and details entered for the travellers of the person's bookings."""
+    return list(
+        BookingTraveller.objects.filter(user_id=user.pk)
+        .order_by("booking_id", "position")
+        .values("booking_id", "position", "full_name", "date_of_birth", "nationality", "passport_number", "notes")
+    )
+
+
+def payments_export(user: Any) -> list[dict[str, Any]]:
+    return list(
+        Payment.objects.filter(user_id=user.pk)
+        .order_by("created_at", "id")
+        .values("booking_id", "amount_minor", "currency", "method", "reference", "created_at")
+    )
+
+
+def booking_travellers_erase(subject: ErasureSubject) -> dict[str, int]:
+    """Travellers' names, birth dates and passport numbers go; payments and receipts stay for
+    accounting (amounts and references, no names)."""
+    deleted, _ = BookingTraveller.objects.filter(user_id=subject.user_id).delete()
+    return {"traveller_details_deleted": deleted}
+
+
 def bookings_erase(subject: ErasureSubject) -> dict[str, int]:
     """Bookings stay for accounting (they point at the pseudonymised user); free text loses the person."""
     changed = 0
@@ -59,5 +83,8 @@ def pending_bookings_erase(subject: ErasureSubject) -> dict[str, int]:
 
 
 exporter_register("bookings", bookings_export)
+exporter_register("booking_travellers", booking_travellers_export)
+exporter_register("booking_payments", payments_export)
+eraser_register("booking_travellers", booking_travellers_erase)
 eraser_register("bookings", bookings_erase)
 eraser_register("bookings_pending", pending_bookings_erase)

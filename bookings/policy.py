@@ -21,6 +21,8 @@ TRAVELLERS_WHOLE_NUMBER = "Enter the number of travellers as a whole number."
 TRAVELLERS_AT_LEAST_ONE = "At least one traveller is needed."
 # The same for the booking desk's payment reference and cancellation reason.
 PAYMENT_REFERENCE_RULE = "Enter a payment reference of up to 100 letters, digits, spaces or . _ / # -"
+PAYMENT_AMOUNT_POSITIVE = "Enter the amount paid, more than zero."
+PAYMENT_METHOD_RULE = "Choose how it was paid: card, bank transfer, cash or cheque."
 CANCEL_REASON_MAX_LENGTH = 500
 CANCEL_REASON_REQUIRED = "Give a reason for the cancellation."
 CANCEL_REASON_TOO_LONG = f"Keep the reason under {CANCEL_REASON_MAX_LENGTH} characters."
@@ -100,3 +102,13 @@ def money(amount_minor: int | None, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     major, minor = divmod(abs(int(amount_minor)), 100)
     return f"{sign}{CURRENCY_SYMBOLS.get(currency, currency + ' ')}{major:,}.{minor:02d}"
+
+
+def traveller_details_deadline(travel_date: dt.date) -> dt.date:
+    """The last day travellers' names and details may be changed: BOOKING_TRAVELLER_EDIT_DAYS
+    before departure."""
+    return travel_date - dt.timedelta(days=settings.BOOKING_TRAVELLER_EDIT_DAYS)
+
+
+def traveller_details_open(travel_date: dt.date, today: dt.date) -> bool:
+    return today <= traveller_details_deadline(travel_date)

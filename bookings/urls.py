@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from bookings import views, views_departures
+from bookings import views, views_departures, views_lifecycle
 
 urlpatterns = [
     # catalogue and search
@@ -43,6 +43,8 @@ urlpatterns = [
     path("bookings/<int:booking_id>/reduce/", views.booking_reduce, name="booking_reduce"),
     path("bookings/<int:booking_id>/confirm/", views.staff_confirm, name="staff_confirm"),
     path("bookings/<int:booking_id>/payment/", views.staff_payment, name="staff_payment"),
+    path("bookings/<int:booking_id>/travellers/", views_lifecycle.booking_travellers, name="booking_travellers"),
+    path("bookings/<int:booking_id>/receipt/", views_lifecycle.booking_receipt, name="booking_receipt"),
     path("bookings/<int:booking_id>/staff-cancel/", views.staff_cancel, name="staff_cancel"),
     path(
         "bookings/<int:booking_id>/departure-refund/",

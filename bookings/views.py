@@ -38,6 +38,7 @@ from bookings.forms import (
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
 from bookings.views_departures import departure_choice_context
+from bookings.views_lifecycle import lifecycle_context
 from taskforge.decorators import capability_required, signed_in
 from taskforge.errors import NotFound, ServiceError, form_refusal
 from taskforge.params import choice_param, page_param, text_param
@@ -254,9 +255,9 @@ def booking_detail(request: HttpRequest, booking_id: int) -> HttpResponse:
         "own": own,
         "changeable": changeable,
         "refund": _refund(row),
-        "payment_form": PaymentForm(initial={"reference": booking.payment_reference}),
         "cancel_form": StaffCancelForm(),
         **departure_choice_context(booking),
+        **lifecycle_context(booking),
     }
     return render(request, "bookings/detail.html", context)
 
@@ -360,10 +361,12 @@ def _staff_refused(
         "own": False,
         "refund": _refund(row),
         "changeable": row.booking.status != BookingStatus.CANCELLED,
-        "payment_form": PaymentForm() if payment_form is None else payment_form,
+        **lifecycle_context(row.booking),
         "cancel_form": StaffCancelForm() if cancel_form is None else cancel_form,
         "refused": cancel_form if payment_form is None else payment_form,
     }
+    if payment_form is not None:
+        context["payment_form"] = payment_form
     return render(request, "bookings/detail.html", context, status=status)
 
 
@@ -384,11 +387,15 @@ def staff_payment(request: HttpRequest, booking_id: int) -> HttpResponse:
         return _staff_refused(request, booking_id, 400, payment_form=form)
     try:
         services.booking_record_payment(
-            actor=request.user, booking_id=booking_id, reference=form.cleaned_data["reference"]
+            actor=request.user,
+            booking_id=booking_id,
+            amount_minor=form.cleaned_data["amount"],
+            method=form.cleaned_data["method"],
+            reference=form.cleaned_data["reference"],
         )
     except ServiceError as exc:
         return _staff_refused(request, booking_id, form_refusal(form, exc), payment_form=form)
-    messages.success(request, "Payment reference recorded.")
+    messages.success(request, "Payment recorded.")
     return redirect("bookings:booking_detail", booking_id=booking_id)
 
 

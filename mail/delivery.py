@@ -16,6 +16,10 @@ Entry points for the other apps
     job sends as ONE email listing everything since the last digest. Returns "queued",
     "digest" or "skipped".
 
+``mail_queue`` context may carry text attachments under ``"attachments"``: a list of
+``{"filename", "mimetype", "content"}`` (e.g. a booking's ``.ics`` calendar file); they are
+attached to the email as they are. Digests carry none.
+
 Kinds and templates: ``templates/email/<kind>.subject.txt``, ``<kind>.txt`` and
 ``<kind>.html``. A notification kind without its own templates uses the generic
 ``notification.*`` ones (summary + link), so the tasks app may use any kind name
@@ -82,6 +86,7 @@ KIND_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 DIGEST_CADENCES = ("hourly", "daily", "weekly")
 DIGEST_MAX_ITEMS = 200
 GENERIC_KIND = "notification"
+ATTACHMENTS_KEY = "attachments"
 # Context keys an email is useless without; checked when it is queued, not when it is sent.
 REQUIRED_CONTEXT = {
     "verify_email": ("verify_url",),
@@ -187,6 +192,11 @@ def mail_queue(
         context = json.loads(json.dumps(context, cls=DjangoJSONEncoder))
     except (TypeError, ValueError) as exc:
         raise MailError(f"Email context must be JSON-serialisable: {exc}") from None
+    for attachment in context.get(ATTACHMENTS_KEY) or []:
+        if not isinstance(attachment, dict) or not all(
+            isinstance(attachment.get(key), str) and attachment.get(key) for key in ("filename", "mimetype", "content")
+        ):
+            raise MailError("An attachment needs a filename, a mimetype and text content.")
     missing = [key for key in REQUIRED_CONTEXT.get(kind, ()) if not context.get(key)]
     if missing:
         raise MailError(f"A {kind} email needs {', '.join(missing)} in its context.")
@@ -331,6 +341,9 @@ def build_message(delivery: EmailDelivery, context: dict[str, Any]) -> EmailMult
         },
     )
     message.attach_alternative(html, "text/html")
+    # Text attachments travel in the context (JSON): [{"filename", "mimetype", "content"}].
+    for attachment in context.get(ATTACHMENTS_KEY) or []:
+        message.attach(attachment["filename"], attachment["content"], attachment["mimetype"])
     return message
 
 

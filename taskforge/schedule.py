@@ -53,6 +53,13 @@ def beat_schedule(*, backup_hour: int) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 50},
         },
+        # Booking reminders BOOKING_REMINDER_DAYS before departure (bookings/lifecycle_emails.py):
+        # hourly, so a missed run catches up; each booking is reminded once however often it runs.
+        "notifications-booking-reminders": {
+            "task": "notifications.booking_reminders",
+            "schedule": crontab(minute=25),
+            "options": {"expires": 3000},
+        },
         # Webhooks (webhooks/services/deliveries.py): queue deliveries that are due (retries,
         # and any whose message was lost); a sweep not started within 30 s is dropped.
         "notifications-webhook-sweep": {

@@ -427,6 +427,10 @@ if TRIP_PRICE_LUXURY_MIN_MINOR <= TRIP_PRICE_BUDGET_MAX_MINOR:
 TRIP_IMAGE_MAX_BYTES = env_int("TRIP_IMAGE_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 BOOKING_MAX_TRAVELLERS = env_int("BOOKING_MAX_TRAVELLERS", 12, minimum=1, maximum=1000)
 WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24, minimum=1, maximum=24 * 14)  # how long an offer holds seats
+# Travellers' names and details can be changed until this many days before departure.
+BOOKING_TRAVELLER_EDIT_DAYS = env_int("BOOKING_TRAVELLER_EDIT_DAYS", 14, minimum=0, maximum=365)
+# The reminder email goes out this many days before departure (bookings/lifecycle_emails.py).
+BOOKING_REMINDER_DAYS = env_int("BOOKING_REMINDER_DAYS", 7, minimum=1, maximum=365)
 # Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
 CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
 

@@ -2,7 +2,8 @@
 
 * `trips`: the catalogue (create, edit, edit the content only (the admin), take off sale);
 * `bookings`: quote, book, confirm;
-* `payments`: the payment reference;
+* `payments`: payments (amount, method, reference) and the receipt of a booking paid in full;
+* `travellers`: the travellers' names and details;
 * `cancellations`: cancel, fewer travellers, refunds, cancellation on erasure.
 
 Every function takes keyword-only arguments, runs in one transaction and queues its side
@@ -23,10 +24,12 @@ from bookings.services.cancellations import (
     cancellation_refund,
 )
 from bookings.services.payments import booking_record_payment
+from bookings.services.travellers import TravellerDetails, booking_travellers_update
 from bookings.services.trips import trip_content_edit, trip_create, trip_set_active, trip_update
 
 __all__ = [
     "Quote",
+    "TravellerDetails",
     "TripContentInput",
     "booking_cancel",
     "booking_confirm",
@@ -35,6 +38,7 @@ __all__ = [
     "booking_record_payment",
     "booking_reduce_quote",
     "booking_reduce_travellers",
+    "booking_travellers_update",
     "bookings_cancel_for_erasure",
     "cancellation_refund",
     "trip_content_edit",

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Capability
 from bookings.jobs import booking_confirmed
+from bookings.lifecycle_emails import booking_received_queue
 from bookings.models import Booking, BookingStatus, Departure, DepartureStatus, Trip
 from bookings.policy import booking_total, money
 from bookings.services.common import (
@@ -183,6 +184,7 @@ def booking_insert(
     departure.seats_taken += travellers
     departure.save(update_fields=["seats_taken"])
     business_event_record(event_type="booking.created", team_id=None, data=booking_event_data(booking))
+    booking_received_queue(booking)
     return booking
 
 

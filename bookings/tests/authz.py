@@ -86,7 +86,21 @@ def make_objects(world: World) -> dict[str, Any]:
             idempotency_key=uuid.uuid4(),
             expected_total_minor=trip.price_minor * 2,
         )
+        paid, _ = services.booking_create(
+            actor=traveller,
+            trip_code=trip.code,
+            travel_date=trip.start,
+            travellers=1,
+            idempotency_key=uuid.uuid4(),
+            expected_total_minor=trip.price_minor,
+        )
+    desk = world.users["booking_desk"]
+    with db_context(context_for_user(desk)):  # paid in full: it has a receipt
+        services.booking_record_payment(
+            actor=desk, booking_id=paid.pk, amount_minor=trip.price_minor, method="card", reference="PAY-MATRIX-0"
+        )
     return {
+        "booking_paid": paid,
         "trip": trip,
         "trip_off_sale": off_sale,
         "trip_image": image.image.rsplit("/", 1)[-1],
@@ -153,6 +167,17 @@ def _off_sale(w: World) -> dict[str, Any]:
 
 def _booking(w: World) -> dict[str, Any]:
     return {"booking_id": w.objects["booking_traveller"].pk}
+
+
+def _paid(w: World) -> dict[str, Any]:
+    return {"booking_id": w.objects["booking_paid"].pk}
+
+
+def _travellers_data(w: World) -> dict[str, Any]:
+    data = {"t-TOTAL_FORMS": "2", "t-INITIAL_FORMS": "0", "t-MIN_NUM_FORMS": "2", "t-MAX_NUM_FORMS": "2"}
+    for i, name in enumerate(("Ada Lovelace", "Charles Babbage")):
+        data.update({f"t-{i}-full_name": name, f"t-{i}-date_of_birth": "1990-05-0" + str(i + 1)})
+    return data
 
 
 def _departure(name: str) -> Any:
@@ -240,13 +265,22 @@ MATRIX: dict[str, Route | list[Route]] = {
         POST=only(302, *OWNER_OR_DESK),
         data=lambda w: {"travellers": "1"},
     ),
+    # Travellers' names and details: the owner and the booking desk, until the deadline.
+    "bookings:booking_travellers": Route(
+        kwargs=_booking, GET=only(200, *OWNER_OR_DESK), POST=only(302, *OWNER_OR_DESK), data=_travellers_data
+    ),
+    # The receipt: only once paid in full (before that a 404 for everyone), then the owner and the desk.
+    "bookings:booking_receipt": [
+        Route(kwargs=_paid, GET=only(200, *OWNER_OR_DESK), POST=everyone(405)),
+        Route(label="unpaid", kwargs=_booking, GET=only(404)),
+    ],
     # --- staff booking actions: the booking desk ------------------------------------------------------
     "bookings:staff_confirm": Route(kwargs=_booking, GET=everyone(405), POST=capability("booking_desk", 302)),
     "bookings:staff_payment": Route(
         kwargs=_booking,
         GET=everyone(405),
         POST=capability("booking_desk", 302),
-        data=lambda w: {"reference": "PAY-MATRIX-1"},
+        data=lambda w: {"amount": "1.00", "method": "card", "reference": "PAY-MATRIX-1"},
     ),
     "bookings:staff_cancel": Route(
         kwargs=_booking,

@@ -173,7 +173,9 @@ def test_traveller_cannot_touch_someone_elses_booking(make_trip, traveller, othe
         with pytest.raises(NotFound):
             services.booking_confirm(actor=other_traveller, booking_id=booking.pk)
         with pytest.raises(NotFound):
-            services.booking_record_payment(actor=other_traveller, booking_id=booking.pk, reference="PAY-1")
+            services.booking_record_payment(
+                actor=other_traveller, booking_id=booking.pk, amount_minor=1, method="card", reference="PAY-1"
+            )
     with acting(traveller):
         booking.refresh_from_db()
     assert booking.status == BookingStatus.PENDING and booking.travellers == 2
@@ -282,11 +284,13 @@ def test_staff_confirm_payment_and_cancel_with_reason(
         with pytest.raises(Conflict):
             services.booking_confirm(actor=booking_desk, booking_id=booking.pk)
         with pytest.raises(ServiceError, match="payment reference"):
-            services.booking_record_payment(actor=booking_desk, booking_id=booking.pk, reference="<script>")
+            services.booking_record_payment(
+                actor=booking_desk, booking_id=booking.pk, amount_minor=1, method="card", reference="<script>"
+            )
         assert (
             services.booking_record_payment(
-                actor=booking_desk, booking_id=booking.pk, reference="PAY-42"
-            ).payment_reference
+                actor=booking_desk, booking_id=booking.pk, amount_minor=10_00, method="cash", reference="PAY-42"
+            ).reference
             == "PAY-42"
         )
         with pytest.raises(ServiceError, match="reason"):

@@ -262,7 +262,12 @@ def test_staff_pages_are_404_for_travellers(client, make_trip, book, traveller) 
     client.force_login(traveller)
     assert client.get("/bookings/staff/").status_code == 404
     assert client.post(f"/bookings/{booking.pk}/confirm/").status_code == 404
-    assert client.post(f"/bookings/{booking.pk}/payment/", {"reference": "X1"}).status_code == 404
+    assert (
+        client.post(
+            f"/bookings/{booking.pk}/payment/", {"amount": "1.00", "method": "card", "reference": "X1"}
+        ).status_code
+        == 404
+    )
     assert client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "x"}).status_code == 404
     with db_context(ADMIN):
         booking.refresh_from_db()
@@ -301,8 +306,9 @@ def test_staff_list_filters_and_actions(
     assert OutboxEvent.objects.filter(aggregate_type="webhook", event_type="booking.confirmed").count() == 1
     assert client.get("/bookings/staff/?status=confirmed").content.decode().count('data-booking="') == 1
     assert client.post(f"/bookings/{a.pk}/confirm/").status_code == 409
-    assert client.post(f"/bookings/{a.pk}/payment/", {"reference": "<bad>"}).status_code == 400
-    assert client.post(f"/bookings/{a.pk}/payment/", {"reference": "PAY-7781"}).status_code == 302
+    pay = {"amount": "10.00", "method": "bank_transfer"}
+    assert client.post(f"/bookings/{a.pk}/payment/", {**pay, "reference": "<bad>"}).status_code == 400
+    assert client.post(f"/bookings/{a.pk}/payment/", {**pay, "reference": "PAY-7781"}).status_code == 302
     assert client.post(f"/bookings/{b.pk}/staff-cancel/", {"reason": ""}).status_code == 400
     assert (
         client.post(f"/bookings/{b.pk}/staff-cancel/", {"reason": "Flight cancelled", "full_refund": "on"}).status_code
@@ -321,7 +327,7 @@ def test_staff_refusals_come_back_on_the_form_with_what_was_typed(
 ) -> None:
     booking = book(traveller, make_trip(), 1)
     client.force_login(booking_desk)
-    bad = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    bad = client.post(f"/bookings/{booking.pk}/payment/", {"amount": "5", "method": "card", "reference": "<bad>"})
     text = bad.content.decode()
     assert bad.status_code == 400 and "Enter a payment reference" in text and 'value="&lt;bad&gt;"' in text
     empty = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "  "})
@@ -333,7 +339,7 @@ def test_staff_refusals_come_back_on_the_form_with_what_was_typed(
     # Cancelled meanwhile: the staff actions are gone, the refusal is shown on top.
     again = client.post(f"/bookings/{booking.pk}/staff-cancel/", {"reason": "Twice"})
     assert again.status_code == 409 and "already cancelled" in again.content.decode()
-    paid = client.post(f"/bookings/{booking.pk}/payment/", {"reference": "<bad>"})
+    paid = client.post(f"/bookings/{booking.pk}/payment/", {"amount": "5", "method": "card", "reference": "<bad>"})
     assert paid.status_code == 400 and "Enter a payment reference" in paid.content.decode()
     confirm = client.post(f"/bookings/{booking.pk}/confirm/")
     assert confirm.status_code == 409 and "Only pending bookings" in confirm.content.decode()

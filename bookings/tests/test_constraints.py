@@ -25,7 +25,9 @@ def booked(make_trip, book, traveller):
         # PostgreSQL reports the first failing CHECK (by name), so some rows break several.
         ("travellers = 0", "bookings_booking_total_matches|bookings_booking_travellers_positive"),
         ("travellers = 0, total_minor = 0", "bookings_booking_total_positive|bookings_booking_travellers_positive"),
-        ("total_minor = -5, unit_price_minor = -5", "bookings_booking_total_positive"),
+        ("total_minor = -5, unit_price_minor = -5", "bookings_booking_paid_range|bookings_booking_total_positive"),
+        ("paid_minor = -1", "bookings_booking_paid_range"),
+        ("paid_minor = total_minor + 1", "bookings_booking_paid_range"),
         ("total_minor = 1", "bookings_booking_total_matches"),
         ("status = 'lost'", "bookings_booking_status_valid"),
         ("refund_minor = total_minor + 1", "bookings_booking_refund_range"),

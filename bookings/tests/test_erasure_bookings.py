@@ -27,7 +27,9 @@ def travels(make_trip, book, traveller, booking_desk):
     paid = book(traveller, trip, 2)
     confirmed = book(traveller, trip, 1)
     with acting(booking_desk):
-        services.booking_record_payment(actor=booking_desk, booking_id=paid.pk, reference="PAY-77")
+        services.booking_record_payment(
+            actor=booking_desk, booking_id=paid.pk, amount_minor=50_00, method="card", reference="PAY-77"
+        )
         services.booking_confirm(actor=booking_desk, booking_id=confirmed.pk)
     return {"trip": trip, "pending": pending, "paid": paid, "confirmed": confirmed}
 
@@ -90,3 +92,27 @@ def test_the_bookings_app_registers_its_eraser() -> None:
     from bookings.personal_data import pending_bookings_erase
 
     assert export.erasers()["bookings_pending"] is pending_bookings_erase
+
+
+def test_erasure_deletes_traveller_details_and_keeps_payments(
+    client, travels, traveller, other_traveller, book
+) -> None:
+    import datetime as dt
+
+    from bookings.models import BookingTraveller, Payment
+
+    details = services.TravellerDetails(full_name="Ada Lovelace", date_of_birth=dt.date(1990, 5, 1))
+    theirs = book(other_traveller, travels["trip"], 1)
+    with acting(traveller):
+        services.booking_travellers_update(actor=traveller, booking_id=travels["confirmed"].pk, travellers=[details])
+        exported = export.exporters()["booking_travellers"](traveller)
+    with acting(other_traveller):
+        services.booking_travellers_update(actor=other_traveller, booking_id=theirs.pk, travellers=[details])
+    assert [row["full_name"] for row in exported] == ["Ada Lovelace"]
+    assert _erase(client, traveller) == 200
+    with db_context(ADMIN):
+        assert list(BookingTraveller.objects.values_list("booking_id", flat=True)) == [theirs.pk]
+        assert Payment.objects.filter(booking_id=travels["paid"].pk).count() == 1
+    assert ErasureRecord.objects.get(user_id=traveller.pk).summary["booking_travellers"] == {
+        "traveller_details_deleted": 1
+    }

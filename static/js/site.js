@@ -13,6 +13,10 @@ document.addEventListener("click", (event) => {
     event.preventDefault();
     window.history.back();
   }
+  // The receipt page's "Print" button.
+  if (event.target.closest("[data-print]")) {
+    window.print();
+  }
   const confirmEl = event.target.closest("[data-confirm]");
   if (confirmEl && !window.confirm(confirmEl.dataset.confirm)) {
     event.preventDefault();

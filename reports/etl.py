@@ -35,6 +35,10 @@ from django.conf import settings
 from django.db import connections
 from django.utils.crypto import salted_hmac
 
+from reports import etl_departures
+from reports.etl_merge import date_key as _date_key
+from reports.etl_merge import delete_rows as _delete
+from reports.etl_merge import upsert as _upsert
 from reports.schema import STAR_TABLES, schema_ensure
 from taskforge import pgconn
 
@@ -157,11 +161,11 @@ EXTRACTS: dict[str, tuple[str, str]] = {
     "booking": (
         "id bigint, traveller_key text, trip_code text, booked_at timestamptz, booking_date date, travel_date date, "
         "status text, travellers integer, amount_minor bigint, refund_minor bigint, currency text, "
-        "confirmed_at timestamptz, cancelled_at timestamptz",
+        "confirmed_at timestamptz, cancelled_at timestamptz, departure_id bigint",
         """
         SELECT b.id, b.user_id, b.trip_code, b.booking_date, (b.booking_date AT TIME ZONE 'UTC')::date,
                b.travel_date, b.status, b.travellers, b.total_minor, COALESCE(b.refund_minor, 0), b.currency,
-               b.confirmed_at, b.cancelled_at
+               b.confirmed_at, b.cancelled_at, b.departure_id
         FROM bookings_booking b
         """,
     ),
@@ -195,6 +199,8 @@ EXTRACTS: dict[str, tuple[str, str]] = {
         FROM created c FULL JOIN done d USING (team_id, week_start)
         """,
     ),
+    # Departures, waiting-list demand and checklist tasks (reports/etl_departures.py).
+    **etl_departures.EXTRACTS,
 }
 
 
@@ -233,35 +239,6 @@ def _stage(src: psycopg.Connection, tgt: psycopg.Connection) -> tuple[dict[str, 
 # --- load ----------------------------------------------------------------------------------------
 
 
-def _date_key(expr: str) -> str:
-    return f"to_char({expr}, 'YYYYMMDD')::integer"
-
-
-def _upsert(
-    tgt: psycopg.Connection,
-    table: str,
-    key: list[str],
-    columns: list[str],
-    select_sql: str,
-    params: dict[str, Any] | None = None,
-) -> int:
-    """INSERT ... ON CONFLICT DO UPDATE, touching only rows whose values differ.
-    Returns the rows inserted or updated."""
-    names = ", ".join(key + columns)
-    assign = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
-    old = ", ".join(f"t.{c}" for c in columns)
-    new = ", ".join(f"EXCLUDED.{c}" for c in columns)
-    statement = (
-        f"INSERT INTO star.{table} AS t ({names}) {select_sql} "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assign} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
-    )
-    return tgt.execute(statement, params).rowcount
-
-
-def _delete(tgt: psycopg.Connection, statement: str, params: dict[str, Any] | None = None) -> int:
-    return tgt.execute(statement, params).rowcount
-
-
 def _load(tgt: psycopg.Connection, snapshot_date: dt.date) -> dict[str, int]:
     """Merge the staging tables into the star schema. Returns rows changed per table."""
     snap = {"snapshot": snapshot_date, "snap_key": int(snapshot_date.strftime("%Y%m%d"))}
@@ -282,6 +259,7 @@ def _load(tgt: psycopg.Connection, snapshot_date: dt.date) -> dict[str, int]:
                 UNION ALL SELECT date FROM stg_departure
                 UNION ALL SELECT start_date FROM stg_trip
                 UNION ALL SELECT week_start FROM stg_task_flow
+                UNION ALL {etl_departures.DATES_SQL}
                 UNION ALL SELECT %(snapshot)s::date
             ) dates
         ) bounds, LATERAL (SELECT generate_series(bounds.lo, bounds.hi, interval '1 day')::date AS d) g
@@ -317,6 +295,7 @@ def _load(tgt: psycopg.Connection, snapshot_date: dt.date) -> dict[str, int]:
         "SELECT traveller_key, joined_month, first_booking_date FROM stg_traveller",
     )
     changes["dim_team"] = _upsert(tgt, "dim_team", ["team_key"], ["name"], "SELECT id, name FROM stg_team")
+    changes["dim_departure"] = etl_departures.load_departure_dim(tgt)
     changes["fact_booking"] = _upsert(
         tgt,
         "fact_booking",
@@ -336,11 +315,12 @@ def _load(tgt: psycopg.Connection, snapshot_date: dt.date) -> dict[str, int]:
             "currency",
             "confirmed_at",
             "cancelled_at",
+            "departure_key",
         ],
         f"""
         SELECT s.id, t.id, r.resort_key, s.traveller_key, {_date_key("s.booking_date")},
                {_date_key("s.travel_date")}, s.booked_at, s.status, s.travellers, s.amount_minor, s.refund_minor,
-               {REVENUE_SQL}, s.currency, s.confirmed_at, s.cancelled_at
+               {REVENUE_SQL}, s.currency, s.confirmed_at, s.cancelled_at, s.departure_id
         FROM stg_booking s
         JOIN stg_trip t ON t.code = s.trip_code
         JOIN star.dim_resort r ON r.name = t.resort
@@ -398,6 +378,7 @@ def _load(tgt: psycopg.Connection, snapshot_date: dt.date) -> dict[str, int]:
         )
         """,
     )
+    changes.update(etl_departures.load_departure_facts(tgt))
     return changes
 
 

@@ -7,7 +7,13 @@ name) and team. Facts:
 * `fact_seat_inventory`: a periodic snapshot, one row per departure per day the ETL ran
   (capacity, seats taken, confirmed and pending travellers);
 * `fact_task_flow`: per team per ISO week (Monday start): tasks created, tasks done and
-  the cycle time (created -> done) of the tasks done that week.
+  the cycle time (created -> done) of the tasks done that week;
+* `dim_departure`: one row per departure of a trip (date, capacity, effective price,
+  status); `fact_booking.departure_key` points at it;
+* `fact_waitlist`: one row per waiting-list entry (travellers, status, whether it was
+  ever offered and ever booked). Unserved demand = the entries never booked;
+* `fact_checklist_task`: one row per departure checklist task (team, due date, status,
+  done): checklist completion per departure and per team.
 
 `etl_run` logs every load. Changing a table later: add `ALTER TABLE ... ADD COLUMN IF NOT
 EXISTS ...` below (never edit a CREATE TABLE in place: existing installations keep theirs).
@@ -114,6 +120,46 @@ CREATE TABLE IF NOT EXISTS star.fact_task_flow (
     PRIMARY KEY (team_key, week_start_key)
 );
 
+CREATE TABLE IF NOT EXISTS star.dim_departure (
+    departure_key       bigint PRIMARY KEY,      -- bookings_departure.id
+    trip_key            bigint NOT NULL REFERENCES star.dim_trip,
+    resort_key          integer NOT NULL REFERENCES star.dim_resort,
+    departure_date_key  integer NOT NULL REFERENCES star.dim_date,
+    capacity            integer NOT NULL,
+    price_minor         bigint NOT NULL,         -- the departure's price, else the trip's
+    status              text NOT NULL,           -- open | closed | cancelled
+    cancelled_at        timestamptz
+);
+
+ALTER TABLE star.fact_booking ADD COLUMN IF NOT EXISTS departure_key bigint REFERENCES star.dim_departure;
+CREATE INDEX IF NOT EXISTS fact_booking_departure_idx ON star.fact_booking (departure_key);
+
+CREATE TABLE IF NOT EXISTS star.fact_waitlist (
+    entry_id           bigint PRIMARY KEY,       -- degenerate dimension
+    departure_key      bigint NOT NULL REFERENCES star.dim_departure,
+    trip_key           bigint NOT NULL REFERENCES star.dim_trip,
+    resort_key         integer NOT NULL REFERENCES star.dim_resort,
+    joined_date_key    integer NOT NULL REFERENCES star.dim_date,
+    travellers         integer NOT NULL,
+    status             text NOT NULL,            -- waiting | offered | accepted | declined | expired | withdrawn
+    offered            boolean NOT NULL,         -- ever received an offer
+    booked             boolean NOT NULL,         -- accepted an offer (served); false = unserved demand
+    closed_at          timestamptz
+);
+CREATE INDEX IF NOT EXISTS fact_waitlist_departure_idx ON star.fact_waitlist (departure_key);
+
+CREATE TABLE IF NOT EXISTS star.fact_checklist_task (
+    checklist_task_id  bigint PRIMARY KEY,       -- checklists_task.id
+    departure_key      bigint NOT NULL REFERENCES star.dim_departure,
+    team_key           bigint NOT NULL REFERENCES star.dim_team,
+    due_date_key       integer NOT NULL REFERENCES star.dim_date,
+    title              text NOT NULL,
+    status             text NOT NULL,
+    done               boolean NOT NULL,
+    deleted            boolean NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fact_checklist_task_departure_idx ON star.fact_checklist_task (departure_key);
+
 CREATE TABLE IF NOT EXISTS star.etl_run (
     id           bigserial PRIMARY KEY,
     started_at   timestamptz NOT NULL,
@@ -136,6 +182,9 @@ STAR_TABLES = (
     "fact_booking",
     "fact_seat_inventory",
     "fact_task_flow",
+    "dim_departure",
+    "fact_waitlist",
+    "fact_checklist_task",
 )
 
 

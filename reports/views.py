@@ -28,6 +28,7 @@ from reports import charts, selectors
 from reports.forms import RangeForm, ResortForm, RevenueForm, SeatForm, TaskFlowForm
 from reports.jobs import reports_etl
 from reports.selectors import StarUnavailable
+from reports.selectors_departures import departure_rows, waitlist_demand_rows
 from reports.system import system_figures
 from taskforge.decorators import capability_required, signed_in, team_member_required
 from taskforge.params import redirect_target
@@ -284,6 +285,11 @@ def seats(request: HttpRequest, export: str = "") -> HttpResponse:
         return _unavailable(request, "seats", export, context, exc)
     if export == CSV:
         return _seats_csv(rows, start, end)
+    try:
+        departures = departure_rows(start, end)
+        demand = waitlist_demand_rows(start, end)
+    except StarUnavailable as exc:
+        return _unavailable(request, "seats", export, context, exc)
     capacity = sum(r.capacity for r in rows)
     taken = sum(r.taken for r in rows)
     context.update(
@@ -292,6 +298,9 @@ def seats(request: HttpRequest, export: str = "") -> HttpResponse:
         overall=round(100 * taken / capacity) if capacity else None,
         capacity=capacity,
         taken=taken,
+        departures=departures,
+        demand=demand,
+        unserved_travellers=sum(d.unserved_travellers for d in demand),
         chart_rows=min(len(rows), CHART_DEPARTURES),
         chart=charts.utilisation_chart(
             [(f"{r.departure:%d %b %Y} · {r.code}", r.taken, r.capacity) for r in rows[:CHART_DEPARTURES]],

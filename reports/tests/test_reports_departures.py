@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from reports import etl, selectors_departures
@@ -137,3 +138,15 @@ def test_the_departures_facts_follow_the_source_and_a_second_run_changes_nothing
     assert result.changes["fact_checklist_task"] == 1  # one updated
     (ski,) = [r for r in selectors_departures.departure_rows(D(2025, 6, 1), D(2025, 6, 1))]
     assert (ski.unserved_entries, ski.unserved_travellers, ski.checklist_done, ski.checklist_percent) == (2, 4, 2, 100)
+
+
+def test_the_seat_report_shows_unserved_demand_and_checklist_progress(known: KnownData) -> None:
+    etl.run_etl()
+    client = Client()
+    client.force_login(known.staff_alpha)
+    page = client.get("/reports/seats/?start=2025-06-01&end=2025-06-30").content.decode()
+    assert 'data-unserved="5"' in page  # 3 + 1 + 1 travellers never booked
+    assert 'data-departure="SKI-1-2025-06-01"' in page and "1 of 2 done (50%)" in page
+    assert 'data-resort="Alps"' in page
+    client.force_login(known.traveller1)
+    assert client.get("/reports/seats/?start=2025-06-01&end=2025-06-30").status_code in (403, 404)

@@ -66,6 +66,7 @@ class Endpoint:
     data: Callable[[World], dict[str, Any]] | None = None
     label: str = ""
     headers: dict[str, str] | None = None  # extra request headers as WSGI keys (HTTP_IF_MATCH)
+    before: Callable[[World], None] | None = None  # before each actor's request (what a rollback cannot undo)
 
     def __post_init__(self) -> None:
         missing = set(ACTORS) - set(self.expect)
@@ -148,8 +149,47 @@ def _task_objects(w: World) -> dict[str, Any]:
 
 MAKERS += [_accounts_objects, _trip_objects, _task_objects]
 
+
+def _comment_objects(w: World) -> dict[str, Any]:
+    from tasks.models import TaskComment
+    from tasks.services import comment_create
+
+    people, task_x = w.people, w.objects["task_x"]
+    with acting(people.team_admin):
+        admins = comment_create(actor=people.team_admin, task_id=task_x.id, body="The admin's comment")
+    with acting(people.team_member):
+        members = comment_create(actor=people.team_member, task_id=task_x.id, body="The member's comment")
+    with acting(people.y_admin):
+        y = comment_create(actor=people.y_admin, task_id=w.objects["task_y"].id, body="Team y's comment")
+    return {
+        "comment_x": admins["cid"],
+        "comment_x_member": members["cid"],
+        "comment_x_member_doc": TaskComment.objects.get(pk=members["cid"]),
+        "comment_y": y["cid"],
+    }
+
+
+def _member_comment_back(w: World) -> None:
+    """A deleted comment's document is not brought back by the per-request rollback."""
+    from tasks.models import TaskComment
+
+    doc = w.objects["comment_x_member_doc"]
+    if not TaskComment.objects.filter(pk=doc.pk).exists():
+        doc.save(force_insert=True)
+
+
+MAKERS += [_comment_objects]
+
 TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
 TASK_READ = team_x(guest=200, member=200, admin=200, site_admin=404, read=200)  # site admins: in no team
+COMMENT_WRITE = team_x(guest=403, member=201, admin=201, site_admin=404, read=403)
+OWN_COMMENT = team_x(guest=403, member=200, admin=200, site_admin=404, read=403)  # author; admin moderates
+ADMINS_COMMENT = team_x(guest=403, member=403, admin=200, site_admin=404, read=403)
+
+
+def _comments(w: World, task: str = "task_x") -> str:
+    return f"/api/v1/tasks/{w.objects[task].id}/comments/"
+
 
 ENDPOINTS: list[Endpoint] = [
     # --- docs ----------------------------------------------------------------------------------
@@ -353,6 +393,82 @@ ENDPOINTS: list[Endpoint] = [
         write(404, team_admin=200),  # team_admin's; the read token is team_admin's too: 403
         "notification_read",
     ),
+    # --- comments (team x's task_x; the member's own comment and the admin's) ----------------------
+    Endpoint("GET", lambda w: _comments(w), TASK_READ, "comments_list"),
+    Endpoint("GET", lambda w: _comments(w, "task_y"), table(404), "comments_list", label="team y"),
+    Endpoint(
+        "POST", lambda w: _comments(w), COMMENT_WRITE, "comment_create", data=lambda w: {"body": "From the matrix"}
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _comments(w),
+        team_x(guest=403, member=400, admin=400, site_admin=404, read=403),
+        "comment_create",
+        data=lambda w: {"body": ""},
+        label="empty",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _comments(w, "task_y"),
+        table(404, read_token=403),
+        "comment_create",
+        data=lambda w: {"body": "From the matrix"},
+        label="team y",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + f"{w.objects['comment_x_member']}/",
+        OWN_COMMENT,
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="the member's comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + f"{w.objects['comment_x']}/",
+        ADMINS_COMMENT,
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="the admin's comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + "665f1c2a8e4b2a0012345678/",
+        team_x(guest=404, member=404, admin=404, site_admin=404, read=403),
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="no such comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w, "task_y") + f"{w.objects['comment_y']}/",
+        table(404, read_token=403),
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="team y",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w) + f"{w.objects['comment_x_member']}/",
+        team_x(guest=403, member=204, admin=204, site_admin=404, read=403),
+        "comment_delete",
+        label="the member's comment",
+        before=_member_comment_back,
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w) + f"{w.objects['comment_x']}/",
+        team_x(guest=403, member=403, admin=204, site_admin=404, read=403),
+        "comment_delete",
+        label="the admin's comment",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w, "task_y") + f"{w.objects['comment_y']}/",
+        table(404, read_token=403),
+        "comment_delete",
+        label="team y",
+    ),
 ]
 
 
@@ -377,6 +493,8 @@ def test_authorization_matrix(world: World) -> None:
         path = endpoint.path(world)
         data = endpoint.data(world) if endpoint.data else None
         for actor in ACTORS:
+            if endpoint.before:
+                endpoint.before(world)
             with transaction.atomic():
                 response = client.generic(
                     endpoint.method,

@@ -115,4 +115,14 @@ MATRIX: dict[str, Route | list[Route]] = {
         PATCH=team_x(guest=403, member=400, admin=400, anon=UNAUTHORIZED),
         DELETE=team_x(guest=403, member=204, admin=204, anon=UNAUTHORIZED),
     ),
+    # Uploads are multipart; the site matrix's body is no file: 400 for who may change the task.
+    "api:task_attachments": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id},
+        allow_403=True,
+        POST=team_x(guest=403, member=403, admin=400, anon=UNAUTHORIZED),
+    ),
+    "api:task_attachment": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id, "attachment_id": w.objects["attachment_x"]},
+        GET=team_x(guest=200, member=200, admin=200, anon=UNAUTHORIZED),
+    ),
 }

@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
@@ -152,7 +153,7 @@ MAKERS += [_accounts_objects, _trip_objects, _task_objects]
 
 def _comment_objects(w: World) -> dict[str, Any]:
     from tasks.models import TaskComment
-    from tasks.services import comment_create
+    from tasks.services import comment_create, task_attachment_add
 
     people, task_x = w.people, w.objects["task_x"]
     with acting(people.team_admin):
@@ -161,7 +162,16 @@ def _comment_objects(w: World) -> dict[str, Any]:
         members = comment_create(actor=people.team_member, task_id=task_x.id, body="The member's comment")
     with acting(people.y_admin):
         y = comment_create(actor=people.y_admin, task_id=w.objects["task_y"].id, body="Team y's comment")
+        file_y = task_attachment_add(
+            actor=people.y_admin, task_id=w.objects["task_y"].id, upload=SimpleUploadedFile("y.txt", b"y\n")
+        )
+    with acting(people.team_admin):
+        file_x = task_attachment_add(
+            actor=people.team_admin, task_id=task_x.id, upload=SimpleUploadedFile("x.txt", b"x\n")
+        )
     return {
+        "attachment_x": file_x["id"],
+        "attachment_y": file_y["id"],
         "comment_x": admins["cid"],
         "comment_x_member": members["cid"],
         "comment_x_member_doc": TaskComment.objects.get(pk=members["cid"]),
@@ -467,6 +477,36 @@ ENDPOINTS: list[Endpoint] = [
         lambda w: _comments(w, "task_y") + f"{w.objects['comment_y']}/",
         table(404, read_token=403),
         "comment_delete",
+        label="team y",
+    ),
+    # --- attachments (multipart uploads: the matrix's JSON body is refused with 415 after the
+    # permission check; api/tests/test_api_comments.py uploads real files) ----------------------
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/attachments/",
+        team_x(guest=403, member=415, admin=415, site_admin=404, read=403),
+        "attachment_upload",
+        data=lambda w: {"file": "not a file"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/attachments/",
+        team_x(guest=403, member=403, admin=415, site_admin=404, read=403),
+        "attachment_upload",
+        data=lambda w: {"file": "not a file"},
+        label="the admin's task",
+    ),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/attachments/{w.objects['attachment_x']}/",
+        TASK_READ,
+        "attachment_download",
+    ),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/attachments/{w.objects['attachment_y']}/",
+        table(404),
+        "attachment_download",
         label="team y",
     ),
 ]

@@ -34,7 +34,7 @@ ATTACHMENT_ID = OpenApiParameter(
 
 class AttachmentListView(ApiView):
     parser_classes = (MultiPartParser,)
-    extra_problem_codes = {"POST": (413, 422)}
+    extra_problem_codes = {"POST": (422,)}
 
     @extend_schema(
         operation_id="attachment_upload",

@@ -4,7 +4,7 @@ Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database er
 
 from django.urls import path, re_path, register_converter
 
-from api.views import docs, me, notifications, tasks, teams, trips
+from api.views import attachments, comments, docs, me, notifications, tasks, teams, trips
 
 
 class IdConverter:
@@ -44,6 +44,18 @@ urlpatterns = [
         "notifications/<str:notification_id>/read/",
         notifications.NotificationReadView.as_view(),
         name="notification_read",
+    ),
+    path("tasks/<uuid:task_id>/comments/", comments.CommentListView.as_view(), name="task_comments"),
+    path(
+        "tasks/<uuid:task_id>/comments/<str:comment_id>/",
+        comments.CommentDetailView.as_view(),
+        name="task_comment",
+    ),
+    path("tasks/<uuid:task_id>/attachments/", attachments.AttachmentListView.as_view(), name="task_attachments"),
+    path(
+        "tasks/<uuid:task_id>/attachments/<str:attachment_id>/",
+        attachments.AttachmentDetailView.as_view(),
+        name="task_attachment",
     ),
     # Resources are added above this line.
     re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskforge.testing.authz import Route, World, everyone, signed_in, team_x
+from tasks.models import TaskComment
 
 UNAUTHORIZED = 401
 
@@ -19,6 +20,13 @@ def _team(w: World) -> dict[str, Any]:
 
 def _co_admin(w: World) -> dict[str, Any]:
     return {"slug": w.teams["x"].slug, "user_id": w.objects["co_admin_x"].pk}
+
+
+def _member_comment_back(w: World) -> None:
+    """A deleted comment's document is not brought back by the per-request rollback."""
+    doc = w.objects["comment_x_member_doc"]
+    if not TaskComment.objects.filter(pk=doc.pk).exists():
+        doc.save(force_insert=True)
 
 
 def _invitation(w: World) -> dict[str, Any]:
@@ -88,5 +96,33 @@ MATRIX: dict[str, Route | list[Route]] = {
     "api:notification_read": Route(
         kwargs=lambda w: {"notification_id": w.objects["notification_x"]},
         POST=signed_in(404, team_admin=200, anon=UNAUTHORIZED),  # team_admin's own
+    ),
+    # Comments on team x's task: guests read, members and admins comment; one's own comment
+    # (member) or anyone's (admin: comment.moderate) is edited or deleted.
+    "api:task_comments": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id},
+        data=lambda w: {"body": "From the site matrix"},
+        allow_403=True,
+        GET=team_x(guest=200, member=200, admin=200, anon=UNAUTHORIZED),
+        POST=team_x(guest=403, member=201, admin=201, anon=UNAUTHORIZED),
+    ),
+    # The member's own comment (put back before each request). No body: a PATCH by whoever
+    # may change it answers 400 (the text is missing); the API matrix sends the JSON bodies.
+    "api:task_comment": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id, "comment_id": w.objects["comment_x_member"]},
+        allow_403=True,
+        before=_member_comment_back,
+        PATCH=team_x(guest=403, member=400, admin=400, anon=UNAUTHORIZED),
+        DELETE=team_x(guest=403, member=204, admin=204, anon=UNAUTHORIZED),
+    ),
+    # Uploads are multipart; the site matrix's body is no file: 400 for who may change the task.
+    "api:task_attachments": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id},
+        allow_403=True,
+        POST=team_x(guest=403, member=403, admin=400, anon=UNAUTHORIZED),
+    ),
+    "api:task_attachment": Route(
+        kwargs=lambda w: {"task_id": w.objects["task_x"].id, "attachment_id": w.objects["attachment_x"]},
+        GET=team_x(guest=200, member=200, admin=200, anon=UNAUTHORIZED),
     ),
 }

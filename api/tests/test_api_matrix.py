@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
@@ -66,6 +67,7 @@ class Endpoint:
     data: Callable[[World], dict[str, Any]] | None = None
     label: str = ""
     headers: dict[str, str] | None = None  # extra request headers as WSGI keys (HTTP_IF_MATCH)
+    before: Callable[[World], None] | None = None  # before each actor's request (what a rollback cannot undo)
 
     def __post_init__(self) -> None:
         missing = set(ACTORS) - set(self.expect)
@@ -148,8 +150,56 @@ def _task_objects(w: World) -> dict[str, Any]:
 
 MAKERS += [_accounts_objects, _trip_objects, _task_objects]
 
+
+def _comment_objects(w: World) -> dict[str, Any]:
+    from tasks.models import TaskComment
+    from tasks.services import comment_create, task_attachment_add
+
+    people, task_x = w.people, w.objects["task_x"]
+    with acting(people.team_admin):
+        admins = comment_create(actor=people.team_admin, task_id=task_x.id, body="The admin's comment")
+    with acting(people.team_member):
+        members = comment_create(actor=people.team_member, task_id=task_x.id, body="The member's comment")
+    with acting(people.y_admin):
+        y = comment_create(actor=people.y_admin, task_id=w.objects["task_y"].id, body="Team y's comment")
+        file_y = task_attachment_add(
+            actor=people.y_admin, task_id=w.objects["task_y"].id, upload=SimpleUploadedFile("y.txt", b"y\n")
+        )
+    with acting(people.team_admin):
+        file_x = task_attachment_add(
+            actor=people.team_admin, task_id=task_x.id, upload=SimpleUploadedFile("x.txt", b"x\n")
+        )
+    return {
+        "attachment_x": file_x["id"],
+        "attachment_y": file_y["id"],
+        "comment_x": admins["cid"],
+        "comment_x_member": members["cid"],
+        "comment_x_member_doc": TaskComment.objects.get(pk=members["cid"]),
+        "comment_y": y["cid"],
+    }
+
+
+def _member_comment_back(w: World) -> None:
+    """A deleted comment's document is not brought back by the per-request rollback."""
+    from tasks.models import TaskComment
+
+    doc = w.objects["comment_x_member_doc"]
+    if not TaskComment.objects.filter(pk=doc.pk).exists():
+        doc.save(force_insert=True)
+
+
+MAKERS += [_comment_objects]
+
 TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
 TASK_READ = team_x(guest=200, member=200, admin=200, site_admin=404, read=200)  # site admins: in no team
+COMMENT_WRITE = team_x(guest=403, member=201, admin=201, site_admin=404, read=403)
+OWN_COMMENT = team_x(guest=403, member=200, admin=200, site_admin=404, read=403)  # author; admin moderates
+ADMINS_COMMENT = team_x(guest=403, member=403, admin=200, site_admin=404, read=403)
+
+
+def _comments(w: World, task: str = "task_x") -> str:
+    return f"/api/v1/tasks/{w.objects[task].id}/comments/"
+
 
 ENDPOINTS: list[Endpoint] = [
     # --- docs ----------------------------------------------------------------------------------
@@ -353,6 +403,112 @@ ENDPOINTS: list[Endpoint] = [
         write(404, team_admin=200),  # team_admin's; the read token is team_admin's too: 403
         "notification_read",
     ),
+    # --- comments (team x's task_x; the member's own comment and the admin's) ----------------------
+    Endpoint("GET", lambda w: _comments(w), TASK_READ, "comments_list"),
+    Endpoint("GET", lambda w: _comments(w, "task_y"), table(404), "comments_list", label="team y"),
+    Endpoint(
+        "POST", lambda w: _comments(w), COMMENT_WRITE, "comment_create", data=lambda w: {"body": "From the matrix"}
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _comments(w),
+        team_x(guest=403, member=400, admin=400, site_admin=404, read=403),
+        "comment_create",
+        data=lambda w: {"body": ""},
+        label="empty",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _comments(w, "task_y"),
+        table(404, read_token=403),
+        "comment_create",
+        data=lambda w: {"body": "From the matrix"},
+        label="team y",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + f"{w.objects['comment_x_member']}/",
+        OWN_COMMENT,
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="the member's comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + f"{w.objects['comment_x']}/",
+        ADMINS_COMMENT,
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="the admin's comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w) + "665f1c2a8e4b2a0012345678/",
+        team_x(guest=404, member=404, admin=404, site_admin=404, read=403),
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="no such comment",
+    ),
+    Endpoint(
+        "PATCH",
+        lambda w: _comments(w, "task_y") + f"{w.objects['comment_y']}/",
+        table(404, read_token=403),
+        "comment_update",
+        data=lambda w: {"body": "Edited by the matrix"},
+        label="team y",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w) + f"{w.objects['comment_x_member']}/",
+        team_x(guest=403, member=204, admin=204, site_admin=404, read=403),
+        "comment_delete",
+        label="the member's comment",
+        before=_member_comment_back,
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w) + f"{w.objects['comment_x']}/",
+        team_x(guest=403, member=403, admin=204, site_admin=404, read=403),
+        "comment_delete",
+        label="the admin's comment",
+    ),
+    Endpoint(
+        "DELETE",
+        lambda w: _comments(w, "task_y") + f"{w.objects['comment_y']}/",
+        table(404, read_token=403),
+        "comment_delete",
+        label="team y",
+    ),
+    # --- attachments (multipart uploads: the matrix's JSON body is refused with 415 after the
+    # permission check; api/tests/test_api_comments.py uploads real files) ----------------------
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x_member'].id}/attachments/",
+        team_x(guest=403, member=415, admin=415, site_admin=404, read=403),
+        "attachment_upload",
+        data=lambda w: {"file": "not a file"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/attachments/",
+        team_x(guest=403, member=403, admin=415, site_admin=404, read=403),
+        "attachment_upload",
+        data=lambda w: {"file": "not a file"},
+        label="the admin's task",
+    ),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/tasks/{w.objects['task_x'].id}/attachments/{w.objects['attachment_x']}/",
+        TASK_READ,
+        "attachment_download",
+    ),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/tasks/{w.objects['task_y'].id}/attachments/{w.objects['attachment_y']}/",
+        table(404),
+        "attachment_download",
+        label="team y",
+    ),
 ]
 
 
@@ -377,6 +533,8 @@ def test_authorization_matrix(world: World) -> None:
         path = endpoint.path(world)
         data = endpoint.data(world) if endpoint.data else None
         for actor in ACTORS:
+            if endpoint.before:
+                endpoint.before(world)
             with transaction.atomic():
                 response = client.generic(
                     endpoint.method,

@@ -19,6 +19,9 @@ over a keep-alive connection:
 * paced: every client sends about one request per second (20 clients -> ~20 requests/s,
   i.e. 20 people clicking around at once).
 
+With --api each client also lists the tasks through `GET /api/v1/tasks/` with its own
+personal access token (the same filters and sorts), for the API-against-page comparison.
+
 Prints p50/p95/p99/max per page and mode, throughput and errors. The SQL query count per
 page is guarded separately by tasks/tests/test_board_list.py (constant in the number of tasks).
 """
@@ -120,6 +123,7 @@ def orchestrate(args: argparse.Namespace) -> None:
         "MEDIA_ROOT": str(media),
         "LOG_LEVEL": "WARNING",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "API_IP_RATE": "100000/minute",  # every client is 127.0.0.1
     }
     try:
         wait_for_ping(docs_port, docs)
@@ -130,7 +134,7 @@ def orchestrate(args: argparse.Namespace) -> None:
         )  # fmt: skip
         subprocess.run(
             [sys.executable, "-m", "bench.tasks", "--drive", "--seconds", str(args.seconds),
-             "--clients", str(args.clients)],
+             "--clients", str(args.clients), *(["--api"] if args.api else [])],
             cwd=ROOT, env=env, check=True,
         )  # fmt: skip
     finally:
@@ -269,9 +273,14 @@ class Client:
         self.port = port
         self.cookies: dict[str, str] = {}
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.token = ""
 
-    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, bytes, float]:
+    def request(
+        self, method: str, path: str, body: dict[str, str] | None = None, bearer: str = ""
+    ) -> tuple[int, bytes, float]:
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "User-Agent": "bench.tasks"}
+        if bearer:  # the API: a personal access token instead of the session
+            headers = {"Authorization": f"Bearer {bearer}", "User-Agent": "bench.tasks"}
         data = None
         if body is not None:
             data = urllib.parse.urlencode(body)
@@ -320,6 +329,9 @@ def _paths(team_id: int, rng: random.Random) -> tuple[str, str]:
     return board, f"/tasks/teams/{team_id}/list/?sort={sort}&page={page}{extra}"
 
 
+KINDS = ["board", "list", "task"]  # --api adds "api": the same list through GET /api/v1/tasks/ with a token
+
+
 def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pace: float | None) -> dict[str, Any]:
     results: list[tuple[str, float, int]] = []
     lock = threading.Lock()
@@ -328,15 +340,17 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
     def worker(index: int, client: Client) -> None:
         rng = random.Random(index)
         local = []
-        turn = index % 3
+        turn = index % len(KINDS)
         while time.monotonic() < stop_at:
             board, listing = _paths(team_id, rng)
-            task = f"/tasks/{rng.choice(TASK_IDS)}/"
-            kind, path = (("board", board), ("list", listing), ("task", task))[turn]
-            turn = (turn + 1) % 3
+            paths = {"board": board, "list": listing, "task": f"/tasks/{rng.choice(TASK_IDS)}/",
+                     "api": "/api/v1/tasks/?team=bench&" + re.sub(r"&page=\d+", "", listing.split("?", 1)[1])}  # fmt: skip
+            kind = KINDS[turn]
+            path = paths[kind]
+            turn = (turn + 1) % len(KINDS)
             sent = time.monotonic()
             try:
-                status, _, elapsed = client.request("GET", path)
+                status, _, elapsed = client.request("GET", path, bearer=client.token if kind == "api" else "")
             except OSError:
                 status, elapsed = 0, time.monotonic() - sent
             local.append((kind, elapsed, status))
@@ -353,7 +367,7 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
         t.join()
     wall = time.monotonic() - started
     report: dict[str, Any] = {"requests": len(results), "throughput": len(results) / wall}
-    for kind in ("board", "list", "task"):
+    for kind in KINDS:
         times = sorted(e for k, e, s in results if k == kind and s == 200)
         errors = sum(1 for k, _, s in results if k == kind and s != 200)
         if not times:
@@ -363,6 +377,17 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
         report[kind] = {"n": len(times), "errors": errors, "p50": q[49] * 1000, "p95": q[94] * 1000,
                         "p99": q[98] * 1000, "max": times[-1] * 1000}  # fmt: skip
     return report
+
+
+def _token_for(email: str) -> str:
+    """A read token of the person (made through the same service as the profile page)."""
+    from accounts.models import User
+    from accounts.services.api_tokens import api_token_create
+    from taskforge.dbcontext import DbContext, db_context
+
+    with db_context(DbContext(role="system", user_agent="bench.tasks")):
+        user = User.objects.get(email=email)
+        return api_token_create(user=user, name="bench", scope="read").secret
 
 
 def drive(args: argparse.Namespace) -> None:
@@ -384,6 +409,8 @@ def drive(args: argparse.Namespace) -> None:
         for email in emails[: args.clients]:
             client = Client(port)
             client.sign_in(email)
+            if "api" in KINDS:
+                client.token = _token_for(email)
             clients.append(client)
         warm = run_load(port, team_id, clients, 5, None)  # warm caches, pools and workers
         print(f"[bench.tasks] gunicorn (deploy/gunicorn.conf.py) on :{port}, {len(clients)} clients signed in; "
@@ -391,7 +418,7 @@ def drive(args: argparse.Namespace) -> None:
         rows = []
         for mode, pace in (("closed loop", None), ("paced 1/s", 1.0)):
             report = run_load(port, team_id, clients, args.seconds, pace)
-            for kind in ("board", "list", "task"):
+            for kind in KINDS:
                 r = report[kind]
                 rows.append((mode, kind, r["n"], r.get("errors", 0), r.get("p50", 0), r.get("p95", 0), r.get("p99", 0),
                              r.get("max", 0), report["throughput"]))  # fmt: skip
@@ -425,10 +452,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of each load mode")
     parser.add_argument("--clients", type=int, default=20, help="concurrent signed-in clients")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database afterwards")
+    parser.add_argument("--api", action="store_true", help="also list the tasks through the API (with a token)")
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
+    if args.api:
+        KINDS.append("api")
     if args.drive:
         drive(args)
     else:

@@ -343,8 +343,9 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
         turn = index % len(KINDS)
         while time.monotonic() < stop_at:
             board, listing = _paths(team_id, rng)
+            query = re.sub(r"&page=\d+", "", listing.split("?", 1)[1])  # the API pages by cursor
             paths = {"board": board, "list": listing, "task": f"/tasks/{rng.choice(TASK_IDS)}/",
-                     "api": "/api/v1/tasks/?team=bench&" + re.sub(r"&page=\d+", "", listing.split("?", 1)[1])}  # fmt: skip
+                     "api": f"/api/v1/tasks/?team=bench&{query}"}  # fmt: skip
             kind = KINDS[turn]
             path = paths[kind]
             turn = (turn + 1) % len(KINDS)

@@ -97,6 +97,6 @@ def paginate_list(request: Request, items: Sequence[Any], serialize: Callable[[A
 
 def _page_size(request: Request) -> int:
     raw = request.query_params.get("page_size", "")
-    if raw.isdigit() and int(raw) > 0:
+    if raw.isascii() and raw.isdigit() and int(raw) > 0:  # "²١٣" is a digit string int() refuses
         return min(int(raw), MAX_PAGE_SIZE)
     return PAGE_SIZE

@@ -375,7 +375,9 @@ class DepartureMoveForm(forms.Form):
 class WaitlistJoinForm(forms.Form):
     """Join a full departure's waiting list for a number of travellers."""
 
-    travel_date = forms.DateField(error_messages={"invalid": "Choose one of the trip's departure dates."})
+    travel_date = forms.DateField(
+        widget=DateInput, error_messages={"invalid": "Choose one of the trip's departure dates."}
+    )
     travellers = forms.IntegerField(
         min_value=1, error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE}
     )

@@ -25,6 +25,7 @@ def test_patch_keeps_what_it_does_not_name(people) -> None:
         "theme": "dark",
         "channels": {"email": False, "in_app": False},
         "email_cadence": "daily",
+        "time_zone": "UTC",
     }
 
 

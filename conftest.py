@@ -270,14 +270,14 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, **extra_env: str) -> None:
+    def start(self, port: int | None = None, **extra_env: str) -> None:
         import urllib.request
 
         from django.conf import settings
 
         from taskforge.testing.plugin import _free_port
 
-        self.port = _free_port()
+        self.port = port or _free_port()
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(settings.DATABASES["default"]),
@@ -354,6 +354,71 @@ def live_server_proc(committed_db):
         yield server
     finally:
         server.stop()
+
+
+class LiveEvents:
+    """The live-events service (uvicorn, live.asgi) against the test database and this run's Redis."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkdtemp(prefix=f"tf-events-{TEST_ID}-")) / "events.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, **extra_env: str) -> None:
+        import urllib.request
+
+        from django.conf import settings
+
+        from taskforge.testing.plugin import _free_port
+
+        self.port = _free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "live.settings",
+            "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LIVE_RECHECK_MS": "200",
+            "LIVE_HEARTBEAT_SECONDS": "1",
+            **extra_env,
+        }
+        argv = [sys.executable, "-m", "uvicorn", "live.asgi:application", "--host", "127.0.0.1",
+                "--port", str(self.port), "--lifespan", "off", "--no-access-log"]  # fmt: skip
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/events/healthz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise RuntimeError("live events service did not start:\n" + self.log.read_text(errors="replace")[-3000:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+
+@pytest.fixture
+def live_events_proc(committed_db):
+    """The live-events service on a free port against the committed test database; `.url`."""
+    service = LiveEvents()
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 @pytest.fixture

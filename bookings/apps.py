@@ -6,4 +6,6 @@ class BookingsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        import bookings.jobs  # noqa: F401 - registers the Celery jobs
+        # Registers the Celery jobs: emails (bookings.jobs) and the waiting list's offer rounds.
+        import bookings.jobs
+        import bookings.services.waitlist  # noqa: F401

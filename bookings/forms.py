@@ -212,9 +212,17 @@ class BookingForm(forms.Form):
         choices=[("review", "Review"), ("confirm", "Confirm")], required=False, widget=forms.HiddenInput
     )
 
-    def __init__(self, *args: Any, departures: list[dt.date], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, departures: list[dt.date], accepted: list[dt.date] | None = None, **kwargs: Any
+    ) -> None:
+        """`departures` are offered; `accepted` (default: the same) are let through to the
+        service, which says why a departure that has left or closed cannot be booked."""
         super().__init__(*args, **kwargs)
-        self.fields["travel_date"].choices = [(d.isoformat(), d.strftime("%a %d %b %Y")) for d in departures]
+        field = self.fields["travel_date"]
+        field.choices = [(d.isoformat(), d.strftime("%a %d %b %Y")) for d in departures]
+        if accepted is not None:
+            known = {d.isoformat() for d in accepted}
+            field.valid_value = lambda value: str(value) in known
         self.fields["travel_date"].error_messages["invalid_choice"] = "Choose one of the trip's departure dates."
         # The limit is a setting, so it is attached here rather than at class definition.
         travellers = self.fields["travellers"]
@@ -297,3 +305,57 @@ def price_input(minor: int) -> Decimal:
         return (Decimal(minor) / 100).quantize(Decimal("0.01"))
     except InvalidOperation:  # pragma: no cover - ints always convert
         return Decimal(0)
+
+
+class DepartureForm(forms.Form):
+    """A departure of a trip, added or changed by a catalogue editor (the date only when added).
+    An empty price means the trip's price."""
+
+    date = forms.DateField(widget=DateInput, label="Departure date")
+    seats = forms.IntegerField(min_value=1, max_value=10_000)
+    price = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), max_value=MAX_MONEY, label="Price per person (empty: the trip's)"
+    )
+    status = forms.ChoiceField(choices=[("open", "Open"), ("closed", "Closed")], initial="open")
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["date"]
+
+    def clean_price(self) -> int | None:
+        value = self.cleaned_data.get("price")
+        if value is not None and value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise forms.ValidationError("Use at most two decimal places.")
+        return _minor(value)
+
+
+class DepartureCancelForm(forms.Form):
+    """Cancel a departure with a reason (the service checks it again)."""
+
+    reason = forms.CharField(
+        max_length=CANCEL_REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": CANCEL_REASON_REQUIRED, "max_length": CANCEL_REASON_TOO_LONG},
+    )
+
+
+class DepartureMoveForm(forms.Form):
+    """The traveller of a cancelled departure picks another departure of the same trip."""
+
+    departure = forms.TypedChoiceField(
+        choices=(), coerce=int, error_messages={"invalid_choice": "Choose one of the departures offered."}
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["departure"].choices = choices
+
+
+class WaitlistJoinForm(forms.Form):
+    """Join a full departure's waiting list for a number of travellers."""
+
+    travel_date = forms.DateField(error_messages={"invalid": "Choose one of the trip's departure dates."})
+    travellers = forms.IntegerField(
+        min_value=1, error_messages={"invalid": TRAVELLERS_WHOLE_NUMBER, "min_value": TRAVELLERS_AT_LEAST_ONE}
+    )

@@ -17,11 +17,12 @@ Where trip data lives (DESIGN.md, "Data placement"):
   a projection of the document, kept in step by the same outbox handler, with a
   weighted tsvector (a generated column, see migration 0002). `SearchWord` is its
   vocabulary, with a trigram index, for typo-tolerant search.
-* `Departure` is the inventory row of one departure (trip + date): capacity and seats
-  taken. Booking services lock it (SELECT ... FOR UPDATE) so a departure is never
-  oversold, and its CHECK constraint refuses overselling even if a code path forgot
-  the lock. In this version each trip has exactly one departure, on its start date: a
-  booking's travel date must be the trip's start date.
+* `Departure` is one departure of a trip (trip + date): its seats, seats taken, an
+  optional price override and a status (open, closed, cancelled). A trip has many;
+  the one created with the trip is on its start date. Booking services lock it
+  (SELECT ... FOR UPDATE) so a departure is never oversold, and its CHECK constraint
+  refuses overselling even if a code path forgot the lock. A booking's travel date is
+  its departure's date.
 * `Booking` is protected by row-level security (a traveller sees only their own rows).
   That is why seats are counted on `Departure` and not by counting bookings: under RLS
   a traveller's connection cannot see other travellers' bookings, so a COUNT would
@@ -92,25 +93,44 @@ class Trip(models.Model):
         return self.code
 
 
+class DepartureStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Departure(models.Model):
-    """The inventory of one departure of a trip: capacity and seats taken.
+    """One departure of a trip (trip + date): its seats (`capacity`), the seats taken, an
+    optional price that overrides the trip's, and a status (open for sale, closed, or
+    cancelled by the company).
 
     Booking services take `SELECT ... FOR UPDATE` on this row before counting seats,
     which serialises bookings of the same departure; the CHECK constraint is the last
-    line of defence against overselling.
+    line of defence against overselling. No row-level security: like the trip, a
+    departure is catalogue data every visitor may read; writes go through the services
+    (catalogue editors, the booking desk, and bookings that take seats). Audited by the
+    trigger like the other bookings tables.
     """
-
-    # The counter is derived from the bookings, which are audited themselves; capacity
-    # changes are audited through the trip's `seats`.
-    AUDIT = False
 
     trip = models.ForeignKey(Trip, on_delete=models.PROTECT, related_name="departures")
     date = models.DateField()
-    capacity = models.PositiveIntegerField()
+    capacity = models.PositiveIntegerField(help_text="Seats on this departure.")
     seats_taken = models.PositiveIntegerField(default=0)
+    seats_held = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Seats held by live waiting-list offers (not for sale)."
+    )
+    price_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Price per person for this departure; empty = the trip's price."
+    )
+    status = models.CharField(
+        max_length=16, choices=DepartureStatus.choices, default=DepartureStatus.OPEN, db_default="open"
+    )
+    cancel_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "bookings_departure"
+        ordering = ["date", "id"]
         constraints = [
             models.UniqueConstraint(fields=["trip", "date"], name="bookings_departure_trip_date_unique"),
             models.CheckConstraint(condition=Q(capacity__gt=0), name="bookings_departure_capacity_positive"),
@@ -118,6 +138,21 @@ class Departure(models.Model):
                 condition=Q(seats_taken__gte=0) & Q(seats_taken__lte=models.F("capacity")),
                 name="bookings_departure_not_oversold",
             ),
+            # Held seats are never sold nor held twice: bookings and live offers fit the seats.
+            models.CheckConstraint(
+                condition=Q(seats_held__gte=0) & Q(seats_held__lte=models.F("capacity") - models.F("seats_taken")),
+                name="bookings_departure_holds_fit",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_minor__isnull=True) | Q(price_minor__gt=0), name="bookings_departure_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DepartureStatus.values), name="bookings_departure_status_valid"
+            ),
+        ]
+        indexes = [
+            # The catalogue's departure-date filter: open departures in a date range.
+            models.Index(fields=["status", "date"], name="bookings_departure_status_idx"),
         ]
 
     def __str__(self) -> str:
@@ -125,7 +160,20 @@ class Departure(models.Model):
 
     @property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_taken, 0)
+        """Seats for sale: not booked and not held for a waiting-list offer."""
+        return max(self.capacity - self.seats_taken - self.seats_held, 0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DepartureStatus.OPEN
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == DepartureStatus.CANCELLED
+
+    def unit_price_minor(self, trip: Trip) -> int:
+        """The price per person of this departure: its own, else the trip's."""
+        return self.price_minor if self.price_minor is not None else trip.price_minor
 
 
 class TripListing(models.Model):
@@ -307,6 +355,8 @@ class Booking(RLSModel):
     trip = models.ForeignKey(
         Trip, on_delete=models.PROTECT, to_field="code", db_column="trip_code", related_name="bookings"
     )
+    # The departure booked; `travel_date` is its date (kept for lists and the RLS-scoped indexes).
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="bookings")
     booking_date = models.DateTimeField(default=timezone.now)
     travel_date = models.DateField()
     travellers = models.PositiveSmallIntegerField()
@@ -358,6 +408,7 @@ class Booking(RLSModel):
                 name="bookings_active_departure_idx",
                 condition=~Q(status="cancelled"),
             ),
+            models.Index(fields=["departure"], name="bookings_live_by_departure_idx", condition=~Q(status="cancelled")),
         ]
         rls_policies = [CustomPolicy("booking_owner_or_desk", BOOKING_POLICY, operation="ALL")]
 
@@ -372,3 +423,79 @@ class Booking(RLSModel):
     def net_minor(self) -> int:
         """What the booking comes to: its total less what was refunded."""
         return self.total_minor - (self.refund_minor or 0)
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    EXPIRED = "expired", "Expired"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+WAITLIST_LIVE = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(RLSModel):
+    """A traveller waiting for seats on a full departure (pretix-like). In line by
+    (created_at, id). When seats free up, the first entries that fit get an offer: their
+    seats are held on the departure (`Departure.seats_held`) at the price of that moment
+    until `offer_expires_at`; accepting books them at that price, declining or letting it
+    expire passes the seats on. Row-level security as for bookings (the traveller, the
+    booking desk, the system)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="waitlist_entries")
+    departure = models.ForeignKey(Departure, on_delete=models.PROTECT, related_name="waitlist_entries")
+    travellers = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    offer_unit_price_minor = models.BigIntegerField(null=True, blank=True, help_text="Price per person held.")
+    booking = models.OneToOneField(
+        Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entry"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "bookings_waitlist_entry"
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(travellers__gt=0), name="bookings_waitlist_travellers_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="bookings_waitlist_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="offered") | (Q(offer_expires_at__isnull=False) & Q(offer_unit_price_minor__gt=0)),
+                name="bookings_waitlist_offer_complete",
+            ),
+            # One place in line per traveller and departure.
+            models.UniqueConstraint(
+                fields=["user", "departure"],
+                condition=Q(status__in=["waiting", "offered"]),
+                name="bookings_waitlist_one_live_entry",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["departure", "created_at"],
+                name="bookings_waitlist_line_idx",
+                condition=Q(status__in=["waiting", "offered"]),
+            ),
+            models.Index(
+                fields=["offer_expires_at"], name="bookings_waitlist_expiry_idx", condition=Q(status="offered")
+            ),
+        ]
+        rls_policies = [CustomPolicy("waitlist_owner_or_desk", BOOKING_POLICY, operation="ALL")]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} {self.departure_id} x{self.travellers} ({self.status})"
+
+    @property
+    def is_live_offer(self) -> bool:
+        return (
+            self.status == WaitlistStatus.OFFERED
+            and self.offer_expires_at is not None
+            and self.offer_expires_at > timezone.now()
+        )

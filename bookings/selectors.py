@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connections, router
-from django.db.models import Q
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -19,7 +19,16 @@ from accounts.models import Capability
 from accounts.permissions import capability_has
 from bookings.content import render_markdown
 from bookings.images import trip_image_url
-from bookings.models import TRIP_VOCABULARY, Booking, BookingStatus, Departure, Trip, TripContent, TripListing
+from bookings.models import (
+    TRIP_VOCABULARY,
+    Booking,
+    BookingStatus,
+    Departure,
+    DepartureStatus,
+    Trip,
+    TripContent,
+    TripListing,
+)
 from bookings.payloads import trip_content_state
 from bookings.policy import money
 from bookings.sync import TRIP_AGGREGATE
@@ -119,16 +128,33 @@ class CataloguePage:
         return self.page > 1
 
 
+# The departure-date filter: the trip has an open departure still to come in the range
+# (departures are PostgreSQL rows next to the projection: always current, no outbox lag;
+# the unique (trip, date) index answers each probe).
+_DEPARTURE_IN_RANGE = (
+    "EXISTS (SELECT 1 FROM bookings_trip t JOIN bookings_departure d ON d.trip_id = t.id "
+    "WHERE t.code = l.code AND d.status = 'open' AND d.date > %(today)s{range})"
+)
+
+
 def _where(filters: CatalogueFilters, today: dt.date) -> tuple[str, dict[str, Any]]:
-    clauses = ["l.active", "l.start > %(today)s"]
     params: dict[str, Any] = {"today": today}
+    if filters.start_from is None and filters.start_to is None:
+        clauses = ["l.active", "l.start > %(today)s"]
+    else:
+        bounds = ""
+        if filters.start_from is not None:
+            bounds += " AND d.date >= %(start_from)s"
+            params["start_from"] = filters.start_from
+        if filters.start_to is not None:
+            bounds += " AND d.date <= %(start_to)s"
+            params["start_to"] = filters.start_to
+        clauses = ["l.active", _DEPARTURE_IN_RANGE.format(range=bounds)]
     checks = (
         ("resort", "l.resort = %(resort)s", filters.resort or None),
         ("price_range", "l.price_range = %(price_range)s", filters.price_range or None),
         ("price_min", "l.price_minor >= %(price_min)s", filters.price_min_minor),
         ("price_max", "l.price_minor <= %(price_max)s", filters.price_max_minor),
-        ("start_from", "l.start >= %(start_from)s", filters.start_from),
-        ("start_to", "l.start <= %(start_to)s", filters.start_to),
         ("length_min", "l.length_days >= %(length_min)s", filters.length_min),
         ("length_max", "l.length_days <= %(length_max)s", filters.length_max),
     )
@@ -352,7 +378,7 @@ def trip_content(trip: Trip) -> tuple[dict[str, Any] | None, str]:
 @dataclass
 class TripPage:
     trip: Trip
-    departure: Departure | None
+    departure: Departure | None  # the next open departure with room (else the next open one)
     content: dict[str, Any] | None  # the MongoDB document; None => "details pending"
     listing: TripListing | None  # read only when the document is not available
     description_html: str = ""
@@ -375,7 +401,19 @@ class TripPage:
 
     @property
     def bookable(self) -> bool:
-        return self.trip.active and self.trip.start > timezone.localdate() and self.seats_left > 0
+        """On sale with an open departure still to come that has room (`departure` is that one)."""
+        return (
+            self.trip.active
+            and self.departure is not None
+            and self.departure.date > timezone.localdate()
+            and self.seats_left > 0
+        )
+
+
+def next_departure(trip: Trip) -> Departure | None:
+    """The trip's next open departure with room, else its next open one (sold out)."""
+    upcoming = Departure.objects.filter(trip=trip, status=DepartureStatus.OPEN, date__gt=timezone.localdate())
+    return upcoming.filter(capacity__gt=F("seats_taken")).order_by("date").first() or upcoming.order_by("date").first()
 
 
 def trip_page(code: str, *, viewer: Any) -> TripPage | None:
@@ -385,7 +423,7 @@ def trip_page(code: str, *, viewer: Any) -> TripPage | None:
         return None
     if not trip.active and not capability_has(viewer, Capability.CATALOGUE_EDITOR):
         return None
-    departure = Departure.objects.filter(trip=trip, date=trip.start).first()
+    departure = next_departure(trip)
     content, description_html = trip_content(trip)
     listing = None if content else TripListing.objects.filter(code=code).first()
     return TripPage(trip=trip, departure=departure, content=content, listing=listing, description_html=description_html)
@@ -425,7 +463,12 @@ def staff_trips(
     offset = (max(page, 1) - 1) * per_page
     trips = list(qs[offset : offset + per_page + 1])
     listings = {row.code: row for row in TripListing.objects.filter(code__in=[t.code for t in trips])}
-    taken = dict(Departure.objects.filter(trip__in=trips).values_list("trip_id", "seats_taken"))
+    taken = dict(
+        Departure.objects.filter(trip__in=trips)
+        .values("trip_id")
+        .annotate(n=Sum("seats_taken"))
+        .values_list("trip_id", "n")
+    )
     rows = [
         StaffTripRow(
             t,

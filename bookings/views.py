@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Capability
 from bookings import selectors, services
+from bookings import selectors_departures as departure_selectors
 from bookings.cache import catalogue_cache_key
 from bookings.content import itinerary_text
 from bookings.forms import (
@@ -35,6 +37,7 @@ from bookings.forms import (
 )
 from bookings.images import ImageRejected, StoredImage, trip_image_delete, trip_image_path, trip_image_store
 from bookings.models import BookingStatus, PriceRange, Trip, TripListing
+from bookings.views_departures import departure_choice_context
 from taskforge.decorators import capability_required, signed_in
 from taskforge.errors import NotFound, ServiceError, form_refusal
 from taskforge.params import choice_param, page_param, text_param
@@ -99,7 +102,9 @@ def trip_detail(request: HttpRequest, code: str) -> HttpResponse:
     if page is None:
         raise Http404("There is no trip with this code.")
     description = mark_safe(page.description_html)  # noqa: S308 - sanitised by render_markdown (nh3)
-    return render(request, "trips/detail.html", {"page": page, "description_html": description})
+    departures = departure_selectors.trip_departures(page.trip)
+    context = {"page": page, "description_html": description, "departures": departures}
+    return render(request, "trips/detail.html", context)
 
 
 @require_GET
@@ -138,18 +143,25 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404("There is no trip with this code.")
     # The name is only needed when a page is rendered (not for the redirect after booking).
     context: dict[str, Any] = {"trip": trip, "trip_name": SimpleLazyObject(lambda: _trip_name(code)), "quote": None}
-    departures = [trip.start]
+    departures = departure_selectors.bookable_dates(trip)
     if request.method == "GET":
+        # ?date= picks a departure from the trip page; else the next one with room.
+        chosen = request.GET.get("date", "")
+        first = services.booking_quote(trip_code=code, travel_date=None, travellers=1)  # refusal: middleware
+        travel_date = next((d for d in departures if d.isoformat() == chosen), None)
         form = BookingForm(
             departures=departures,
-            initial={"travel_date": trip.start.isoformat(), "travellers": 1, "idempotency_key": uuid.uuid4()},
+            initial={
+                "travel_date": (travel_date or first.travel_date).isoformat(),
+                "travellers": 1,
+                "idempotency_key": uuid.uuid4(),
+            },
         )
-        # A trip that cannot be booked any more (off sale, departed) is refused by the middleware.
-        context["quote"] = services.booking_quote(trip_code=code, travel_date=trip.start, travellers=1)
+        context["quote"] = services.booking_quote(trip_code=code, travel_date=travel_date, travellers=1)
         context["form"] = form
         return render(request, "bookings/book.html", context)
 
-    form = BookingForm(request.POST, departures=departures)
+    form = BookingForm(request.POST, departures=departures, accepted=departure_selectors.all_dates(trip))
     context["form"] = form
     if not form.is_valid():
         return render(request, "bookings/book.html", context, status=400)
@@ -181,6 +193,15 @@ def trip_book(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("bookings:booking_detail", booking_id=booking.pk)
 
 
+def _date_or_refusal(raw: str) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ServiceError("Choose one of the trip's departure dates.", field="travel_date") from None
+
+
 @require_GET
 def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
     """htmx: the price for N travellers, computed on the server, while the booking form is
@@ -189,7 +210,8 @@ def trip_quote(request: HttpRequest, code: str) -> HttpResponse:
     the booking form, not to a page of its own. An unknown trip is a 404 (the middleware)."""
     travellers = request.GET.get("travellers")
     try:
-        quote = services.booking_quote(trip_code=code, travel_date=None, travellers=travellers)
+        travel_date = _date_or_refusal(request.GET.get("travel_date") or "")
+        quote = services.booking_quote(trip_code=code, travel_date=travel_date, travellers=travellers)
     except NotFound:
         raise
     except ServiceError as exc:
@@ -234,6 +256,7 @@ def booking_detail(request: HttpRequest, booking_id: int) -> HttpResponse:
         "refund": _refund(row),
         "payment_form": PaymentForm(initial={"reference": booking.payment_reference}),
         "cancel_form": StaffCancelForm(),
+        **departure_choice_context(booking),
     }
     return render(request, "bookings/detail.html", context)
 

@@ -11,9 +11,6 @@ class TaskforgeConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from taskforge.mongo import mongo_connect
-
-        mongo_connect()
         # Stores reached off-host without verified TLS: a check for `manage.py check`, and a
         # logged warning now, because gunicorn and Celery run no system checks.
         checks.register(tls_check, checks.Tags.security)

@@ -16,4 +16,6 @@ def site(request: HttpRequest) -> dict[str, object]:
         "in_a_team": signed_in and user.in_a_team,
         "theme": getattr(request, "theme", "system"),
         "DEBUG": settings.DEBUG,
+        # Where static/js/live.js opens its event stream (the live service).
+        "LIVE_EVENTS_URL": settings.LIVE_EVENTS_URL or "/events",
     }

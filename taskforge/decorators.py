@@ -34,14 +34,15 @@ def signed_in(view: View) -> View:
     return wrapper
 
 
-def capability_required(capability: str) -> Callable[[View], View]:
-    """Pages of one site capability (booking desk, catalogue editor, ...): 404 for others."""
+def capability_required(*capabilities: str) -> Callable[[View], View]:
+    """Pages of a site capability (booking desk, catalogue editor, ...), or of any of several:
+    404 for others."""
 
     def decorator(view: View) -> View:
         @wraps(view)
         @signed_in
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not request.user.has_capability(capability):
+            if not any(request.user.has_capability(capability) for capability in capabilities):
                 raise Http404("No such page.")
             return view(request, *args, **kwargs)
 

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import mongoengine
-from django.conf import settings
 from django.db import DatabaseError, connections
 from pymongo.errors import PyMongoError
 
@@ -66,32 +64,3 @@ def documents_collection(model: Any) -> Any:
 
 def mongo_ping() -> None:
     documents_db().command("ping")
-
-
-# --- MongoEngine, until every content document is a Django model ------------------------
-CONTENT_ALIAS = "content"
-
-
-def mongo_connect() -> None:
-    """Register the MongoEngine content connection from MONGODB_URI (idempotent)."""
-    mongoengine.disconnect(alias=CONTENT_ALIAS)
-    mongoengine.connect(
-        alias=CONTENT_ALIAS,
-        host=settings.MONGODB_URI,
-        connect=False,
-        uuidRepresentation="standard",
-        tz_aware=True,
-        serverSelectionTimeoutMS=settings.MONGODB_TIMEOUT_MS,
-        connectTimeoutMS=settings.MONGODB_TIMEOUT_MS,
-        socketTimeoutMS=max(settings.MONGODB_TIMEOUT_MS * 4, 5000),
-        retryWrites=False,
-    )
-
-
-def mongo_db() -> Any:
-    """The pymongo Database behind the MongoEngine content alias."""
-    return mongoengine.get_db(CONTENT_ALIAS)
-
-
-# Errors that mean "the document server is unavailable right now": callers degrade.
-MongoUnavailable = PyMongoError

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django_mongodb_backend.models import EmbeddedModel
 
 _replica_ok: ContextVar[bool] = ContextVar("taskforge_replica_ok", default=False)
 REPORTS_APP_LABELS = frozenset({"reports"})
@@ -67,6 +69,14 @@ def is_content_model(app_label: str, model_name: str | None) -> bool:
     return f"{app_label}.{model_name}" in CONTENT_MODELS
 
 
+def _is_embedded(app_label: str, model_name: str | None) -> bool:
+    try:
+        model = apps.get_model(app_label, model_name) if model_name else None
+    except LookupError:
+        return False
+    return model is not None and issubclass(model, EmbeddedModel)
+
+
 def _database_of(model: Any) -> str:
     if is_content_model(model._meta.app_label, model._meta.model_name):
         return DOCUMENTS
@@ -97,6 +107,10 @@ class DatabaseRouter:
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
         if db == DOCUMENTS or is_content_model(app_label, model_name):
             # RunSQL/RunPython (no model name) belong to PostgreSQL unless they name a model.
+            # An embedded model lives inside its parent's documents: no collection of its own.
+            # (Looked up in the app registry: a migration's historical model loses its bases.)
+            if _is_embedded(app_label, model_name):
+                return False
             return db == DOCUMENTS and is_content_model(app_label, model_name)
         if db == "replica":
             return False  # a physical standby follows the primary's schema

@@ -47,6 +47,12 @@ def beat_schedule(*, backup_hour: int) -> dict[str, dict[str, Any]]:
         "accounts-sessions-sweep": {"task": "accounts.sessions_sweep", "schedule": crontab(minute="*/30")},
         # Email: re-queue deliveries whose message was lost; digests per cadence (mail/delivery.py).
         "notifications-email-sweep": {"task": "notifications.email_sweep", "schedule": 60.0},
+        # Waiting lists (bookings/services/waitlist.py): expire offers, offer seats a round missed.
+        "notifications-waitlist-sweep": {
+            "task": "notifications.waitlist_sweep",
+            "schedule": 60.0,
+            "options": {"expires": 50},
+        },
         # Webhooks (webhooks/services/deliveries.py): queue deliveries that are due (retries,
         # and any whose message was lost); a sweep not started within 30 s is dropped.
         "notifications-webhook-sweep": {

@@ -233,6 +233,23 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
+# --- Live events (Server-Sent Events from the live service, live/) ------------------
+# Where pages open their EventSource: empty = this origin's /events/ (nginx routes it to the
+# live service); or the live service's own URL, e.g. http://127.0.0.1:8001/events (make run).
+LIVE_EVENTS_URL = env_str("LIVE_EVENTS_URL", "").rstrip("/")
+if LIVE_EVENTS_URL and not LIVE_EVENTS_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"LIVE_EVENTS_URL={LIVE_EVENTS_URL!r} must be empty or an http(s):// URL.")
+# Origins (scheme://host[:port]) whose pages may open streams on the live service across
+# origins (CORS with credentials); the site's own origin by default.
+LIVE_ALLOWED_ORIGINS = env_list("LIVE_ALLOWED_ORIGINS", ["/".join(SITE_URL.split("/")[:3])])
+LIVE_BACKLOG = env_int("LIVE_BACKLOG", 500, minimum=10, maximum=100_000)  # events kept per channel for replay
+LIVE_BACKLOG_SECONDS = env_int("LIVE_BACKLOG_SECONDS", 3600, minimum=60)  # a quiet channel's backlog expires
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 15, minimum=1, maximum=300)
+LIVE_RETRY_MS = env_int("LIVE_RETRY_MS", 3000, minimum=100, maximum=600_000)  # the browser's reconnect delay
+# How long a stream trusts its last permission check before checking again on the next event.
+LIVE_RECHECK_MS = env_int("LIVE_RECHECK_MS", 2000, minimum=0, maximum=60_000)
+LIVE_QUEUE_MAX = env_int("LIVE_QUEUE_MAX", 256, minimum=8)  # a stream this far behind is closed (it replays)
+
 # --- Celery (RabbitMQ broker) -------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//", ("amqp", "amqps", "pyamqp"))
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
@@ -408,6 +425,7 @@ if TRIP_PRICE_LUXURY_MIN_MINOR <= TRIP_PRICE_BUDGET_MAX_MINOR:
     raise ImproperlyConfigured("TRIP_PRICE_LUXURY_MIN_MINOR must be above TRIP_PRICE_BUDGET_MAX_MINOR.")
 TRIP_IMAGE_MAX_BYTES = env_int("TRIP_IMAGE_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 BOOKING_MAX_TRAVELLERS = env_int("BOOKING_MAX_TRAVELLERS", 12, minimum=1, maximum=1000)
+WAITLIST_OFFER_HOURS = env_int("WAITLIST_OFFER_HOURS", 24, minimum=1, maximum=24 * 14)  # how long an offer holds seats
 # Rendered catalogue/search results are cached this long (0 = off); any trip change retires them.
 CATALOGUE_CACHE_SECONDS = env_int("CATALOGUE_CACHE_SECONDS", 300, minimum=0, maximum=86_400)
 
@@ -492,7 +510,8 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF],
         "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF],
-        "connect-src": [SELF],
+        # The live service's origin when it is not this one (LIVE_EVENTS_URL).
+        "connect-src": [SELF, *(["/".join(LIVE_EVENTS_URL.split("/")[:3])] if LIVE_EVENTS_URL else [])],
         "media-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],

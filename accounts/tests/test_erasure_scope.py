@@ -213,7 +213,7 @@ def test_the_erasure_writes_to_mongodb_only_after_the_commit(confirmed) -> None:
 
 @pytest.fixture
 def booking_edited_by_staff(make_user):
-    from bookings.models import Booking, Trip
+    from bookings.models import Booking, Departure, Trip
 
     traveller = make_user("traveller", email="bea.booker@example.com", email_verified=True, display_name="Bea Booker")
     staff = make_user("staff", display_name="Stan Staff")
@@ -221,10 +221,12 @@ def booking_edited_by_staff(make_user):
         trip = Trip.objects.create(
             code="EXP-SCOPE", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
         )
+        departure = Departure.objects.create(trip=trip, date=trip.start, capacity=20)
     with db_context(DbContext(user_id=str(traveller.pk), role="user", ip="203.0.113.44", user_agent="BeaPhone")):
         booking = Booking.objects.create(
             user=traveller,
             trip=trip,
+            departure=departure,
             travel_date=trip.start,
             travellers=2,
             unit_price_minor=1000,

@@ -121,7 +121,7 @@ def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:
     import datetime as dt
 
     from accounts.models import Membership, Team
-    from bookings.models import Booking, Trip
+    from bookings.models import Booking, Departure, Trip
     from taskforge.dbcontext import DbContext, db_context
 
     a, b, admin = make_user("traveller"), make_user("traveller"), make_user("admin")
@@ -130,11 +130,13 @@ def test_bookings_isolation_is_proved_with_real_rows(db, make_user) -> None:
         trip = Trip.objects.create(
             code="RLS-PROOF", price_minor=1000, seats=20, start=dt.date(2031, 5, 1), length_days=3
         )
+        departure = Departure.objects.create(trip=trip, date=trip.start, capacity=20)
         for user, count in ((a, 3), (b, 1)):
             for _ in range(count):
                 Booking.objects.create(
                     user=user,
                     trip=trip,
+                    departure=departure,
                     travel_date=trip.start,
                     travellers=2,
                     unit_price_minor=1000,

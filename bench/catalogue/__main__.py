@@ -276,7 +276,7 @@ def seed(args: argparse.Namespace) -> None:
         cur.execute("SELECT set_config('rls.role', 'system', true)")
         # Foreign keys checked per statement, not queued to the commit (ALTER TABLE below).
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for table in ("bookings_trip", "bookings_booking"):
+        for table in ("bookings_trip", "bookings_departure", "bookings_booking"):
             cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         cur.execute(
             f"""
@@ -326,10 +326,12 @@ def seed(args: argparse.Namespace) -> None:
         step("search projection (weighted tsvector) and its vocabulary")
         cur.execute(
             f"""
-            INSERT INTO bookings_booking (user_id, trip_code, booking_date, travel_date, travellers,
+            INSERT INTO bookings_booking (user_id, trip_code, departure_id, booking_date, travel_date, travellers,
                 unit_price_minor, total_minor, currency, status, payment_reference, idempotency_key,
                 refund_minor, cancel_reason, confirmed_at, cancelled_at, created_at, updated_at)
-            SELECT (%(users)s::bigint[])[(1 + i %% %(t)s)::int], 'B' || lpad(tr::text, 6, '0'), booked, {_start("tr")},
+            SELECT (%(users)s::bigint[])[(1 + i %% %(t)s)::int], 'B' || lpad(tr::text, 6, '0'),
+                   (SELECT d.id FROM bookings_trip bt JOIN bookings_departure d ON d.trip_id = bt.id
+                    WHERE bt.code = 'B' || lpad(tr::text, 6, '0') AND d.date = bt.start), booked, {_start("tr")},
                    1 + i %% 4, {_price("tr")}, {_price("tr")} * (1 + i %% 4), 'GBP',
                    CASE i %% 10 WHEN 0 THEN 'cancelled' WHEN 1 THEN 'confirmed' WHEN 2 THEN 'confirmed'
                         ELSE 'pending' END,
@@ -353,7 +355,7 @@ def seed(args: argparse.Namespace) -> None:
             WHERE t.code = s.trip_code AND d.trip_id = t.id
             """
         )
-        for table in ("bookings_trip", "bookings_booking"):
+        for table in ("bookings_trip", "bookings_departure", "bookings_booking"):
             cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         cur.execute("CREATE TABLE IF NOT EXISTS bench_marker (key text PRIMARY KEY, value text)")
         cur.execute(

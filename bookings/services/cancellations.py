@@ -27,20 +27,19 @@ from bookings.policy import (
     refund_quote,
 )
 from bookings.services.common import booking_event_data, booking_for_update, local_today, travellers_check
+from bookings.services.waitlist import seats_freed_on_commit
 from sync.events import business_event_record
 from taskforge.errors import Conflict, NotFound, ServiceError
 from taskforge.tasks_util import enqueue_on_commit
 
 
-def _release_seats(booking: Booking, seats: int) -> None:
-    departure = (
-        Departure.objects.select_for_update(of=("self",))
-        .filter(trip__code=booking.trip_id, date=booking.travel_date)
-        .first()
-    )
-    if departure is not None:
-        departure.seats_taken = max(departure.seats_taken - seats, 0)
-        departure.save(update_fields=["seats_taken"])
+def release_seats(booking: Booking, seats: int) -> Departure:
+    """Give `seats` of the booking's departure back (the row locked for the change)."""
+    departure = Departure.objects.select_for_update(of=("self",)).get(pk=booking.departure_id)
+    departure.seats_taken = max(departure.seats_taken - seats, 0)
+    departure.save(update_fields=["seats_taken"])
+    seats_freed_on_commit(departure.pk)  # the waiting list's turn
+    return departure
 
 
 def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund: bool = False) -> Booking:
@@ -68,7 +67,7 @@ def booking_cancel(*, actor: Any, booking_id: int, reason: str = "", full_refund
             refund_minor = booking.total_minor
         else:
             refund_minor = (booking.refund_minor or 0) + cancellation_refund(booking, today=today).amount_minor
-        _release_seats(booking, booking.travellers)
+        release_seats(booking, booking.travellers)
         now = timezone.now()
         booking.status = BookingStatus.CANCELLED
         booking.refund_minor = refund_minor
@@ -142,7 +141,7 @@ def booking_reduce_travellers(
                 f"{money(quote.refund.amount_minor, booking.currency)} ({quote.refund.percent}%), "
                 "not what you were shown. Review it and confirm again."
             )
-        _release_seats(booking, quote.removed)
+        release_seats(booking, quote.removed)
         booking.travellers = count
         booking.removed_travellers += quote.removed
         booking.refund_minor = (booking.refund_minor or 0) + quote.refund.amount_minor
@@ -166,7 +165,7 @@ def bookings_cancel_for_erasure(*, user_id: int) -> dict[str, int]:
         )
         now = timezone.now()
         for booking in pending:
-            _release_seats(booking, booking.travellers)
+            release_seats(booking, booking.travellers)
             released += booking.travellers
             booking.status = BookingStatus.CANCELLED
             booking.refund_minor = booking.refund_minor or 0

@@ -17,9 +17,10 @@ from django.utils import timezone
 from accounts.models import Capability
 from audit.services import audit_content_record
 from bookings.images import StoredImage, trip_image_delete
-from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, Trip
+from bookings.models import TRIP_CODE_MESSAGE, TRIP_CODE_PATTERN, Currency, Departure, DepartureStatus, Trip
 from bookings.payloads import TripContentInput, content_input_from_state, trip_payload
 from bookings.services.common import capability_require, local_today
+from bookings.services.waitlist import seats_freed_on_commit
 from bookings.sync import TRIP_AGGREGATE
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
@@ -126,28 +127,40 @@ def trip_update(
             raise NotFound("No such trip.")
         if trip.version != expected_version:
             raise Conflict("Someone else changed this trip meanwhile. Reload the page to see their changes.")
-        departure = Departure.objects.select_for_update().get(trip=trip)
+        # The departure on the trip's start date follows the trip's date and seats; the
+        # trip's other departures are managed on their own (services/departures.py).
+        departure = (
+            Departure.objects.select_for_update(of=("self",))
+            .filter(trip=trip, date=trip.start)
+            .exclude(status=DepartureStatus.CANCELLED)
+            .first()
+        )
+        taken = departure.seats_taken + departure.seats_held if departure else 0
         if start != trip.start:
-            if departure.seats_taken:
+            if taken:
                 raise ServiceError(
-                    f"{departure.seats_taken} seats are booked on this departure, so its date cannot move. "
+                    f"{taken} seats are booked on this departure, so its date cannot move. "
                     "Cancel or move those bookings first.",
                     field="start",
                 )
             if start <= local_today():
                 raise ServiceError("The start date must be in the future.", field="start")
-        if seats < departure.seats_taken:
-            raise ServiceError(
-                f"{departure.seats_taken} seats are already booked; seats cannot go below that.", field="seats"
-            )
+            if departure and Departure.objects.filter(trip=trip, date=start).exists():
+                raise ServiceError("The trip already has a departure on that date.", field="start")
+        if seats < taken:
+            raise ServiceError(f"{taken} seats are already booked; seats cannot go below that.", field="seats")
         now = timezone.now()
         trip.start, trip.length_days, trip.price_minor = start, length_days, price_minor
         trip.currency, trip.seats = currency, seats
         trip.version += 1
         trip.updated_at = now
         trip.save()
-        departure.date, departure.capacity = start, seats
-        departure.save(update_fields=["date", "capacity"])
+        if departure is not None:
+            more_room = seats > departure.capacity
+            departure.date, departure.capacity = start, seats
+            departure.save(update_fields=["date", "capacity"])
+            if more_room:
+                seats_freed_on_commit(departure.pk)
         new_image = image.image if image else current_state.get("image", "")
         new_thumb = image.thumbnail if image else current_state.get("thumbnail", "")
         payload = trip_payload(trip, content, new_image, new_thumb)

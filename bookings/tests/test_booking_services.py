@@ -121,7 +121,9 @@ def test_unknown_inactive_and_past_trips_are_refused(make_trip, traveller, catal
     with pytest.raises(ServiceError, match="no longer on sale"):
         _create(traveller, trip, 1)
     past = make_trip()
+    # The trip's departure is today: it has left.
     type(past).objects.filter(pk=past.pk).update(start=timezone.localdate())
+    Departure.objects.filter(trip=past).update(date=timezone.localdate())
     past.refresh_from_db()
     with pytest.raises(ServiceError, match="already left"):
         _create(traveller, past, 1)
@@ -152,9 +154,9 @@ def test_traveller_cancel_applies_policy_and_releases_seats(
     assert cancelled.status == BookingStatus.CANCELLED
     assert cancelled.refund_minor == 400_00 * refund_percent // 100
     assert Departure.objects.get(trip=trip).seats_taken == 0
-    # After commit: the cancellation email job, and the fast path of the booking.cancelled
-    # business event (recorded in the outbox for webhooks, in the same transaction).
-    assert len(callbacks) == 2
+    # After commit: the cancellation email job, the waiting list's offer round, and the fast
+    # path of the booking.cancelled business event (recorded in the outbox for webhooks).
+    assert len(callbacks) == 3
     assert OutboxEvent.objects.filter(aggregate_type="webhook", event_type="booking.cancelled").count() == 1
     with pytest.raises(Conflict, match="already cancelled"), acting(traveller):
         services.booking_cancel(actor=traveller, booking_id=booking.pk)

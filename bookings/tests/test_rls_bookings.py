@@ -70,18 +70,19 @@ def test_under_a_context_update_and_delete_of_b_touch_zero_rows(two_bookings, tr
 def test_insert_for_someone_else_is_refused_by_with_check(two_bookings, traveller, other_traveller) -> None:
     trip, mine, _theirs = two_bookings
     insert = (
-        "INSERT INTO bookings_booking (user_id, trip_code, booking_date, travel_date, travellers, unit_price_minor,"
-        " total_minor, currency, status, payment_reference, idempotency_key, cancel_reason, created_at, updated_at)"
-        " VALUES (%s, %s, now(), %s, 1, 100, 100, 'GBP', 'pending', '', gen_random_uuid(), '', now(), now())"
+        "INSERT INTO bookings_booking (user_id, trip_code, departure_id, booking_date, travel_date, travellers,"
+        " unit_price_minor, total_minor, currency, status, payment_reference, idempotency_key, cancel_reason,"
+        " created_at, updated_at) VALUES (%s, %s, %s, now(), %s, 1, 100, 100, 'GBP', 'pending', '',"
+        " gen_random_uuid(), '', now(), now())"
     )
     with acting(traveller):
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            _rowcount(insert, [other_traveller.pk, trip.code, trip.start])
+            _rowcount(insert, [other_traveller.pk, trip.code, mine.departure_id, trip.start])
         # ...and A cannot hand an own row over to B either (WITH CHECK on UPDATE).
         with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
             _rowcount("UPDATE bookings_booking SET user_id = %s WHERE id = %s", [other_traveller.pk, mine.pk])
         # The same insert for A itself is allowed.
-        assert _rowcount(insert, [traveller.pk, trip.code, trip.start]) == 1
+        assert _rowcount(insert, [traveller.pk, trip.code, mine.departure_id, trip.start]) == 1
 
 
 def test_no_context_cannot_insert(two_bookings, traveller) -> None:

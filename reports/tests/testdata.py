@@ -106,8 +106,10 @@ def known_data_create(password: str | None = None) -> KnownData:
                 active=True,
             )
         taken = {"SKI-1": 3, "SEA-1": 3, "SKI-2": 0}
-        for code, trip in trips.items():
-            Departure.objects.create(trip=trip, date=trip.start, capacity=trip.seats, seats_taken=taken[code])
+        departures = {
+            code: Departure.objects.create(trip=trip, date=trip.start, capacity=trip.seats, seats_taken=taken[code])
+            for code, trip in trips.items()
+        }
 
         def book(
             user: Any,
@@ -125,6 +127,7 @@ def known_data_create(password: str | None = None) -> KnownData:
             Booking.objects.create(
                 user=user,
                 trip=trip,
+                departure=departures[code],
                 booking_date=booked,
                 travel_date=trip.start,
                 travellers=travellers,

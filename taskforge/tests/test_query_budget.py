@@ -315,10 +315,11 @@ def _more_report_data(known: Any, n: int) -> None:
             TripListing.objects.create(code=code, version=1, name=f"Budget {i}", resort=resorts[i % len(resorts)],
                                        price_minor=trip.price_minor, currency=trip.currency, price_range="mid-range",
                                        start=start, length_days=5, active=True)  # fmt: skip
-            Departure.objects.create(trip=trip, date=start, capacity=30, seats_taken=2)
+            departure = Departure.objects.create(trip=trip, date=start, capacity=30, seats_taken=2)
             booked = dt.datetime(2025, 1 + i % 12, 1 + i % 27, 10, tzinfo=dt.UTC)
             Booking.objects.create(user=[known.traveller1, known.traveller2][i % 2], trip=trip, booking_date=booked,
-                                   travel_date=start, travellers=2, unit_price_minor=trip.price_minor,
+                                   departure=departure, travel_date=start, travellers=2,
+                                   unit_price_minor=trip.price_minor,
                                    total_minor=trip.price_minor * 2, currency=trip.currency,
                                    status=["confirmed", "pending", "cancelled"][i % 3],
                                    confirmed_at=booked if i % 3 == 0 else None,

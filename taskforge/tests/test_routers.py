@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from django_mongodb_backend.models import EmbeddedModel
 
 from accounts.models import User
 from taskforge.routers import DatabaseRouter, primary_reads, replica_reads
+from tasks.models import Attachment, TaskComment
 
 router = DatabaseRouter()
 
@@ -84,3 +86,12 @@ def test_postgresql_migration_operations_never_run_on_mongodb() -> None:
 def test_relations_across_stores_are_refused() -> None:
     assert router.allow_relation(_obj("default"), _obj("mongodb")) is False
     assert router.allow_relation(_obj("mongodb"), _obj("mongodb")) is True
+
+
+def test_embedded_models_get_no_collection_of_their_own() -> None:
+    # as a migration asks: a historical model, which has lost its EmbeddedModel base
+    historical = type("Attachment", (), {})
+    assert router.allow_migrate("mongodb", "tasks", "attachment", model=historical) is False
+    assert router.allow_migrate("default", "tasks", "attachment", model=historical) is False
+    assert issubclass(Attachment, EmbeddedModel)
+    assert router.allow_migrate("mongodb", "tasks", "taskcomment", model=TaskComment) is True

@@ -7,6 +7,13 @@ from django.db import migrations, models
 
 import tasks.models.content
 
+# The single-field indexes MongoEngine made, by collection (0007 drops any left).
+OLD_INDEXES = {
+    "task_details": ("team_id_1",),
+    "task_comments": ("task_id_1",),
+    "notifications": ("user_id_1", "user_id_1_created_at_-1"),
+}
+
 
 class CreateCollection(migrations.CreateModel):
     """CreateModel that keeps an existing collection (and its documents)."""
@@ -15,7 +22,14 @@ class CreateCollection(migrations.CreateModel):
         model = to_state.apps.get_model(app_label, self.name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        if model._meta.db_table in schema_editor.get_database().list_collection_names():
+        database = schema_editor.get_database()
+        if model._meta.db_table in database.list_collection_names():
+            # MongoEngine-era single-field indexes (listed in 0007) would clash with the
+            # model's indexes on the same keys under other names: they go first.
+            collection = database[model._meta.db_table]
+            for index in OLD_INDEXES.get(model._meta.db_table, ()):
+                if index in collection.index_information():
+                    collection.drop_index(index)
             schema_editor._create_model_indexes(model)
         else:
             schema_editor.create_model(model)

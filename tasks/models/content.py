@@ -122,6 +122,9 @@ class Notification(models.Model):
     actor_id = models.IntegerField(null=True, blank=True, db_index=True, help_text="Id of who caused it (or none).")
     title = models.CharField(max_length=200, blank=True, default="", help_text="The task title when it happened.")
     message = models.CharField(max_length=500, blank=True, default="", help_text="What is shown.")
+    url = models.CharField(
+        max_length=300, blank=True, default="", help_text="Where it links when it is not about a task (a booking)."
+    )
     created_at = models.DateTimeField(help_text="When it happened.")
     read_at = models.DateTimeField(null=True, blank=True, help_text="When it was read.")
 

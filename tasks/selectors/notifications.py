@@ -44,6 +44,7 @@ def notification_as_dict(notification: Notification) -> dict[str, Any]:
         "actor_id": notification.actor_id,
         "title": notification.title,
         "message": notification.message,
+        "url": notification.url,
         "created_at": notification.created_at,
         "read_at": notification.read_at,
     }

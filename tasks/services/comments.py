@@ -19,6 +19,7 @@ from accounts.permissions import capability_has, permission_require
 from audit.services import audit_content_record
 from sync.events import business_event_record
 from taskforge.errors import NotFound, ServiceError, Unavailable
+from taskforge.live import KIND_COMMENT, live_publish_on_commit, team_channel
 from taskforge.mongo import DocumentStoreUnavailable, document_store
 from tasks.attachments import AttachmentRejected, StoredAttachment, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate
@@ -36,6 +37,13 @@ def _invalidate_page_on_commit(task: Task) -> None:
     """After a comment write: only the task page shows comments (boards and dashboards are
     built from task rows, so their caches stay: a comment does not re-render the team's board)."""
     page_invalidate_on_commit(task.id)
+
+
+def _comment_event_on_commit(task: Task, event_type: str, *, actor: Any, comment_id: str) -> None:
+    """Tell open pages of the task (the team's live channel, filtered by task) after commit."""
+    data = {"type": event_type, "task_id": str(task.id), "team_id": task.team_id, "comment_id": comment_id,
+            "actor_id": actor.pk}  # fmt: skip
+    live_publish_on_commit(team_channel(task.team_id), KIND_COMMENT, data)
 
 
 def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
@@ -147,6 +155,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 },
             )
             _invalidate_page_on_commit(task)
+            _comment_event_on_commit(task, "comment.created", actor=actor, comment_id=str(comment.pk))
             try:  # last step: a failure here rolls back the audit row and the notifications
                 with document_store():
                     comment.save(force_insert=True)
@@ -184,6 +193,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
             message=f"{actor_name(actor)} mentioned you in a comment",
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.edited", actor=actor, comment_id=str(comment.pk))
         try:
             with document_store():
                 TaskComment.objects.filter(pk=comment.pk).update(
@@ -202,6 +212,7 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
             table="task_comment", record_id=task.id, operation="DELETE", old=comment_audit_view(comment), new=None
         )
         _invalidate_page_on_commit(task)
+        _comment_event_on_commit(task, "comment.deleted", actor=actor, comment_id=str(comment.pk))
         try:
             with document_store():
                 TaskComment.objects.filter(pk=comment.pk).delete()

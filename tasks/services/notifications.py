@@ -25,6 +25,7 @@ from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from taskforge.dbcontext import context_for_system, db_context
 from taskforge.errors import NotFound, Unavailable
+from taskforge.live import KIND_BELL, live_publish_on_commit, user_channel
 from taskforge.mongo import DocumentStoreUnavailable, document_store, documents_collection
 from tasks.caching import unread_forget, unread_incr, unread_set
 from tasks.models import Notification, Task, TaskStatus
@@ -96,6 +97,11 @@ def notifications_record(
     return created
 
 
+def bell_event_on_commit(user_id: int) -> None:
+    """The person's bell count changed: their open pages re-read it (live event after commit)."""
+    live_publish_on_commit(user_channel(user_id), KIND_BELL, {"type": "bell", "user_id": user_id})
+
+
 def actor_name(actor: User) -> str:
     """How a notification names the person who acted."""
     return (actor.display_name or actor.email or "Someone").strip()
@@ -118,6 +124,7 @@ def notification_mark_read(*, user: Any, notification_id: str) -> bool:
         raise Unavailable("Notifications are unavailable right now.") from None
     if changed:
         unread_forget(user.pk)  # recomputed on the next read
+        bell_event_on_commit(user.pk)
     return bool(changed)
 
 
@@ -137,6 +144,7 @@ def notifications_mark_task_read(*, user: Any, task_id: Any) -> int:
         raise Unavailable("Notifications are unavailable right now.") from None
     if result.modified_count:
         unread_forget(user.pk)
+        bell_event_on_commit(user.pk)
     return result.modified_count
 
 
@@ -147,6 +155,8 @@ def notifications_mark_all_read(*, user: Any) -> int:
     except DocumentStoreUnavailable:
         raise Unavailable("Notifications are unavailable right now.") from None
     unread_set(user.pk, 0)
+    if changed:
+        bell_event_on_commit(user.pk)
     return changed
 
 
@@ -177,6 +187,7 @@ def notification_admin_update(*, actor: Any, notification_id: str, read: bool) -
         )
         user_id = notification.user_id
         transaction.on_commit(lambda: unread_forget(user_id))
+        bell_event_on_commit(user_id)
         try:
             with document_store():
                 Notification.objects.filter(pk=notification.pk).update(
@@ -274,6 +285,8 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
         actor_id=payload.get("actor_id"),
         title=payload.get("title", ""),
         message=payload.get("message", ""),
+        # Notifications of other apps (bookings) link to their own page instead of a task.
+        url=payload.get("url") or "",
         created_at=dt.datetime.fromisoformat(payload["created_at"]),
     )
     try:
@@ -281,6 +294,7 @@ def notification_apply(*, notification_id: str, payload: Mapping[str, Any]) -> b
     except IntegrityError:
         return False  # already applied (a replay): the id is the outbox aggregate id
     unread_incr(user_id)
+    bell_event_on_commit(user_id)
     return True
 
 

@@ -23,6 +23,7 @@ from audit.services import audit_content_record
 from sync.events import business_event_record
 from sync.outbox import outbox_record
 from taskforge.errors import Conflict, NotFound, ServiceError
+from taskforge.live import KIND_BOARD, live_publish_on_commit, team_channel
 from tasks.attachments import AttachmentRejected, attachment_discard, attachment_store
 from tasks.caching import caches_invalidate
 from tasks.models import Task, TaskPriority, TaskStatus, TaskWatcher
@@ -185,6 +186,21 @@ def watchers_add(task_id: Any, user_ids: Iterable[int | None]) -> None:
         TaskWatcher.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+def board_event_on_commit(task: Task, event_type: str, *, actor: Any, old_status: str | None = None) -> None:
+    """Tell the team's open boards (live events) after commit; call it after the write's cache
+    invalidations so a board that re-fetches on the event reads the new state."""
+    data = {
+        "type": event_type,
+        "task_id": str(task.id),
+        "team_id": task.team_id,
+        "status": task.status,
+        "old_status": old_status or task.status,
+        "version": task.version,
+        "actor_id": actor.pk,
+    }
+    live_publish_on_commit(team_channel(task.team_id), KIND_BOARD, data)
+
+
 def _invalidate_on_commit(task: Task, *user_ids: int | None) -> None:
     users = {u for u in (task.creator_id, task.assignee_id, *user_ids) if u}
     task_id, team_id = task.id, task.team_id
@@ -247,6 +263,7 @@ def task_create(
                 message=f"{actor_name(actor)} assigned you this task",
             )
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.created", actor=actor)
     return task
 
 
@@ -315,6 +332,7 @@ def task_update(
         )
         _after_change(actor, task, old_status=old_status, old_assignee=old_assignee)
         _invalidate_on_commit(task, old_assignee)
+        board_event_on_commit(task, "task.edited", actor=actor, old_status=old_status)
     return task
 
 
@@ -377,6 +395,7 @@ def task_move(*, actor: Any, task_id: Any, status: str, expected_version: int) -
         )
         _after_change(actor, task, old_status=old_status, old_assignee=task.assignee_id)
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.moved", actor=actor, old_status=old_status)
     return task, old_status
 
 
@@ -401,6 +420,7 @@ def task_delete(*, actor: Any, task_id: Any) -> None:
             data={"id": str(task.id), "team_id": task.team_id, "title": task.title, "deleted_by": actor.pk},
         )
         _invalidate_on_commit(task)
+        board_event_on_commit(task, "task.deleted", actor=actor)
         Task.objects.filter(id=task.id).delete()
 
 
@@ -441,6 +461,7 @@ def task_attachment_add(*, actor: Any, task_id: Any, upload: Any) -> dict[str, A
                 data={**task_event_data(task), "previous_status": task.status, "attachment_added": meta.get("name")},
             )
             _invalidate_on_commit(task)
+            board_event_on_commit(task, "task.edited", actor=actor)
     except BaseException:
         attachment_discard(str(task.id), stored.stored_name)
         raise

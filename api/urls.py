@@ -4,7 +4,7 @@ Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database er
 
 from django.urls import path, re_path, register_converter
 
-from api.views import docs, me, teams, trips
+from api.views import bookings, docs, me, teams, trips
 
 
 class IdConverter:
@@ -35,6 +35,16 @@ urlpatterns = [
     ),
     path("trips/", trips.TripListView.as_view(), name="trips"),
     path("trips/<str:code>/", trips.TripDetailView.as_view(), name="trip"),
+    # --- bookings (api/views/bookings.py) ---
+    path("trips/<str:code>/departures/", bookings.DepartureListView.as_view(), name="trip_departures"),
+    path("bookings/", bookings.BookingListView.as_view(), name="bookings"),
+    path("bookings/<id:booking_id>/", bookings.BookingDetailView.as_view(), name="booking"),
+    path("bookings/<id:booking_id>/refund-quote/", bookings.RefundQuoteView.as_view(), name="booking_refund_quote"),
+    path("bookings/<id:booking_id>/cancel/", bookings.BookingCancelView.as_view(), name="booking_cancel"),
+    path("desk/bookings/", bookings.DeskBookingListView.as_view(), name="desk_bookings"),
+    path("desk/bookings/<id:booking_id>/confirm/", bookings.DeskConfirmView.as_view(), name="desk_booking_confirm"),
+    path("desk/bookings/<id:booking_id>/payment/", bookings.DeskPaymentView.as_view(), name="desk_booking_payment"),
+    path("desk/bookings/<id:booking_id>/cancel/", bookings.DeskCancelView.as_view(), name="desk_booking_cancel"),
     # Resources are added above this line.
     re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
 ]

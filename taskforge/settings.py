@@ -471,7 +471,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TeamRoleEnum": "accounts.models.TeamRole"},
+    "ENUM_NAME_OVERRIDES": {
+        "TeamRoleEnum": "accounts.models.TeamRole",
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "DepartureStatusEnum": "bookings.models.DepartureStatus",
+    },
 }
 # --- Webhooks (webhooks app) ----------------------------------------------------------------
 # Signed POSTs to the endpoints teams and the booking desk register (README "Webhooks"). A

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskforge.testing.authz import Route, World, everyone, signed_in, team_x
+from taskforge.testing.authz import Route, World, capability, everyone, only, signed_in, team_x
 
 UNAUTHORIZED = 401
 
@@ -19,6 +19,20 @@ def _team(w: World) -> dict[str, Any]:
 
 def _co_admin(w: World) -> dict[str, Any]:
     return {"slug": w.teams["x"].slug, "user_id": w.objects["co_admin_x"].pk}
+
+
+def _booking(w: World) -> dict[str, Any]:
+    return {"booking_id": w.objects["booking_traveller"].pk}
+
+
+def _new_booking(w: World) -> dict[str, Any]:
+    trip = w.objects["trip"]
+    return {
+        "trip_code": trip.code,
+        "travel_date": trip.start.isoformat(),
+        "travellers": 1,
+        "expected_total_minor": trip.price_minor,
+    }
 
 
 def _invitation(w: World) -> dict[str, Any]:
@@ -60,4 +74,31 @@ MATRIX: dict[str, Route | list[Route]] = {
     ),
     "api:trips": Route(GET=everyone(200)),
     "api:trip": Route(kwargs=lambda w: {"code": w.objects["trip"].code}, GET=everyone(200)),
+    # --- bookings (api/views/bookings.py) ---
+    "api:trip_departures": Route(kwargs=lambda w: {"code": w.objects["trip"].code}, GET=everyone(200)),
+    "api:bookings": Route(
+        GET=signed_in(200, anon=UNAUTHORIZED), POST=signed_in(201, anon=UNAUTHORIZED), data=_new_booking
+    ),
+    "api:booking": Route(kwargs=_booking, GET=only(200, "traveller", "booking_desk", "site_admin", anon=UNAUTHORIZED)),
+    "api:booking_refund_quote": Route(
+        kwargs=_booking, GET=only(200, "traveller", "booking_desk", "site_admin", anon=UNAUTHORIZED)
+    ),
+    # The desk sees the booking but cancels it on its own endpoint, with a reason (403).
+    "api:booking_cancel": Route(
+        kwargs=_booking,
+        allow_403=True,
+        POST=only(200, "traveller", booking_desk=403, site_admin=403, anon=UNAUTHORIZED),
+    ),
+    "api:desk_bookings": Route(GET=capability("booking_desk", 200, anon=UNAUTHORIZED)),
+    "api:desk_booking_confirm": Route(kwargs=_booking, POST=capability("booking_desk", 200, anon=UNAUTHORIZED)),
+    "api:desk_booking_payment": Route(
+        kwargs=_booking,
+        POST=capability("booking_desk", 200, anon=UNAUTHORIZED),
+        data=lambda w: {"reference": "PAY-MATRIX-1"},
+    ),
+    "api:desk_booking_cancel": Route(
+        kwargs=_booking,
+        POST=capability("booking_desk", 200, anon=UNAUTHORIZED),
+        data=lambda w: {"reason": "Matrix check"},
+    ),
 }

@@ -4,7 +4,7 @@ Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database er
 
 from django.urls import path, re_path, register_converter
 
-from api.views import bookings, docs, me, teams, trips
+from api.views import bookings, docs, me, reports, teams, trips
 
 
 class IdConverter:
@@ -45,6 +45,11 @@ urlpatterns = [
     path("desk/bookings/<id:booking_id>/confirm/", bookings.DeskConfirmView.as_view(), name="desk_booking_confirm"),
     path("desk/bookings/<id:booking_id>/payment/", bookings.DeskPaymentView.as_view(), name="desk_booking_payment"),
     path("desk/bookings/<id:booking_id>/cancel/", bookings.DeskCancelView.as_view(), name="desk_booking_cancel"),
+    # --- reports (api/views/reports.py) ---
+    path("reports/revenue/<slug:period_name>/", reports.RevenueReportView.as_view(), name="report_revenue"),
+    path("reports/resorts/", reports.ResortReportView.as_view(), name="report_resorts"),
+    path("reports/seats/", reports.SeatReportView.as_view(), name="report_seats"),
+    path("reports/tasks/", reports.TaskReportView.as_view(), name="report_tasks"),
     # Resources are added above this line.
     re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
 ]

@@ -160,6 +160,8 @@ def _desk(w: World, action: str) -> str:
 OWNER_OR_DESK = table(404, traveller=200, booking_desk=200, site_admin=200)
 DESK_ONLY = table(404, booking_desk=200, site_admin=200)
 DESK_WRITE = write(404, booking_desk=200, site_admin=200)
+BAD_RANGE = "start=2025-02-01&end=2025-01-01"
+REPORT_READERS = table(404, site_admin=400)  # no reports reader among the actors: test_api_reports.py
 
 TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
 
@@ -354,6 +356,24 @@ ENDPOINTS: list[Endpoint] = [
         data=lambda w: {"reason": ""},
         label="no reason",
     ),
+    # --- reports (api/views/reports.py): the figures are tested in test_api_reports.py; a
+    # reversed range is refused (400) before the star schema is read ---
+    *(
+        Endpoint("GET", lambda w, p=path: f"/api/v1/reports/{p}/?{BAD_RANGE}", REPORT_READERS, op)
+        for path, op in (
+            ("revenue/daily", "report_revenue"),
+            ("resorts", "report_resorts"),
+            ("seats", "report_seats"),
+        )
+    ),
+    Endpoint("GET", lambda w: "/api/v1/reports/revenue/weekly/", table(404), "report_revenue", label="no such period"),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/reports/tasks/?{BAD_RANGE}",
+        team_x(guest=400, member=400, admin=400, site_admin=400, read=400),
+        "report_tasks",
+    ),
+    Endpoint("POST", lambda w: "/api/v1/reports/seats/", write(405), "report_seats", label="no POST"),
 ]
 
 

@@ -107,7 +107,10 @@ class DeskBookingSerializer(BookingSerializer):
 
 class BookingCreateSerializer(serializers.Serializer):
     trip_code = serializers.RegexField(r"^[A-Za-z0-9-]{1,20}$", max_length=20, help_text="The trip's code")
-    travel_date = serializers.DateField(help_text="One of the trip's departure dates (GET …/trips/{code}/departures/)")
+    travel_date = serializers.DateField(
+        required=False,
+        help_text="One of the trip's departure dates (GET …/trips/{code}/departures/); default: its next open one",
+    )
     travellers = serializers.IntegerField(
         min_value=1, max_value=32767, help_text="At most BOOKING_MAX_TRAVELLERS (the answer says how many)"
     )

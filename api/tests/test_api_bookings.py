@@ -229,3 +229,11 @@ def test_parallel_bookings_with_one_idempotency_key_book_once(committed_db, sett
     time.sleep(0.1)
     replay = _book(APIClient(), secret, trip, key=key)
     assert replay.status_code == 201 and replay.json()["id"] in created
+
+
+@pytest.mark.django_db
+def test_without_a_date_the_next_open_departure_is_booked(api, people, token_for, trip) -> None:
+    body = {"trip_code": trip.code.lower(), "travellers": 1, "expected_total_minor": trip.price_minor}
+    response = api.post("/api/v1/bookings/", body, format="json", **bearer(token_for(people.traveller)))
+    assert response.status_code == 201, response.content
+    assert response.json()["travel_date"] == trip.start.isoformat() and response.json()["trip_code"] == trip.code

@@ -220,10 +220,15 @@ class BookingListView(ApiView):
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         key = request.headers.get(HEADER)
+        code = data["trip_code"].upper()
+        travel_date = data.get("travel_date")
+        if travel_date is None:  # the trip's next open departure, as the booking page offers first
+            travel_date = services.booking_quote(trip_code=code, travel_date=None, travellers=data["travellers"])
+            travel_date = travel_date.travel_date
         booking, created = services.booking_create(
             actor=request.user,
-            trip_code=data["trip_code"].upper(),
-            travel_date=data["travel_date"],
+            trip_code=code,
+            travel_date=travel_date,
             travellers=data["travellers"],
             idempotency_key=uuid.uuid5(_KEY_NAMESPACE, key) if key else uuid.uuid4(),
             expected_total_minor=data["expected_total_minor"],

@@ -73,7 +73,10 @@ class TripSerializer(serializers.Serializer):
     length_days = serializers.IntegerField()
     active = serializers.BooleanField()
     bookable = serializers.BooleanField(help_text="Active, in the future and with seats left")
-    seats_left = serializers.IntegerField()
+    seats_left = serializers.IntegerField(help_text="Seats left on `next_departure`")
+    next_departure = serializers.DateField(
+        allow_null=True, help_text="The next open departure with room (else the next open one); null: none to come"
+    )
     description_html = serializers.CharField(allow_blank=True, help_text="Sanitised HTML of the description")
     keywords = serializers.ListField(child=serializers.CharField())
     itinerary = serializers.ListField(child=serializers.DictField())

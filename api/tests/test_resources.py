@@ -56,6 +56,7 @@ def test_trip_search_filters_pages_and_details(api, people) -> None:
     assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"price_min", "start_from"}
     detail = api.get("/api/v1/trips/WALK-1/").json()
     assert detail["bookable"] and detail["seats_left"] == 10 and detail["keywords"] == ["lakes", "walking"]
+    assert detail["next_departure"] == detail["start"]
     assert "<strong>lakes</strong>" in detail["description_html"] and not detail["details_pending"]
     assert api.get("/api/v1/trips/HIDE-1/").status_code == 404
     assert api.get("/api/v1/trips/NOPE-9/").status_code == 404
@@ -73,3 +74,17 @@ def test_trip_pages_follow_the_cursor(api, people, settings) -> None:
     codes = [t["code"] for t in first["results"] + second["results"]]
     assert len(set(codes)) == selectors.PER_PAGE + 2
     assert api.get("/api/v1/trips/?cursor=forged").status_code == 404
+
+
+def test_trip_answers_are_cached_until_a_trip_changes(api, people, monkeypatch) -> None:
+    from bookings import selectors
+
+    search = selectors.catalogue_page
+    calls = []
+    monkeypatch.setattr(selectors, "catalogue_page", lambda *a, **k: calls.append(a) or search(*a, **k))
+    trip_make(people.catalogue_editor, "CACHE-1")
+    assert [t["code"] for t in api.get("/api/v1/trips/?sort=name").json()["results"]] == ["CACHE-1"]
+    assert api.get("/api/v1/trips/?sort=name").status_code == 200
+    assert len(calls) == 1  # the second answer came from the cache
+    trip_make(people.catalogue_editor, "CACHE-2")  # the projection change retires the cache
+    assert [t["code"] for t in api.get("/api/v1/trips/?sort=name").json()["results"]] == ["CACHE-1", "CACHE-2"]

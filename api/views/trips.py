@@ -3,6 +3,10 @@ selector (ranked full-text search with the typo fallback), and a trip's details.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -13,6 +17,7 @@ from api.pagination import paginate_pages
 from api.permissions import Anyone, TokenScope
 from api.serializers.trips import TripListItemSerializer, TripPageSerializer, TripQuerySerializer, TripSerializer
 from bookings import selectors
+from bookings.cache import catalogue_cache_key
 from bookings.forms import CatalogueFilterForm
 
 CODE = OpenApiParameter(
@@ -66,6 +71,19 @@ class TripListView(ApiView):
         tags=["trips"],
     )
     def get(self, request: Request) -> Response:
+        # The site's catalogue cache: the same key (retired by any trip change), per host
+        # because the answer holds absolute page links.
+        key = catalogue_cache_key(request.query_params)
+        key = key and f"api:{request.get_host()}:{key}"
+        cached = cache.get(key) if key else None
+        if cached is not None:
+            return Response(cached)
+        data = self._search(request)
+        if key:
+            cache.set(key, data, settings.CATALOGUE_CACHE_SECONDS)
+        return Response(data)
+
+    def _search(self, request: Request) -> dict[str, Any]:
         params = {k: v for k, v in request.query_params.items() if k in CatalogueFilterForm.base_fields and k != "page"}
         form = CatalogueFilterForm(params)
         if not form.is_valid():
@@ -79,17 +97,15 @@ class TripListView(ApiView):
 
         items, next_link, previous_link = paginate_pages(request, fetch, last_page=selectors.MAX_PAGE)
         result = next(iter(pages.values()))
-        return Response(
-            {
-                "results": TripListItemSerializer(items, many=True).data,
-                "next": next_link,
-                "previous": previous_link,
-                "mode": result.mode,
-                "corrected_query": result.corrected if result.mode == "typo" else "",
-                "total": result.total,
-                "total_capped": result.total_capped,
-            }
-        )
+        return {
+            "results": [dict(item) for item in TripListItemSerializer(items, many=True).data],
+            "next": next_link,
+            "previous": previous_link,
+            "mode": result.mode,
+            "corrected_query": result.corrected if result.mode == "typo" else "",
+            "total": result.total,
+            "total_capped": result.total_capped,
+        }
 
 
 class TripDetailView(ApiView):
@@ -122,6 +138,7 @@ class TripDetailView(ApiView):
                     "active": trip.active,
                     "bookable": page.bookable,
                     "seats_left": page.seats_left,
+                    "next_departure": page.departure.date if page.departure else None,
                     "description_html": page.description_html,
                     "keywords": list(content.get("keywords") or []),
                     "itinerary": list(content.get("itinerary") or []),

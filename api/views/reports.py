@@ -110,6 +110,7 @@ class RevenueReportView(ApiView):
 
 
 class ResortReportView(ApiView):
+    extra_problem_codes = {"GET": (404,)}  # not a reader of this report
     query_serializer = RangeQuerySerializer
 
     @extend_schema(
@@ -127,6 +128,7 @@ class ResortReportView(ApiView):
 
 
 class SeatReportView(ApiView):
+    extra_problem_codes = {"GET": (404,)}  # not a reader of this report
     query_serializer = RangeQuerySerializer
 
     @extend_schema(
@@ -150,6 +152,7 @@ class SeatReportView(ApiView):
 
 
 class TaskReportView(ApiView):
+    extra_problem_codes = {"GET": (404,)}  # not a reader of this report
     query_serializer = TaskQuerySerializer
 
     @extend_schema(

@@ -4,7 +4,7 @@ Ids in paths use the `id` converter (1 to 18 digits: a bigint, so no database er
 
 from django.urls import path, re_path, register_converter
 
-from api.views import attachments, comments, docs, me, notifications, tasks, teams, trips
+from api.views import attachments, bookings, comments, docs, me, notifications, reports, tasks, teams, trips
 
 
 class IdConverter:
@@ -57,6 +57,21 @@ urlpatterns = [
         attachments.AttachmentDetailView.as_view(),
         name="task_attachment",
     ),
+    # --- bookings (api/views/bookings.py) ---
+    path("trips/<str:code>/departures/", bookings.DepartureListView.as_view(), name="trip_departures"),
+    path("bookings/", bookings.BookingListView.as_view(), name="bookings"),
+    path("bookings/<id:booking_id>/", bookings.BookingDetailView.as_view(), name="booking"),
+    path("bookings/<id:booking_id>/refund-quote/", bookings.RefundQuoteView.as_view(), name="booking_refund_quote"),
+    path("bookings/<id:booking_id>/cancel/", bookings.BookingCancelView.as_view(), name="booking_cancel"),
+    path("desk/bookings/", bookings.DeskBookingListView.as_view(), name="desk_bookings"),
+    path("desk/bookings/<id:booking_id>/confirm/", bookings.DeskConfirmView.as_view(), name="desk_booking_confirm"),
+    path("desk/bookings/<id:booking_id>/payment/", bookings.DeskPaymentView.as_view(), name="desk_booking_payment"),
+    path("desk/bookings/<id:booking_id>/cancel/", bookings.DeskCancelView.as_view(), name="desk_booking_cancel"),
+    # --- reports (api/views/reports.py) ---
+    path("reports/revenue/<slug:period_name>/", reports.RevenueReportView.as_view(), name="report_revenue"),
+    path("reports/resorts/", reports.ResortReportView.as_view(), name="report_resorts"),
+    path("reports/seats/", reports.SeatReportView.as_view(), name="report_seats"),
+    path("reports/tasks/", reports.TaskReportView.as_view(), name="report_tasks"),
     # Resources are added above this line.
     re_path(r"^[\s\S]*$", docs.unknown_path_view, name="unknown"),  # [\s\S]: paths with a newline too
 ]

@@ -480,6 +480,8 @@ SPECTACULAR_SETTINGS = {
         "TeamRoleEnum": "accounts.models.TeamRole",
         "TaskStatusEnum": "tasks.models.TaskStatus",
         "TaskPriorityEnum": "tasks.models.TaskPriority",
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "DepartureStatusEnum": "bookings.models.DepartureStatus",
     },
 }
 # --- Webhooks (webhooks app) ----------------------------------------------------------------

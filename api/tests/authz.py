@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskforge.testing.authz import Route, World, everyone, signed_in, team_x
+from taskforge.testing.authz import Route, World, capability, everyone, only, signed_in, team_x
 from tasks.models import TaskComment
 
 UNAUTHORIZED = 401
+BAD_RANGE = {"start": "2025-02-01", "end": "2025-01-01"}
 
 
 def _team(w: World) -> dict[str, Any]:
@@ -27,6 +28,20 @@ def _member_comment_back(w: World) -> None:
     doc = w.objects["comment_x_member_doc"]
     if not TaskComment.objects.filter(pk=doc.pk).exists():
         doc.save(force_insert=True)
+
+
+def _booking(w: World) -> dict[str, Any]:
+    return {"booking_id": w.objects["booking_traveller"].pk}
+
+
+def _new_booking(w: World) -> dict[str, Any]:
+    trip = w.objects["trip"]
+    return {
+        "trip_code": trip.code,
+        "travel_date": trip.start.isoformat(),
+        "travellers": 1,
+        "expected_total_minor": trip.price_minor,
+    }
 
 
 def _invitation(w: World) -> dict[str, Any]:
@@ -124,5 +139,44 @@ MATRIX: dict[str, Route | list[Route]] = {
     "api:task_attachment": Route(
         kwargs=lambda w: {"task_id": w.objects["task_x"].id, "attachment_id": w.objects["attachment_x"]},
         GET=team_x(guest=200, member=200, admin=200, anon=UNAUTHORIZED),
+    ),
+    # --- bookings (api/views/bookings.py) ---
+    "api:trip_departures": Route(kwargs=lambda w: {"code": w.objects["trip"].code}, GET=everyone(200)),
+    "api:bookings": Route(
+        GET=signed_in(200, anon=UNAUTHORIZED), POST=signed_in(201, anon=UNAUTHORIZED), data=_new_booking
+    ),
+    "api:booking": Route(kwargs=_booking, GET=only(200, "traveller", "booking_desk", "site_admin", anon=UNAUTHORIZED)),
+    "api:booking_refund_quote": Route(
+        kwargs=_booking, GET=only(200, "traveller", "booking_desk", "site_admin", anon=UNAUTHORIZED)
+    ),
+    # The desk sees the booking but cancels it on its own endpoint, with a reason (403).
+    "api:booking_cancel": Route(
+        kwargs=_booking,
+        allow_403=True,
+        POST=only(200, "traveller", booking_desk=403, site_admin=403, anon=UNAUTHORIZED),
+    ),
+    "api:desk_bookings": Route(GET=capability("booking_desk", 200, anon=UNAUTHORIZED)),
+    "api:desk_booking_confirm": Route(kwargs=_booking, POST=capability("booking_desk", 200, anon=UNAUTHORIZED)),
+    "api:desk_booking_payment": Route(
+        kwargs=_booking,
+        POST=capability("booking_desk", 200, anon=UNAUTHORIZED),
+        data=lambda w: {"reference": "PAY-MATRIX-1"},
+    ),
+    "api:desk_booking_cancel": Route(
+        kwargs=_booking,
+        POST=capability("booking_desk", 200, anon=UNAUTHORIZED),
+        data=lambda w: {"reason": "Matrix check"},
+    ),
+    # --- reports (api/views/reports.py): a reversed range is refused (400) before the star is read ---
+    "api:report_revenue": Route(
+        kwargs=lambda w: {"period_name": "daily"},
+        query=lambda w: BAD_RANGE,
+        GET=capability("reports_reader", 400, anon=UNAUTHORIZED),
+    ),
+    "api:report_resorts": Route(query=lambda w: BAD_RANGE, GET=capability("reports_reader", 400, anon=UNAUTHORIZED)),
+    "api:report_seats": Route(query=lambda w: BAD_RANGE, GET=capability("reports_reader", 400, anon=UNAUTHORIZED)),
+    "api:report_tasks": Route(
+        query=lambda w: BAD_RANGE,
+        GET=team_x(guest=400, member=400, admin=400, site_admin=400, anon=UNAUTHORIZED),
     ),
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ from rest_framework.test import APIClient
 
 from accounts.services.invitations import invitation_create
 from api.tests.conftest import bearer, trip_make
+from bookings.services import booking_create
 from taskforge.testing.personas import acting
 
 ACTORS = (
@@ -189,6 +191,45 @@ def _member_comment_back(w: World) -> None:
 
 
 MAKERS += [_comment_objects]
+
+
+def _booking_objects(w: World) -> dict[str, Any]:
+    trip, traveller = w.objects["trip"], w.people.traveller
+    with acting(traveller):
+        booking, _ = booking_create(
+            actor=traveller, trip_code=trip.code, travel_date=trip.start, travellers=2,
+            idempotency_key=uuid.uuid4(), expected_total_minor=trip.price_minor * 2,
+        )  # fmt: skip
+    return {"booking": booking}
+
+
+MAKERS += [_booking_objects]
+
+
+def _new_booking(w: World, **changes: Any) -> dict[str, Any]:
+    trip = w.objects["trip"]
+    return {
+        "trip_code": trip.code,
+        "travel_date": trip.start.isoformat(),
+        "travellers": 1,
+        "expected_total_minor": trip.price_minor,
+        **changes,
+    }
+
+
+def _b(w: World, action: str = "") -> str:
+    return f"/api/v1/bookings/{w.objects['booking'].pk}/{action}"
+
+
+def _desk(w: World, action: str) -> str:
+    return f"/api/v1/desk/bookings/{w.objects['booking'].pk}/{action}/"
+
+
+OWNER_OR_DESK = table(404, traveller=200, booking_desk=200, site_admin=200)
+DESK_ONLY = table(404, booking_desk=200, site_admin=200)
+DESK_WRITE = write(404, booking_desk=200, site_admin=200)
+BAD_RANGE = "start=2025-02-01&end=2025-01-01"
+REPORT_READERS = table(404, site_admin=400)  # no reports reader among the actors: test_api_reports.py
 
 TEAM_READ = team_x(guest=200, member=200, admin=200, site_admin=200, read=200)
 TASK_READ = team_x(guest=200, member=200, admin=200, site_admin=404, read=200)  # site admins: in no team
@@ -509,6 +550,113 @@ ENDPOINTS: list[Endpoint] = [
         "attachment_download",
         label="team y",
     ),
+    # --- bookings (api/views/bookings.py) ------------------------------------------------------
+    Endpoint("GET", lambda w: f"/api/v1/trips/{w.objects['trip'].code}/departures/", public(), "trip_departures_list"),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/trips/{w.objects['trip_off_sale'].code}/departures/",
+        public(404, catalogue_editor=200, site_admin=200),
+        "trip_departures_list",
+        label="off sale",
+    ),
+    Endpoint(
+        "GET", lambda w: "/api/v1/trips/NO-SUCH/departures/", public(404), "trip_departures_list", label="missing"
+    ),
+    Endpoint("GET", lambda w: "/api/v1/bookings/", table(200), "bookings_list"),
+    Endpoint("POST", lambda w: "/api/v1/bookings/", write(201), "booking_create", data=_new_booking),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/bookings/",
+        write(400),
+        "booking_create",
+        data=lambda w: _new_booking(w, expected_total_minor=1),
+        label="wrong total",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/bookings/",
+        write(409),
+        "booking_create",
+        data=lambda w: _new_booking(w, trip_code=w.objects["trip_off_sale"].code),
+        label="off sale",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: "/api/v1/bookings/",
+        write(404),
+        "booking_create",
+        data=lambda w: _new_booking(w, trip_code="NO-SUCH"),
+        label="no such trip",
+    ),
+    Endpoint("DELETE", lambda w: "/api/v1/bookings/", write(405), "bookings_list", label="no DELETE"),
+    Endpoint("GET", lambda w: _b(w), OWNER_OR_DESK, "booking_read"),
+    Endpoint("GET", lambda w: "/api/v1/bookings/999999999/", table(404), "booking_read", label="missing"),
+    Endpoint("DELETE", lambda w: _b(w), write(405), "booking_read", label="no DELETE"),
+    Endpoint("GET", lambda w: _b(w, "refund-quote/"), OWNER_OR_DESK, "booking_refund_quote"),
+    Endpoint(
+        "POST",
+        lambda w: _b(w, "cancel/"),
+        write(404, traveller=200, booking_desk=403, site_admin=403),
+        "booking_cancel",
+    ),
+    Endpoint("GET", lambda w: _b(w, "cancel/"), table(405), "booking_cancel", label="no GET"),
+    Endpoint("GET", lambda w: "/api/v1/desk/bookings/", DESK_ONLY, "desk_bookings_list"),
+    Endpoint(
+        "GET",
+        lambda w: "/api/v1/desk/bookings/?travel_from=someday",
+        table(404, booking_desk=400, site_admin=400),
+        "desk_bookings_list",
+        label="bad filter",
+    ),
+    Endpoint("POST", lambda w: _desk(w, "confirm"), DESK_WRITE, "desk_booking_confirm"),
+    Endpoint(
+        "POST",
+        lambda w: _desk(w, "payment"),
+        DESK_WRITE,
+        "desk_booking_payment",
+        data=lambda w: {"reference": "PAY-2026-0042"},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _desk(w, "payment"),
+        write(404, booking_desk=400, site_admin=400),
+        "desk_booking_payment",
+        data=lambda w: {"reference": "<script>"},
+        label="bad reference",
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _desk(w, "cancel"),
+        DESK_WRITE,
+        "desk_booking_cancel",
+        data=lambda w: {"reason": "Hotel closed", "full_refund": True},
+    ),
+    Endpoint(
+        "POST",
+        lambda w: _desk(w, "cancel"),
+        write(404, booking_desk=400, site_admin=400),
+        "desk_booking_cancel",
+        data=lambda w: {"reason": ""},
+        label="no reason",
+    ),
+    # --- reports (api/views/reports.py): the figures are tested in test_api_reports.py; a
+    # reversed range is refused (400) before the star schema is read ---
+    *(
+        Endpoint("GET", lambda w, p=path: f"/api/v1/reports/{p}/?{BAD_RANGE}", REPORT_READERS, op)
+        for path, op in (
+            ("revenue/daily", "report_revenue"),
+            ("resorts", "report_resorts"),
+            ("seats", "report_seats"),
+        )
+    ),
+    Endpoint("GET", lambda w: "/api/v1/reports/revenue/weekly/", table(404), "report_revenue", label="no such period"),
+    Endpoint(
+        "GET",
+        lambda w: f"/api/v1/reports/tasks/?{BAD_RANGE}",
+        team_x(guest=400, member=400, admin=400, site_admin=400, read=400),
+        "report_tasks",
+    ),
+    Endpoint("POST", lambda w: "/api/v1/reports/seats/", write(405), "report_seats", label="no POST"),
 ]
 
 
@@ -571,5 +719,14 @@ def test_every_api_operation_is_in_the_matrix() -> None:
 
 def test_every_api_url_pattern_is_reachable() -> None:
     # The API's URL names all resolve under /api/v1/ (a renamed route would drop out of the docs).
-    for name in ("api:schema", "api:docs", "api:me", "api:teams", "api:trips", "api:tasks"):
+    for name in (
+        "api:schema",
+        "api:docs",
+        "api:me",
+        "api:teams",
+        "api:trips",
+        "api:tasks",
+        "api:bookings",
+        "api:desk_bookings",
+    ):
         assert re.match(r"^/api/v1/", reverse(name))

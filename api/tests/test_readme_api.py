@@ -32,6 +32,7 @@ def test_readme_lists_the_examples_the_issue_asks_for() -> None:
     assert any("/api/v1/teams/" in c for c in commands)
     assert any("/api/v1/trips/?q=" in c for c in commands)
     assert any("Idempotency-Key" in c for c in commands)
+    assert any("Idempotency-Key" in c and "/api/v1/bookings/" in c for c in commands)
 
 
 def test_readme_curl_examples_work_against_a_live_server(live_server_proc) -> None:
@@ -57,8 +58,8 @@ def test_readme_curl_examples_work_against_a_live_server(live_server_proc) -> No
         body, _, status = done.stdout.rpartition("\n")
         answers.append((command, int(status), json.loads(body) if body.strip() else None))
     statuses = [status for _, status, _ in answers]
-    assert statuses == [200, 200, 200, 200, 200, 201], answers
-    me, teams, members, trips, patched, invited = (body for _, _, body in answers)
+    assert statuses == [200, 200, 200, 200, 200, 201, 200, 201], answers
+    me, teams, members, trips, patched, invited, departures, booked = (body for _, _, body in answers)
     assert me["email"] == people.team_admin.email
     assert [t["slug"] for t in teams["results"]] == ["alps-desk", people.x.slug] or "alps-desk" in {
         t["slug"] for t in teams["results"]
@@ -69,5 +70,12 @@ def test_readme_curl_examples_work_against_a_live_server(live_server_proc) -> No
     assert patched["preferences"]["theme"] == "dark"
     assert invited["email"] == "grace@example.com" and invited["status"] == "pending"
     # The invitation again, as written: the same answer, nothing new.
-    again = subprocess.run(["bash", "-c", readme_curl_commands()[-1]], env=env, capture_output=True, text=True)
+    again = subprocess.run(["bash", "-c", readme_curl_commands()[5]], env=env, capture_output=True, text=True)
     assert json.loads(again.stdout)["id"] == invited["id"]
+    # The departures, and the booking on the next one; booking again with the key books nothing more.
+    [departure] = departures["results"]
+    assert departure["unit_price_minor"] == 100_000 and departure["seats_left"] == 10
+    assert booked["trip_code"] == "LAKE-1" and booked["travel_date"] == departure["date"]
+    assert booked["total_minor"] == 200_000 and booked["status"] == "pending"
+    rebooked = subprocess.run(["bash", "-c", readme_curl_commands()[7]], env=env, capture_output=True, text=True)
+    assert json.loads(rebooked.stdout)["id"] == booked["id"]

@@ -59,7 +59,19 @@ def wsgi_in_test_transaction(db) -> Iterator[None]:
 
 
 @pytest.fixture
-def admin_token(wsgi_in_test_transaction, people, token_for) -> str:
+def star_built() -> Iterator[None]:
+    # The reports read the star schema (503 until the ETL has run once): build it, empty.
+    from reports import etl
+    from reports.tests.testdata import star_drop
+
+    star_drop()
+    assert etl.run_etl().status == "ok"
+    yield
+    star_drop()
+
+
+@pytest.fixture
+def admin_token(wsgi_in_test_transaction, star_built, people, token_for) -> str:
     # The schema's examples name real things: team "alps-desk" (the admin's) and trip ALP-001.
     from accounts.models import Membership, Team
     from taskforge.dbcontext import context_for_system, db_context

@@ -60,12 +60,15 @@ def _amount_check(amount_minor: Any) -> int:
     return value
 
 
-def booking_record_payment(*, actor: Any, booking_id: int, amount_minor: Any, method: str, reference: str) -> Payment:
-    """Staff record a payment towards a live booking. Refused: more than the balance due, a
-    booking already paid in full or cancelled. The payment that completes the booking
-    issues its receipt (number allocated here, in this transaction)."""
+def booking_record_payment(
+    *, actor: Any, booking_id: int, amount_minor: Any | None, method: str, reference: str
+) -> Payment:
+    """Staff record a payment towards a live booking (`amount_minor` None: the whole balance
+    due). Refused: more than the balance due, a booking already paid in full or cancelled.
+    The payment that completes the booking issues its receipt (number allocated here, in
+    this transaction)."""
     capability_require(actor, Capability.BOOKING_DESK)
-    amount = _amount_check(amount_minor)
+    amount = None if amount_minor is None else _amount_check(amount_minor)
     if method not in PaymentMethod.values:
         raise ServiceError(PAYMENT_METHOD_RULE, field="method")
     reference = (reference or "").strip()
@@ -78,6 +81,8 @@ def booking_record_payment(*, actor: Any, booking_id: int, amount_minor: Any, me
         balance = booking.balance_due_minor
         if balance <= 0:
             raise Conflict("This booking is already paid in full.")
+        if amount is None:
+            amount = balance
         if amount > balance:
             raise ServiceError(
                 f"The balance due is {money(balance, booking.currency)}; record at most that.", field="amount"

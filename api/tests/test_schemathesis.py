@@ -58,16 +58,19 @@ def wsgi_in_test_transaction(db) -> Iterator[None]:
         request_finished.connect(close_old_connections)
 
 
-@pytest.fixture
-def star_built() -> Iterator[None]:
-    # The reports read the star schema (503 until the ETL has run once): build it, empty.
+@pytest.fixture(scope="module")
+def star_built(django_db_setup, django_db_blocker) -> Iterator[None]:
+    # The reports read the star schema (503 until the ETL has run once): build it, empty,
+    # once for the module. Dropped after the module: a test's open transaction holds a lock
+    # on the star tables it read, so dropping it per test would wait for that test forever.
     from reports import etl
     from reports.tests.testdata import star_drop
 
-    star_drop()
-    assert etl.run_etl().status == "ok"
-    yield
-    star_drop()
+    with django_db_blocker.unblock():
+        star_drop()
+        assert etl.run_etl().status == "ok"
+        yield
+        star_drop()
 
 
 @pytest.fixture

@@ -66,8 +66,13 @@ def profile_breaker_reset() -> None:
     _mongo_down_until = 0.0
 
 
+# The shape of the cached profile: bump it whenever the dict changes, so a profile cached by
+# the previous release (without time_zone, say) is never read by this one.
+PROFILE_CACHE_SHAPE = 2
+
+
 def _profile_key(user_id: int) -> str:
-    return f"user:profile:{user_id}"
+    return f"user:profile:v{PROFILE_CACHE_SHAPE}:{user_id}"
 
 
 def profile_invalidate(user_id: int) -> None:

@@ -14,7 +14,7 @@ from django.db import connection
 from PIL import Image
 
 from accounts.models import Profile
-from accounts.selectors import profile_get, profile_preferences
+from accounts.selectors import _profile_key, profile_get, profile_preferences
 from accounts.tests.conftest import client_for
 from sync.models import OutboxEvent
 from sync.relay import relay_sweep, store_pause_clear
@@ -84,7 +84,7 @@ def test_profile_reads_are_cached_for_an_hour_and_invalidated_on_write(
     _save(client, capture=django_capture_on_commit_callbacks)
     first = profile_get(person.pk)
     assert first["full_name"] == "Ruth Quill"
-    key = cache.make_key(f"user:profile:{person.pk}")
+    key = cache.make_key(_profile_key(person.pk))
     from django_redis import get_redis_connection
 
     ttl = get_redis_connection("default").ttl(key)

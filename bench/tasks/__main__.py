@@ -371,6 +371,9 @@ def run_load(port: int, team_id: int, clients: list[Client], seconds: float, pac
     for kind in KINDS:
         times = sorted(e for k, e, s in results if k == kind and s == 200)
         errors = sum(1 for k, _, s in results if k == kind and s != 200)
+        if errors:  # say which answers, not only how many
+            statuses = sorted({s for k, _, s in results if k == kind and s != 200})
+            print(f"[bench.tasks] {kind}: {errors} answers were not 200 (statuses {statuses})", flush=True)
         if not times:
             report[kind] = {"n": 0, "errors": errors}
             continue

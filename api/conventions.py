@@ -79,7 +79,12 @@ def if_match_version(request: Request, kind: str, pk: Any) -> int | None:
         return None
     prefix = f'"{kind}-{pk}-v'
     for tag in _tags(header):
-        if tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit():
+        if (
+            tag.startswith(prefix)
+            and tag.endswith('"')
+            and tag[len(prefix) : -1].isascii()
+            and tag[len(prefix) : -1].isdigit()
+        ):
             return int(tag[len(prefix) : -1])
     raise PreconditionFailed()
 

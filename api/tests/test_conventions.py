@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from accounts.models import ApiToken
+from api.conventions import PreconditionFailed, if_match_version
 from api.tests.conftest import bearer
 
 pytestmark = pytest.mark.django_db
@@ -212,3 +215,11 @@ def test_session_auth_needs_csrf_for_writes(people) -> None:
     assert client.get("/api/v1/me/").status_code == 200
     response = client.patch("/api/v1/me/", {"bio": "x"}, format="json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+def test_an_if_match_with_non_ascii_digits_is_a_412_not_a_500() -> None:
+    # "²" passes str.isdigit() but int() refuses it (found by the hostile-parameter probe on page_size)
+    request = Request(APIRequestFactory().patch("/x/", HTTP_IF_MATCH='"task-7-v²١"'))
+    with pytest.raises(PreconditionFailed):
+        if_match_version(request, "task", 7)
+    assert if_match_version(Request(APIRequestFactory().patch("/x/", HTTP_IF_MATCH='"task-7-v3"')), "task", 7) == 3

@@ -105,7 +105,7 @@ def _page_size(request: Request) -> int:
     raw = request.query_params.get("page_size")
     if raw is None:
         return PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise ValidationError({"page_size": [f"Enter a whole number from 1 to {MAX_PAGE_SIZE}."]})
     return int(raw)
 

@@ -19,6 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from taskforge.params import int_param
+
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 CURSOR_PARAM = "cursor"
@@ -33,6 +35,9 @@ class ApiCursorPagination(CursorPagination):
     cursor_query_param = CURSOR_PARAM
     ordering = ("-id",)
     invalid_cursor_message = INVALID_CURSOR
+
+    def get_page_size(self, request: Request) -> int:
+        return page_size_param(request)  # one rule for every list (DRF's own ignores bad values)
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
         return tuple(getattr(view, "ordering", None) or self.ordering)
@@ -84,7 +89,7 @@ def paginate_pages(
 
 def paginate_list(request: Request, items: Sequence[Any], serialize: Callable[[Any], Any]) -> Response:
     """A cursor page of a short list a selector returns whole (a team's members)."""
-    size = _page_size(request)
+    size = page_size_param(request)
     last_page = max(1, -(-len(items) // size))
 
     def fetch(page: int) -> tuple[Sequence[Any], bool]:
@@ -95,8 +100,7 @@ def paginate_list(request: Request, items: Sequence[Any], serialize: Callable[[A
     return Response({"results": [serialize(item) for item in page_items], "next": next_link, "previous": previous_link})
 
 
-def _page_size(request: Request) -> int:
-    raw = request.query_params.get("page_size", "")
-    if raw.isascii() and raw.isdigit() and int(raw) > 0:  # "²١٣" is a digit string int() refuses
-        return min(int(raw), MAX_PAGE_SIZE)
-    return PAGE_SIZE
+def page_size_param(request: Request) -> int:
+    """`page_size`: PAGE_SIZE when missing; a whole number up to MAX_PAGE_SIZE, else a 400
+    (the site's one typed reader, taskforge.params)."""
+    return int_param(request, "page_size", minimum=1, maximum=MAX_PAGE_SIZE) or PAGE_SIZE

@@ -22,6 +22,7 @@ from rest_framework.views import set_rollback
 from taskforge.errors import ServiceError, Unavailable
 from taskforge.middleware import STORE_DOWN
 from taskforge.mongo import is_document_store_failure
+from taskforge.params import BadParameter
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://taskforge.example/problems/"
@@ -102,6 +103,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "You may not do this.")
+    elif isinstance(exc, BadParameter):  # a query parameter read by taskforge.params
+        exc = exceptions.ValidationError({exc.name: [exc.message]})
     if not isinstance(exc, ServiceError) and is_document_store_failure(exc):
         exc = Unavailable(STORE_DOWN, retry_after=STORE_RETRY_AFTER)
     if isinstance(exc, ServiceError):

@@ -223,3 +223,13 @@ def test_an_if_match_with_non_ascii_digits_is_a_412_not_a_500() -> None:
     with pytest.raises(PreconditionFailed):
         if_match_version(request, "task", 7)
     assert if_match_version(Request(APIRequestFactory().patch("/x/", HTTP_IF_MATCH='"task-7-v3"')), "task", 7) == 3
+
+
+@pytest.mark.parametrize("size", ["0", "abc", "²١٣", "1001", "-3"])
+def test_a_page_size_that_is_not_a_whole_number_in_range_is_a_400(api, people, token_for, size: str) -> None:
+    secret = token_for(people.traveller)
+    for url in ("/api/v1/teams/", "/api/v1/bookings/"):
+        answer = api.get(url, {"page_size": size}, **bearer(secret))
+        assert answer.status_code == 400, (url, answer.content)
+        assert answer.json()["errors"][0]["field"] == "page_size"
+    assert api.get("/api/v1/teams/", {"page_size": "3"}, **bearer(secret)).status_code == 200

@@ -26,7 +26,7 @@ from accounts.models import Capability
 from accounts.permissions import capability_has
 from api.conventions import ApiView
 from api.idempotency import HEADER, IDEMPOTENCY_PARAMETER, idempotent
-from api.pagination import MAX_PAGE_SIZE, PAGE_SIZE, paginate_list, paginate_pages
+from api.pagination import page_size_param, paginate_list, paginate_pages
 from api.permissions import Anyone, TokenScope
 from api.schema import page_of
 from api.serializers.bookings import (
@@ -101,18 +101,9 @@ DESK_EXAMPLE = OpenApiExample(
 )
 
 
-def _page_size(request: Request) -> int:
-    raw = request.query_params.get("page_size")
-    if raw is None:
-        return PAGE_SIZE
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise ValidationError({"page_size": [f"Enter a whole number from 1 to {MAX_PAGE_SIZE}."]})
-    return int(raw)
-
-
 def _pages(request: Request, fetch: Any, serialize: Any) -> Response:
     """A cursor page of a selector that serves numbered pages of (rows, has_next)."""
-    size = _page_size(request)
+    size = page_size_param(request)
     items, next_link, previous_link = paginate_pages(
         request, lambda page: fetch(page=page, per_page=size), last_page=LAST_PAGE
     )

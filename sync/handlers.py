@@ -7,11 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.db import DatabaseError
-from pymongo.errors import ConnectionFailure
-
 from sync.models import OutboxEvent
 from taskforge.dbcontext import DbContext
+from taskforge.mongo import is_document_store_failure
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +27,10 @@ class OutboxRetryLater(Exception):
 
 
 def error_is_transient(exc: BaseException) -> bool:
-    """A store was unreachable (pymongo's ConnectionFailure, raw or wrapped by the ORM as a
-    DatabaseError, or a handler's OutboxRetryLater): retry later without using an attempt."""
-    if isinstance(exc, OutboxRetryLater | ConnectionFailure):
-        return True
-    return isinstance(exc, DatabaseError) and isinstance(exc.__cause__, ConnectionFailure)
+    """A store was unreachable (taskforge.mongo's one outage rule: pymongo's ConnectionFailure,
+    raw or wrapped by the ORM) or a handler said so (OutboxRetryLater): retry later without
+    using an attempt."""
+    return isinstance(exc, OutboxRetryLater) or is_document_store_failure(exc)
 
 
 # --- registration -----------------------------------------------------------------------

@@ -12,7 +12,6 @@ AccountsConfig.ready).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bson import ObjectId
@@ -22,29 +21,18 @@ from django.db.models import Q
 from accounts.export import (
     ERASURE_AGGREGATE,
     ErasureSubject,
-    ExportUnavailable,
     elevated_read,
     eraser_register,
     exporter_register,
+    mongo_or_unavailable,
     scrub_text,
 )
 from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
-from taskforge.mongo import DocumentStoreUnavailable, document_store
 from tasks.models import Notification, Task, TaskComment, TaskWatcher
-from tasks.sync import retry_later_while_documents_down
 
 ERASURE_CHUNK = 500  # documents per outbox event
-
-
-def documents_or_refuse(func: Callable[[], Any]) -> Any:
-    """Read the document server; its outage refuses the export or erasure as a whole."""
-    try:
-        with document_store():
-            return func()
-    except DocumentStoreUnavailable:
-        raise ExportUnavailable("document server") from None
 
 
 def tasks_export(user: Any) -> dict[str, Any]:
@@ -64,7 +52,7 @@ def tasks_export(user: Any) -> dict[str, Any]:
             for t in Task.objects.filter(Q(creator_id=user.pk) | Q(assignee_id=user.pk)).select_related("team")
         ]
         watched = [str(t) for t in TaskWatcher.objects.filter(user_id=user.pk).values_list("task_id", flat=True)]
-    comments = documents_or_refuse(
+    comments = mongo_or_unavailable(
         lambda: [
             {
                 "id": str(c.pk),
@@ -77,7 +65,7 @@ def tasks_export(user: Any) -> dict[str, Any]:
             for c in TaskComment.objects.filter(author_id=user.pk).order_by("created_at")
         ]
     )
-    notifications = documents_or_refuse(
+    notifications = mongo_or_unavailable(
         lambda: list(
             Notification.objects.filter(user_id=user.pk)
             .order_by("created_at")
@@ -112,7 +100,7 @@ def tasks_erase(subject: ErasureSubject) -> dict[str, int]:
         own = Notification.objects.filter(user_id=subject.user_id).count()
         return comments, caused, own
 
-    comments, caused, own = documents_or_refuse(plan)
+    comments, caused, own = mongo_or_unavailable(plan)
     chunks = max(1, -(-max(len(comments), len(caused)) // ERASURE_CHUNK))
     for index in range(chunks):
         window = slice(index * ERASURE_CHUNK, (index + 1) * ERASURE_CHUNK)
@@ -135,17 +123,16 @@ def erasure_apply(event: OutboxEvent) -> None:
     user_id = int(payload["user_id"])
     comment_changes = {str(c["id"]): c["set"] for c in payload.get("comments") or []}
     notification_changes = {c["id"]: c["set"] for c in payload.get("notifications") or []}
-    with retry_later_while_documents_down():
-        Notification.objects.filter(user_id=user_id).delete()
-        # The id AND the person: a document re-used or re-assigned meanwhile is left alone.
-        # (Found by id, one condition each; the person is compared here.)
-        for pk, key, author_id in _comments_by_id(list(comment_changes)):
-            if author_id == user_id:
-                TaskComment.objects.filter(pk=pk).update(**_only(comment_changes[key], {"body"}))
-        caused = Notification.objects.filter(pk__in=list(notification_changes)).values_list("pk", "actor_id")
-        for pk, actor_id in caused:
-            if actor_id == user_id:
-                Notification.objects.filter(pk=pk).update(**_only(notification_changes[pk], {"message"}))
+    Notification.objects.filter(user_id=user_id).delete()
+    # The id AND the person: a document re-used or re-assigned meanwhile is left alone.
+    # (Found by id, one condition each; the person is compared here.)
+    for pk, key, author_id in _comments_by_id(list(comment_changes)):
+        if author_id == user_id:
+            TaskComment.objects.filter(pk=pk).update(**_only(comment_changes[key], {"body"}))
+    caused = Notification.objects.filter(pk__in=list(notification_changes)).values_list("pk", "actor_id")
+    for pk, actor_id in caused:
+        if actor_id == user_id:
+            Notification.objects.filter(pk=pk).update(**_only(notification_changes[pk], {"message"}))
 
 
 def _comments_by_id(ids: list[str]) -> list[tuple[ObjectId, str, int | None]]:

@@ -16,15 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
-from pymongo.errors import ConnectionFailure
 
-from sync.handlers import OutboxRetryLater, outbox_handler
+from sync.handlers import outbox_handler
 from sync.models import OutboxEvent
 from sync.outbox import outbox_record
 from sync.reconcile import Reconciler, outbox_reconciler
@@ -78,19 +75,6 @@ def search_apply(task_id: str, version: int, payload: dict[str, Any]) -> None:
             TASK_VOCABULARY.add(cursor, " ".join([title, *tags, body]), scope=team_id)
 
 
-@contextmanager
-def retry_later_while_documents_down() -> Iterator[None]:
-    """In a handler: an ORM write that could not reach the document server (the backend wraps
-    pymongo's ConnectionFailure in a DatabaseError) is retried later without using an
-    attempt, exactly like a plain pymongo write that raised ConnectionFailure."""
-    try:
-        yield
-    except DatabaseError as exc:
-        if isinstance(exc.__cause__, ConnectionFailure):
-            raise OutboxRetryLater(f"document server unavailable: {exc.__cause__}") from exc
-        raise
-
-
 def _time(value: Any) -> Any:
     """A time from an event payload (JSON: ISO text) as a datetime, stored as a BSON date."""
     return dt.datetime.fromisoformat(value) if isinstance(value, str) and value else value
@@ -122,8 +106,7 @@ def task_apply(event: OutboxEvent) -> None:
     # The relay's version-guarded upsert: a plain filter document on the backend's collection.
     mongo_upsert_versioned(documents_collection(TaskDetail), task_id, event.version, detail_fields(payload))
     if payload.get("deleted"):
-        with retry_later_while_documents_down():
-            TaskComment.objects.filter(task_id=task_id).delete()
+        TaskComment.objects.filter(task_id=task_id).delete()
         attachments_discard_task(task_id)
     # The page, the dashboards and the team's board/list (tags) may show this document.
     team_id = payload.get("team_id")
@@ -132,8 +115,7 @@ def task_apply(event: OutboxEvent) -> None:
 
 @outbox_handler("notification")
 def notification_apply_event(event: OutboxEvent) -> None:
-    with retry_later_while_documents_down():
-        notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
+    notification_apply(notification_id=str(event.aggregate_id), payload=event.payload or {})
 
 
 @outbox_reconciler("task")

@@ -15,9 +15,10 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
+from pymongo.errors import OperationFailure, ServerSelectionTimeoutError
 
 from sync.handlers import outbox_handler
 from sync.models import OutboxEvent, OutboxStatus, SyncProbe, SyncProbeSearch
@@ -46,6 +47,15 @@ def _flaky_apply(event: OutboxEvent) -> None:
     FLAKY["calls"] += 1
     if FLAKY["fail"]:
         raise RuntimeError(f"cannot apply {event.aggregate_id}")
+
+
+WRAPPED: dict[str, BaseException] = {}
+
+
+@outbox_handler("test_wrapped")
+def _wrapped_apply(event: OutboxEvent) -> None:
+    """Fails as django-mongodb-backend does: a DatabaseError caused by a pymongo error."""
+    raise DatabaseError("wrapped by the ORM") from WRAPPED["cause"]
 
 
 APPLIED: Counter[int] = Counter()
@@ -383,3 +393,18 @@ def test_purge_deletes_only_old_applied_events(db) -> None:
     OutboxEvent.objects.filter(aggregate_id__in=["0", "1"]).update(applied_at=timezone.now() - timedelta(days=8))
     assert outbox_purge_applied() == 2
     assert set(OutboxEvent.objects.values_list("aggregate_id", flat=True)) == {"2", "3", pending.aggregate_id}
+
+
+@pytest.mark.parametrize(
+    ("cause", "attempts"),
+    [
+        (ServerSelectionTimeoutError("no server"), 0),  # an outage: waits, no attempt used
+        (OperationFailure("refused", code=2), 1),  # a refused operation: a failure like any other
+    ],
+)
+def test_an_orm_wrapped_document_store_error_is_classified_by_its_cause(db, cause, attempts) -> None:
+    WRAPPED["cause"] = cause
+    event = _record("test_wrapped", "7", 1)
+    assert relay_sweep() == 0
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (OutboxStatus.PENDING, attempts)

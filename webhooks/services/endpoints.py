@@ -137,13 +137,19 @@ def endpoint_create(
 def endpoint_update(
     *, actor: Any, endpoint_id: Any, url: str, event_types: Iterable[str], description: str, active: bool
 ) -> WebhookEndpoint:
-    """Change the URL, the events, the description or the active flag."""
+    """Change the URL, the events, the description or the active flag.
+
+    The input is checked before the row is locked: the URL check resolves the host (DNS can be
+    slow), and it runs on every save, because an unchanged host name may now resolve to a
+    private address."""
+    scope = endpoint_load(actor, endpoint_id).scope
+    url = _url_check(url)
+    types = _event_types_check(scope, event_types)
+    description = _description_check(description)
     with transaction.atomic():
         endpoint = endpoint_load(actor, endpoint_id, lock=True)
         old = _audit_view(endpoint)
-        endpoint.url = _url_check(url) if url.strip() != endpoint.url else endpoint.url
-        endpoint.event_types = _event_types_check(endpoint.scope, event_types)
-        endpoint.description = _description_check(description)
+        endpoint.url, endpoint.event_types, endpoint.description = url, types, description
         endpoint.active = bool(active)
         endpoint.updated_at = timezone.now()
         endpoint.save(update_fields=["url", "event_types", "description", "active", "updated_at"])

@@ -166,3 +166,17 @@ def test_the_delivery_log_shows_code_time_attempts_and_redeliver_works(people, r
     assert (again.redelivery_of_id, again.event_id, again.status) == (delivery.pk, "e1", "pending")
     page = admin.get(reverse("webhooks:endpoint", args=[endpoint.pk])).content.decode()
     assert "(redelivery)" in page
+
+
+def test_saving_an_unchanged_url_checks_it_again(people, receiver, settings) -> None:
+    # The receiver is on loopback: allowed when it was registered, refused once private
+    # targets are off — also when the edit leaves the URL as it was.
+    endpoint, _ = make_endpoint(people.team_admin, receiver.url, ["task.created"], team=people.x)
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False
+    response = _client(people.team_admin).post(
+        reverse("webhooks:endpoint_edit", args=[endpoint.pk]),
+        {"url": receiver.url, "event_types": ["task.moved"], "description": "", "active": "on"},
+    )
+    assert response.status_code in (400, 422)
+    assert "loopback" in response.content.decode() or "private" in response.content.decode()
+    assert _endpoints()[0].event_types == ["task.created"]  # nothing was saved

@@ -39,11 +39,11 @@ def _invalidate_page_on_commit(task: Task) -> None:
     page_invalidate_on_commit(task.id)
 
 
-def _comment_event_on_commit(task: Task, event_type: str, *, actor: Any, comment_id: str) -> None:
+def _comment_event_on_commit(comment: TaskComment, event_type: str, *, actor: Any) -> None:
     """Tell open pages of the task (the team's live channel, filtered by task) after commit."""
-    data = {"type": event_type, "task_id": str(task.id), "team_id": task.team_id, "comment_id": comment_id,
+    data = {"type": event_type, "task_id": comment.task_id, "team_id": comment.team_id, "comment_id": str(comment.pk),
             "actor_id": actor.pk}  # fmt: skip
-    live_publish_on_commit(team_channel(task.team_id), KIND_COMMENT, data)
+    live_publish_on_commit(team_channel(comment.team_id), KIND_COMMENT, data)
 
 
 def mentions_resolve(team_id: int, text: str) -> tuple[list[int], list[str]]:
@@ -155,7 +155,7 @@ def comment_create(*, actor: Any, task_id: Any, body: str, upload: Any = None) -
                 },
             )
             _invalidate_page_on_commit(task)
-            _comment_event_on_commit(task, "comment.created", actor=actor, comment_id=str(comment.pk))
+            _comment_event_on_commit(comment, "comment.created", actor=actor)
             try:  # last step: a failure here rolls back the audit row and the notifications
                 with document_store():
                     comment.save(force_insert=True)
@@ -193,7 +193,7 @@ def comment_update(*, actor: Any, task_id: Any, comment_id: str, body: str) -> d
             message=f"{actor_name(actor)} mentioned you in a comment",
         )
         _invalidate_page_on_commit(task)
-        _comment_event_on_commit(task, "comment.edited", actor=actor, comment_id=str(comment.pk))
+        _comment_event_on_commit(comment, "comment.edited", actor=actor)
         try:
             with document_store():
                 TaskComment.objects.filter(pk=comment.pk).update(
@@ -212,7 +212,7 @@ def comment_delete(*, actor: Any, task_id: Any, comment_id: str) -> None:
             table="task_comment", record_id=task.id, operation="DELETE", old=comment_audit_view(comment), new=None
         )
         _invalidate_page_on_commit(task)
-        _comment_event_on_commit(task, "comment.deleted", actor=actor, comment_id=str(comment.pk))
+        _comment_event_on_commit(comment, "comment.deleted", actor=actor)
         try:
             with document_store():
                 TaskComment.objects.filter(pk=comment.pk).delete()
@@ -258,6 +258,7 @@ def comment_moderate(*, actor: Any, comment_id: Any, body: str, hidden: bool) ->
             new={**new, "moderated_by": actor.pk},
         )
         page_invalidate_on_commit(comment.task_id)
+        _comment_event_on_commit(comment, "comment.edited", actor=actor)  # open task pages hide it now
         try:
             with document_store():
                 TaskComment.objects.filter(pk=comment.pk).update(

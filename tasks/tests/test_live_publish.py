@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from bson import ObjectId
 from django.db import transaction
 from django.test import override_settings
 
@@ -13,6 +14,7 @@ from taskforge.errors import ServiceError
 from taskforge.live import KIND_BELL, KIND_BOARD, KIND_COMMENT, live_backlog, team_channel, user_channel
 from taskforge.testing.personas import acting
 from tasks import services
+from tasks.services.comments import comment_moderate
 from tasks.services.notifications import notification_apply, notifications_mark_all_read
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +124,14 @@ def test_a_redis_outage_never_breaks_the_write(people, make_task, monkeypatch, d
         task = make_task(title="Still saved")
     assert task.pk is not None
     assert live.live_publish(team_channel(people.x.id), KIND_BOARD, {}) is None
+
+
+def test_a_moderated_comment_is_published_so_open_pages_hide_it(people, make_task, django_capture_on_commit_callbacks):
+    task = make_task()
+    with django_capture_on_commit_callbacks(execute=True), acting(people.team_member):
+        doc = services.comment_create(actor=people.team_member, task_id=task.id, body="Off topic")
+    with django_capture_on_commit_callbacks(execute=True), acting(people.site_admin):
+        comment_moderate(actor=people.site_admin, comment_id=ObjectId(doc["_id"]), body="Off topic", hidden=True)
+    events = [e for e in _events(team_channel(people.x.id)) if e["kind"] == KIND_COMMENT]
+    assert [e["type"] for e in events] == ["comment.created", "comment.edited"]
+    assert events[1]["comment_id"] == doc["_id"] and events[1]["actor_id"] == people.site_admin.pk

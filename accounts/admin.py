@@ -294,12 +294,6 @@ class ProfileAdmin(DocumentAdmin):
             obj.avatar,
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # a profile starts with its person's first edit
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # it goes with the account (erasure leaves a tombstone)
-
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.deleted:
             return False

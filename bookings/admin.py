@@ -147,12 +147,6 @@ class TripContentAdmin(DocumentAdmin):
         url = reverse("bookings:staff_trip_edit", kwargs={"code": obj.code})
         return format_html('<a href="{}">Change them on the staff trip page</a>', url)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # trips are created on the staff page (Trip row, images, outbox)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the document follows its Trip row; deleting it here would be drift
-
     # While the document server is down these pages answer 503 + Retry-After, not a 500.
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         with document_store():

@@ -48,11 +48,20 @@ class SiteAdmin(admin.AdminSite):
 class DocumentAdmin(admin.ModelAdmin):
     """The admin of a content model on the document store.
 
+    Content is never added or deleted here: each document follows its source (a Trip row, a
+    task, a person's account) or the page that writes it, so an admin cannot create drift.
+
     Its search runs as regular expressions in MongoDB, whose servers cap a pattern's length
     (SecantusDB at 1,000 characters): a longer search term is shortened, with a message,
     instead of failing the page."""
 
     search_term_max = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
         if len(search_term) > self.search_term_max:

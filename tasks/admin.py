@@ -67,18 +67,8 @@ def _user_link(user_id: int | None) -> str:
     return format_html('<a href="{}">user {}</a>', reverse("admin:accounts_user_change", args=[user_id]), user_id)
 
 
-class ContentAdmin(DocumentAdmin):
-    """Content documents are never added or deleted from the admin."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(TaskDetail)
-class TaskDetailAdmin(ContentAdmin):
+class TaskDetailAdmin(DocumentAdmin):
     list_display = ("title", "id", "team_id", "version", "deleted", "updated_at")
     list_filter = ("deleted",)
     search_fields = ("title", "description")
@@ -107,7 +97,7 @@ class CommentModerationForm(forms.ModelForm):
 
 
 @admin.register(TaskComment)
-class TaskCommentAdmin(ContentAdmin):
+class TaskCommentAdmin(DocumentAdmin):
     form = CommentModerationForm
     list_display = ("id", "task_id", "author_id", "hidden", "created_at", "edited_at")
     list_filter = ("hidden",)
@@ -150,7 +140,7 @@ class TaskCommentAdmin(ContentAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ContentAdmin):
+class NotificationAdmin(DocumentAdmin):
     list_display = ("id", "user_id", "kind", "read", "title", "created_at")
     list_filter = ("read", "kind")
     search_fields = ("title", "message")

@@ -65,6 +65,23 @@ def test_catalogue_editor_adds_and_changes_a_departure(make_trip, catalogue_edit
     assert same_date.value.field == "date"
 
 
+def test_a_departure_is_not_added_in_the_past_nor_cancelled_by_an_edit(make_trip, catalogue_editor) -> None:
+    trip = make_trip()
+    departure = Departure.objects.get(trip=trip)
+    with acting(catalogue_editor):
+        for date, status in ((_day(0), "open"), (_day(-3), "open"), (_day(90), "cancelled")):
+            with pytest.raises(ServiceError) as refused:
+                dep.departure_add(actor=catalogue_editor, trip_code=trip.code, date=date, seats=3, status=status)
+            assert refused.value.field in ("date", "status")
+        # cancelling has its own flow (travellers told, refund or move offered): not an edit
+        with pytest.raises(ServiceError) as refused:
+            dep.departure_update(
+                actor=catalogue_editor, departure_id=departure.pk, seats=3, price_minor=None, status="cancelled"
+            )
+        assert refused.value.field == "status"
+    assert list(Departure.objects.filter(trip=trip).values_list("status", flat=True)) == ["open"]
+
+
 @pytest.mark.parametrize("kind", ["booking_desk", "traveller"])
 def test_others_cannot_add_or_change_departures(make_trip, make_user, kind) -> None:
     trip = make_trip()

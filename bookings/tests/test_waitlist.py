@@ -122,6 +122,23 @@ def test_accepting_books_at_the_held_price(full, make_user, catalogue_editor) ->
 
 
 @pytest.mark.django_db
+def test_an_offer_past_its_time_is_refused_before_the_sweep_runs(full, make_user) -> None:
+    person = make_user("traveller")
+    entry = _join(person, full["trip"], 2)
+    with acting(full["holder"]):
+        services.booking_cancel(actor=full["holder"], booking_id=full["booking"].pk)
+    departure_id = full["booking"].departure_id
+    assert waitlist.waitlist_offer_round(departure_id) == [entry.pk]
+    with db_context(SYSTEM):  # the offer runs out; the sweep has not run yet
+        WaitlistEntry.objects.filter(pk=entry.pk).update(offer_expires_at=timezone.now() - dt.timedelta(minutes=1))
+    with acting(person), pytest.raises(Conflict, match="expired"):
+        waitlist.waitlist_accept(actor=person, entry_id=entry.pk)
+    assert not Booking.objects.filter(user=person).exists()
+    departure = Departure.objects.get(pk=departure_id)
+    assert (departure.seats_taken, departure.seats_held) == (0, 2)  # nothing sold; held until the sweep
+
+
+@pytest.mark.django_db
 def test_declined_and_expired_offers_pass_the_seats_on(full, make_user) -> None:
     first, second, third = make_user("traveller"), make_user("traveller"), make_user("traveller")
     e1, e2, e3 = (_join(u, full["trip"], 4) for u in (first, second, third))
